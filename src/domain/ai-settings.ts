@@ -1,0 +1,149 @@
+// Org Settings → AI: the org's provider and default model, what a change would mean, and saving it.
+import type { AiProvider, Plan } from '../generated/prisma/enums.ts';
+import { refuse } from '../lib/errors.ts';
+import { recordAudit } from './audit.ts';
+import type { AiModel } from './models.ts';
+import { daysRemaining, effectiveProvider, graceWindowOpen, planAllowsByok } from './plans.ts';
+import type { Actor, Services } from './services.ts';
+
+export interface GraceWindowView {
+  endsAt: Date;
+  active: boolean;
+  daysRemaining: number;
+}
+
+export interface OrgAiSettingsView {
+  orgId: string;
+  provider: AiProvider;
+  effectiveProvider: AiProvider;
+  model: AiModel;
+  effectiveModel: AiModel;
+  availableModels: readonly AiModel[];
+  plan: Plan;
+  byokAvailable: boolean;
+  byokActive: boolean;
+  graceWindow: GraceWindowView | null;
+  updatedAt: Date;
+}
+
+export async function loadOrg(s: Services, orgId: string) {
+  const org = await s.db.org.findUnique({ where: { id: orgId } });
+  // Callers have already proved membership, so a missing org here is a race with deletion.
+  return org ?? refuse('FORBIDDEN', 'You are not a member of that org.');
+}
+
+export async function orgAiSettings(s: Services, orgId: string): Promise<OrgAiSettingsView> {
+  const org = await loadOrg(s, orgId);
+  const now = s.clock.now();
+  const effective = effectiveProvider(org, now);
+  const model = s.models.resolve(org.aiProvider, org.aiModel);
+  return {
+    orgId: org.id,
+    provider: org.aiProvider,
+    effectiveProvider: effective,
+    model,
+    effectiveModel: effective === org.aiProvider ? model : s.models.house,
+    availableModels: s.models.all,
+    plan: org.plan,
+    byokAvailable: planAllowsByok(org.plan),
+    byokActive: effective !== 'INTERVY_CREDITS',
+    graceWindow: org.graceWindowEndsAt
+      ? { endsAt: org.graceWindowEndsAt, active: graceWindowOpen(org, now), daysRemaining: daysRemaining(org.graceWindowEndsAt, now) }
+      : null,
+    updatedAt: org.updatedAt,
+  };
+}
+
+function pickModel(s: Services, provider: AiProvider, modelId: string | null | undefined): AiModel {
+  if (!modelId) return s.models.recommended(provider);
+  const model = s.models.find(provider, modelId);
+  if (!model) {
+    const choices = s.models.forProvider(provider).map((m) => m.id).join(', ');
+    return refuse('BAD_USER_INPUT', `"${modelId}" is not a ${provider} model. Choose one of: ${choices}.`);
+  }
+  return model;
+}
+
+/** Saves the org's provider and default model (Org Admins only; the schema enforces who). */
+export async function updateProvider(
+  s: Services,
+  actor: Actor,
+  input: { orgId: string; provider: AiProvider; model?: string | null },
+): Promise<void> {
+  const model = pickModel(s, input.provider, input.model);
+  await s.db.$transaction(async (tx) => {
+    // Row lock: a concurrent billing or sweeper change to the same org waits rather than interleaves.
+    const [org] = await tx.$queryRaw<{ plan: Plan; ai_provider: AiProvider; ai_model: string | null; grace_window_ends_at: Date | null }[]>`
+      SELECT plan, ai_provider, ai_model, grace_window_ends_at FROM orgs WHERE id = ${input.orgId}::uuid FOR UPDATE`;
+    if (!org) return refuse('FORBIDDEN', 'You are not a member of that org.');
+    const now = s.clock.now();
+    const windowOpen = graceWindowOpen({ graceWindowEndsAt: org.grace_window_ends_at }, now);
+    const keepsLegacyProvider = windowOpen && input.provider === org.ai_provider;
+    if (input.provider !== 'INTERVY_CREDITS' && !planAllowsByok(org.plan) && !keepsLegacyProvider) {
+      refuse(
+        'PLAN_UPGRADE_REQUIRED',
+        `Bring Your Own Key is available on the Growth plan and above; this org is on ${org.plan}. Upgrade to use ${input.provider === 'ANTHROPIC' ? 'Anthropic' : 'OpenAI'}.`,
+      );
+    }
+    // Switching back to credits ends a legacy grace window: there is nothing left for it to protect.
+    const endsWindow = input.provider === 'INTERVY_CREDITS' && org.grace_window_ends_at !== null;
+    await tx.org.update({
+      where: { id: input.orgId },
+      data: {
+        aiProvider: input.provider,
+        aiModel: model.id,
+        ...(endsWindow ? { graceWindowEndsAt: null } : {}),
+      },
+    });
+    await recordAudit(tx, {
+      orgId: input.orgId,
+      actorId: actor.userId,
+      action: 'ai_settings.provider_changed',
+      detail: { from: { provider: org.ai_provider, model: org.ai_model }, to: { provider: input.provider, model: model.id }, ...(endsWindow ? { graceWindowEnded: true } : {}) },
+    });
+  });
+  s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
+}
+
+export interface ProviderChangeImpact {
+  provider: AiProvider;
+  allowed: boolean;
+  currentEffectiveProvider: AiProvider;
+  creditsDeductedAfter: boolean;
+  creditsStopBeingDeducted: boolean;
+  creditsResumeBeingDeducted: boolean;
+  usageTrackingAvailableAfter: boolean;
+  membersTotal: number;
+  membersWithKey: number;
+  membersWithValidKey: number;
+}
+
+/** What the confirmation dialog shows before a provider change is saved. Counts only, never who. */
+export async function providerChangeImpact(s: Services, orgId: string, provider: AiProvider): Promise<ProviderChangeImpact> {
+  const org = await loadOrg(s, orgId);
+  const now = s.clock.now();
+  const current = effectiveProvider(org, now);
+  const allowed =
+    provider === 'INTERVY_CREDITS' || planAllowsByok(org.plan) || (graceWindowOpen(org, now) && provider === org.aiProvider);
+  const after = allowed ? effectiveProvider({ ...org, aiProvider: provider }, now) : current;
+  const [membersTotal, membersWithKey, membersWithValidKey] =
+    provider === 'INTERVY_CREDITS'
+      ? [await s.db.membership.count({ where: { orgId } }), 0, 0]
+      : await Promise.all([
+          s.db.membership.count({ where: { orgId } }),
+          s.db.personalApiKey.count({ where: { orgId, provider, user: { memberships: { some: { orgId } } } } }),
+          s.db.personalApiKey.count({ where: { orgId, provider, status: 'VALID', user: { memberships: { some: { orgId } } } } }),
+        ]);
+  return {
+    provider,
+    allowed,
+    currentEffectiveProvider: current,
+    creditsDeductedAfter: after === 'INTERVY_CREDITS',
+    creditsStopBeingDeducted: current === 'INTERVY_CREDITS' && after !== 'INTERVY_CREDITS',
+    creditsResumeBeingDeducted: current !== 'INTERVY_CREDITS' && after === 'INTERVY_CREDITS',
+    usageTrackingAvailableAfter: after === 'INTERVY_CREDITS',
+    membersTotal,
+    membersWithKey,
+    membersWithValidKey,
+  };
+}

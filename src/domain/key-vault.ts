@@ -1,0 +1,154 @@
+// Members' personal API keys: format checks, encryption at rest bound to org/user/provider, tests, rotation.
+import type { AiProvider, KeyStatus } from '../generated/prisma/enums.ts';
+import { open, seal, type Keyring } from '../lib/crypto.ts';
+import type { Db } from '../lib/database.ts';
+import { refuse } from '../lib/errors.ts';
+import { recordAudit } from './audit.ts';
+import type { Vendor } from './models.ts';
+import type { Actor, Services } from './services.ts';
+
+const KEY_SHAPE: Record<Vendor, { prefix: string; name: string; pattern: RegExp }> = {
+  ANTHROPIC: { prefix: 'sk-ant-', name: 'Anthropic', pattern: /^sk-ant-[A-Za-z0-9_-]{16,240}$/ },
+  OPENAI: { prefix: 'sk-', name: 'OpenAI', pattern: /^sk-(?!ant-)[A-Za-z0-9_-]{16,240}$/ },
+};
+
+export const vendorName = (v: Vendor) => KEY_SHAPE[v].name;
+
+export function asVendor(provider: AiProvider): Vendor {
+  if (provider === 'INTERVY_CREDITS') {
+    return refuse('BAD_USER_INPUT', 'Intervy Credits needs no personal API key: choose ANTHROPIC or OPENAI.');
+  }
+  return provider;
+}
+
+/** Refuses a string that cannot be a key of this vendor, without echoing it back. */
+export function checkKeyFormat(vendor: Vendor, apiKey: string): void {
+  const shape = KEY_SHAPE[vendor];
+  if (/\s/.test(apiKey)) {
+    refuse('INVALID_API_KEY_FORMAT', `${shape.name} API keys contain no spaces or line breaks: paste the key exactly as issued.`);
+  }
+  if (!shape.pattern.test(apiKey)) {
+    refuse(
+      'INVALID_API_KEY_FORMAT',
+      `That is not an ${shape.name} API key: ${shape.name} keys start with "${shape.prefix}" and are 20 to 250 characters of letters, digits, "-" and "_".`,
+    );
+  }
+}
+
+/** What the UI may show of a key: its prefix and last four characters. */
+export function keyHint(apiKey: string): string {
+  const prefix = /^(sk-ant-|sk-proj-|sk-)/.exec(apiKey)?.[1] ?? '';
+  return `${prefix}…${apiKey.slice(-4)}`;
+}
+
+const binding = (orgId: string, userId: string, provider: AiProvider) =>
+  `ivy/personal-api-key/v1|org=${orgId}|user=${userId}|provider=${provider}`;
+
+export function sealPersonalKey(ring: Keyring, orgId: string, userId: string, provider: AiProvider, apiKey: string) {
+  const sealed = seal(ring, apiKey, binding(orgId, userId, provider));
+  return { ciphertext: new Uint8Array(sealed.ciphertext), nonce: new Uint8Array(sealed.nonce), encKeyId: sealed.keyId };
+}
+
+interface StoredKey {
+  orgId: string;
+  userId: string;
+  provider: AiProvider;
+  ciphertext: Uint8Array;
+  nonce: Uint8Array;
+  encKeyId: string;
+}
+
+export function openPersonalKey(ring: Keyring, row: StoredKey): string {
+  return open(
+    ring,
+    { ciphertext: Buffer.from(row.ciphertext), nonce: Buffer.from(row.nonce), keyId: row.encKeyId },
+    binding(row.orgId, row.userId, row.provider),
+  );
+}
+
+export async function setPersonalKey(s: Services, actor: Actor, input: { orgId: string; provider: AiProvider; apiKey: string }) {
+  const vendor = asVendor(input.provider);
+  checkKeyFormat(vendor, input.apiKey);
+  const sealed = sealPersonalKey(s.keyring, input.orgId, actor.userId, vendor, input.apiKey);
+  const data = { ...sealed, hint: keyHint(input.apiKey), status: 'UNTESTED' as const, lastTestedAt: null };
+  const saved = await s.db.$transaction(async (tx) => {
+    const row = await tx.personalApiKey.upsert({
+      where: { orgId_userId_provider: { orgId: input.orgId, userId: actor.userId, provider: vendor } },
+      create: { orgId: input.orgId, userId: actor.userId, provider: vendor, ...data },
+      update: data,
+    });
+    await recordAudit(tx, { orgId: input.orgId, actorId: actor.userId, action: 'personal_key.saved', detail: { provider: vendor } });
+    return row;
+  });
+  s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
+  return saved;
+}
+
+export async function deletePersonalKey(s: Services, actor: Actor, input: { orgId: string; provider: AiProvider }) {
+  const vendor = asVendor(input.provider);
+  const deleted = await s.db.$transaction(async (tx) => {
+    const { count } = await tx.personalApiKey.deleteMany({ where: { orgId: input.orgId, userId: actor.userId, provider: vendor } });
+    if (count) await recordAudit(tx, { orgId: input.orgId, actorId: actor.userId, action: 'personal_key.deleted', detail: { provider: vendor } });
+    return count > 0;
+  });
+  if (deleted) s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
+  return deleted;
+}
+
+/** The member's key in clear, for a provider call; NO_API_KEY when none is saved. */
+export async function personalKeyForCall(s: Services, orgId: string, userId: string, vendor: Vendor) {
+  const row = await s.db.personalApiKey.findUnique({ where: { orgId_userId_provider: { orgId, userId, provider: vendor } } });
+  if (!row) {
+    return refuse(
+      'NO_API_KEY',
+      `No API key: you have no personal ${vendorName(vendor)} API key for this org. Add one under Org Settings → AI → Personal API key.`,
+    );
+  }
+  return { row, apiKey: openPersonalKey(s.keyring, row) };
+}
+
+export interface KeyTestResult {
+  ok: boolean;
+  status: KeyStatus;
+  message: string;
+}
+
+/** Calls the provider with the saved key (cheapest authenticated call) and records what it said. */
+export async function testPersonalKey(s: Services, actor: Actor, input: { orgId: string; provider: AiProvider }): Promise<KeyTestResult> {
+  const vendor = asVendor(input.provider);
+  const { row, apiKey } = await personalKeyForCall(s, input.orgId, actor.userId, vendor);
+  const check = await s.providers[vendor].checkKey(apiKey);
+  if (check.outcome === 'unreachable') return { ok: false, status: row.status, message: check.message };
+  // 429 comes after authentication: the key is genuine, but it cannot serve Ivy right now.
+  const status: KeyStatus = check.outcome === 'invalid' ? 'INVALID' : 'VALID';
+  await s.db.$transaction(async (tx) => {
+    await tx.personalApiKey.update({ where: { id: row.id }, data: { status, lastTestedAt: s.clock.now() } });
+    await recordAudit(tx, { orgId: input.orgId, actorId: actor.userId, action: 'personal_key.tested', detail: { provider: vendor, status } });
+  });
+  s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
+  return { ok: check.outcome === 'valid', status, message: check.message };
+}
+
+/** Marks a key INVALID after the provider refused it mid-use (a 401 during an Ivy completion). */
+export async function markKeyInvalid(s: Services, orgId: string, userId: string, vendor: Vendor): Promise<void> {
+  await s.db.$transaction(async (tx) => {
+    const { count } = await tx.personalApiKey.updateMany({ where: { orgId, userId, provider: vendor }, data: { status: 'INVALID' } });
+    if (count) await recordAudit(tx, { orgId, actorId: userId, action: 'personal_key.invalidated', detail: { provider: vendor } });
+  });
+  s.pubsub.publish('orgAiSettingsChanged', orgId, { orgId });
+}
+
+/** Re-encrypts every stored key under the keyring's newest master key. Returns how many rows were rewritten. */
+export async function reencryptAllKeys(db: Db, ring: Keyring): Promise<{ rewritten: number; alreadyCurrent: number }> {
+  const rows = await db.personalApiKey.findMany();
+  let rewritten = 0;
+  for (const row of rows) {
+    if (row.encKeyId === ring.current.id) continue;
+    const clear = openPersonalKey(ring, row);
+    const sealed = sealPersonalKey(ring, row.orgId, row.userId, row.provider, clear);
+    // Compare-and-set on the old key id, so a concurrent save is never overwritten with a stale key.
+    const { count } = await db.personalApiKey.updateMany({ where: { id: row.id, encKeyId: row.encKeyId, updatedAt: row.updatedAt }, data: sealed });
+    rewritten += count;
+  }
+  return { rewritten, alreadyCurrent: rows.length - rewritten };
+}

@@ -1,0 +1,27 @@
+// Periodic sweeps the server runs in the background. Each also exists as an operator command.
+import type { Services } from './domain/services.ts';
+
+export type Sweep = (s: Services) => Promise<unknown>;
+
+/** Registered by the domains that need sweeping (expired credit holds, ended grace windows). */
+export const SWEEPS: { name: string; run: Sweep }[] = [];
+
+export function startBackgroundJobs(s: Services): () => void {
+  let running = false;
+  const tick = async () => {
+    if (running) return;
+    running = true;
+    for (const sweep of SWEEPS) {
+      try {
+        await sweep.run(s);
+      } catch (err) {
+        s.log.warn('background sweep failed', { sweep: sweep.name, error: err });
+      }
+    }
+    running = false;
+  };
+  const timer = setInterval(tick, s.config.sweepIntervalMs);
+  timer.unref();
+  void tick();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,36 @@
+/**
+ * The closed list of refusal codes, named for what the caller can do about it. Every refusal the API makes carries
+ * one of these in `extensions.code`; the schema exposes them as `enum ErrorCode`.
+ */
+export const ERROR_CODES = {
+  UNAUTHENTICATED: 'No valid bearer token was sent: sign in again.',
+  FORBIDDEN: 'You are not a member of that org, or your role does not allow this.',
+  BAD_USER_INPUT: 'An argument is invalid: the message says which and why.',
+  PLAN_UPGRADE_REQUIRED: 'The org plan does not include this: upgrade to Growth or above.',
+  INVALID_API_KEY_FORMAT: 'The API key does not look like a key of that provider.',
+  NO_API_KEY: 'You have no saved API key for the org provider: add one under Org Settings → AI.',
+  INSUFFICIENT_CREDITS: 'The org credit balance cannot cover this request.',
+  DUPLICATE_REQUEST: 'A completion with this requestId was already accepted; it is not run or billed again.',
+  PROVIDER_AUTH_FAILED: 'The AI provider rejected the API key.',
+  PROVIDER_RATE_LIMITED: 'The AI provider is rate limiting requests: try again shortly.',
+  PROVIDER_UNAVAILABLE: 'The AI provider could not be reached or failed mid-answer.',
+  CANCELLED: 'The request was cancelled by the client.',
+  INTERNAL_SERVER_ERROR: 'Something unexpected went wrong on our side; nothing was charged for it.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** A refusal with a stable code and a message a person can act on. Domain code throws these; GraphQL maps them. */
+export class DomainError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export const refuse = (code: ErrorCode, message: string): never => {
+  throw new DomainError(code, message);
+};

@@ -1,0 +1,148 @@
+import { AiProviderRef, KeyStatusRef, PlanRef } from './scalars.ts';
+import { builder, requiresOrg } from '../builder.ts';
+import * as settings from '../domain/ai-settings.ts';
+import type { AiModel } from '../domain/models.ts';
+
+const AiModelRef = builder.objectRef<AiModel>('AiModel').implement({
+  description: 'A model Ivy can use. `id` is the vendor’s real model id.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    label: t.exposeString('label'),
+    provider: t.expose('provider', { type: AiProviderRef }),
+    description: t.exposeString('description'),
+    recommended: t.exposeBoolean('recommended'),
+    creditsPer1kInputTokens: t.exposeInt('creditsPer1kInput', { description: 'Credits per 1,000 input tokens when billed to credits.' }),
+    creditsPer1kOutputTokens: t.exposeInt('creditsPer1kOutput', { description: 'Credits per 1,000 output tokens when billed to credits.' }),
+  }),
+});
+
+const GraceWindow = builder.objectRef<settings.GraceWindowView>('GraceWindow').implement({
+  description: 'The 30-day window in which an org that used per-admin BYOK keeps it on a plan below Growth.',
+  fields: (t) => ({
+    endsAt: t.expose('endsAt', { type: 'DateTime' }),
+    active: t.exposeBoolean('active'),
+    daysRemaining: t.exposeInt('daysRemaining', { description: 'Whole days left, rounded up; 0 once ended.' }),
+  }),
+});
+
+export const PersonalApiKey = builder.prismaObject('PersonalApiKey', {
+  description: 'One of the viewer’s own keys. The key itself is never returned: only a hint.',
+  fields: (t) => ({
+    provider: t.expose('provider', { type: AiProviderRef }),
+    hint: t.exposeString('hint', { description: 'The key’s prefix and last four characters, e.g. "sk-ant-…x9Q2".' }),
+    status: t.expose('status', { type: KeyStatusRef }),
+    lastTestedAt: t.expose('lastTestedAt', { type: 'DateTime', nullable: true }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+export const OrgAiSettings = builder.objectRef<settings.OrgAiSettingsView>('OrgAiSettings').implement({
+  description: 'Org Settings → AI, as the viewer may see it.',
+  fields: (t) => ({
+    orgId: t.exposeID('orgId'),
+    provider: t.expose('provider', { type: AiProviderRef, description: 'As saved.' }),
+    effectiveProvider: t.expose('effectiveProvider', {
+      type: AiProviderRef,
+      description: 'What Ivy uses right now, with the plan and any grace window applied.',
+    }),
+    model: t.field({ type: AiModelRef, description: 'The saved default model.', resolve: (s) => s.model }),
+    effectiveModel: t.field({ type: AiModelRef, description: 'The model Ivy uses right now.', resolve: (s) => s.effectiveModel }),
+    availableModels: t.field({ type: [AiModelRef], description: 'Every provider’s models, for the dropdowns.', resolve: (s) => s.availableModels }),
+    plan: t.expose('plan', { type: PlanRef }),
+    byokAvailable: t.exposeBoolean('byokAvailable', { description: 'The plan allows choosing Anthropic or OpenAI.' }),
+    byokActive: t.exposeBoolean('byokActive', { description: 'Ivy currently runs on members’ own keys.' }),
+    graceWindow: t.field({ type: GraceWindow, nullable: true, resolve: (s) => s.graceWindow }),
+    viewerCanManage: t.boolean({
+      description: 'The viewer may change the provider (Org Admins).',
+      resolve: async (s, _a, ctx) => (await ctx.membership(s.orgId))?.role === 'ADMIN',
+    }),
+    viewerKeys: t.prismaField({
+      type: ['PersonalApiKey'],
+      description: 'The viewer’s own saved keys in this org; never anyone else’s.',
+      resolve: (query, s, _a, ctx) =>
+        ctx.services.db.personalApiKey.findMany({
+          ...query,
+          where: { orgId: s.orgId, userId: ctx.viewer!.userId },
+          orderBy: { provider: 'asc' },
+        }),
+    }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+const CreditBalance = builder.objectRef<{ orgId: string; balance: number }>('CreditBalance').implement({
+  fields: (t) => ({
+    orgId: t.exposeID('orgId'),
+    balance: t.exposeInt('balance', { description: 'Credits available. Credits held by running completions are already taken out.' }),
+  }),
+});
+
+const ProviderChangeImpact = builder.objectRef<settings.ProviderChangeImpact>('ProviderChangeImpact').implement({
+  description: 'What saving this provider would change: shown in the confirmation dialog.',
+  fields: (t) => ({
+    provider: t.expose('provider', { type: AiProviderRef }),
+    allowed: t.exposeBoolean('allowed', { description: 'False when the plan does not allow it (saving would be PLAN_UPGRADE_REQUIRED).' }),
+    currentEffectiveProvider: t.expose('currentEffectiveProvider', { type: AiProviderRef }),
+    creditsDeductedAfter: t.exposeBoolean('creditsDeductedAfter'),
+    creditsStopBeingDeducted: t.exposeBoolean('creditsStopBeingDeducted'),
+    creditsResumeBeingDeducted: t.exposeBoolean('creditsResumeBeingDeducted'),
+    usageTrackingAvailableAfter: t.exposeBoolean('usageTrackingAvailableAfter'),
+    membersTotal: t.exposeInt('membersTotal'),
+    membersWithKey: t.exposeInt('membersWithKey', { description: 'Members with a saved key for this provider.' }),
+    membersWithValidKey: t.exposeInt('membersWithValidKey', { description: 'Members whose key for this provider last tested VALID.' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  orgAiSettings: t.field({
+    ...requiresOrg('ai-settings:view', 'The org’s AI provider, model and the viewer’s own keys.'),
+    type: OrgAiSettings,
+    args: { orgId: t.arg.id({ required: true }) },
+    resolve: (_r, args, ctx) => settings.orgAiSettings(ctx.services, String(args.orgId)),
+  }),
+  creditBalance: t.field({
+    ...requiresOrg('ai-settings:view', 'The org’s prepaid credit balance.'),
+    type: CreditBalance,
+    args: { orgId: t.arg.id({ required: true }) },
+    resolve: async (_r, args, ctx) => {
+      const org = await settings.loadOrg(ctx.services, String(args.orgId));
+      return { orgId: org.id, balance: org.creditBalance };
+    },
+  }),
+  providerChangeImpact: t.field({
+    ...requiresOrg('org:manage', 'What switching to `provider` would change, before saving it.'),
+    type: ProviderChangeImpact,
+    args: { orgId: t.arg.id({ required: true }), provider: t.arg({ type: AiProviderRef, required: true }) },
+    resolve: (_r, args, ctx) => settings.providerChangeImpact(ctx.services, String(args.orgId), args.provider),
+  }),
+}));
+
+const UpdateProviderInput = builder.inputType('UpdateProviderInput', {
+  fields: (t) => ({
+    orgId: t.id({ required: true }),
+    provider: t.field({ type: AiProviderRef, required: true }),
+    model: t.string({ description: 'A model id of that provider; omitted: its recommended model.' }),
+  }),
+});
+
+builder.mutationField('updateProvider', (t) =>
+  t.field({
+    ...requiresOrg('org:manage', 'Saves the org’s AI provider and default model. Saved personal keys are always kept.'),
+    type: OrgAiSettings,
+    args: { input: t.arg({ type: UpdateProviderInput, required: true }) },
+    resolve: async (_r, { input }, ctx) => {
+      await settings.updateProvider(ctx.services, ctx.viewer!, { orgId: String(input.orgId), provider: input.provider, model: input.model });
+      return settings.orgAiSettings(ctx.services, String(input.orgId));
+    },
+  }),
+);
+
+builder.subscriptionField('orgAiSettingsChanged', (t) =>
+  t.field({
+    ...requiresOrg('ai-settings:view', 'The org’s AI settings, each time a provider, model or key changes.'),
+    type: OrgAiSettings,
+    args: { orgId: t.arg.id({ required: true }) },
+    subscribe: (_r, args, ctx) => ctx.services.pubsub.subscribe('orgAiSettingsChanged', String(args.orgId)),
+    resolve: (_event, args, ctx) => settings.orgAiSettings(ctx.services, String(args.orgId)),
+  }),
+);

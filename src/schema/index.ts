@@ -1,0 +1,6 @@
+// Every schema module, imported for its side effect of adding types to the builder.
+import './scalars.ts';
+import './viewer.ts';
+import './ai-settings.ts';
+import './personal-keys.ts';
+import './audit.ts';

@@ -1,0 +1,46 @@
+import { AiProviderRef, KeyStatusRef } from './scalars.ts';
+import { builder, requiresOrg } from '../builder.ts';
+import * as vault from '../domain/key-vault.ts';
+
+const KeyTestResult = builder.objectRef<vault.KeyTestResult>('KeyTestResult').implement({
+  fields: (t) => ({
+    ok: t.exposeBoolean('ok', { description: 'The key works for Ivy right now.' }),
+    status: t.expose('status', { type: KeyStatusRef }),
+    message: t.exposeString('message', { description: 'What the provider said, in a sentence.' }),
+  }),
+});
+
+const keyArgs = (name: string) =>
+  builder.inputType(name, {
+    fields: (t) => ({ orgId: t.id({ required: true }), provider: t.field({ type: AiProviderRef, required: true }) }),
+  });
+
+const SetPersonalKeyInput = builder.inputType('SetPersonalKeyInput', {
+  fields: (t) => ({
+    orgId: t.id({ required: true }),
+    provider: t.field({ type: AiProviderRef, required: true }),
+    apiKey: t.string({ required: true, description: 'Anthropic keys start with "sk-ant-", OpenAI keys with "sk-".' }),
+  }),
+});
+const TestPersonalKeyInput = keyArgs('TestPersonalKeyInput');
+const DeletePersonalKeyInput = keyArgs('DeletePersonalKeyInput');
+
+builder.mutationFields((t) => ({
+  setPersonalKey: t.prismaField({
+    ...requiresOrg('personal-key:manage', 'Saves (or replaces) the viewer’s own key for a provider; it starts UNTESTED.'),
+    type: 'PersonalApiKey',
+    args: { input: t.arg({ type: SetPersonalKeyInput, required: true }) },
+    resolve: (_q, _r, { input }, ctx) => vault.setPersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) }),
+  }),
+  testPersonalKey: t.field({
+    ...requiresOrg('personal-key:manage', 'Checks the viewer’s saved key with the provider (no tokens spent) and records the result.'),
+    type: KeyTestResult,
+    args: { input: t.arg({ type: TestPersonalKeyInput, required: true }) },
+    resolve: (_r, { input }, ctx) => vault.testPersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) }),
+  }),
+  deletePersonalKey: t.boolean({
+    ...requiresOrg('personal-key:manage', 'Removes the viewer’s own key for a provider. True if a key was removed.'),
+    args: { input: t.arg({ type: DeletePersonalKeyInput, required: true }) },
+    resolve: (_r, { input }, ctx) => vault.deletePersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) }),
+  }),
+}));

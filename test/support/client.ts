@@ -1,0 +1,146 @@
+// A small GraphQL client for tests: queries over real HTTP, subscriptions over graphql-ws and over SSE.
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+
+export interface GqlError {
+  message: string;
+  path?: (string | number)[];
+  extensions?: { code?: string; [k: string]: unknown };
+}
+export interface GqlResult<T = any> {
+  data?: T | null;
+  errors?: GqlError[];
+}
+
+export class GraphQLClient {
+  constructor(
+    readonly baseUrl: string,
+    readonly token: string | null,
+  ) {}
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { 'content-type': 'application/json', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
+  }
+
+  async request<T = any>(query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> {
+    const res = await fetch(`${this.baseUrl}/graphql`, { method: 'POST', headers: this.headers(), body: JSON.stringify({ query, variables }) });
+    return (await res.json()) as GqlResult<T>;
+  }
+
+  /** The data, or throws with the errors (for steps that must succeed). */
+  async data<T = any>(query: string, variables?: Record<string, unknown>): Promise<T> {
+    const r = await this.request<T>(query, variables);
+    if (r.errors?.length || !r.data) throw new Error(`GraphQL errors: ${JSON.stringify(r.errors)}`);
+    return r.data;
+  }
+
+  /** The error code of the first error (for steps that must be refused). */
+  async errorCode(query: string, variables?: Record<string, unknown>): Promise<string | undefined> {
+    const r = await this.request(query, variables);
+    return r.errors?.[0]?.extensions?.code;
+  }
+
+  ws(): Client {
+    return createClient({
+      url: `${this.baseUrl.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      connectionParams: this.token ? { authorization: `Bearer ${this.token}` } : {},
+      retryAttempts: 0,
+      lazy: true,
+    });
+  }
+
+  /** Subscribes over graphql-ws and collects results; `stop()` unsubscribes. */
+  subscribeWs<T = any>(query: string, variables?: Record<string, unknown>, client = this.ws()) {
+    return collect<T>((sink) => client.subscribe<T>({ query, variables }, sink), () => client.dispose());
+  }
+
+  /** Subscribes over Yoga's server-sent events (POST, Accept: text/event-stream); `stop()` aborts the request. */
+  subscribeSse<T = any>(query: string, variables?: Record<string, unknown>) {
+    const abort = new AbortController();
+    return collect<T>(
+      (sink) => {
+        (async () => {
+          const res = await fetch(`${this.baseUrl}/graphql`, {
+            method: 'POST',
+            headers: this.headers({ accept: 'text/event-stream' }),
+            body: JSON.stringify({ query, variables }),
+            signal: abort.signal,
+          });
+          const decoder = new TextDecoder();
+          let buffer = '';
+          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+            buffer += decoder.decode(chunk, { stream: true });
+            let sep: number;
+            while ((sep = buffer.indexOf('\n\n')) >= 0) {
+              const frame = buffer.slice(0, sep);
+              buffer = buffer.slice(sep + 2);
+              const event = /^event: (.*)$/m.exec(frame)?.[1];
+              const data = frame.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+              if (event === 'complete') return sink.complete();
+              if (data) sink.next(JSON.parse(data));
+            }
+          }
+          sink.complete();
+        })().catch((err) => (abort.signal.aborted ? sink.complete() : sink.error(err)));
+        return () => abort.abort();
+      },
+      () => abort.abort(),
+    );
+  }
+}
+
+interface Sink<T> {
+  next(value: GqlResult<T>): void;
+  error(err: unknown): void;
+  complete(): void;
+}
+
+export interface Subscription<T> {
+  results: GqlResult<T>[];
+  /** Resolves when at least n results have arrived. */
+  waitFor(n: number, timeoutMs?: number): Promise<GqlResult<T>[]>;
+  /** Resolves when the server completes the stream (or it errors). */
+  done: Promise<GqlResult<T>[]>;
+  stop(): void;
+}
+
+function collect<T>(start: (sink: Sink<T>) => () => void, dispose: () => void): Subscription<T> {
+  const results: GqlResult<T>[] = [];
+  const waiters: (() => void)[] = [];
+  let finish!: () => void;
+  let fail!: (e: unknown) => void;
+  const done = new Promise<GqlResult<T>[]>((res, rej) => {
+    finish = () => res(results);
+    fail = rej;
+  });
+  done.catch(() => {});
+  const unsubscribe = start({
+    next: (v) => {
+      results.push(v);
+      waiters.splice(0).forEach((w) => w());
+    },
+    error: (e) => fail(e instanceof Error ? e : new Error(JSON.stringify(e))),
+    complete: () => finish(),
+  });
+  return {
+    results,
+    done,
+    waitFor(n, timeoutMs = 5000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${n} results; got ${JSON.stringify(results)}`)), timeoutMs);
+        const check = () => {
+          if (results.length >= n) {
+            clearTimeout(timer);
+            resolve(results);
+          } else waiters.push(check);
+        };
+        check();
+      });
+    },
+    stop() {
+      unsubscribe();
+      dispose();
+    },
+  };
+}

@@ -1,0 +1,94 @@
+// Starts a real server for a test file: its own database cloned from the migrated template, real HTTP and
+// WebSocket on port 0, captured log lines, and an injectable clock.
+import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { buildApp, type App } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { ManualClock } from '../../src/lib/clock.ts';
+import { Keyring } from '../../src/lib/crypto.ts';
+import { pgConfigFromUrl, withDatabase } from '../../src/lib/pg-url.ts';
+import { signUserToken } from '../../src/lib/tokens.ts';
+import { GraphQLClient } from './client.ts';
+import { Seeder } from './seed.ts';
+
+export async function createTestDatabase(): Promise<string> {
+  const serverUrl = inject('serverUrl');
+  const template = inject('templateDb');
+  const name = `${template}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const admin = new pg.Client(pgConfigFromUrl(withDatabase(serverUrl, 'postgres')));
+  await admin.connect();
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+        break;
+      } catch (err) {
+        // Two files cloning the template at the same instant can collide; the clone itself is milliseconds.
+        if (attempt > 20 || !/being accessed by other users/.test((err as Error).message)) throw err;
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+  return withDatabase(serverUrl, name);
+}
+
+export interface TestServer {
+  app: App;
+  url: string;
+  config: Config;
+  clock: ManualClock;
+  logs: string[];
+  seed: Seeder;
+  /** GraphQL client for a user (by token), or anonymous. */
+  client(token?: string | null): GraphQLClient;
+  tokenFor(userId: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export interface TestServerOptions {
+  env?: Record<string, string | undefined>;
+  databaseUrl?: string;
+  keyEncryptionKeys?: string;
+  jwtSecret?: string;
+  /** Use Redis for subscription events when REDIS_URL is set in the environment (CI's second pass). */
+  redis?: boolean;
+  clock?: ManualClock;
+  backgroundJobs?: boolean;
+}
+
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const databaseUrl = opts.databaseUrl ?? (await createTestDatabase());
+  const config = loadConfig({
+    DATA_DIR: '/nonexistent-test-data-dir',
+    DATABASE_URL: databaseUrl,
+    AUTH_JWT_SECRET: opts.jwtSecret ?? randomBytes(32).toString('base64url'),
+    KEY_ENCRYPTION_KEYS: opts.keyEncryptionKeys ?? Keyring.generateEntry('test1'),
+    REDIS_URL: opts.redis === false ? undefined : process.env.REDIS_URL,
+    LOG_LEVEL: 'debug',
+    PROVIDER_MAX_RETRIES: '0',
+    PROVIDER_TIMEOUT_MS: '5000',
+    KEY_CHECK_TIMEOUT_MS: '2000',
+    INTERVY_ANTHROPIC_API_KEY: 'sk-ant-house-test-key-000000000000',
+    INTERVY_OPENAI_API_KEY: 'sk-house-test-key-00000000000000000',
+    ...opts.env,
+  });
+  const clock = opts.clock ?? new ManualClock('2026-11-26T12:00:00.000Z');
+  const logs: string[] = [];
+  const app = await buildApp(config, { clock, logSink: (line) => logs.push(line), backgroundJobs: opts.backgroundJobs ?? false });
+  const port = await app.listen(0, '127.0.0.1');
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    app,
+    url,
+    config,
+    clock,
+    logs,
+    seed: new Seeder(app.services, (userId) => signUserToken(app.jwtSecret, userId)),
+    client: (token) => new GraphQLClient(url, token ?? null),
+    tokenFor: (userId) => signUserToken(app.jwtSecret, userId),
+    stop: () => app.stop(),
+  };
+}
