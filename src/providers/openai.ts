@@ -1,0 +1,60 @@
+import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import type { ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import { checkKeyWith, drive, type SdkErrors, type Tally } from './shared.js';
+import type { ProviderAdapter, ProviderOptions, StreamPart } from './types.js';
+
+const VENDOR = 'OpenAI';
+const sdk: SdkErrors = { APIError, APIUserAbortError, APIConnectionError, APIConnectionTimeoutError };
+
+function translate(chunk: ChatCompletionChunk, tally: Tally): StreamPart[] {
+  const parts: StreamPart[] = [];
+  const choice = chunk.choices[0];
+  if (choice?.delta?.content) parts.push({ type: 'text-delta', text: choice.delta.content });
+  // A finish_reason means the reply is whole even if the usage chunk never comes (e.g. a proxy drops stream_options).
+  if (choice?.finish_reason) tally.completed = true;
+  if (chunk.usage) {
+    tally.inputTokens = chunk.usage.prompt_tokens;
+    tally.outputTokens = chunk.usage.completion_tokens;
+    tally.completed = true;
+    parts.push({ type: 'usage', inputTokens: tally.inputTokens, outputTokens: tally.outputTokens });
+  }
+  return parts;
+}
+
+export function createOpenAIAdapter(opts: ProviderOptions): ProviderAdapter {
+  const client = (apiKey: string, timeout: number, maxRetries: number) =>
+    new OpenAI({ apiKey, baseURL: opts.baseURL, timeout, maxRetries });
+
+  return {
+    vendor: 'OPENAI',
+    stream(req) {
+      const messages: ChatCompletionMessageParam[] = [
+        ...(req.system ? [{ role: 'system' as const, content: req.system }] : []),
+        ...req.messages.map(({ role, content }) => ({ role, content })),
+      ];
+      return drive<ChatCompletionChunk>({
+        vendor: VENDOR,
+        sdk,
+        req,
+        timeoutMs: opts.timeoutMs,
+        translate,
+        open: (signal) =>
+          client(req.apiKey, opts.timeoutMs, opts.maxRetries).chat.completions.create(
+            {
+              model: req.model,
+              messages,
+              max_completion_tokens: req.maxTokens,
+              stream: true,
+              stream_options: { include_usage: true },
+            },
+            { signal },
+          ),
+      });
+    },
+    checkKey(apiKey) {
+      return checkKeyWith(VENDOR, sdk, apiKey, opts.keyCheckTimeoutMs, () =>
+        client(apiKey, opts.keyCheckTimeoutMs, 0).models.list(),
+      );
+    },
+  };
+}

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignJWT } from 'jose';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import type { SeededOrg } from '../support/seed.ts';
+
+const SETTINGS = `query($orgId: ID!) { orgAiSettings(orgId: $orgId) { provider viewerCanManage } }`;
+const IMPACT = `query($orgId: ID!) { providerChangeImpact(orgId: $orgId, provider: INTERVY_CREDITS) { allowed } }`;
+const UPDATE = `mutation($orgId: ID!) { updateProvider(input: { orgId: $orgId, provider: INTERVY_CREDITS }) { provider } }`;
+const AUDIT = `query($orgId: ID!) { auditLog(orgId: $orgId) { edges { node { action } } } }`;
+
+let server: TestServer;
+let acme: SeededOrg;
+let other: SeededOrg;
+
+beforeAll(async () => {
+  server = await startTestServer();
+  acme = await server.seed.org({ plan: 'GROWTH' });
+  other = await server.seed.org({ plan: 'GROWTH' });
+});
+afterAll(() => server?.stop());
+
+describe('authentication', () => {
+  it('refuses a request without a token with UNAUTHENTICATED', async () => {
+    expect(await server.client().errorCode(SETTINGS, { orgId: acme.org.id })).toBe('UNAUTHENTICATED');
+  });
+
+  it('refuses a token signed with another secret, a malformed token and an expired one', async () => {
+    const forged = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(acme.admin.id).setIssuer('intervy-ivy').sign(new TextEncoder().encode('not-the-secret-not-the-secret-000'));
+    const expired = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(acme.admin.id)
+      .setIssuer('intervy-ivy')
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .sign(server.app.jwtSecret);
+    for (const token of [forged, 'not.a.jwt', expired]) {
+      expect(await server.client(token).errorCode(SETTINGS, { orgId: acme.org.id })).toBe('UNAUTHENTICATED');
+    }
+  });
+
+  it('reads the role from the database, never from the token', async () => {
+    const claimsAdmin = await new SignJWT({ role: 'ADMIN', roles: ['ADMIN'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(acme.interviewer.id)
+      .setIssuer('intervy-ivy')
+      .setExpirationTime('1h')
+      .sign(server.app.jwtSecret);
+    expect(await server.client(claimsAdmin).errorCode(UPDATE, { orgId: acme.org.id })).toBe('FORBIDDEN');
+  });
+});
+
+describe('org permissions', () => {
+  it('lets every member, interviewers included, read the AI settings', async () => {
+    for (const m of [acme.admin, acme.staffing, acme.interviewer]) {
+      const d = await server.client(m.token).data(SETTINGS, { orgId: acme.org.id });
+      expect(d.orgAiSettings.viewerCanManage).toBe(m.role === 'ADMIN');
+    }
+  });
+
+  it('gives a non-member the same FORBIDDEN whether or not the org exists', async () => {
+    const outsider = acme.admin.token; // a member of acme, not of `other`
+    const r1 = await server.client(outsider).request(SETTINGS, { orgId: other.org.id });
+    const r2 = await server.client(outsider).request(SETTINGS, { orgId: '00000000-0000-4000-8000-000000000000' });
+    const r3 = await server.client(outsider).request(SETTINGS, { orgId: 'not-a-uuid' });
+    expect(r1.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    expect(r2.errors?.[0]).toEqual(r1.errors?.[0]);
+    expect(r3.errors?.[0].message).toBe(r1.errors?.[0].message);
+    expect(r3.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+  });
+
+  it('keeps provider changes, the change impact and the audit log to Org Admins', async () => {
+    for (const op of [UPDATE, IMPACT, AUDIT]) {
+      expect(await server.client(acme.staffing.token).errorCode(op, { orgId: acme.org.id })).toBe('FORBIDDEN');
+      expect(await server.client(acme.interviewer.token).errorCode(op, { orgId: acme.org.id })).toBe('FORBIDDEN');
+      expect((await server.client(acme.admin.token).request(op, { orgId: acme.org.id })).errors).toBeUndefined();
+    }
+  });
+
+  it('lists the viewer’s orgs and roles', async () => {
+    const d = await server.client(acme.staffing.token).data(`{ viewer { user { id email } memberships { role org { id slug } } } }`);
+    expect(d.viewer.user.id).toBe(acme.staffing.id);
+    expect(d.viewer.memberships).toEqual([{ role: 'STAFFING', org: { id: acme.org.id, slug: acme.org.slug } }]);
+  });
+});
+
+describe('errors', () => {
+  it('gives schema errors and bad variables a stable code', async () => {
+    const c = server.client(acme.admin.token);
+    expect(await c.errorCode(`{ nope }`)).toBe('BAD_USER_INPUT');
+    expect(await c.errorCode(`query($p: AiProvider!) { providerChangeImpact(orgId: "${acme.org.id}", provider: $p) { allowed } }`, { p: 'GEMINI' })).toBe('BAD_USER_INPUT');
+  });
+
+  it('prints each field’s requirement in the schema, from the same declaration that enforces it', async () => {
+    const { printSchema } = await import('graphql');
+    const { schema } = await import('../../src/app.ts');
+    const sdl = printSchema(schema);
+    expect(sdl).toMatch(/Saves the org’s AI provider[\s\S]*?Requires `org:manage`[\s\S]*?updateProvider\(/);
+    expect(sdl).toMatch(/Requires `ai-settings:view`[\s\S]*?orgAiSettings\(/);
+    expect(sdl).toMatch(/enum ErrorCode \{[\s\S]*PLAN_UPGRADE_REQUIRED[\s\S]*NO_API_KEY/);
+  });
+});
