@@ -17,7 +17,11 @@ export interface Database {
 }
 
 export function createPrismaClient(url: string, poolSize = 20): Db {
-  return new PrismaClient({ adapter: new PrismaPg({ ...pgConfigFromUrl(url), max: poolSize }) });
+  return new PrismaClient({
+    adapter: new PrismaPg({ ...pgConfigFromUrl(url), max: poolSize }),
+    // Bursts (many completions reserving at once) queue for a pooled connection longer than Prisma's 2 s default.
+    transactionOptions: { maxWait: 15_000, timeout: 15_000 },
+  });
 }
 
 export async function openDatabase(config: Config, log: Logger): Promise<Database> {

@@ -4,3 +4,5 @@ import './viewer.ts';
 import './ai-settings.ts';
 import './personal-keys.ts';
 import './audit.ts';
+import './ivy.ts';
+import './usage.ts';

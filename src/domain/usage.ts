@@ -1,0 +1,39 @@
+// Settings → Usage. In credits mode Intervy bills each completion and can list them; in BYOK mode calls go straight
+// to the member's provider, so there is nothing to list and the page points at the provider's own dashboard.
+import type { AiProvider } from '../generated/prisma/enums.ts';
+import { loadOrg } from './ai-settings.ts';
+import { effectiveProvider } from './plans.ts';
+import type { Services } from './services.ts';
+
+export const PROVIDER_DASHBOARDS: Record<Exclude<AiProvider, 'INTERVY_CREDITS'>, { name: string; url: string }> = {
+  ANTHROPIC: { name: 'Anthropic Console', url: 'https://console.anthropic.com/settings/usage' },
+  OPENAI: { name: 'OpenAI Platform', url: 'https://platform.openai.com/usage' },
+};
+
+export interface UsageSummary {
+  orgId: string;
+  trackingAvailable: boolean;
+  notice: string | null;
+  providerDashboardUrl: string | null;
+  totalCreditsCharged: number;
+}
+
+export async function usageSummary(s: Services, orgId: string): Promise<UsageSummary> {
+  const org = await loadOrg(s, orgId);
+  const provider = effectiveProvider(org, s.clock.now());
+  const { _sum } = await s.db.completion.aggregate({ where: { orgId }, _sum: { creditsCharged: true } });
+  const totalCreditsCharged = _sum.creditsCharged ?? 0;
+  if (provider === 'INTERVY_CREDITS') {
+    return { orgId, trackingAvailable: true, notice: null, providerDashboardUrl: null, totalCreditsCharged };
+  }
+  const dashboard = PROVIDER_DASHBOARDS[provider];
+  return {
+    orgId,
+    trackingAvailable: false,
+    notice:
+      `Usage tracking is not available in BYOK mode. Because Ivy routes calls directly to your provider, Intervy does not ` +
+      `receive the data needed to build a usage log. To review usage and costs, open the ${dashboard.name}.`,
+    providerDashboardUrl: dashboard.url,
+    totalCreditsCharged,
+  };
+}

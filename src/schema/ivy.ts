@@ -1,0 +1,80 @@
+import { builder, requiresOrg } from '../builder.ts';
+import { abortOnReturn, acceptCompletion, streamCompletion, MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
+import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
+
+const BillingMode = builder.enumType('BillingMode', {
+  description: 'CREDITS: billed to the org’s prepaid credits. BYOK: billed by the provider to the member’s own key.',
+  values: ['CREDITS', 'BYOK'] as const,
+});
+const IvyMessageRole = builder.enumType('IvyMessageRole', { values: ['USER', 'ASSISTANT'] as const });
+
+const IvyMessageInput = builder.inputType('IvyMessageInput', {
+  fields: (t) => ({
+    role: t.field({ type: IvyMessageRole, required: true }),
+    content: t.string({ required: true }),
+  }),
+});
+
+const IvyCompletionInput = builder.inputType('IvyCompletionInput', {
+  fields: (t) => ({
+    orgId: t.id({ required: true }),
+    messages: t.field({ type: [IvyMessageInput], required: true, description: 'The conversation so far; the last one is the USER’s question.' }),
+    system: t.string({ description: 'Instructions for Ivy.' }),
+    maxTokens: t.int({ description: `Longest answer, in tokens: 1 to ${MAX_TOKENS_LIMIT}, default ${MAX_TOKENS_DEFAULT}. Credits mode holds enough credits for it.` }),
+    requestId: t.id({ description: 'Client-chosen id; a repeated id in the same org is refused (DUPLICATE_REQUEST) and never billed twice.' }),
+  }),
+});
+
+type Of<K extends IvyEvent['kind']> = Extract<IvyEvent, { kind: K }>;
+
+const Started = builder.objectRef<Of<'started'>>('IvyCompletionStarted').implement({
+  fields: (t) => ({
+    requestId: t.exposeID('requestId'),
+    provider: t.expose('provider', { type: AiProviderRef }),
+    model: t.exposeString('model', { description: 'The vendor model id serving this answer.' }),
+    billing: t.expose('billing', { type: BillingMode }),
+  }),
+});
+const Delta = builder.objectRef<Of<'delta'>>('IvyTextDelta').implement({
+  fields: (t) => ({ text: t.exposeString('text') }),
+});
+const Finished = builder.objectRef<Of<'finished'>>('IvyCompletionFinished').implement({
+  fields: (t) => ({
+    inputTokens: t.exposeInt('inputTokens', { nullable: true }),
+    outputTokens: t.exposeInt('outputTokens', { nullable: true }),
+    creditsCharged: t.exposeInt('creditsCharged'),
+    creditBalance: t.exposeInt('creditBalance', { description: 'The org’s balance after this answer (unchanged in BYOK mode).' }),
+  }),
+});
+const Failed = builder.objectRef<Of<'failed'>>('IvyCompletionFailed').implement({
+  fields: (t) => ({
+    code: t.expose('code', { type: ErrorCodeRef }),
+    message: t.exposeString('message'),
+    creditsCharged: t.exposeInt('creditsCharged', { description: 'What was billed for the part streamed before the failure.' }),
+  }),
+});
+
+const byKind = { started: Started, delta: Delta, finished: Finished, failed: Failed } as const;
+
+const IvyCompletionEvent = builder.unionType('IvyCompletionEvent', {
+  description: 'IvyCompletionStarted first, then IvyTextDelta in order, then exactly one IvyCompletionFinished or IvyCompletionFailed.',
+  types: [Started, Delta, Finished, Failed],
+  resolveType: (event: IvyEvent) => byKind[event.kind],
+});
+
+builder.subscriptionField('ivyCompletion', (t) =>
+  t.field({
+    ...requiresOrg('ivy:use', 'Asks Ivy and streams the answer. Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, …) come before anything is sent upstream.'),
+    type: IvyCompletionEvent,
+    args: { input: t.arg({ type: IvyCompletionInput, required: true }) },
+    subscribe: async (_root, { input }, ctx) => {
+      const accepted = await acceptCompletion(ctx.services, ctx.viewer!, {
+        ...input,
+        orgId: String(input.orgId),
+        requestId: input.requestId == null ? null : String(input.requestId),
+      });
+      return abortOnReturn((signal) => streamCompletion(ctx.services, accepted, signal), ctx.signal);
+    },
+    resolve: (event: IvyEvent) => event,
+  }),
+);

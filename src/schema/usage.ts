@@ -1,0 +1,63 @@
+import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
+import { builder, requiresOrg } from '../builder.ts';
+import { usageSummary, type UsageSummary } from '../domain/usage.ts';
+import { AiProviderRef } from './scalars.ts';
+
+const CompletionStatus = builder.enumType('CompletionStatus', {
+  values: ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'EXPIRED'] as const,
+});
+
+const UsageEntry = builder.prismaObject('Completion', {
+  name: 'UsageEntry',
+  description: 'One Ivy completion billed to credits.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    requestId: t.exposeID('requestId'),
+    member: t.relation('user'),
+    provider: t.expose('vendor', { type: AiProviderRef, description: 'The vendor that served it on Intervy’s account.' }),
+    model: t.exposeString('model'),
+    inputTokens: t.exposeInt('inputTokens', { nullable: true }),
+    outputTokens: t.exposeInt('outputTokens', { nullable: true }),
+    creditsHeld: t.exposeInt('holdAmount'),
+    creditsCharged: t.exposeInt('creditsCharged'),
+    status: t.expose('status', { type: CompletionStatus }),
+    errorCode: t.exposeString('errorCode', { nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+type Page = { first?: number | null; after?: string | null };
+
+const UsageReport = builder.objectRef<UsageSummary & Page>('UsageReport').implement({
+  description: 'Settings → Usage.',
+  fields: (t) => ({
+    trackingAvailable: t.exposeBoolean('trackingAvailable', { description: 'False in BYOK mode: the provider bills each member’s key directly.' }),
+    notice: t.exposeString('notice', { nullable: true }),
+    providerDashboardUrl: t.exposeString('providerDashboardUrl', { nullable: true, description: 'Anthropic Console or OpenAI Platform usage page, in BYOK mode.' }),
+    totalCreditsCharged: t.exposeInt('totalCreditsCharged'),
+    entries: t.connection({
+      type: UsageEntry,
+      description: 'Credits-mode completions, newest first (paged by `usage(first, after)`).',
+      resolve: (report, args, ctx) =>
+        resolveCursorConnection(
+          { args: { first: args.first ?? report.first ?? 20, after: args.after ?? report.after ?? undefined }, toCursor: (c) => c.id, maxSize: 100 },
+          ({ after, limit }: ResolveCursorConnectionArgs) =>
+            ctx.services.db.completion.findMany({
+              where: { orgId: report.orgId },
+              orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+              take: limit,
+              ...(after ? { cursor: { id: after }, skip: 1 } : {}),
+            }),
+        ),
+    }, { name: 'UsageEntryConnection' }, { name: 'UsageEntryEdge' }),
+  }),
+});
+
+builder.queryField('usage', (t) =>
+  t.field({
+    ...requiresOrg('org:view', 'The Usage page: every credits-mode completion with totals, or the BYOK notice.'),
+    type: UsageReport,
+    args: { orgId: t.arg.id({ required: true }), first: t.arg.int(), after: t.arg.string() },
+    resolve: async (_r, args, ctx) => ({ ...(await usageSummary(ctx.services, String(args.orgId))), first: args.first, after: args.after }),
+  }),
+);

@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { creditsFor } from '../../src/domain/credits.ts';
+import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
+import { startFakeOpenAI } from '../support/vendors/openai-server.ts';
+import type { FakeVendorServer } from '../support/vendors/common.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { balanceOf, ledgerAddsUp, type Transport, runCompletion, subscribeIvy } from '../support/ivy.ts';
+
+let server: TestServer;
+let anthropic: FakeVendorServer;
+let openai: FakeVendorServer;
+
+beforeAll(async () => {
+  anthropic = await startFakeAnthropic();
+  openai = await startFakeOpenAI();
+  server = await startTestServer({ env: { ANTHROPIC_BASE_URL: anthropic.url, OPENAI_BASE_URL: openai.url } });
+});
+afterAll(async () => {
+  await server?.stop();
+  await anthropic?.close();
+  await openai?.close();
+});
+
+const ask = (content: string) => [{ role: 'USER', content }];
+
+describe.each<Transport>(['ws', 'sse'])('ivyCompletion over %s', (transport) => {
+  it('streams a credits-mode answer in order and charges the reported usage to the org', async () => {
+    const { org, interviewer } = await server.seed.org({ credits: 1000 });
+    const events = await runCompletion(server.client(interviewer.token), transport, { orgId: org.id, messages: ask('Summarise the loop [[deltas:5]] [[usage:400:15]]'), maxTokens: 100 });
+    const [started, ...rest] = events;
+    expect(started).toMatchObject({ __typename: 'IvyCompletionStarted', provider: 'INTERVY_CREDITS', model: 'claude-haiku-5-5', billing: 'CREDITS' });
+    const deltas = rest.filter((e) => e.__typename === 'IvyTextDelta').map((e) => e.text);
+    expect(deltas).toEqual(['t1 ', 't2 ', 't3 ', 't4 ', 't5 ']);
+    const finished = rest[rest.length - 1];
+    const expected = creditsFor({ creditsPer1kInput: 1, creditsPer1kOutput: 5 }, 400, 15);
+    expect(finished).toEqual({ __typename: 'IvyCompletionFinished', inputTokens: 400, outputTokens: 15, creditsCharged: expected, creditBalance: 1000 - expected });
+    expect(await balanceOf(server, org.id)).toBe(1000 - expected);
+    expect(anthropic.requests.at(-1)).toMatchObject({ model: 'claude-haiku-5-5', maxTokens: 100 });
+    await ledgerAddsUp(server, org.id);
+  });
+
+  it('runs BYOK on the member’s own key and the org’s model, deducting nothing and recording no usage', async () => {
+    const { org, staffing } = await server.seed.org({ provider: 'ANTHROPIC', model: 'claude-opus-5-5', credits: 700 });
+    await server.seed.key(org.id, staffing.id, 'ANTHROPIC', 'sk-ant-member-own-key-abcdefghij-WXYZ');
+    const events = await runCompletion(server.client(staffing.token), transport, { orgId: org.id, messages: ask('hello [[deltas:2]]') });
+    expect(events[0]).toMatchObject({ provider: 'ANTHROPIC', model: 'claude-opus-5-5', billing: 'BYOK' });
+    expect(events.at(-1)).toMatchObject({ __typename: 'IvyCompletionFinished', creditsCharged: 0, creditBalance: 700 });
+    expect(anthropic.requests.at(-1)).toMatchObject({ model: 'claude-opus-5-5', authKeyLast4: 'WXYZ' });
+    expect(await balanceOf(server, org.id)).toBe(700);
+    expect(await server.app.services.db.completion.count({ where: { orgId: org.id } })).toBe(0);
+    expect(await server.app.services.db.creditLedgerEntry.count({ where: { orgId: org.id, kind: { not: 'GRANT' } } })).toBe(0);
+  });
+
+  it('refuses BYOK without a saved key with NO_API_KEY, sending nothing upstream', async () => {
+    const { org, admin } = await server.seed.org({ provider: 'OPENAI' });
+    const before = openai.requests.length;
+    const events = await subscribeIvy(server.client(admin.token), transport, { orgId: org.id, messages: ask('hi') }).done;
+    expect(events[0].errors?.[0].extensions?.code).toBe('NO_API_KEY');
+    expect(events[0].errors?.[0].message).toMatch(/^No API key/);
+    expect(events[0].errors?.[0].message).toMatch(/Org Settings → AI/);
+    expect(openai.requests.length).toBe(before);
+  });
+
+  it('refuses with INSUFFICIENT_CREDITS when the balance cannot cover the hold, sending nothing upstream', async () => {
+    const { org, admin } = await server.seed.org({ credits: 5 });
+    const before = anthropic.requests.length;
+    const events = await subscribeIvy(server.client(admin.token), transport, { orgId: org.id, messages: ask('hi'), maxTokens: 4000 }).done;
+    expect(events[0].errors?.[0].extensions?.code).toBe('INSUFFICIENT_CREDITS');
+    expect(anthropic.requests.length).toBe(before);
+    expect(await balanceOf(server, org.id)).toBe(5);
+    expect(await server.app.services.db.completion.count({ where: { orgId: org.id } })).toBe(0);
+  });
+
+  it('never bills the same requestId twice', async () => {
+    const { org, admin } = await server.seed.org({ credits: 1000 });
+    const input = { orgId: org.id, messages: ask('once [[usage:100:10]]'), requestId: `req-${transport}-1` };
+    const first = await runCompletion(server.client(admin.token), transport, input);
+    const second = await subscribeIvy(server.client(admin.token), transport, input).done;
+    expect(second[0].errors?.[0].extensions?.code).toBe('DUPLICATE_REQUEST');
+    expect(await balanceOf(server, org.id)).toBe(1000 - first.at(-1).creditsCharged);
+  });
+});
+
+describe('who may ask Ivy', () => {
+  it('refuses without a token and outside the org, sending nothing upstream', async () => {
+    const { org } = await server.seed.org();
+    const outsider = await server.seed.outsider();
+    const before = anthropic.requests.length;
+    const anon = await subscribeIvy(server.client(), 'ws', { orgId: org.id, messages: ask('hi') }).done;
+    const stranger = await subscribeIvy(server.client(outsider.token), 'sse', { orgId: org.id, messages: ask('hi') }).done;
+    expect(anon[0].errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    expect(stranger[0].errors?.[0].extensions?.code).toBe('FORBIDDEN');
+    expect(anthropic.requests.length).toBe(before);
+  });
+
+  it('refuses bad input with BAD_USER_INPUT', async () => {
+    const { org, admin } = await server.seed.org();
+    const c = server.client(admin.token);
+    for (const input of [
+      { orgId: org.id, messages: [] },
+      { orgId: org.id, messages: ask('hi'), maxTokens: 0 },
+      { orgId: org.id, messages: ask('hi'), maxTokens: 100_000 },
+      { orgId: org.id, messages: [{ role: 'ASSISTANT', content: 'last word' }] },
+      { orgId: org.id, messages: ask('   ') },
+      { orgId: org.id, messages: ask('hi'), requestId: 'has spaces in it' },
+    ]) {
+      const r = await subscribeIvy(c, 'ws', input).done;
+      expect(r[0].errors?.[0].extensions?.code, JSON.stringify(input)).toBe('BAD_USER_INPUT');
+    }
+  });
+});
+
+describe('switching provider', () => {
+  it('stops deducting on the very next request after a switch to BYOK, and resumes after switching back', async () => {
+    const { org, admin } = await server.seed.org({ credits: 1000 });
+    await server.seed.key(org.id, admin.id, 'OPENAI', 'sk-admin-openai-key-0123456789abcdef');
+    const c = server.client(admin.token);
+    const ivy = () => runCompletion(c, 'ws', { orgId: org.id, messages: ask('q [[usage:200:20]]') });
+    const setProvider = (provider: string) => c.data(`mutation($i: UpdateProviderInput!) { updateProvider(input: $i) { effectiveProvider } }`, { i: { orgId: org.id, provider } });
+
+    const a = await ivy();
+    expect(a[0].billing).toBe('CREDITS');
+    const afterA = await balanceOf(server, org.id);
+    expect(afterA).toBeLessThan(1000);
+    await setProvider('OPENAI');
+    const b = await ivy();
+    expect(b[0]).toMatchObject({ billing: 'BYOK', provider: 'OPENAI', model: 'gpt-5' });
+    expect(await balanceOf(server, org.id)).toBe(afterA);
+    await setProvider('INTERVY_CREDITS');
+    const c2 = await ivy();
+    expect(c2[0].billing).toBe('CREDITS');
+    expect(await balanceOf(server, org.id)).toBe(afterA - c2.at(-1).creditsCharged);
+    expect(c2.at(-1).creditsCharged).toBeGreaterThan(0);
+  });
+});
+

@@ -1,0 +1,46 @@
+// Helpers for tests of the ivyCompletion subscription.
+import { expect } from 'vitest';
+import type { GraphQLClient, Subscription } from './client.ts';
+import type { TestServer } from './server.ts';
+
+export const IVY = `subscription Ivy($input: IvyCompletionInput!) {
+  ivyCompletion(input: $input) {
+    __typename
+    ... on IvyCompletionStarted { requestId provider model billing }
+    ... on IvyTextDelta { text }
+    ... on IvyCompletionFinished { inputTokens outputTokens creditsCharged creditBalance }
+    ... on IvyCompletionFailed { code message creditsCharged }
+  }
+}`;
+
+export type Transport = 'ws' | 'sse';
+
+export function subscribeIvy(client: GraphQLClient, transport: Transport, input: Record<string, unknown>): Subscription<any> {
+  return transport === 'ws' ? client.subscribeWs(IVY, { input }) : client.subscribeSse(IVY, { input });
+}
+
+/** Runs a completion to its end and returns its events; fails the test on a GraphQL error. */
+export async function runCompletion(client: GraphQLClient, transport: Transport, input: Record<string, unknown>): Promise<any[]> {
+  const results = await subscribeIvy(client, transport, input).done;
+  const errors = results.flatMap((r) => r.errors ?? []);
+  if (errors.length) throw new Error(`ivyCompletion failed: ${JSON.stringify(errors)}`);
+  return results.map((r) => r.data!.ivyCompletion);
+}
+
+export async function balanceOf(server: TestServer, orgId: string): Promise<number> {
+  const org = await server.app.services.db.org.findUniqueOrThrow({ where: { id: orgId } });
+  return org.creditBalance;
+}
+
+/** The ledger's movements sum to the balance, each row's balanceAfter chains, and the balance never went negative. */
+export async function ledgerAddsUp(server: TestServer, orgId: string): Promise<void> {
+  const db = server.app.services.db;
+  const entries = await db.creditLedgerEntry.findMany({ where: { orgId }, orderBy: [{ createdAt: 'asc' }] });
+  const sum = entries.reduce((n, e) => n + e.amount, 0);
+  expect(sum).toBe(await balanceOf(server, orgId));
+  expect(Math.min(...entries.map((e) => e.balanceAfter))).toBeGreaterThanOrEqual(0);
+  const charged = await db.completion.aggregate({ where: { orgId }, _sum: { creditsCharged: true } });
+  const grants = entries.filter((e) => e.kind === 'GRANT').reduce((n, e) => n + e.amount, 0);
+  const running = await db.completion.aggregate({ where: { orgId, status: 'RUNNING' }, _sum: { holdAmount: true } });
+  expect(grants - (charged._sum.creditsCharged ?? 0) - (running._sum.holdAmount ?? 0)).toBe(sum);
+}
