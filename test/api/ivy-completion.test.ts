@@ -26,16 +26,26 @@ const ask = (content: string) => [{ role: 'USER', content }];
 describe.each<Transport>(['ws', 'sse'])('ivyCompletion over %s', (transport) => {
   it('streams a credits-mode answer in order and charges the reported usage to the org', async () => {
     const { org, interviewer } = await server.seed.org({ credits: 1000 });
-    const events = await runCompletion(server.client(interviewer.token), transport, { orgId: org.id, messages: ask('Summarise the loop [[deltas:5]] [[usage:400:15]]'), maxTokens: 100 });
+    const events = await runCompletion(server.client(interviewer.token), transport, { orgId: org.id, messages: ask('Summarise the loop [[deltas:5]] [[usage:4000:150]]'), maxTokens: 2000 });
     const [started, ...rest] = events;
     expect(started).toMatchObject({ __typename: 'IvyCompletionStarted', provider: 'INTERVY_CREDITS', model: 'claude-haiku-5-5', billing: 'CREDITS' });
     const deltas = rest.filter((e) => e.__typename === 'IvyTextDelta').map((e) => e.text);
     expect(deltas).toEqual(['t1 ', 't2 ', 't3 ', 't4 ', 't5 ']);
     const finished = rest[rest.length - 1];
-    const expected = creditsFor({ creditsPer1kInput: 1, creditsPer1kOutput: 5 }, 400, 15);
-    expect(finished).toEqual({ __typename: 'IvyCompletionFinished', inputTokens: 400, outputTokens: 15, creditsCharged: expected, creditBalance: 1000 - expected });
-    expect(await balanceOf(server, org.id)).toBe(1000 - expected);
-    expect(anthropic.requests.at(-1)).toMatchObject({ model: 'claude-haiku-5-5', maxTokens: 100 });
+    // Haiku: 1 credit per 1k input, 5 per 1k output. The hold covered 2000 output tokens; only 150 were used.
+    const expected = creditsFor({ creditsPer1kInput: 1, creditsPer1kOutput: 5 }, 4000, 150);
+    expect(expected).toBe(5);
+    expect(finished).toEqual({ __typename: 'IvyCompletionFinished', inputTokens: 4000, outputTokens: 150, creditsCharged: 5, creditBalance: 995 });
+    expect(await balanceOf(server, org.id)).toBe(995);
+    expect(anthropic.requests.at(-1)).toMatchObject({ model: 'claude-haiku-5-5', maxTokens: 2000 });
+    const [completion] = await server.app.services.db.completion.findMany({ where: { orgId: org.id } });
+    expect(completion).toMatchObject({ status: 'SUCCEEDED', creditsCharged: 5 });
+    expect(completion.holdAmount).toBeGreaterThanOrEqual(11);
+    const ledger = await server.app.services.db.creditLedgerEntry.findMany({ where: { orgId: org.id, completionId: completion.id }, orderBy: { createdAt: 'asc' } });
+    expect(ledger.map((e) => [e.kind, e.amount, e.balanceAfter])).toEqual([
+      ['HOLD', -completion.holdAmount, 1000 - completion.holdAmount],
+      ['RELEASE', completion.holdAmount - 5, 995],
+    ]);
     await ledgerAddsUp(server, org.id);
   });
 
@@ -73,11 +83,13 @@ describe.each<Transport>(['ws', 'sse'])('ivyCompletion over %s', (transport) => 
 
   it('never bills the same requestId twice', async () => {
     const { org, admin } = await server.seed.org({ credits: 1000 });
-    const input = { orgId: org.id, messages: ask('once [[usage:100:10]]'), requestId: `req-${transport}-1` };
+    const input = { orgId: org.id, messages: ask('once [[usage:3000:100]]'), requestId: `req-${transport}-1` };
     const first = await runCompletion(server.client(admin.token), transport, input);
     const second = await subscribeIvy(server.client(admin.token), transport, input).done;
     expect(second[0].errors?.[0].extensions?.code).toBe('DUPLICATE_REQUEST');
-    expect(await balanceOf(server, org.id)).toBe(1000 - first.at(-1).creditsCharged);
+    expect(first.at(-1).creditsCharged).toBe(4);
+    expect(await balanceOf(server, org.id)).toBe(996);
+    expect(await server.app.services.db.completion.count({ where: { orgId: org.id } })).toBe(1);
   });
 });
 
@@ -115,7 +127,7 @@ describe('switching provider', () => {
     const { org, admin } = await server.seed.org({ credits: 1000 });
     await server.seed.key(org.id, admin.id, 'OPENAI', 'sk-admin-openai-key-0123456789abcdef');
     const c = server.client(admin.token);
-    const ivy = () => runCompletion(c, 'ws', { orgId: org.id, messages: ask('q [[usage:200:20]]') });
+    const ivy = () => runCompletion(c, 'ws', { orgId: org.id, messages: ask('q [[usage:2000:200]]') });
     const setProvider = (provider: string) => c.data(`mutation($i: UpdateProviderInput!) { updateProvider(input: $i) { effectiveProvider } }`, { i: { orgId: org.id, provider } });
 
     const a = await ivy();
