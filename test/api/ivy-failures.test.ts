@@ -1,0 +1,134 @@
+import { performance } from 'node:perf_hooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
+import { startFakeOpenAI } from '../support/vendors/openai-server.ts';
+import type { FakeVendorServer } from '../support/vendors/common.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { balanceOf, ledgerAddsUp, runCompletion, subscribeIvy, type Transport } from '../support/ivy.ts';
+
+let server: TestServer;
+let openaiHouse: TestServer;
+let anthropic: FakeVendorServer;
+let openai: FakeVendorServer;
+
+beforeAll(async () => {
+  anthropic = await startFakeAnthropic();
+  openai = await startFakeOpenAI();
+  const env = { ANTHROPIC_BASE_URL: anthropic.url, OPENAI_BASE_URL: openai.url, PROVIDER_TIMEOUT_MS: '600' };
+  server = await startTestServer({ env });
+  openaiHouse = await startTestServer({ env: { ...env, INTERVY_HOUSE_MODEL: 'gpt-5-mini' } });
+});
+afterAll(async () => {
+  await server?.stop();
+  await openaiHouse?.stop();
+  await anthropic?.close();
+  await openai?.close();
+});
+
+const ask = (content: string) => [{ role: 'USER', content }];
+const KEY_SETTINGS = `query($o: ID!) { orgAiSettings(orgId: $o) { viewerKeys { provider status } } }`;
+
+function expectOneEnding(events: any[], typename: string) {
+  expect(events[0].__typename).toBe('IvyCompletionStarted');
+  const endings = events.filter((e) => e.__typename === 'IvyCompletionFinished' || e.__typename === 'IvyCompletionFailed');
+  expect(endings).toHaveLength(1);
+  expect(events.at(-1).__typename).toBe(typename);
+  return events.at(-1);
+}
+
+describe.each<Transport>(['ws', 'sse'])('upstream failures over %s', (transport) => {
+  it('ends with PROVIDER_AUTH_FAILED on a 401 and marks the member’s BYOK key INVALID, quoting no key material', async () => {
+    const { org, interviewer } = await server.seed.org({ provider: 'ANTHROPIC' });
+    const key = 'sk-ant-invalid-member-key-0123456789abcd';
+    await server.seed.key(org.id, interviewer.id, 'ANTHROPIC', key, 'VALID');
+    const c = server.client(interviewer.token);
+    const failed = expectOneEnding(await runCompletion(c, transport, { orgId: org.id, messages: ask('hi') }), 'IvyCompletionFailed');
+    expect(failed).toMatchObject({ code: 'PROVIDER_AUTH_FAILED', creditsCharged: 0 });
+    expect(failed.message).toMatch(/rejected the API key/);
+    expect(failed.message).not.toContain(key.slice(7, 20));
+    expect((await c.data(KEY_SETTINGS, { o: org.id })).orgAiSettings.viewerKeys).toEqual([{ provider: 'ANTHROPIC', status: 'INVALID' }]);
+  });
+
+  it('ends with PROVIDER_RATE_LIMITED on a 429', async () => {
+    const { org, admin } = await server.seed.org({ provider: 'OPENAI' });
+    await server.seed.key(org.id, admin.id, 'OPENAI', 'sk-ratelimited-admin-key-0123456789abcdef');
+    const failed = expectOneEnding(await runCompletion(server.client(admin.token), transport, { orgId: org.id, messages: ask('hi') }), 'IvyCompletionFailed');
+    expect(failed.code).toBe('PROVIDER_RATE_LIMITED');
+    expect(failed.message).not.toMatch(/sk-ratelimited/);
+  });
+
+  it('ends with PROVIDER_UNAVAILABLE on a 5xx and releases the whole hold', async () => {
+    const { org, admin } = await server.seed.org({ credits: 500 });
+    const failed = expectOneEnding(await runCompletion(server.client(admin.token), transport, { orgId: org.id, messages: ask('[[500]]') }), 'IvyCompletionFailed');
+    expect(failed).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', creditsCharged: 0 });
+    expect(await balanceOf(server, org.id)).toBe(500);
+    await ledgerAddsUp(server, org.id);
+  });
+
+  it('charges only what the provider reported when an error event arrives mid-stream', async () => {
+    const { org, admin } = await server.seed.org({ credits: 500 });
+    const events = await runCompletion(server.client(admin.token), transport, { orgId: org.id, messages: ask('[[overloaded]] [[usage:3000:50]]'), maxTokens: 2000 });
+    const failed = expectOneEnding(events, 'IvyCompletionFailed');
+    expect(events.filter((e) => e.__typename === 'IvyTextDelta')).toHaveLength(2);
+    // message_start reported 3000 input tokens and 1 output token before the overloaded_error: ceil((3000*1 + 1*5)/1000).
+    expect(failed).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', creditsCharged: 4 });
+    expect(await balanceOf(server, org.id)).toBe(496);
+    await ledgerAddsUp(server, org.id);
+  });
+
+  it('ends with PROVIDER_UNAVAILABLE when the connection drops or the provider stalls', async () => {
+    const { org, admin } = await server.seed.org({ credits: 500 });
+    const c = server.client(admin.token);
+    for (const prompt of ['[[drop]]', '[[hang]]']) {
+      const failed = expectOneEnding(await runCompletion(c, transport, { orgId: org.id, messages: ask(prompt) }), 'IvyCompletionFailed');
+      expect(failed.code, prompt).toBe('PROVIDER_UNAVAILABLE');
+    }
+    await ledgerAddsUp(server, org.id);
+  });
+
+  it('charges nothing for a cut OpenAI stream, which reports no usage', async () => {
+    const { org, admin } = await openaiHouse.seed.org({ credits: 500 });
+    const events = await runCompletion(openaiHouse.client(admin.token), transport, { orgId: org.id, messages: ask('[[drop]] [[usage:3000:50]]'), maxTokens: 2000 });
+    expect(events[0]).toMatchObject({ provider: 'INTERVY_CREDITS', model: 'gpt-5-mini', billing: 'CREDITS' });
+    expect(expectOneEnding(events, 'IvyCompletionFailed')).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', creditsCharged: 0 });
+    expect(await balanceOf(openaiHouse, org.id)).toBe(500);
+  });
+
+  it('bills an OpenAI house-model answer from the usage chunk', async () => {
+    const { org, admin } = await openaiHouse.seed.org({ credits: 500 });
+    const events = await runCompletion(openaiHouse.client(admin.token), transport, { orgId: org.id, messages: ask('[[usage:3000:500]]'), maxTokens: 2000 });
+    // GPT-5 Mini: 1 credit per 1k input, 2 per 1k output.
+    expect(expectOneEnding(events, 'IvyCompletionFinished')).toMatchObject({ inputTokens: 3000, outputTokens: 500, creditsCharged: 4, creditBalance: 496 });
+  });
+});
+
+describe.each<Transport>(['ws', 'sse'])('streaming and cancellation over %s', (transport) => {
+  it('forwards each delta as it arrives rather than at the end', async () => {
+    const { org, admin } = await server.seed.org();
+    const sub = subscribeIvy(server.client(admin.token), transport, { orgId: org.id, messages: ask('[[slow:150]] [[deltas:4]]') });
+    await sub.waitFor(2, 5000); // started + first delta
+    const firstDeltaAt = performance.now();
+    const results = await sub.done;
+    const doneAt = performance.now();
+    expect(results[1].data.ivyCompletion).toEqual({ __typename: 'IvyTextDelta', text: 't1 ' });
+    expect(doneAt - firstDeltaAt).toBeGreaterThan(300);
+  });
+
+  it('aborts the upstream request within 100 ms of the client leaving, and charges what was reported', async () => {
+    const { org, admin } = await server.seed.org({ credits: 500 });
+    const sub = subscribeIvy(server.client(admin.token), transport, { orgId: org.id, messages: ask('[[hang]] [[usage:5000:100]]'), maxTokens: 2000 });
+    await sub.waitFor(2, 5000);
+    const abortsBefore = anthropic.aborts.length;
+    const leftAt = performance.now();
+    sub.stop();
+    await anthropic.waitForAborts(abortsBefore + 1, 2000);
+    expect(anthropic.aborts[abortsBefore].at - leftAt).toBeLessThan(100);
+
+    const db = server.app.services.db;
+    await expect.poll(async () => (await db.completion.findFirst({ where: { orgId: org.id } }))?.status, { timeout: 3000 }).toBe('CANCELLED');
+    // message_start reported 5000 input tokens and 1 output token: ceil((5000*1 + 1*5)/1000) = 6.
+    expect((await db.completion.findFirstOrThrow({ where: { orgId: org.id } })).creditsCharged).toBe(6);
+    expect(await balanceOf(server, org.id)).toBe(494);
+    await ledgerAddsUp(server, org.id);
+  });
+});
