@@ -1,0 +1,111 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reserveCredits } from '../../src/domain/credits.ts';
+import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
+import type { FakeVendorServer } from '../support/vendors/common.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { balanceOf, ledgerAddsUp, runCompletion } from '../support/ivy.ts';
+
+const run = promisify(execFile);
+
+const USAGE = `query($o: ID!, $first: Int, $after: String) {
+  usage(orgId: $o, first: $first, after: $after) {
+    trackingAvailable notice providerDashboardUrl totalCreditsCharged
+    entries { edges { cursor node { member { email } model inputTokens outputTokens creditsCharged status createdAt } } pageInfo { hasNextPage endCursor } }
+  }
+}`;
+
+let server: TestServer;
+let anthropic: FakeVendorServer;
+
+beforeAll(async () => {
+  anthropic = await startFakeAnthropic();
+  server = await startTestServer({ env: { ANTHROPIC_BASE_URL: anthropic.url, HOLD_TIMEOUT_MS: '60000', SWEEP_INTERVAL_MS: '50' }, backgroundJobs: true });
+});
+afterAll(async () => {
+  await server?.stop();
+  await anthropic?.close();
+});
+
+const ask = (content: string) => [{ role: 'USER', content }];
+
+describe('the Usage page', () => {
+  it('lists every credits-mode completion, newest first, with member, model, tokens, credits, status and totals', async () => {
+    const { org, admin, interviewer } = await server.seed.org({ credits: 1000 });
+    await runCompletion(server.client(interviewer.token), 'ws', { orgId: org.id, messages: ask('[[usage:2000:100]]') });
+    server.clock.advance(1000);
+    await runCompletion(server.client(admin.token), 'ws', { orgId: org.id, messages: ask('[[500]]') });
+    const d = await server.client(admin.token).data(USAGE, { o: org.id });
+    expect(d.usage).toMatchObject({ trackingAvailable: true, notice: null, providerDashboardUrl: null, totalCreditsCharged: 3 });
+    expect(d.usage.entries.edges.map((e: any) => e.node)).toMatchObject([
+      { member: { email: admin.email }, model: 'claude-haiku-5-5', creditsCharged: 0, status: 'FAILED' },
+      { member: { email: interviewer.email }, model: 'claude-haiku-5-5', inputTokens: 2000, outputTokens: 100, creditsCharged: 3, status: 'SUCCEEDED' },
+    ]);
+  });
+
+  it('pages with first and after', async () => {
+    const { org, admin } = await server.seed.org({ credits: 1000 });
+    for (let i = 0; i < 3; i++) await runCompletion(server.client(admin.token), 'ws', { orgId: org.id, messages: ask(`q${i}`) });
+    const c = server.client(admin.token);
+    const p1 = (await c.data(USAGE, { o: org.id, first: 2 })).usage.entries;
+    expect(p1.edges).toHaveLength(2);
+    expect(p1.pageInfo.hasNextPage).toBe(true);
+    const p2 = (await c.data(USAGE, { o: org.id, first: 2, after: p1.pageInfo.endCursor })).usage.entries;
+    expect(p2.edges).toHaveLength(1);
+    expect(p2.pageInfo.hasNextPage).toBe(false);
+    expect(new Set([...p1.edges, ...p2.edges].map((e: any) => e.cursor)).size).toBe(3);
+  });
+
+  it('says usage tracking is not available in BYOK mode and links the provider’s dashboard', async () => {
+    for (const [provider, url] of [
+      ['ANTHROPIC', 'https://console.anthropic.com/settings/usage'],
+      ['OPENAI', 'https://platform.openai.com/usage'],
+    ] as const) {
+      const { org, staffing } = await server.seed.org({ provider });
+      const d = await server.client(staffing.token).data(USAGE, { o: org.id });
+      expect(d.usage.trackingAvailable).toBe(false);
+      expect(d.usage.notice).toMatch(/usage tracking is not available in BYOK mode/i);
+      expect(d.usage.notice).toContain(provider === 'ANTHROPIC' ? 'Anthropic Console' : 'OpenAI Platform');
+      expect(d.usage.providerDashboardUrl).toBe(url);
+    }
+  });
+
+  it('is for org:view (Admins and Staffing), not Interviewers', async () => {
+    const { org, interviewer, staffing } = await server.seed.org();
+    expect(await server.client(interviewer.token).errorCode(USAGE, { o: org.id })).toBe('FORBIDDEN');
+    expect((await server.client(staffing.token).request(USAGE, { o: org.id })).errors).toBeUndefined();
+  });
+});
+
+describe('credits', () => {
+  it('releases a hold left by a crashed process once it times out', async () => {
+    const { org, admin } = await server.seed.org({ credits: 100 });
+    const db = server.app.services.db;
+    // A process that placed this hold and then died never settles it.
+    await reserveCredits(db, { orgId: org.id, userId: admin.id, requestId: 'orphan', vendor: 'ANTHROPIC', model: 'claude-haiku-5-5', holdAmount: 40, holdExpiresAt: new Date(server.clock.now().getTime() + 60_000) });
+    expect(await balanceOf(server, org.id)).toBe(60);
+    server.clock.advance(59_000);
+    await new Promise((r) => setTimeout(r, 200)); // several sweeps pass: not yet expired
+    expect(await balanceOf(server, org.id)).toBe(60);
+    server.clock.advance(1_001);
+    await expect.poll(() => balanceOf(server, org.id), { timeout: 3000 }).toBe(100);
+    expect(await db.completion.findFirstOrThrow({ where: { orgId: org.id } })).toMatchObject({ status: 'EXPIRED', creditsCharged: 0 });
+    await ledgerAddsUp(server, org.id);
+  });
+
+  it('offers no API to add credits: only the operator command tops them up', async () => {
+    const { org } = await server.seed.org({ credits: 10 });
+    const slug = (await server.app.services.db.org.findUniqueOrThrow({ where: { id: org.id } })).slug;
+    const fields = await server.client().data(`{ __schema { mutationType { fields { name } } } }`);
+    expect(fields.__schema.mutationType.fields.map((f: any) => f.name).filter((n: string) => /credit|balance|grant/i.test(n))).toEqual([]);
+
+    const env = { ...process.env, DATABASE_URL: server.config.databaseUrl, LOG_LEVEL: 'error' };
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/credits.ts', 'grant', slug, '5000'], { env });
+    expect(stdout.trim()).toBe(`Granted 5000 credits to ${slug}; balance is now 5010.`);
+    expect(await balanceOf(server, org.id)).toBe(5010);
+    await ledgerAddsUp(server, org.id);
+    await expect(run(process.execPath, ['--import', 'tsx', 'scripts/credits.ts', 'grant', slug, '-5'], { env })).rejects.toMatchObject({ code: 2 });
+    expect(await balanceOf(server, org.id)).toBe(5010);
+  });
+});
