@@ -1,0 +1,35 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Keyring } from '../../src/lib/crypto.ts';
+import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
+
+// Needs Redis: runs in CI's second pass (REDIS_URL=redis://127.0.0.1:6379), skipped where there is none.
+const redisUrl = process.env.REDIS_URL;
+
+let one: TestServer;
+let two: TestServer;
+
+beforeAll(async () => {
+  if (!redisUrl) return;
+  const databaseUrl = await createTestDatabase();
+  const shared = { databaseUrl, jwtSecret: 'shared-secret-for-both-instances-000', keyEncryptionKeys: Keyring.generateEntry('k1') };
+  one = await startTestServer(shared);
+  two = await startTestServer(shared);
+});
+afterAll(async () => {
+  await one?.stop();
+  await two?.stop();
+});
+
+it.skipIf(!redisUrl)('delivers a change made on one instance to a subscriber on the other, over Redis', async () => {
+  const { org, admin, interviewer } = await one.seed.org({ plan: 'GROWTH' });
+  const watch = two.client(interviewer.token).subscribeWs(
+    `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider model { id } viewerCanManage } }`,
+    { o: org.id },
+  );
+  // The subscription is live once the server has registered it; give the Redis SUBSCRIBE a moment to land.
+  await new Promise((r) => setTimeout(r, 300));
+  await one.client(admin.token).data(`mutation($o: ID!) { updateProvider(input: { orgId: $o, provider: OPENAI, model: "o3" }) { provider } }`, { o: org.id });
+  const [event] = await watch.waitFor(1, 5000);
+  watch.stop();
+  expect(event.data).toEqual({ orgAiSettingsChanged: { provider: 'OPENAI', model: { id: 'o3' }, viewerCanManage: false } });
+});
