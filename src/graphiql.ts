@@ -1,5 +1,5 @@
 // The example operations GraphiQL opens with. Replace ORG_ID with an id from `viewer`.
-export const GRAPHIQL_EXAMPLES = `# Welcome to the Ivy platform API.
+export const GRAPHIQL_EXAMPLES = /* GraphQL */ `# Welcome to the Ivy platform API.
 # 1. Get a token:   npm run --silent token -- admin@acme.test
 # 2. Put it in the Headers tab:  { "Authorization": "Bearer <token>" }
 # 3. Run "Me" to find your org ids, then try the others.

@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import type { GraphQLClient, Subscription } from './client.ts';
 import type { TestServer } from './server.ts';
 
-export const IVY = `subscription Ivy($input: IvyCompletionInput!) {
+export const IVY = /* GraphQL */ `subscription Ivy($input: IvyCompletionInput!) {
   ivyCompletion(input: $input) {
     __typename
     ... on IvyCompletionStarted { requestId provider model billing }
