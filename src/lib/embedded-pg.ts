@@ -63,6 +63,10 @@ export async function startEmbeddedPostgres(opts: {
 }): Promise<EmbeddedDatabase> {
   const dbDir = path.join(opts.dataDir, 'pg');
   const pw = password(opts.dataDir);
+  if (process.getuid?.() === 0) {
+    // As root, PostgreSQL runs as the `postgres` user, which must be able to reach DATA_DIR/pg.
+    fs.chmodSync(opts.dataDir, fs.statSync(opts.dataDir).mode | 0o011);
+  }
   const database = opts.database ?? DATABASE;
   const urlFor = (port: number) => `postgresql://postgres:${encodeURIComponent(pw)}@127.0.0.1:${port}/${database}`;
 

@@ -51,8 +51,10 @@ export class GraphQLClient {
   }
 
   /** Subscribes over graphql-ws and collects results; `stop()` unsubscribes. */
-  subscribeWs<T = any>(query: string, variables?: Record<string, unknown>, client = this.ws()) {
-    return collect<T>((sink) => client.subscribe<T>({ query, variables }, sink), () => client.dispose());
+  subscribeWs<T = any>(query: string, variables?: Record<string, unknown>, shared?: Client) {
+    const client = shared ?? this.ws();
+    // A shared connection outlives this subscription: stop() then only unsubscribes.
+    return collect<T>((sink) => client.subscribe<T>({ query, variables }, sink), () => (shared ? undefined : client.dispose()));
   }
 
   /** Subscribes over Yoga's server-sent events (POST, Accept: text/event-stream); `stop()` aborts the request. */
