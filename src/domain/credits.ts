@@ -1,6 +1,7 @@
 // The prepaid credit ledger. Before a credits-mode completion calls upstream it reserves its worst case as a hold;
 // at the end the hold is settled: the actual charge (never more than the hold) stays deducted, the rest is released.
 // Every movement is a ledger row with the balance after it, so GRANTs + HOLDs + RELEASEs always equal the balance.
+import { randomUUID } from 'node:crypto';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { CompletionStatus } from '../generated/prisma/enums.ts';
 import type { Db } from '../lib/database.ts';
@@ -33,34 +34,49 @@ export async function reserveCredits(
   db: Db,
   req: { orgId: string; userId: string; requestId: string; vendor: 'ANTHROPIC' | 'OPENAI'; model: string; holdAmount: number; holdExpiresAt: Date },
 ): Promise<Hold> {
+  const completionId = randomUUID();
+  let rows: { balance_after: number }[];
   try {
-    return await db.$transaction(async (tx) => {
-      const completion = await tx.completion.create({
-        data: { orgId: req.orgId, userId: req.userId, requestId: req.requestId, vendor: req.vendor, model: req.model, holdAmount: req.holdAmount, holdExpiresAt: req.holdExpiresAt },
-      });
-      const rows = await tx.$queryRaw<{ credit_balance: number }[]>`
+    // One statement, so one round trip and atomic by itself: debit only if the balance covers the hold, and record
+    // the completion and its HOLD entry only if the debit happened. A repeated requestId violates the unique index.
+    rows = await db.$queryRaw<{ balance_after: number }[]>`
+      WITH debit AS (
         UPDATE orgs SET credit_balance = credit_balance - ${req.holdAmount}
         WHERE id = ${req.orgId}::uuid AND credit_balance >= ${req.holdAmount}
-        RETURNING credit_balance`;
-      if (rows.length === 0) {
-        const org = await tx.org.findUnique({ where: { id: req.orgId }, select: { creditBalance: true } });
-        refuse(
-          'INSUFFICIENT_CREDITS',
-          `This request may use up to ${req.holdAmount} credits and the org has ${org?.creditBalance ?? 0}. Ask an Org Admin to buy a credit pack, or shorten the request (lower maxTokens).`,
-        );
-      }
-      const balanceAfter = rows[0].credit_balance;
-      await tx.creditLedgerEntry.create({
-        data: { orgId: req.orgId, kind: 'HOLD', amount: -req.holdAmount, balanceAfter, completionId: completion.id },
-      });
-      return { completionId: completion.id, holdAmount: req.holdAmount, balanceAfter };
-    });
+        RETURNING credit_balance
+      ), completion AS (
+        INSERT INTO completions (id, org_id, user_id, request_id, vendor, model, hold_amount, hold_expires_at)
+        SELECT ${completionId}::uuid, ${req.orgId}::uuid, ${req.userId}::uuid, ${req.requestId}, ${req.vendor}::"AiProvider",
+               ${req.model}, ${req.holdAmount}, ${req.holdExpiresAt}
+        FROM debit
+        RETURNING id
+      ), ledger AS (
+        INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, completion_id)
+        SELECT ${randomUUID()}::uuid, ${req.orgId}::uuid, 'HOLD', ${-req.holdAmount}, debit.credit_balance, completion.id
+        FROM debit, completion
+      )
+      SELECT credit_balance AS balance_after FROM debit`;
   } catch (err) {
-    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002') {
+    if (isUniqueViolation(err)) {
       return refuse('DUPLICATE_REQUEST', `requestId "${req.requestId}" was already used in this org: it is not run or billed again. Send a new requestId to ask again.`);
     }
     throw err;
   }
+  if (rows.length === 0) {
+    const org = await db.org.findUnique({ where: { id: req.orgId }, select: { creditBalance: true } });
+    return refuse(
+      'INSUFFICIENT_CREDITS',
+      `This request may use up to ${req.holdAmount} credits and the org has ${org?.creditBalance ?? 0}. Ask an Org Admin to buy a credit pack, or shorten the request (lower maxTokens).`,
+    );
+  }
+  return { completionId, holdAmount: req.holdAmount, balanceAfter: rows[0].balance_after };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  if (err instanceof Prisma.PrismaClientKnownRequestError) {
+    return err.code === 'P2002' || (err.code === 'P2010' && /23505|unique/i.test(JSON.stringify(err.meta ?? {}) + err.message));
+  }
+  return /23505|unique constraint/i.test(String((err as Error)?.message));
 }
 
 export interface Settlement {
