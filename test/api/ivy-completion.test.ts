@@ -122,12 +122,12 @@ describe('who may ask Ivy', () => {
   });
 });
 
-describe('switching provider', () => {
+describe.each<Transport>(['ws', 'sse'])('switching provider, over %s', (transport) => {
   it('stops deducting on the very next request after a switch to BYOK, and resumes after switching back', async () => {
     const { org, admin } = await server.seed.org({ credits: 1000 });
     await server.seed.key(org.id, admin.id, 'OPENAI', 'sk-admin-openai-key-0123456789abcdef');
     const c = server.client(admin.token);
-    const ivy = () => runCompletion(c, 'ws', { orgId: org.id, messages: ask('q [[usage:2000:200]]') });
+    const ivy = () => runCompletion(c, transport, { orgId: org.id, messages: ask('q [[usage:2000:200]]') });
     const setProvider = (provider: string) => c.data(`mutation($i: UpdateProviderInput!) { updateProvider(input: $i) { effectiveProvider } }`, { i: { orgId: org.id, provider } });
 
     const a = await ivy();

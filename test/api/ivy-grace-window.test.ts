@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DAY_MS } from '../../src/lib/clock.ts';
+import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
+import type { FakeVendorServer } from '../support/vendors/common.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import { balanceOf, runCompletion, type Transport } from '../support/ivy.ts';
+
+let server: TestServer;
+let anthropic: FakeVendorServer;
+
+beforeAll(async () => {
+  anthropic = await startFakeAnthropic();
+  server = await startTestServer({ env: { ANTHROPIC_BASE_URL: anthropic.url } });
+});
+afterAll(async () => {
+  await server?.stop();
+  await anthropic?.close();
+});
+
+describe.each<Transport>(['ws', 'sse'])('Ivy in a legacy grace window, over %s', (transport) => {
+  it('runs on the member’s own key on FREE while the window is open, and on credits from the instant it ends', async () => {
+    const endsAt = new Date(server.clock.now().getTime() + 10 * DAY_MS);
+    const { org, admin } = await server.seed.org({ plan: 'FREE', credits: 300, provider: 'ANTHROPIC', model: 'claude-sonnet-5-5', graceWindowEndsAt: endsAt });
+    await server.seed.key(org.id, admin.id, 'ANTHROPIC', 'sk-ant-legacy-admin-key-000000-LGCY');
+    const ask = { orgId: org.id, messages: [{ role: 'USER', content: 'status? [[usage:2000:200]]' }], maxTokens: 500 };
+    const c = server.client(admin.token);
+
+    const during = await runCompletion(c, transport, ask);
+    expect(during[0]).toMatchObject({ billing: 'BYOK', provider: 'ANTHROPIC', model: 'claude-sonnet-5-5' });
+    expect(anthropic.requests.at(-1)).toMatchObject({ authKeyLast4: 'LGCY', model: 'claude-sonnet-5-5' });
+    expect(during.at(-1)).toMatchObject({ creditsCharged: 0, creditBalance: 300 });
+
+    server.clock.set(new Date(endsAt.getTime() + 1)); // no sweep has run: the rule is computed per request
+    const after = await runCompletion(c, transport, ask);
+    expect(after[0]).toMatchObject({ billing: 'CREDITS', provider: 'INTERVY_CREDITS', model: 'claude-haiku-5-5' });
+    expect(anthropic.requests.at(-1)?.authKeyLast4).not.toBe('LGCY');
+    expect(after.at(-1).creditsCharged).toBe(3);
+    expect(await balanceOf(server, org.id)).toBe(297);
+    server.clock.set(new Date(endsAt.getTime() - 10 * DAY_MS));
+  });
+});
