@@ -6,6 +6,7 @@ import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { builder } from './builder.ts';
 import './schema/index.ts';
+import './domain/grace-window.ts'; // registers its sweep in SWEEPS
 import type { Config } from './config.ts';
 import { createContext } from './context.ts';
 import { ModelCatalogue } from './domain/models.ts';

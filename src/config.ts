@@ -14,6 +14,8 @@ export interface Config {
   jwtSecret?: string;
   /** Keyring "id1:base64key,id2:base64key", newest last; unset on the embedded default: generated into dataDir. */
   keyEncryptionKeys?: string;
+  /** Base64 32-byte key of the pre-org-settings BYOK scheme (src/domain/legacy-byok.ts); unset on the embedded default: generated into dataDir. */
+  legacyByokKey?: string;
   seedDemo: boolean;
   anthropicBaseUrl?: string;
   openaiBaseUrl?: string;
@@ -63,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: optional(env, 'REDIS_URL'),
     jwtSecret: optional(env, 'AUTH_JWT_SECRET'),
     keyEncryptionKeys: optional(env, 'KEY_ENCRYPTION_KEYS'),
+    legacyByokKey: optional(env, 'LEGACY_BYOK_KEY'),
     seedDemo: env.SEED_DEMO === '1' || env.SEED_DEMO === 'true',
     anthropicBaseUrl: optional(env, 'ANTHROPIC_BASE_URL'),
     openaiBaseUrl: optional(env, 'OPENAI_BASE_URL'),

@@ -2,13 +2,14 @@
 import { buildApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import { isEmpty, seedDemo } from './domain/demo-seed.ts';
+import { loadLegacyByokKey } from './lib/secrets.ts';
 
 const config = loadConfig();
 const app = await buildApp(config);
 const { db, keyring, clock, log } = app.services;
 
 if (config.seedDemo || (app.database.embedded && (await isEmpty(db)))) {
-  await seedDemo(db, keyring, clock);
+  await seedDemo(db, keyring, clock, loadLegacyByokKey(config));
   log.info('seeded the demo orgs (acme, globex, initech, umbrella)');
 }
 

@@ -1,10 +1,13 @@
 // The demo data that the README, tests and tools rely on. Idempotent: seeding twice changes nothing.
+import { randomBytes } from 'node:crypto';
 import type { Plan, AiProvider, OrgRole } from '../generated/prisma/enums.ts';
 import type { Keyring } from '../lib/crypto.ts';
 import { DAY_MS, type Clock } from '../lib/clock.ts';
 import type { Db } from '../lib/database.ts';
-import { recordAudit } from './audit.ts';
 import { keyHint, sealPersonalKey } from './key-vault.ts';
+import { writeLegacyByokSetting } from './legacy-byok.ts';
+import { moveLegacyByokSetting } from './legacy-byok-move.ts';
+import { GRACE_WINDOW_DAYS } from './plans.ts';
 
 interface DemoOrg {
   slug: string;
@@ -12,9 +15,11 @@ interface DemoOrg {
   plan: Plan;
   credits: number;
   provider: AiProvider;
-  model?: string;
-  /** Days from seeding until the legacy grace window ends (negative: already ended). */
-  graceDays?: number;
+  /**
+   * The org's first admin had per-admin BYOK: seeded as a legacy row and moved to the org as the move command would,
+   * at the instant that makes the grace window end `graceDays` after seeding (negative: already ended).
+   */
+  legacy?: { provider: 'ANTHROPIC' | 'OPENAI'; model: string; apiKey: string; graceDays: number };
   members: { email: string; name: string; role: OrgRole; key?: { provider: 'ANTHROPIC' | 'OPENAI'; apiKey: string } }[];
 }
 
@@ -33,12 +38,14 @@ export const DEMO_ORGS: DemoOrg[] = [
     members: [{ email: 'admin@globex.test', name: 'Gina Admin', role: 'ADMIN' }],
   },
   {
-    slug: 'initech', name: 'Initech', plan: 'FREE', credits: 300, provider: 'ANTHROPIC', model: 'claude-sonnet-5-5', graceDays: 10,
-    members: [{ email: 'admin@initech.test', name: 'Bill Admin', role: 'ADMIN', key: { provider: 'ANTHROPIC', apiKey: 'sk-ant-demo-initech-0000000000000000' } }],
+    slug: 'initech', name: 'Initech', plan: 'FREE', credits: 300, provider: 'INTERVY_CREDITS',
+    legacy: { provider: 'ANTHROPIC', model: 'claude-sonnet-5-5', apiKey: 'sk-ant-demo-initech-0000000000000000', graceDays: 10 },
+    members: [{ email: 'admin@initech.test', name: 'Bill Admin', role: 'ADMIN' }],
   },
   {
-    slug: 'umbrella', name: 'Umbrella', plan: 'FREE', credits: 300, provider: 'OPENAI', model: 'gpt-5', graceDays: -1,
-    members: [{ email: 'admin@umbrella.test', name: 'Alice Admin', role: 'ADMIN', key: { provider: 'OPENAI', apiKey: 'sk-demo-umbrella-00000000000000000' } }],
+    slug: 'umbrella', name: 'Umbrella', plan: 'FREE', credits: 300, provider: 'INTERVY_CREDITS',
+    legacy: { provider: 'OPENAI', model: 'gpt-5', apiKey: 'sk-demo-umbrella-00000000000000000', graceDays: -1 },
+    members: [{ email: 'admin@umbrella.test', name: 'Alice Admin', role: 'ADMIN' }],
   },
 ];
 
@@ -46,21 +53,23 @@ export async function isEmpty(db: Db): Promise<boolean> {
   return (await db.org.count()) === 0;
 }
 
-export async function seedDemo(db: Db, ring: Keyring, clock: Clock): Promise<void> {
+/**
+ * `legacyKey` is the legacy scheme's master key (LEGACY_BYOK_KEY). Without one, a throwaway key is used: the demo's
+ * legacy rows are moved in the same transaction that writes them, so nothing reads them again.
+ */
+export async function seedDemo(db: Db, ring: Keyring, clock: Clock, legacyKey: Buffer = randomBytes(32)): Promise<void> {
   const now = clock.now();
   for (const spec of DEMO_ORGS) {
     if (await db.org.findUnique({ where: { slug: spec.slug } })) continue;
     await db.$transaction(async (tx) => {
       const org = await tx.org.create({
-        data: {
-          slug: spec.slug, name: spec.name, plan: spec.plan, creditBalance: spec.credits, aiProvider: spec.provider,
-          aiModel: spec.model ?? null,
-          graceWindowEndsAt: spec.graceDays === undefined ? null : new Date(now.getTime() + spec.graceDays * DAY_MS),
-        },
+        data: { slug: spec.slug, name: spec.name, plan: spec.plan, creditBalance: spec.credits, aiProvider: spec.provider },
       });
       await tx.creditLedgerEntry.create({ data: { orgId: org.id, kind: 'GRANT', amount: spec.credits, balanceAfter: spec.credits, note: 'demo seed' } });
+      let adminId: string | undefined;
       for (const m of spec.members) {
         const user = await tx.user.upsert({ where: { email: m.email }, create: { email: m.email, name: m.name }, update: {} });
+        if (m.role === 'ADMIN') adminId ??= user.id;
         await tx.membership.create({ data: { orgId: org.id, userId: user.id, role: m.role } });
         if (m.key) {
           await tx.personalApiKey.create({
@@ -68,8 +77,12 @@ export async function seedDemo(db: Db, ring: Keyring, clock: Clock): Promise<voi
           });
         }
       }
-      if (spec.graceDays !== undefined) {
-        await recordAudit(tx, { orgId: org.id, actorId: null, action: 'ai_settings.legacy_byok_migrated', detail: { provider: spec.provider, model: spec.model ?? null, source: 'demo seed' } });
+      if (spec.legacy) {
+        const { graceDays, ...setting } = spec.legacy;
+        const row = await writeLegacyByokSetting(tx, legacyKey, { orgId: org.id, adminUserId: adminId!, ...setting });
+        const movedAt = new Date(now.getTime() + (graceDays - GRACE_WINDOW_DAYS) * DAY_MS);
+        const moved = await moveLegacyByokSetting(tx, { keyring: ring, legacyKey }, row.id, movedAt);
+        if (moved.outcome !== 'moved') throw new Error(`demo seed: legacy setting of ${spec.slug} not moved (${JSON.stringify(moved)})`);
       }
     });
   }

