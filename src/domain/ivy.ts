@@ -139,18 +139,31 @@ export async function* streamCompletion(s: Services, c: AcceptedCompletion, sign
 
   try {
     yield { kind: 'started', requestId: c.requestId, provider: c.provider, model: c.model.id, billing: c.billing };
-    for await (const part of adapter.stream({ apiKey: c.apiKey, model: c.model.id, system: c.system, messages: c.messages, maxTokens: c.maxTokens, signal })) {
-      if (part.type === 'text-delta') {
-        streamedChars += part.text.length;
-        yield { kind: 'delta', text: part.text };
-      } else if (part.type === 'usage') {
-        usage = { inputTokens: part.inputTokens ?? usage.inputTokens, outputTokens: part.outputTokens ?? usage.outputTokens };
-      } else {
-        end = part;
+    try {
+      for await (const part of adapter.stream({ apiKey: c.apiKey, model: c.model.id, system: c.system, messages: c.messages, maxTokens: c.maxTokens, signal })) {
+        if (part.type === 'text-delta') {
+          streamedChars += part.text.length;
+          yield { kind: 'delta', text: part.text };
+        } else if (part.type === 'usage') {
+          usage = { inputTokens: part.inputTokens ?? usage.inputTokens, outputTokens: part.outputTokens ?? usage.outputTokens };
+        } else {
+          end = part;
+        }
       }
+    } catch (err) {
+      s.log.error('provider adapter threw instead of ending its stream', { error: err, vendor: c.vendor });
     }
-    end ??= { type: 'error', code: 'PROVIDER_UNAVAILABLE', message: `${vendorName(c.vendor)} ended the answer without finishing it.`, inputTokens: null, outputTokens: null };
-    const bill = await settle(end);
+    end ??= { type: 'error', code: 'PROVIDER_UNAVAILABLE', message: `${vendorName(c.vendor)} ended the answer without finishing it.`, ...usage };
+    let bill: Awaited<ReturnType<typeof settle>>;
+    try {
+      bill = await settle(end);
+    } catch (err) {
+      // The answer streamed but could not be billed (database unreachable). Charge nothing: the hold stays
+      // until the expiry sweep releases it in full.
+      s.log.error('could not settle a completion; the expiry sweep will release its hold', { error: err, completionId: c.completionId });
+      yield { kind: 'failed', code: 'INTERNAL_SERVER_ERROR', message: 'Ivy answered, but we could not record the result. Nothing was charged for it.', creditsCharged: 0 };
+      return;
+    }
     if (end.type === 'finish') {
       yield { kind: 'finished', ...bill };
     } else {
