@@ -1,6 +1,6 @@
 // Members' personal API keys: format checks, encryption at rest bound to org/user/provider, tests, rotation.
 import type { AiProvider, KeyStatus } from '../generated/prisma/enums.ts';
-import { open, seal, type Keyring } from '../lib/crypto.ts';
+import { DecryptionError, open, seal, type Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/database.ts';
 import { refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
@@ -104,7 +104,17 @@ export async function personalKeyForCall(s: Services, orgId: string, userId: str
       `No API key: you have no personal ${vendorName(vendor)} API key for this org. Add one under Org Settings → AI → Personal API key.`,
     );
   }
-  return { row, apiKey: openPersonalKey(s.keyring, row) };
+  try {
+    return { row, apiKey: openPersonalKey(s.keyring, row) };
+  } catch (err) {
+    if (!(err instanceof DecryptionError)) throw err;
+    // Sealed for another row (copied), or under a master key no longer in the keyring: unusable, and nothing to retry.
+    s.log.warn('a saved personal API key could not be decrypted', { orgId, userId, provider: vendor, encKeyId: row.encKeyId });
+    return refuse(
+      'NO_API_KEY',
+      `No API key: your saved ${vendorName(vendor)} API key can no longer be read. Save it again under Org Settings → AI → Personal API key.`,
+    );
+  }
 }
 
 export interface KeyTestResult {
