@@ -12,6 +12,8 @@ export interface Context {
   viewer: Viewer | null;
   /** The viewer's membership in an org, or null (also for malformed ids and orgs that do not exist). */
   membership(orgId: string): Promise<Membership | null>;
+  /** The same, read again: a subscription's context outlives role changes and removals. */
+  refreshMembership(orgId: string): Promise<Membership | null>;
   /** Aborted when the client goes away (HTTP request closed, subscription stopped). */
   signal?: AbortSignal;
 }
@@ -27,18 +29,23 @@ export async function createContext(
   const userId = token ? await verifyUserToken(jwtSecret, token) : null;
   const viewer = userId && UUID.test(userId) ? { userId } : null;
   const cache = new Map<string, Promise<Membership | null>>();
+  const membership = (orgId: string): Promise<Membership | null> => {
+    if (!viewer || !UUID.test(orgId)) return Promise.resolve(null);
+    let found = cache.get(orgId);
+    if (!found) {
+      found = services.db.membership.findUnique({ where: { orgId_userId: { orgId, userId: viewer.userId } } });
+      cache.set(orgId, found);
+    }
+    return found;
+  };
   return {
     services,
     viewer,
     signal: source.signal,
-    membership(orgId) {
-      if (!viewer || !UUID.test(orgId)) return Promise.resolve(null);
-      let found = cache.get(orgId);
-      if (!found) {
-        found = services.db.membership.findUnique({ where: { orgId_userId: { orgId, userId: viewer.userId } } });
-        cache.set(orgId, found);
-      }
-      return found;
+    membership,
+    refreshMembership(orgId) {
+      cache.delete(orgId);
+      return membership(orgId);
     },
   };
 }

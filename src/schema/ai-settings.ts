@@ -2,6 +2,11 @@ import { AiProviderRef, KeyStatusRef, PlanRef } from './scalars.ts';
 import { builder, requiresOrg } from '../builder.ts';
 import * as settings from '../domain/ai-settings.ts';
 import type { AiModel } from '../domain/models.ts';
+import { roleHas } from '../domain/permissions.ts';
+import { refuse } from '../lib/errors.ts';
+import { whileAllowed } from '../lib/subscriptions.ts';
+
+const ACCESS_REVOKED = Symbol('access revoked');
 
 const AiModelRef = builder.objectRef<AiModel>('AiModel').implement({
   description: 'A model Ivy can use. `id` is the vendor’s real model id.',
@@ -142,7 +147,19 @@ builder.subscriptionField('orgAiSettingsChanged', (t) =>
     ...requiresOrg('ai-settings:view', 'The org’s AI settings, each time a provider, model or key changes.'),
     type: OrgAiSettings,
     args: { orgId: t.arg.id({ required: true }) },
-    subscribe: (_r, args, ctx) => ctx.services.pubsub.subscribe('orgAiSettingsChanged', String(args.orgId)),
-    resolve: (_event, args, ctx) => settings.orgAiSettings(ctx.services, String(args.orgId)),
+    // Access is checked again at each event: a member removed (or demoted) while subscribed is refused and the stream ends.
+    subscribe: (_r, args, ctx) =>
+      whileAllowed(
+        ctx.services.pubsub.subscribe('orgAiSettingsChanged', String(args.orgId)),
+        async () => {
+          const membership = await ctx.refreshMembership(String(args.orgId));
+          return membership !== null && roleHas(membership.role, 'ai-settings:view');
+        },
+        ACCESS_REVOKED,
+      ),
+    resolve: (event, args, ctx) =>
+      event === ACCESS_REVOKED
+        ? refuse('FORBIDDEN', 'You are not a member of that org, or your role does not allow this.')
+        : settings.orgAiSettings(ctx.services, String(args.orgId)),
   }),
 );
