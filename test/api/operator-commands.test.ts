@@ -1,0 +1,264 @@
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { seedDemo } from '../../src/domain/demo-seed.ts';
+import { Keyring } from '../../src/lib/crypto.ts';
+import { pgConfigFromUrl, withDatabase } from '../../src/lib/pg-url.ts';
+import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
+import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
+import type { FakeVendorServer } from '../support/vendors/common.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const JWT = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command from the project root with only the given variables on top of a clean environment. */
+function run(cmd: string, args: string[], env: Record<string, string>): Promise<Run> {
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(DATABASE_URL|REDIS_URL|SEED_DEMO|AUTH_JWT_SECRET|KEY_ENCRYPTION_KEYS|DATA_DIR|LOG_LEVEL|VITEST.*|NODE_OPTIONS)$/.test(k)),
+  ) as Record<string, string>;
+  return new Promise((resolve) => {
+    execFile(cmd, args, { cwd: ROOT, env: { ...base, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const dataDirs: string[] = [];
+const tmpDataDir = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivy-operator-test-'));
+  dataDirs.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const SET_KEY = `mutation($input: SetPersonalKeyInput!) { setPersonalKey(input: $input) { hint } }`;
+const TEST_KEY = `mutation($input: TestPersonalKeyInput!) { testPersonalKey(input: $input) { ok status } }`;
+
+describe('npm run --silent token -- <email>, on a database seeded with SEED_DEMO=1', () => {
+  const jwtSecret = randomBytes(32).toString('base64url');
+  const keyEncryptionKeys = Keyring.generateEntry('ops');
+  let databaseUrl: string;
+  let server: TestServer;
+  let token: Run;
+  let unknown: Run;
+  let missing: Run;
+
+  beforeAll(async () => {
+    databaseUrl = await createTestDatabase();
+    const emptyDb = await createTestDatabase();
+    const env = (url: string, extra: Record<string, string> = {}) => ({
+      DATABASE_URL: url, AUTH_JWT_SECRET: jwtSecret, KEY_ENCRYPTION_KEYS: keyEncryptionKeys, DATA_DIR: tmpDataDir(), ...extra,
+    });
+    [token, unknown, missing] = await Promise.all([
+      run('npm', ['run', '--silent', 'token', '--', 'admin@acme.test'], env(databaseUrl, { SEED_DEMO: '1' })),
+      run('npm', ['run', '--silent', 'token', '--', 'nobody@acme.test'], env(emptyDb)),
+      run('npm', ['run', '--silent', 'token'], env(emptyDb)),
+    ]);
+    server = await startTestServer({ databaseUrl, jwtSecret, keyEncryptionKeys });
+  }, 120_000);
+  afterAll(() => server?.stop());
+
+  it('prints exactly one line, a JWT, and nothing else', () => {
+    expect(token.code, token.stderr).toBe(0);
+    expect(token.stdout.endsWith('\n')).toBe(true);
+    const lines = token.stdout.split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe('');
+    expect(lines[0]).toMatch(JWT);
+  });
+
+  it('prints a token that signs in as that user on a server using the same database', async () => {
+    const d = await server.client(token.stdout.trim()).data(`{ viewer { user { email } memberships { role org { slug plan } } } }`);
+    expect(d.viewer.user.email).toBe('admin@acme.test');
+    expect(d.viewer.memberships).toEqual([{ role: 'ADMIN', org: { slug: 'acme', plan: 'GROWTH' } }]);
+  });
+
+  it('fails with a non-zero exit and a message on stderr for an unknown email, printing nothing on stdout', () => {
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toContain('No user with email nobody@acme.test.');
+  });
+
+  it('explains its usage when no email is given', () => {
+    expect(missing.code).toBe(2);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toContain('Usage: npm run --silent token -- <email>');
+  });
+
+  describe('the demo seed', () => {
+    const member = async (email: string) => {
+      const user = await server.app.services.db.user.findUniqueOrThrow({ where: { email } });
+      return { id: user.id, token: await server.tokenFor(user.id) };
+    };
+    const orgView = async (email: string, slug: string) => {
+      const { token: t } = await member(email);
+      const c = server.client(t);
+      const { viewer } = await c.data(`{ viewer { memberships { role org { id slug name plan } } } }`);
+      const m = viewer.memberships.find((x: any) => x.org.slug === slug);
+      const { orgAiSettings, creditBalance } = await c.data(
+        `query($id: ID!) { orgAiSettings(orgId: $id) { provider effectiveProvider viewerCanManage } creditBalance(orgId: $id) { balance } }`,
+        { id: m.org.id },
+      );
+      return { role: m.role, plan: m.org.plan, provider: orgAiSettings.provider, effective: orgAiSettings.effectiveProvider, balance: creditBalance.balance };
+    };
+
+    it('gives acme: Growth, 10,000 credits, Intervy Credits, with an admin, a staffing member and an interviewer', async () => {
+      const acme = { plan: 'GROWTH', provider: 'INTERVY_CREDITS', effective: 'INTERVY_CREDITS', balance: 10_000 };
+      expect(await orgView('admin@acme.test', 'acme')).toEqual({ ...acme, role: 'ADMIN' });
+      expect(await orgView('staffing@acme.test', 'acme')).toEqual({ ...acme, role: 'STAFFING' });
+      expect(await orgView('interviewer@acme.test', 'acme')).toEqual({ ...acme, role: 'INTERVIEWER' });
+      const org = await server.app.services.db.org.findUniqueOrThrow({ where: { slug: 'acme' }, include: { memberships: true } });
+      expect(org.memberships).toHaveLength(3);
+    });
+
+    it('gives globex: Free, 500 credits, Intervy Credits, with admin@globex.test as its admin', async () => {
+      expect(await orgView('admin@globex.test', 'globex')).toEqual({
+        role: 'ADMIN', plan: 'FREE', provider: 'INTERVY_CREDITS', effective: 'INTERVY_CREDITS', balance: 500,
+      });
+    });
+
+    it('changes nothing when it runs again', async () => {
+      const dump = async () => {
+        const client = new pg.Client(pgConfigFromUrl(databaseUrl));
+        await client.connect();
+        try {
+          const { rows: tables } = await client.query<{ table_name: string }>(
+            `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`,
+          );
+          const out: Record<string, string[]> = {};
+          for (const { table_name } of tables) {
+            out[table_name] = (await client.query<{ t: string }>(`SELECT t::text AS t FROM "${table_name}" t ORDER BY 1`)).rows.map((r) => r.t);
+          }
+          return out;
+        } finally {
+          await client.end();
+        }
+      };
+      const before = await dump();
+      expect(before.orgs.length).toBeGreaterThanOrEqual(2);
+      const { db, keyring, clock } = server.app.services;
+      await seedDemo(db, keyring, clock);
+      await seedDemo(db, keyring, clock);
+      expect(await dump()).toEqual(before);
+    });
+  });
+});
+
+describe('npx tsx scripts/rotate-keys.ts', () => {
+  let anthropic: FakeVendorServer;
+  beforeAll(async () => {
+    anthropic = await startFakeAnthropic();
+  });
+  afterAll(() => anthropic?.close());
+
+  it('re-encrypts every saved key under the newest master key, so a server with only that key can use them', async () => {
+    const A = Keyring.generateEntry('old');
+    const B = Keyring.generateEntry('new');
+    const jwtSecret = randomBytes(32).toString('base64url');
+    const databaseUrl = await createTestDatabase();
+    const env = { ANTHROPIC_BASE_URL: anthropic.url };
+    const keys = [`sk-ant-api03-${randomBytes(16).toString('hex')}`, `sk-ant-api03-${randomBytes(16).toString('hex')}`];
+
+    const before = await startTestServer({ databaseUrl, jwtSecret, keyEncryptionKeys: A, env });
+    const o = await before.seed.org({ plan: 'GROWTH' });
+    try {
+      await before.client(o.admin.token).data(SET_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: keys[0] } });
+      await before.client(o.interviewer.token).data(SET_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: keys[1] } });
+    } finally {
+      await before.stop();
+    }
+
+    const rotation = await run('npx', ['tsx', 'scripts/rotate-keys.ts'], {
+      DATABASE_URL: databaseUrl, KEY_ENCRYPTION_KEYS: `${A},${B}`, AUTH_JWT_SECRET: jwtSecret, DATA_DIR: tmpDataDir(),
+    });
+    expect(rotation.code, rotation.stderr).toBe(0);
+    expect(rotation.stdout).toBe('Re-encrypted 2 key(s) under master key "new"; 0 already used it.\n');
+    expect(rotation.stderr).not.toMatch(/sk-ant/);
+
+    const after = await startTestServer({ databaseUrl, jwtSecret, keyEncryptionKeys: B, env });
+    try {
+      const rows = await after.app.services.db.personalApiKey.findMany();
+      expect(rows.map((r) => r.encKeyId)).toEqual(['new', 'new']);
+      anthropic.requests.length = 0;
+      for (const m of [o.admin, o.interviewer]) {
+        const r = await after.client(m.token).data(TEST_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC' } });
+        expect(r.testPersonalKey).toEqual({ ok: true, status: 'VALID' });
+      }
+      const hash = (k: string) => createHash('sha256').update(k).digest('hex').slice(0, 16);
+      expect(anthropic.requests.map((r) => r.authKeyHash)).toEqual(keys.map(hash));
+    } finally {
+      await after.stop();
+    }
+  });
+});
+
+describe('GET /healthz', () => {
+  it('answers 200 while the database is up, 503 while it is unreachable, and 200 again once it is back', async () => {
+    const databaseUrl = await createTestDatabase();
+    const name = new URL(databaseUrl).pathname.slice(1);
+    const server = await startTestServer({ databaseUrl });
+    const admin = new pg.Client(pgConfigFromUrl(withDatabase(databaseUrl, 'postgres')));
+    await admin.connect();
+    try {
+      const up = await fetch(`${server.url}/healthz`);
+      expect(up.status).toBe(200);
+      expect(await up.json()).toEqual({ status: 'ok' });
+
+      // Gone, with the server's connections cut.
+      await admin.query(`DROP DATABASE "${name}" WITH (FORCE)`);
+      for (let i = 0; i < 2; i++) {
+        const down = await fetch(`${server.url}/healthz`);
+        expect(down.status).toBe(503);
+        expect(await down.json()).toEqual({ status: 'database unreachable' });
+      }
+
+      await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${inject('templateDb')}"`);
+      const back = await fetch(`${server.url}/healthz`);
+      expect(back.status).toBe(200);
+    } finally {
+      await server.stop();
+      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+});
+
+describe('GraphiQL', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server?.stop());
+
+  it('is served at GET /graphql to a browser, opening with the example operations and the bearer header', async () => {
+    const res = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await res.text();
+    expect(html).toMatch(/graphiql/i);
+    for (const op of ['query Me', 'query Settings', 'query Impact', 'mutation SwitchToAnthropic', 'mutation SaveMyKey', 'mutation TestMyKey', 'subscription WatchSettings']) {
+      expect(html, op).toContain(op);
+    }
+    expect(html).toContain('npm run --silent token -- admin@acme.test');
+    expect(html).toContain('Authorization');
+  });
+
+  it('does not answer a plain GET for JSON with the page', async () => {
+    const res = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'application/json' } });
+    expect(res.headers.get('content-type')).toMatch(/json/);
+    expect(await res.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+});
