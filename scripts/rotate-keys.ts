@@ -5,6 +5,10 @@ import { reencryptAllKeys } from '../src/domain/key-vault.ts';
 import { runOperatorCommand } from '../src/lib/operator.ts';
 
 await runOperatorCommand(async ({ db, keyring }) => {
-  const { rewritten, alreadyCurrent } = await reencryptAllKeys(db, keyring);
+  const { rewritten, alreadyCurrent, unreadable } = await reencryptAllKeys(db, keyring);
   process.stdout.write(`Re-encrypted ${rewritten} key(s) under master key "${keyring.current.id}"; ${alreadyCurrent} already used it.\n`);
+  for (const row of unreadable) {
+    process.stdout.write(`Could not read key ${row.id} (org ${row.orgId}, user ${row.userId}, ${row.provider}): left as is; its owner must save it again.\n`);
+  }
+  if (unreadable.length) process.exitCode = 1;
 });

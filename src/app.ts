@@ -74,7 +74,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     maskedErrors: { maskError: createMaskError(log) },
     plugins: [useCodesOnValidationErrors],
     logging: {
-      debug: (...a) => log.debug(String(a[0])),
+      // Yoga's debug lines include raw operation variables (an apiKey among them): never log them.
+      debug: () => {},
       info: (...a) => log.info(String(a[0])),
       warn: (...a) => log.warn(String(a[0])),
       // Refusals are expected traffic; unexpected errors are logged by maskError.

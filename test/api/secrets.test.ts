@@ -263,7 +263,7 @@ describe('master key rotation', () => {
       expect((await server.client(o.admin.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok).toBe(true);
       expect(anthropic.requests.map((r) => r.authKeyHash)).toEqual([hashOf(keys.admin)]);
       const before = await server.app.services.db.personalApiKey.findMany();
-      expect(await reencryptAllKeys(server.app.services.db, server.app.services.keyring)).toEqual({ rewritten: 2, alreadyCurrent: 0 });
+      expect(await reencryptAllKeys(server.app.services.db, server.app.services.keyring)).toEqual({ rewritten: 2, alreadyCurrent: 0, unreadable: [] });
       expect(await encKeyIds(server)).toEqual(['b', 'b']);
       const after = await server.app.services.db.personalApiKey.findMany();
       for (const row of after) {
@@ -271,7 +271,7 @@ describe('master key rotation', () => {
         expect(Buffer.from(row.nonce).equals(Buffer.from(old.nonce))).toBe(false);
         expect([row.status, row.hint]).toEqual([old.status, old.hint]);
       }
-      expect(await reencryptAllKeys(server.app.services.db, server.app.services.keyring)).toEqual({ rewritten: 0, alreadyCurrent: 2 });
+      expect(await reencryptAllKeys(server.app.services.db, server.app.services.keyring)).toEqual({ rewritten: 0, alreadyCurrent: 2, unreadable: [] });
     } finally {
       await server.stop();
     }
@@ -288,6 +288,33 @@ describe('master key rotation', () => {
       await server.client(o.staffing.token).data(SET_KEY, keyInput(o, 'ANTHROPIC', `sk-ant-api03-${secretPart()}`));
       const staffingRow = await server.app.services.db.personalApiKey.findFirstOrThrow({ where: { userId: o.staffing.id } });
       expect(staffingRow.encKeyId).toBe('b');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('skips and reports a key no master key can read, rotating the rest', async () => {
+    const A = Keyring.generateEntry('ra');
+    const B = Keyring.generateEntry('rb');
+    const databaseUrl = await createTestDatabase();
+    let server = await startTestServer({ databaseUrl, keyEncryptionKeys: A, env: vendorEnv() });
+    let o: SeededOrg;
+    try {
+      o = await server.seed.org({ plan: 'GROWTH' });
+      await server.client(o.admin.token).data(SET_KEY, keyInput(o, 'ANTHROPIC', `sk-ant-api03-${secretPart()}`));
+      await server.client(o.staffing.token).data(SET_KEY, keyInput(o, 'OPENAI', `sk-proj-${secretPart()}`));
+      // One row's ciphertext is damaged (a bad restore, say).
+      await server.app.services.db.$executeRaw`UPDATE personal_api_keys SET ciphertext = decode('00112233445566778899aabbccddeeff00', 'hex') WHERE user_id = ${o.staffing.id}::uuid`;
+    } finally {
+      await server.stop();
+    }
+    server = await startTestServer({ databaseUrl, keyEncryptionKeys: `${A},${B}`, env: vendorEnv() });
+    try {
+      const report = await reencryptAllKeys(server.app.services.db, server.app.services.keyring);
+      expect(report.rewritten).toBe(1);
+      expect(report.unreadable).toEqual([expect.objectContaining({ userId: o.staffing.id, provider: 'OPENAI' })]);
+      const rows = await server.app.services.db.personalApiKey.findMany({ orderBy: { provider: 'asc' } });
+      expect(rows.map((r) => [r.provider, r.encKeyId])).toEqual([['ANTHROPIC', 'rb'], ['OPENAI', 'ra']]);
     } finally {
       await server.stop();
     }
