@@ -23,7 +23,7 @@ builder.queryField('auditLog', (t) =>
       ctx.services.db.auditEvent.findMany({
         ...query,
         where: { orgId: String(args.orgId) },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        orderBy: { seq: 'desc' },
       }),
   }),
 );

@@ -44,7 +44,7 @@ const UsageReport = builder.objectRef<UsageSummary & Page>('UsageReport').implem
           ({ after, limit }: ResolveCursorConnectionArgs) =>
             ctx.services.db.completion.findMany({
               where: { orgId: report.orgId },
-              orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+              orderBy: { seq: 'desc' },
               take: limit,
               ...(after ? { cursor: { id: after }, skip: 1 } : {}),
             }),
