@@ -1,7 +1,7 @@
 // npm run keys:rotate   Re-encrypts every stored personal API key under the newest master key in the keyring.
 // Rotation: prepend nothing, append a new "<id>:<base64>" entry to KEY_ENCRYPTION_KEYS (or DATA_DIR/key-encryption-keys),
 // run this, then the older entries may be removed.
-import { reencryptAllKeys } from '../src/domain/key-vault.ts';
+import { reencryptAllKeys } from '../src/domain/key-rotation.ts';
 import { runOperatorCommand } from '../src/lib/operator.ts';
 
 await runOperatorCommand(async ({ db, keyring }) => {

@@ -2,8 +2,6 @@
 import http from 'node:http';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { GraphQLError } from 'graphql';
-import { WebSocketServer } from 'ws';
-import { useServer } from 'graphql-ws/use/ws';
 import { builder } from './builder.ts';
 import './schema/index.ts';
 import './domain/grace-window.ts'; // registers its sweep in SWEEPS
@@ -14,6 +12,7 @@ import type { Services } from './domain/services.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { openDatabase, type Database } from './lib/database.ts';
 import { createMaskError } from './lib/graphql-errors.ts';
+import { attachGraphqlWs } from './lib/graphql-ws.ts';
 import { createLogger, type LogSink } from './lib/logger.ts';
 import { createAppPubSub } from './lib/pubsub.ts';
 import { loadSecrets } from './lib/secrets.ts';
@@ -104,40 +103,14 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       res.end(JSON.stringify({ status: healthy ? 'ok' : 'database unreachable' }));
       return;
     }
-    if (req.url === '/' ) {
+    if (req.url === '/') {
       res.writeHead(302, { location: '/graphql' }).end();
       return;
     }
     yoga(req, res);
   });
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
-  const wsDisposable = useServer(
-    {
-      execute: (args: any) => args.rootValue.execute(args),
-      subscribe: (args: any) => args.rootValue.subscribe(args),
-      onSubscribe: async (ctx, _id, payload) => {
-        const { schema: s, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
-        });
-        const args = {
-          schema: s,
-          operationName: payload.operationName,
-          document: parse(payload.query),
-          variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
-        const errors = validate(args.schema, args.document);
-        if (errors.length) return errors;
-        return args;
-      },
-    },
-    wsServer,
-  );
+  const graphqlWs = attachGraphqlWs(httpServer, yoga);
 
   const stopJobs = opts.backgroundJobs === false ? () => {} : startBackgroundJobs(services);
   let stopped = false;
@@ -158,8 +131,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       if (stopped) return;
       stopped = true;
       stopJobs();
-      await wsDisposable.dispose();
-      wsServer.close();
+      await graphqlWs.dispose();
       httpServer.closeAllConnections();
       await new Promise<void>((r) => httpServer.close(() => r()));
       await closePubSub();

@@ -100,7 +100,7 @@ type End = Extract<StreamPart, { type: 'finish' } | { type: 'error' }>;
 
 /**
  * Streams an accepted completion. Deltas are forwarded as they arrive. The last event is exactly one `finished` or
- * `failed`; if the consumer leaves early (return()), the abort signal has already cut the upstream request and the
+ * `failed`; if the consumer leaves early (return()), abortOnReturn has already cut the upstream request and the
  * `finally` settles the hold for what the provider reported.
  */
 export async function* streamCompletion(s: Services, c: AcceptedCompletion, signal: AbortSignal): AsyncGenerator<IvyEvent> {
@@ -172,7 +172,7 @@ export async function* streamCompletion(s: Services, c: AcceptedCompletion, sign
     }
   } finally {
     if (!settled) {
-      // The consumer left mid-stream: upstream is already aborted (see abortOnReturn); bill what was reported.
+      // The consumer left mid-stream: upstream is already aborted (lib/abort-on-return.ts); bill what was reported.
       await settle({ type: 'error', code: 'CANCELLED', message: 'Cancelled by the client.', ...usage }).catch((err) =>
         s.log.error('could not settle a cancelled completion; the expiry sweep will release its hold', { error: err, completionId: c.completionId }),
       );
@@ -185,36 +185,4 @@ function failureMessage(c: AcceptedCompletion, end: Extract<StreamPart, { type: 
     return `${end.message} Your personal ${vendorName(c.vendor)} key is now marked INVALID: save a working key under Org Settings → AI.`;
   }
   return end.message;
-}
-
-/**
- * Wraps a stream so that return() (client unsubscribed or disconnected) aborts the upstream request first. An async
- * generator suspended in an `await` would otherwise only notice at its next `yield`.
- */
-export function abortOnReturn<T>(make: (signal: AbortSignal) => AsyncGenerator<T>, external?: AbortSignal): AsyncGenerator<T> {
-  const controller = new AbortController();
-  const onExternalAbort = () => controller.abort();
-  external?.addEventListener('abort', onExternalAbort, { once: true });
-  const inner = make(controller.signal);
-  const cleanup = () => external?.removeEventListener('abort', onExternalAbort);
-  const wrapper: AsyncGenerator<T> = {
-    next: (...args) => inner.next(...args).then((r) => (r.done && cleanup(), r)),
-    return: (value) => {
-      controller.abort();
-      cleanup();
-      return inner.return(value as any);
-    },
-    throw: (err) => {
-      controller.abort();
-      cleanup();
-      return inner.throw(err);
-    },
-    [Symbol.asyncIterator]() {
-      return wrapper;
-    },
-    [Symbol.asyncDispose]: async () => {
-      await wrapper.return(undefined as any);
-    },
-  } as AsyncGenerator<T>;
-  return wrapper;
 }

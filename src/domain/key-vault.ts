@@ -147,34 +147,3 @@ export async function markKeyInvalid(s: Services, orgId: string, userId: string,
   });
   s.pubsub.publish('orgAiSettingsChanged', orgId, { orgId });
 }
-
-export interface RotationReport {
-  rewritten: number;
-  alreadyCurrent: number;
-  /** Rows no key in the ring can open (ids only): left as they are, and their owners must save the key again. */
-  unreadable: { id: string; orgId: string; userId: string; provider: AiProvider }[];
-}
-
-/** Re-encrypts every stored key under the keyring's newest master key. A row that cannot be read is skipped and reported. */
-export async function reencryptAllKeys(db: Db, ring: Keyring): Promise<RotationReport> {
-  const rows = await db.personalApiKey.findMany();
-  const report: RotationReport = { rewritten: 0, alreadyCurrent: 0, unreadable: [] };
-  for (const row of rows) {
-    if (row.encKeyId === ring.current.id) {
-      report.alreadyCurrent++;
-      continue;
-    }
-    let clear: string;
-    try {
-      clear = openPersonalKey(ring, row);
-    } catch {
-      report.unreadable.push({ id: row.id, orgId: row.orgId, userId: row.userId, provider: row.provider });
-      continue;
-    }
-    const sealed = sealPersonalKey(ring, row.orgId, row.userId, row.provider, clear);
-    // Compare-and-set on the old key id, so a concurrent save is never overwritten with a stale key.
-    const { count } = await db.personalApiKey.updateMany({ where: { id: row.id, encKeyId: row.encKeyId, updatedAt: row.updatedAt }, data: sealed });
-    report.rewritten += count;
-  }
-  return report;
-}

@@ -1,5 +1,6 @@
 import { builder, requiresOrg } from '../builder.ts';
-import { abortOnReturn, acceptCompletion, streamCompletion, MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
+import { acceptCompletion, streamCompletion, MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
+import { abortOnReturn } from '../lib/abort-on-return.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
 
 const BillingMode = builder.enumType('BillingMode', {

@@ -89,6 +89,22 @@ describe('errors', () => {
     expect(await c.errorCode(`query($p: AiProvider!) { providerChangeImpact(orgId: "${acme.org.id}", provider: $p) { allowed } }`, { p: 'GEMINI' })).toBe('BAD_USER_INPUT');
   });
 
+  it('refuses an unparsable or invalid operation over graphql-ws with BAD_USER_INPUT, keeping the socket usable', async () => {
+    const client = server.client(acme.admin.token);
+    const ws = client.ws();
+    try {
+      await expect(client.subscribeWs('subscription {', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
+      await expect(client.subscribeWs('subscription { nope }', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
+      const live = client.subscribeWs(`subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider } }`, { o: acme.org.id }, ws);
+      await new Promise((r) => setTimeout(r, 200));
+      await client.data(UPDATE, { orgId: acme.org.id });
+      expect((await live.waitFor(1))[0].data).toEqual({ orgAiSettingsChanged: { provider: 'INTERVY_CREDITS' } });
+      live.stop();
+    } finally {
+      await ws.dispose();
+    }
+  });
+
   it('prints each field’s requirement in the schema, from the same declaration that enforces it', async () => {
     const { printSchema } = await import('graphql');
     const { schema } = await import('../../src/app.ts');

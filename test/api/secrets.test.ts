@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keyring } from '../../src/lib/crypto.ts';
-import { reencryptAllKeys } from '../../src/domain/key-vault.ts';
+import { reencryptAllKeys } from '../../src/domain/key-rotation.ts';
 import { pgConfigFromUrl } from '../../src/lib/pg-url.ts';
 import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
 import { watchOrgSettings } from '../support/live.ts';
