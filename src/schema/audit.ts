@@ -12,18 +12,22 @@ builder.prismaObject('AuditEvent', {
 });
 
 builder.queryField('auditLog', (t) =>
-  t.prismaConnection({
-    ...requiresOrg('org:manage', 'Settings and key events, newest first.'),
-    type: 'AuditEvent',
-    cursor: 'id',
-    defaultSize: 20,
-    maxSize: 100,
-    args: { orgId: t.arg.id({ required: true }) },
-    resolve: (query, _r, args, ctx) =>
-      ctx.services.db.auditEvent.findMany({
-        ...query,
-        where: { orgId: String(args.orgId) },
-        orderBy: { seq: 'desc' },
-      }),
-  }),
+  t.prismaConnection(
+    {
+      ...requiresOrg('org:manage', 'Settings and key events, newest first.'),
+      type: 'AuditEvent',
+      cursor: 'id',
+      defaultSize: 20,
+      maxSize: 100,
+      args: { orgId: t.arg.id({ required: true }) },
+      resolve: (query, _r, args, ctx) =>
+        ctx.services.db.auditEvent.findMany({
+          ...query,
+          where: { orgId: String(args.orgId) },
+          orderBy: { seq: 'desc' },
+        }),
+    },
+    { name: 'AuditEventConnection' },
+    { name: 'AuditEventEdge' },
+  ),
 );
