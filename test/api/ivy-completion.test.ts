@@ -1,25 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { creditsFor } from '../../src/domain/credits.ts';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
-import { startFakeOpenAI } from '../support/vendors/openai-server.ts';
+import type { TestServer } from '../support/server.ts';
+import { startServerWithVendors } from '../support/server-with-vendors.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
 import { balanceOf, ledgerAddsUp, type Transport, runCompletion, subscribeIvy } from '../support/ivy.ts';
 
-let server: TestServer;
-let anthropic: FakeVendorServer;
-let openai: FakeVendorServer;
-
-beforeAll(async () => {
-  anthropic = await startFakeAnthropic();
-  openai = await startFakeOpenAI();
-  server = await startTestServer({ env: { ANTHROPIC_BASE_URL: anthropic.url, OPENAI_BASE_URL: openai.url } });
-});
-afterAll(async () => {
-  await server?.stop();
-  await anthropic?.close();
-  await openai?.close();
-});
+let server: TestServer, anthropic: FakeVendorServer, openai: FakeVendorServer, stop: () => Promise<void>;
+beforeAll(async () => { ({ server, anthropic, openai, stop } = await startServerWithVendors()); });
+afterAll(() => stop?.());
 
 const ask = (content: string) => [{ role: 'USER', content }];
 

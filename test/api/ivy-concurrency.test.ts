@@ -1,20 +1,12 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
+import type { TestServer } from '../support/server.ts';
+import { startServerWithVendors } from '../support/server-with-vendors.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
 import { IVY, balanceOf, ledgerAddsUp } from '../support/ivy.ts';
 
-let server: TestServer;
-let anthropic: FakeVendorServer;
-
-beforeAll(async () => {
-  anthropic = await startFakeAnthropic();
-  server = await startTestServer({ env: { ANTHROPIC_BASE_URL: anthropic.url } });
-});
-afterAll(async () => {
-  await server?.stop();
-  await anthropic?.close();
-});
+let server: TestServer, anthropic: FakeVendorServer, stop: () => Promise<void>;
+beforeAll(async () => { ({ server, anthropic, stop } = await startServerWithVendors()); });
+afterAll(() => stop?.());
 
 it('keeps the balance exact and never negative under 50 simultaneous completions, billing repeated requestIds once', async () => {
   // Each completion holds ceil((~30 input + 1000 output * 5) / 1000) = 6 credits and is charged

@@ -1,28 +1,22 @@
 import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
-import { startFakeOpenAI } from '../support/vendors/openai-server.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { startServerWithVendors } from '../support/server-with-vendors.ts';
+import type { FakeVendorServer } from '../support/vendors/common.ts';
 import { balanceOf, ledgerAddsUp, runCompletion, subscribeIvy, type Transport } from '../support/ivy.ts';
 
-let server: TestServer;
-let openaiHouse: TestServer;
-let anthropic: FakeVendorServer;
-let openai: FakeVendorServer;
-
+let server: TestServer, openaiHouse: TestServer;
+let anthropic: FakeVendorServer, openai: FakeVendorServer, stop: () => Promise<void>;
 beforeAll(async () => {
-  anthropic = await startFakeAnthropic();
-  openai = await startFakeOpenAI();
-  const env = { ANTHROPIC_BASE_URL: anthropic.url, OPENAI_BASE_URL: openai.url, PROVIDER_TIMEOUT_MS: '600' };
-  server = await startTestServer({ env });
-  openaiHouse = await startTestServer({ env: { ...env, INTERVY_HOUSE_MODEL: 'gpt-5-mini' } });
+  const env = { PROVIDER_TIMEOUT_MS: '600' };
+  const started = await startServerWithVendors({ env });
+  ({ server, anthropic, openai, stop } = started);
+  // A second server on the same stand-ins whose house model is OpenAI's.
+  openaiHouse = await startTestServer({ env: { ...started.vendorEnv, ...env, INTERVY_HOUSE_MODEL: 'gpt-5-mini' } });
 });
 afterAll(async () => {
-  await server?.stop();
   await openaiHouse?.stop();
-  await anthropic?.close();
-  await openai?.close();
+  await stop?.();
 });
 
 const ask = (content: string) => [{ role: 'USER', content }];

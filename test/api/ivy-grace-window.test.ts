@@ -1,21 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../src/lib/clock.ts';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
+import type { TestServer } from '../support/server.ts';
+import { startServerWithVendors } from '../support/server-with-vendors.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
 import { balanceOf, runCompletion, type Transport } from '../support/ivy.ts';
 
-let server: TestServer;
-let anthropic: FakeVendorServer;
-
-beforeAll(async () => {
-  anthropic = await startFakeAnthropic();
-  server = await startTestServer({ env: { ANTHROPIC_BASE_URL: anthropic.url } });
-});
-afterAll(async () => {
-  await server?.stop();
-  await anthropic?.close();
-});
+let server: TestServer, anthropic: FakeVendorServer, stop: () => Promise<void>;
+beforeAll(async () => { ({ server, anthropic, stop } = await startServerWithVendors()); });
+afterAll(() => stop?.());
 
 describe.each<Transport>(['ws', 'sse'])('Ivy in a legacy grace window, over %s', (transport) => {
   it('runs on the member’s own key on FREE while the window is open, and on credits from the instant it ends', async () => {

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { closedPortURL } from '../support/provider-helpers.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { startServerWithVendors } from '../support/server-with-vendors.ts';
 import type { SeededOrg } from '../support/seed.ts';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
-import { startFakeOpenAI } from '../support/vendors/openai-server.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
 
 const SET_KEY = `mutation($input: SetPersonalKeyInput!) { setPersonalKey(input: $input) { provider hint status lastTestedAt updatedAt } }`;
@@ -14,23 +13,11 @@ const MY_KEYS = `query($orgId: ID!) { orgAiSettings(orgId: $orgId) { viewerKeys 
 
 const hashOf = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 16);
 
-async function closedPortUrl(): Promise<string> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
-}
-
-let anthropic: FakeVendorServer;
-let openai: FakeVendorServer;
-let server: TestServer;
-let unreachable: TestServer;
-
+let server: TestServer, unreachable: TestServer;
+let anthropic: FakeVendorServer, openai: FakeVendorServer, stop: () => Promise<void>;
 beforeAll(async () => {
-  [anthropic, openai] = await Promise.all([startFakeAnthropic(), startFakeOpenAI()]);
-  server = await startTestServer({ env: { ANTHROPIC_BASE_URL: anthropic.url, OPENAI_BASE_URL: openai.url } });
-  const nowhere = await closedPortUrl();
+  ({ server, anthropic, openai, stop } = await startServerWithVendors());
+  const nowhere = await closedPortURL();
   // A second server on the same database whose providers cannot be reached.
   unreachable = await startTestServer({
     databaseUrl: server.config.databaseUrl,
@@ -41,8 +28,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await unreachable?.stop();
-  await server?.stop();
-  await Promise.all([anthropic?.close(), openai?.close()]);
+  await stop?.();
 });
 beforeEach(() => {
   for (const v of [anthropic, openai]) v.requests.length = 0;

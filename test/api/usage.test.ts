@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reserveCredits } from '../../src/domain/credits.ts';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
+import type { TestServer } from '../support/server.ts';
+import { startServerWithVendors } from '../support/server-with-vendors.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
 import { balanceOf, ledgerAddsUp, runCompletion } from '../support/ivy.ts';
 
 const run = promisify(execFile);
@@ -16,17 +16,11 @@ const USAGE = `query($o: ID!, $first: Int, $after: String) {
   }
 }`;
 
-let server: TestServer;
-let anthropic: FakeVendorServer;
-
+let server: TestServer, anthropic: FakeVendorServer, stop: () => Promise<void>;
 beforeAll(async () => {
-  anthropic = await startFakeAnthropic();
-  server = await startTestServer({ env: { ANTHROPIC_BASE_URL: anthropic.url, HOLD_TIMEOUT_MS: '60000', SWEEP_INTERVAL_MS: '50' }, backgroundJobs: true });
+  ({ server, anthropic, stop } = await startServerWithVendors({ env: { HOLD_TIMEOUT_MS: '60000', SWEEP_INTERVAL_MS: '50' }, backgroundJobs: true }));
 });
-afterAll(async () => {
-  await server?.stop();
-  await anthropic?.close();
-});
+afterAll(() => stop?.());
 
 const ask = (content: string) => [{ role: 'USER', content }];
 
