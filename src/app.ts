@@ -4,7 +4,6 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import { GraphQLError } from 'graphql';
 import { builder } from './builder.ts';
 import './schema/index.ts';
-import './domain/grace-window.ts'; // registers its sweep in SWEEPS
 import type { Config } from './config.ts';
 import { createContext } from './context.ts';
 import { ModelCatalogue } from './domain/models.ts';

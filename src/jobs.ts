@@ -1,12 +1,13 @@
 // Periodic sweeps the server runs in the background. Each also exists as an operator command.
 import { releaseExpiredHolds } from './domain/credits.ts';
+import { sweepEndedGraceWindows } from './domain/grace-window.ts';
 import type { Services } from './domain/services.ts';
 
 export type Sweep = (s: Services) => Promise<unknown>;
 
-/** Registered by the domains that need sweeping (expired credit holds, ended grace windows). */
 export const SWEEPS: { name: string; run: Sweep }[] = [
   { name: 'expired-credit-holds', run: (s) => releaseExpiredHolds(s.db, s.clock.now()) },
+  { name: 'grace-windows', run: (s) => sweepEndedGraceWindows(s) },
 ];
 
 export function startBackgroundJobs(s: Services): () => void {

@@ -1,10 +1,9 @@
 // Ending legacy grace windows. Ivy already draws on credits from the instant a window ends (effectiveProvider); this
-// sweep saves that switch so the setting page says so too. It runs in every server (SWEEPS) and as `npm run grace:sweep`.
+// sweep saves that switch so the setting page says so too. It runs in every server (src/jobs.ts) and as `npm run grace:sweep`.
 //
 // After the sweep the org keeps graceWindowEndsAt, so the banner can say the window ended on that date
 // (graceWindow.active false, daysRemaining 0). An upgrade to Growth, or an admin saving a provider, clears it.
 import type { AiProvider } from '../generated/prisma/enums.ts';
-import { SWEEPS } from '../jobs.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Db } from '../lib/database.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -67,4 +66,3 @@ export async function sweepEndedGraceWindows(deps: GraceSweepDeps): Promise<Ende
   return ended;
 }
 
-if (!SWEEPS.some((s) => s.name === 'grace-windows')) SWEEPS.push({ name: 'grace-windows', run: sweepEndedGraceWindows });
