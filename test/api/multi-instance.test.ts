@@ -26,8 +26,14 @@ it.skipIf(!redisUrl)('delivers a change made on one instance to a subscriber on 
     `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider model { id } viewerCanManage } }`,
     { o: org.id },
   );
-  // The subscription is live once the server has registered it; give the Redis SUBSCRIBE a moment to land.
-  await new Promise((r) => setTimeout(r, 300));
+  // Prime through instance one until instance two's subscriber hears it: the Redis path is then live both ways.
+  for (let attempt = 0; watch.results.length === 0; attempt++) {
+    if (attempt > 40) throw new Error('the subscription on instance two never heard instance one');
+    one.app.services.pubsub.publish('orgAiSettingsChanged', org.id, { orgId: org.id });
+    await watch.waitFor(1, 250).catch(() => {});
+  }
+  await new Promise((r) => setTimeout(r, 250)); // let any extra priming events arrive, then forget them
+  watch.results.length = 0;
   await one.client(admin.token).data(`mutation($o: ID!) { updateProvider(input: { orgId: $o, provider: OPENAI, model: "o3" }) { provider } }`, { o: org.id });
   const [event] = await watch.waitFor(1, 5000);
   watch.stop();
