@@ -12,6 +12,7 @@ import { systemClock, type Clock } from './lib/clock.ts';
 import { openDatabase, type Database } from './lib/database.ts';
 import { createMaskError } from './lib/graphql-errors.ts';
 import { attachGraphqlWs } from './lib/graphql-ws.ts';
+import { renderLocalGraphiQL, serveGraphiqlAsset } from './lib/graphiql-assets.ts';
 import { createLogger, type LogSink } from './lib/logger.ts';
 import { createAppPubSub } from './lib/pubsub.ts';
 import { loadSecrets } from './lib/secrets.ts';
@@ -69,6 +70,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: { maskError: createMaskError(log) },
     plugins: [useCodesOnValidationErrors],
     logging: {
@@ -102,6 +104,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       res.end(JSON.stringify({ status: healthy ? 'ok' : 'database unreachable' }));
       return;
     }
+    if (serveGraphiqlAsset(req.url ?? '', res)) return;
     if (req.url === '/') {
       res.writeHead(302, { location: '/graphql' }).end();
       return;

@@ -256,6 +256,25 @@ describe('GraphiQL', () => {
     expect(html).toContain('Authorization');
   });
 
+  it('serves its scripts and styles itself, so it works with no internet access', async () => {
+    const html = await (await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } })).text();
+    expect(html).not.toContain('unpkg.com');
+    const assets = [...html.matchAll(/\/graphiql-assets\/[A-Za-z0-9./_-]+?\.(?:js|css)/g)].map((m) => m[0]);
+    expect(new Set(assets)).toEqual(new Set([
+      '/graphiql-assets/graphiql.css',
+      '/graphiql-assets/yoga-graphiql.umd.js',
+      '/graphiql-assets/monacoeditorwork/editor.worker.bundle.js',
+      '/graphiql-assets/monacoeditorwork/json.worker.bundle.js',
+      '/graphiql-assets/monacoeditorwork/graphql.worker..bundle.js',
+    ]));
+    for (const asset of new Set(assets)) {
+      const res = await fetch(`${server.url}${asset}`);
+      expect(res.status, asset).toBe(200);
+      expect((await res.arrayBuffer()).byteLength, asset).toBeGreaterThan(1000);
+    }
+    expect((await fetch(`${server.url}/graphiql-assets/..%2F..%2Fpackage.json`)).status).toBe(404);
+  });
+
   it('does not answer a plain GET for JSON with the page', async () => {
     const res = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'application/json' } });
     expect(res.headers.get('content-type')).toMatch(/json/);
