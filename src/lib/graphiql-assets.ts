@@ -18,9 +18,13 @@ const FILES: Record<string, string> = {
   'monacoeditorwork/graphql.worker..bundle.js': 'text/javascript; charset=utf-8',
 };
 
-/** Yoga's GraphiQL page with its CDN links pointed at this server. */
+/**
+ * Yoga's GraphiQL page with its CDN links pointed at this server. The packaged GraphiQL opens with `query` (Yoga's
+ * option is `defaultQuery`), so both are passed.
+ */
 export function renderLocalGraphiQL(opts: GraphiQLOptions): string {
-  return renderGraphiQL(opts).replace(/https:\/\/unpkg\.com\/@graphql-yoga\/graphiql@[^/]+\/dist\//g, GRAPHIQL_ASSETS_PATH);
+  const withQuery = { ...opts, query: opts.defaultQuery } as GraphiQLOptions;
+  return renderGraphiQL(withQuery).replace(/https:\/\/unpkg\.com\/@graphql-yoga\/graphiql@[^/]+\/dist\//g, GRAPHIQL_ASSETS_PATH);
 }
 
 /** Serves one of the known asset files; false when the URL is not one. */
