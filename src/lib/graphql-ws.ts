@@ -6,6 +6,19 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 
+/**
+ * The bearer token for one operation: `connectionParams.authorization`, or else the `Authorization` header that
+ * GraphiQL (graphql-tools' executor) sends in each subscribe message as `extensions.headers`, since a browser
+ * cannot set headers on a WebSocket.
+ */
+function authorizationOf(connectionParams: Record<string, unknown> | undefined, extensions: Record<string, unknown> | undefined | null) {
+  if (typeof connectionParams?.authorization === 'string') return connectionParams.authorization;
+  const headers = extensions?.headers;
+  if (!headers || typeof headers !== 'object') return undefined;
+  const entry = Object.entries(headers).find(([name]) => name.toLowerCase() === 'authorization');
+  return typeof entry?.[1] === 'string' ? entry[1] : undefined;
+}
+
 export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstance<any, any>, path = '/graphql') {
   const wsServer = new WebSocketServer({ server: httpServer, path });
   const disposable = useServer(
@@ -15,6 +28,7 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
       onSubscribe: async (ctx, _id, payload) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
+          connectionParams: { ...ctx.connectionParams, authorization: authorizationOf(ctx.connectionParams, payload.extensions) },
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,

@@ -48,6 +48,38 @@ describe('authentication', () => {
   });
 });
 
+describe('authentication over graphql-ws', () => {
+  const WATCH = `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider } }`;
+  const subscribeWith = (extensions: Record<string, unknown>, connectionToken?: string) =>
+    new Promise<{ code?: string; live: boolean }>((resolve) => {
+      const ws = server.client(connectionToken ?? null).ws();
+      const stop = ws.subscribe(
+        { query: WATCH, variables: { o: acme.org.id }, extensions },
+        {
+          next: (r: any) => resolve({ code: r.errors?.[0]?.extensions?.code, live: false }),
+          error: () => resolve({ code: 'ERROR', live: false }),
+          complete: () => resolve({ code: undefined, live: false }),
+        },
+      );
+      // A live subscription sends nothing until an event: silence for a while means it was accepted.
+      setTimeout(() => {
+        stop();
+        void ws.dispose();
+        resolve({ live: true });
+      }, 400);
+    });
+
+  it('takes the token from connectionParams.authorization', async () => {
+    expect(await subscribeWith({}, acme.admin.token)).toEqual({ live: true });
+  });
+
+  it('takes the token from the Authorization header GraphiQL sends in the subscribe message', async () => {
+    expect(await subscribeWith({ headers: { Authorization: `Bearer ${acme.interviewer.token}` } })).toEqual({ live: true });
+    expect(await subscribeWith({ headers: { authorization: 'Bearer forged.token.here' } })).toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(await subscribeWith({})).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+});
+
 describe('org permissions', () => {
   it('lets every member, interviewers included, read the AI settings', async () => {
     for (const m of [acme.admin, acme.staffing, acme.interviewer]) {
