@@ -48,7 +48,12 @@ export const builder = new SchemaBuilder<{
 
 builder.queryType({});
 builder.mutationType({});
-builder.subscriptionType({});
+builder.subscriptionType({
+  description:
+    'Over graphql-ws (ws://…/graphql) send the token as `connectionParams.authorization` ("Bearer <token>"); an ' +
+    '`Authorization` header in the subscribe message’s `extensions.headers` (what GraphiQL sends) is accepted too. ' +
+    'Over server-sent events (POST /graphql with `Accept: text/event-stream`) send the usual Authorization header.',
+});
 
 type OrgArgs = { orgId?: string; input?: { orgId?: string } };
 
