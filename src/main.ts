@@ -1,15 +1,13 @@
 // Reads config, builds the app, listens; stops cleanly (database included) on Ctrl-C.
 import { buildApp } from './app.ts';
 import { loadConfig } from './config.ts';
-import { isEmpty, seedDemo } from './domain/demo-seed.ts';
-import { loadLegacyByokKey } from './lib/secrets.ts';
+import { seedDemoIfWanted } from './domain/demo-seed.ts';
 
 const config = loadConfig();
 const app = await buildApp(config);
-const { db, keyring, clock, log } = app.services;
+const { keyring, clock, log } = app.services;
 
-if (config.seedDemo || (app.database.embedded && (await isEmpty(db)))) {
-  await seedDemo(db, keyring, clock, loadLegacyByokKey(config));
+if (await seedDemoIfWanted(config.seedDemo, app.database, keyring, clock)) {
   log.info('seeded the demo orgs (acme, globex, initech, umbrella)');
 }
 

@@ -49,8 +49,14 @@ export const DEMO_ORGS: DemoOrg[] = [
   },
 ];
 
-export async function isEmpty(db: Db): Promise<boolean> {
-  return (await db.org.count()) === 0;
+/**
+ * The one seeding rule, for the server and every operator command: demo data when SEED_DEMO is set, or into a fresh
+ * embedded database; never silently into a database named by DATABASE_URL. True when it seeded.
+ */
+export async function seedDemoIfWanted(seedDemoFlag: boolean, database: { db: Db; embedded: boolean }, ring: Keyring, clock: Clock): Promise<boolean> {
+  if (!seedDemoFlag && !(database.embedded && (await database.db.org.count()) === 0)) return false;
+  await seedDemo(database.db, ring, clock);
+  return true;
 }
 
 /**

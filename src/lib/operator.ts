@@ -1,12 +1,12 @@
 // The runtime behind every operator command (token, credits, plan, sweeps, migrations): the same database as the
 // server (embedded or DATABASE_URL), whether or not the server is running, and nothing printed but the command's own output.
 import { loadConfig, type Config } from '../config.ts';
-import { isEmpty, seedDemo } from '../domain/demo-seed.ts';
+import { seedDemoIfWanted } from '../domain/demo-seed.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { openDatabase, type Db } from './database.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createAppPubSub, type AppPubSub } from './pubsub.ts';
-import { loadLegacyByokKey, loadSecrets, type Secrets } from './secrets.ts';
+import { loadSecrets, type Secrets } from './secrets.ts';
 import type { Keyring } from './crypto.ts';
 
 export interface OperatorRuntime {
@@ -30,10 +30,7 @@ export async function runOperatorCommand(fn: (rt: OperatorRuntime) => Promise<vo
   try {
     const secrets = loadSecrets(config);
     database = await openDatabase(config, log);
-    // The same rule as the server: a fresh embedded database gets the demo data.
-    if (config.seedDemo || (database.embedded && (await isEmpty(database.db)))) {
-      await seedDemo(database.db, secrets.keyring, systemClock, loadLegacyByokKey(config));
-    }
+    await seedDemoIfWanted(config.seedDemo, database, secrets.keyring, systemClock);
     await fn({
       config, db: database.db, keyring: secrets.keyring, secrets, clock: systemClock, log,
       get pubsub() {

@@ -38,8 +38,8 @@ export function loadSecrets(config: Config): Secrets {
 }
 
 /**
- * The single master key of the legacy per-admin BYOK scheme. Loaded only by what reads or writes legacy rows (the
- * move and the demo seed), so the server never creates the file unless it seeds.
+ * The single master key of the legacy per-admin BYOK scheme. Loaded only by the move (npm run migrate:legacy-byok);
+ * the server never needs it.
  */
 export function loadLegacyByokKey(config: Config): Buffer {
   const spec = config.legacyByokKey ?? readOrCreate(path.join(config.dataDir, 'legacy-byok-key'), () => randomBytes(32).toString('base64'));
