@@ -3,7 +3,7 @@ import type { AiProvider, Plan } from '../generated/prisma/enums.ts';
 import { refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
 import type { AiModel } from './models.ts';
-import { daysRemaining, effectiveProvider, graceWindowOpen, planAllowsByok } from './plans.ts';
+import { daysRemaining, effectiveProvider, graceWindowOpen, mayChooseProvider, planAllowsByok } from './plans.ts';
 import type { Actor, Services } from './services.ts';
 
 export interface GraceWindowView {
@@ -77,9 +77,7 @@ export async function updateProvider(
       SELECT plan, ai_provider, ai_model, grace_window_ends_at FROM orgs WHERE id = ${input.orgId}::uuid FOR UPDATE`;
     if (!org) return refuse('FORBIDDEN', 'You are not a member of that org.');
     const now = s.clock.now();
-    const windowOpen = graceWindowOpen({ graceWindowEndsAt: org.grace_window_ends_at }, now);
-    const keepsLegacyProvider = windowOpen && input.provider === org.ai_provider;
-    if (input.provider !== 'INTERVY_CREDITS' && !planAllowsByok(org.plan) && !keepsLegacyProvider) {
+    if (!mayChooseProvider({ plan: org.plan, aiProvider: org.ai_provider, graceWindowEndsAt: org.grace_window_ends_at }, input.provider, now)) {
       refuse(
         'PLAN_UPGRADE_REQUIRED',
         `Bring Your Own Key is available on the Growth plan and above; this org is on ${org.plan}. Upgrade to use ${input.provider === 'ANTHROPIC' ? 'Anthropic' : 'OpenAI'}.`,
@@ -123,8 +121,7 @@ export async function providerChangeImpact(s: Services, orgId: string, provider:
   const org = await loadOrg(s, orgId);
   const now = s.clock.now();
   const current = effectiveProvider(org, now);
-  const allowed =
-    provider === 'INTERVY_CREDITS' || planAllowsByok(org.plan) || (graceWindowOpen(org, now) && provider === org.aiProvider);
+  const allowed = mayChooseProvider(org, provider, now);
   const after = allowed ? effectiveProvider({ ...org, aiProvider: provider }, now) : current;
   const [membersTotal, membersWithKey, membersWithValidKey] =
     provider === 'INTERVY_CREDITS'

@@ -31,6 +31,14 @@ export function effectiveProvider(org: OrgAiState, now: Date): AiProvider {
   return 'INTERVY_CREDITS';
 }
 
+/**
+ * Whether an org may save `provider`: Intervy Credits always; Anthropic or OpenAI on Growth and above, or, below
+ * Growth, only the provider it already had from the legacy move while its grace window is open.
+ */
+export function mayChooseProvider(org: OrgAiState, provider: AiProvider, now: Date): boolean {
+  return provider === 'INTERVY_CREDITS' || planAllowsByok(org.plan) || (graceWindowOpen(org, now) && provider === org.aiProvider);
+}
+
 /** Whole days left, rounded up, so the banner says "1 day" on the last day rather than "0". */
 export function daysRemaining(endsAt: Date, now: Date): number {
   return Math.max(0, Math.ceil((endsAt.getTime() - now.getTime()) / DAY_MS));

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BYOK_MODELS, ModelCatalogue } from '../../src/domain/models.ts';
-import { daysRemaining, effectiveProvider, graceWindowOpen, planAllowsByok } from '../../src/domain/plans.ts';
+import { daysRemaining, effectiveProvider, graceWindowOpen, mayChooseProvider, planAllowsByok } from '../../src/domain/plans.ts';
 import { DAY_MS } from '../../src/lib/clock.ts';
 
 const NOW = new Date('2026-11-26T12:00:00.000Z');
@@ -89,5 +89,23 @@ describe('the model catalogue', () => {
     expect(catalogue.resolve('OPENAI', 'claude-opus-5-5').id).toBe('gpt-5');
     expect(catalogue.resolve('ANTHROPIC', null).id).toBe('claude-sonnet-5-5');
     expect(catalogue.find('ANTHROPIC', 'gpt-5')).toBeUndefined();
+  });
+});
+
+describe('mayChooseProvider', () => {
+  const free = { plan: 'FREE' as const, aiProvider: 'ANTHROPIC' as const, graceWindowEndsAt: later(DAY_MS) };
+
+  it('always allows Intervy Credits, and any provider on Growth and above', () => {
+    expect(mayChooseProvider({ ...free, graceWindowEndsAt: null }, 'INTERVY_CREDITS', NOW)).toBe(true);
+    for (const plan of ['GROWTH', 'ENTERPRISE'] as const) {
+      expect(mayChooseProvider({ ...free, plan, graceWindowEndsAt: null }, 'OPENAI', NOW)).toBe(true);
+    }
+  });
+
+  it('below Growth allows only the legacy provider, and only while the window is open', () => {
+    expect(mayChooseProvider(free, 'ANTHROPIC', NOW)).toBe(true);
+    expect(mayChooseProvider(free, 'OPENAI', NOW)).toBe(false);
+    expect(mayChooseProvider(free, 'ANTHROPIC', later(DAY_MS))).toBe(false);
+    expect(mayChooseProvider({ ...free, graceWindowEndsAt: null }, 'ANTHROPIC', NOW)).toBe(false);
   });
 });
