@@ -34,7 +34,6 @@ export interface App {
   database: Database;
   jwtSecret: Uint8Array;
   httpServer: http.Server;
-  fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
   listen(port?: number, host?: string): Promise<number>;
   stop(): Promise<void>;
 }
@@ -122,7 +121,6 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     database,
     jwtSecret,
     httpServer,
-    fetch: (input, init) => Promise.resolve(yoga.fetch(input as any, init ?? {})),
     listen(port = config.port, host = '0.0.0.0') {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
