@@ -30,6 +30,8 @@ export interface Config {
   holdTimeoutMs: number;
   /** How often the server sweeps expired holds and ended grace windows. */
   sweepIntervalMs: number;
+  /** How often a streaming completion re-checks that its member still belongs to the org. */
+  membershipRecheckMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 }
 
@@ -77,6 +79,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     keyCheckTimeoutMs: int(env, 'KEY_CHECK_TIMEOUT_MS', 10_000, 1),
     holdTimeoutMs: int(env, 'HOLD_TIMEOUT_MS', 15 * 60_000, 1),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 60_000, 1),
+    membershipRecheckMs: int(env, 'MEMBERSHIP_RECHECK_MS', 2_000, 0),
     logLevel,
   };
 }

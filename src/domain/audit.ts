@@ -11,7 +11,8 @@ export type AuditAction =
   | 'personal_key.deleted'
   | 'personal_key.invalidated'
   | 'plan.changed'
-  | 'credits.granted';
+  | 'credits.granted'
+  | 'credits.overage';
 
 type Tx = Pick<Db, 'auditEvent'>;
 

@@ -1,24 +1,14 @@
 // The prepaid credit ledger. Before a credits-mode completion calls upstream it reserves its worst case as a hold;
-// at the end the hold is settled: the actual charge (never more than the hold) stays deducted, the rest is released.
-// Every movement is a ledger row with the balance after it, so GRANTs + HOLDs + RELEASEs always equal the balance.
+// the hold is then settled exactly once: the charge stays deducted and the rest is released, or, when a provider
+// reports more than was held, the difference is taken from the balance (an OVERAGE row) and whatever the balance
+// cannot cover is recorded as owed. Every movement is a ledger row with the balance after it, so GRANTs + HOLDs +
+// RELEASEs + OVERAGEs always equal the balance; PostgreSQL's own constraints hold the signs and the once-only rule.
 import { randomUUID } from 'node:crypto';
 import { Prisma } from '../generated/prisma/client.ts';
-import type { CompletionStatus } from '../generated/prisma/enums.ts';
+import type { AiProvider, CompletionStatus } from '../generated/prisma/enums.ts';
 import type { Db } from '../lib/database.ts';
 import { refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
-import type { AiModel } from './models.ts';
-
-/** Credits for a token count at a model's price, rounded up to whole credits. */
-export function creditsFor(model: Pick<AiModel, 'creditsPer1kInput' | 'creditsPer1kOutput'>, inputTokens: number, outputTokens: number): number {
-  return Math.ceil((inputTokens * model.creditsPer1kInput + outputTokens * model.creditsPer1kOutput) / 1000);
-}
-
-/** A generous input estimate (about 4 characters a token, plus per-message framing), for sizing the hold. */
-export function estimateInputTokens(system: string | null | undefined, messages: { content: string }[]): number {
-  const chars = (system?.length ?? 0) + messages.reduce((n, m) => n + m.content.length, 0);
-  return Math.ceil(chars / 3) + 8 * (messages.length + 1);
-}
 
 export interface Hold {
   completionId: string;
@@ -26,14 +16,23 @@ export interface Hold {
   balanceAfter: number;
 }
 
+interface CompletionRequest {
+  orgId: string;
+  userId: string;
+  requestId: string;
+  vendor: 'ANTHROPIC' | 'OPENAI';
+  model: string;
+  holdExpiresAt: Date;
+}
+
+const duplicate = (requestId: string) =>
+  refuse('DUPLICATE_REQUEST', `requestId "${requestId}" was already used in this org: it is not run or billed again. Send a new requestId to ask again.`);
+
 /**
  * Reserves `holdAmount` for one completion. Refuses with INSUFFICIENT_CREDITS when the balance cannot cover it and
  * DUPLICATE_REQUEST when the org already accepted this requestId; either way nothing is written.
  */
-export async function reserveCredits(
-  db: Db,
-  req: { orgId: string; userId: string; requestId: string; vendor: 'ANTHROPIC' | 'OPENAI'; model: string; holdAmount: number; holdExpiresAt: Date },
-): Promise<Hold> {
+export async function reserveCredits(db: Db, req: CompletionRequest & { holdAmount: number }): Promise<Hold> {
   const completionId = randomUUID();
   let rows: { balance_after: number }[];
   try {
@@ -57,9 +56,7 @@ export async function reserveCredits(
       )
       SELECT credit_balance AS balance_after FROM debit`;
   } catch (err) {
-    if (isUniqueViolation(err)) {
-      return refuse('DUPLICATE_REQUEST', `requestId "${req.requestId}" was already used in this org: it is not run or billed again. Send a new requestId to ask again.`);
-    }
+    if (isUniqueViolation(err)) return duplicate(req.requestId);
     throw err;
   }
   if (rows.length === 0) {
@@ -72,6 +69,26 @@ export async function reserveCredits(
   return { completionId, holdAmount: req.holdAmount, balanceAfter: rows[0].balance_after };
 }
 
+/**
+ * Records that a BYOK completion was accepted: no hold and no ledger movement, but the row makes `requestId` an
+ * idempotency key in BYOK mode too (a repeat is DUPLICATE_REQUEST and is never sent upstream again).
+ */
+export async function recordByokCompletion(db: Db, req: CompletionRequest): Promise<string> {
+  try {
+    const row = await db.completion.create({
+      data: {
+        orgId: req.orgId, userId: req.userId, requestId: req.requestId, vendor: req.vendor as AiProvider, model: req.model,
+        billing: 'BYOK', holdAmount: 0, holdExpiresAt: req.holdExpiresAt,
+      },
+      select: { id: true },
+    });
+    return row.id;
+  } catch (err) {
+    if (isUniqueViolation(err)) return duplicate(req.requestId);
+    throw err;
+  }
+}
+
 function isUniqueViolation(err: unknown): boolean {
   if (err instanceof Prisma.PrismaClientKnownRequestError) {
     return err.code === 'P2002' || (err.code === 'P2010' && /23505|unique/i.test(JSON.stringify(err.meta ?? {}) + err.message));
@@ -79,63 +96,150 @@ function isUniqueViolation(err: unknown): boolean {
   return /23505|unique constraint/i.test(String((err as Error)?.message));
 }
 
+/** Keeps a live completion's hold from being taken for a crashed one's by the expiry sweep. */
+export async function extendHold(db: Db, completionId: string, until: Date): Promise<void> {
+  await db.$executeRaw`UPDATE completions SET hold_expires_at = ${until} WHERE id = ${completionId}::uuid AND status = 'RUNNING'`;
+}
+
+export interface Outcome {
+  status: Exclude<CompletionStatus, 'RUNNING'>;
+  charge: number;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  inputEstimated?: boolean;
+  outputEstimated?: boolean;
+  deliveredChars?: number;
+  errorCode?: string | null;
+  now: Date;
+}
+
 export interface Settlement {
   creditsCharged: number;
   balance: number;
 }
 
+/** How the bill was reached, for the RELEASE row's note: which figures were reported and which estimated. */
+function basis(o: Outcome): string {
+  const figure = (n: number | null, estimated?: boolean) => (n == null ? 'none' : `${n} ${estimated ? 'estimated' : 'reported'}`);
+  return `input tokens ${figure(o.inputTokens, o.inputEstimated)}, output tokens ${figure(o.outputTokens, o.outputEstimated)}, ${o.deliveredChars ?? 0} characters delivered`;
+}
+
 /**
- * Settles a hold once: charges min(charge, hold), releases the rest. A second settlement (say, the expiry sweeper
- * raced a slow stream) changes nothing and returns what the first one recorded.
+ * Settles a completion once. A second settlement (the expiry sweep racing a slow stream, or a cancellation racing
+ * the stream's own end) changes nothing and returns what the first one recorded.
  */
-export async function settleHold(
-  db: Db,
-  completionId: string,
-  outcome: { status: Exclude<CompletionStatus, 'RUNNING'>; charge: number; inputTokens: number | null; outputTokens: number | null; errorCode?: string | null; now: Date },
-): Promise<Settlement> {
-  return db.$transaction(async (tx) => {
-    const claimed = await tx.$queryRaw<{ org_id: string; hold_amount: number }[]>`
-      UPDATE completions SET status = ${outcome.status}::"CompletionStatus", settled_at = ${outcome.now}
-      WHERE id = ${completionId}::uuid AND status = 'RUNNING'
-      RETURNING org_id, hold_amount`;
-    if (claimed.length === 0) {
-      const done = await tx.completion.findUniqueOrThrow({ where: { id: completionId }, include: { org: { select: { creditBalance: true } } } });
-      return { creditsCharged: done.creditsCharged, balance: done.org.creditBalance };
-    }
-    const { org_id: orgId, hold_amount: hold } = claimed[0];
-    const charged = Math.max(0, Math.min(Math.ceil(outcome.charge), hold));
-    await tx.completion.update({
-      where: { id: completionId },
-      data: { creditsCharged: charged, inputTokens: outcome.inputTokens, outputTokens: outcome.outputTokens, errorCode: outcome.errorCode ?? null },
-    });
-    const [{ credit_balance: balance }] = await tx.$queryRaw<{ credit_balance: number }[]>`
-      UPDATE orgs SET credit_balance = credit_balance + ${hold - charged} WHERE id = ${orgId}::uuid RETURNING credit_balance`;
-    await tx.creditLedgerEntry.create({
-      data: { orgId, kind: 'RELEASE', amount: hold - charged, balanceAfter: balance, completionId, note: `charged ${charged} of ${hold} held` },
-    });
-    return { creditsCharged: charged, balance };
+export async function settleCompletion(db: Db, completionId: string, o: Outcome): Promise<Settlement> {
+  const charge = Math.max(0, Math.ceil(o.charge));
+  const note = basis(o);
+  // The common case in one statement (one round trip, the org row locked for that statement only): a credits
+  // completion, still running, charged no more than it held.
+  const fast = await db.$queryRaw<{ credit_balance: number }[]>`
+    WITH claim AS (
+      UPDATE completions SET status = ${o.status}::"CompletionStatus", settled_at = ${o.now}, credits_charged = ${charge},
+        input_tokens = ${o.inputTokens}, output_tokens = ${o.outputTokens}, input_tokens_estimated = ${o.inputEstimated ?? false},
+        output_tokens_estimated = ${o.outputEstimated ?? false}, delivered_chars = ${o.deliveredChars ?? 0}, error_code = ${o.errorCode ?? null}
+      WHERE id = ${completionId}::uuid AND status = 'RUNNING' AND billing = 'CREDITS' AND hold_amount >= ${charge}
+      RETURNING org_id, hold_amount
+    ), credit AS (
+      UPDATE orgs SET credit_balance = orgs.credit_balance + (claim.hold_amount - ${charge})
+      FROM claim WHERE orgs.id = claim.org_id
+      RETURNING orgs.credit_balance
+    ), ledger AS (
+      INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, completion_id, note)
+      SELECT ${randomUUID()}::uuid, claim.org_id, 'RELEASE', claim.hold_amount - ${charge}, credit.credit_balance, ${completionId}::uuid,
+             'charged ' || ${charge}::int || ' of ' || claim.hold_amount || ' held; ' || ${note}
+      FROM claim, credit
+    )
+    SELECT credit_balance FROM credit`;
+  if (fast.length) return { creditsCharged: charge, balance: fast[0].credit_balance };
+  return db.$transaction((tx) => settleSlowly(tx, completionId, o, charge, note));
+}
+
+type Tx = Prisma.TransactionClient;
+
+/** Everything but the common case: already settled, BYOK, or a charge above the hold (an overage). */
+async function settleSlowly(tx: Tx, completionId: string, o: Outcome, charge: number, note: string): Promise<Settlement> {
+  const claimed = await tx.$queryRaw<{ org_id: string; user_id: string; request_id: string; hold_amount: number; billing: string }[]>`
+    UPDATE completions SET status = ${o.status}::"CompletionStatus", settled_at = ${o.now}, error_code = ${o.errorCode ?? null}
+    WHERE id = ${completionId}::uuid AND status = 'RUNNING'
+    RETURNING org_id, user_id, request_id, hold_amount, billing::text`;
+  if (claimed.length === 0) {
+    const done = await tx.completion.findUniqueOrThrow({ where: { id: completionId }, include: { org: { select: { creditBalance: true } } } });
+    return { creditsCharged: done.creditsCharged, balance: done.org.creditBalance };
+  }
+  const { org_id: orgId, user_id: userId, request_id: requestId, hold_amount: hold, billing } = claimed[0];
+  if (billing === 'BYOK') {
+    const org = await tx.org.findUniqueOrThrow({ where: { id: orgId }, select: { creditBalance: true } });
+    return { creditsCharged: 0, balance: org.creditBalance };
+  }
+  const [{ credit_balance: balance }] = await tx.$queryRaw<{ credit_balance: number }[]>`
+    SELECT credit_balance FROM orgs WHERE id = ${orgId}::uuid FOR UPDATE`;
+
+  const extra = Math.max(0, charge - hold);
+  const released = Math.max(0, hold - charge);
+  const taken = Math.min(extra, balance + released);
+  const uncovered = extra - taken;
+  const afterRelease = balance + released;
+  const afterOverage = afterRelease - taken;
+  await tx.$executeRaw`
+    UPDATE orgs SET credit_balance = ${afterOverage}, overage_owed = overage_owed + ${uncovered} WHERE id = ${orgId}::uuid`;
+  await tx.completion.update({
+    where: { id: completionId },
+    data: {
+      creditsCharged: hold - released + taken, overageUncovered: uncovered, inputTokens: o.inputTokens, outputTokens: o.outputTokens,
+      inputTokensEstimated: o.inputEstimated ?? false, outputTokensEstimated: o.outputEstimated ?? false, deliveredChars: o.deliveredChars ?? 0,
+    },
   });
+  await tx.creditLedgerEntry.create({
+    data: { orgId, kind: 'RELEASE', amount: released, balanceAfter: afterRelease, completionId, note: `charged ${charge} of ${hold} held; ${note}` },
+  });
+  if (extra > 0) {
+    if (taken > 0) {
+      await tx.creditLedgerEntry.create({
+        data: { orgId, kind: 'OVERAGE', amount: -taken, balanceAfter: afterOverage, completionId, note: `${extra} credits above the hold` },
+      });
+    }
+    await recordAudit(tx, {
+      orgId, actorId: userId, action: 'credits.overage',
+      detail: { requestId, held: hold, charged: hold + taken, aboveHold: extra, takenFromBalance: taken, owed: uncovered },
+    });
+  }
+  return { creditsCharged: hold - released + taken, balance: afterOverage };
 }
 
 /** Releases, in full, holds whose process never settled them (it crashed or lost its database). */
 export async function releaseExpiredHolds(db: Db, now: Date): Promise<number> {
   const stale = await db.completion.findMany({ where: { status: 'RUNNING', holdExpiresAt: { lte: now } }, select: { id: true }, take: 500 });
   for (const { id } of stale) {
-    await settleHold(db, id, { status: 'EXPIRED', charge: 0, inputTokens: null, outputTokens: null, errorCode: 'HOLD_EXPIRED', now });
+    await settleCompletion(db, id, { status: 'EXPIRED', charge: 0, inputTokens: null, outputTokens: null, errorCode: 'HOLD_EXPIRED', now });
   }
   return stale.length;
 }
 
-/** Adds credits (an operator's top-up; there is no API for it). */
-export async function grantCredits(db: Db, orgSlug: string, amount: number, note: string): Promise<{ orgId: string; balance: number }> {
+/** Adds credits (an operator's top-up; there is no API for it). An open overage is paid off first. */
+export async function grantCredits(db: Db, orgSlug: string, amount: number, note: string): Promise<{ orgId: string; balance: number; overagePaid: number }> {
   if (!Number.isInteger(amount) || amount <= 0) refuse('BAD_USER_INPUT', 'The amount must be a positive whole number of credits.');
   return db.$transaction(async (tx) => {
-    const rows = await tx.$queryRaw<{ id: string; credit_balance: number }[]>`
-      UPDATE orgs SET credit_balance = credit_balance + ${amount} WHERE slug = ${orgSlug} RETURNING id, credit_balance`;
+    const rows = await tx.$queryRaw<{ id: string; credit_balance: number; overage_owed: number }[]>`
+      UPDATE orgs SET credit_balance = credit_balance + ${amount} WHERE slug = ${orgSlug} RETURNING id, credit_balance, overage_owed`;
     if (rows.length === 0) refuse('BAD_USER_INPUT', `No org with slug "${orgSlug}".`);
-    const { id: orgId, credit_balance: balance } = rows[0];
-    await tx.creditLedgerEntry.create({ data: { orgId, kind: 'GRANT', amount, balanceAfter: balance, note } });
-    await recordAudit(tx, { orgId, actorId: null, action: 'credits.granted', detail: { amount, note } });
-    return { orgId, balance };
+    const { id: orgId, credit_balance: granted, overage_owed: owed } = rows[0];
+    await tx.creditLedgerEntry.create({ data: { orgId, kind: 'GRANT', amount, balanceAfter: granted, note } });
+    const overagePaid = Math.min(owed, granted);
+    let balance = granted;
+    if (overagePaid > 0) {
+      balance = granted - overagePaid;
+      await tx.$executeRaw`UPDATE orgs SET credit_balance = ${balance}, overage_owed = overage_owed - ${overagePaid} WHERE id = ${orgId}::uuid`;
+      await tx.creditLedgerEntry.create({ data: { orgId, kind: 'OVERAGE', amount: -overagePaid, balanceAfter: balance, note: 'open overage paid off by a grant' } });
+    }
+    await recordAudit(tx, { orgId, actorId: null, action: 'credits.granted', detail: { amount, note, overagePaid } });
+    return { orgId, balance, overagePaid };
   });
+}
+
+/** The balance and any open overage, for `npm run credits -- balance`. */
+export async function creditStatement(db: Db, orgSlug: string): Promise<{ balance: number; overageOwed: number }> {
+  const org = await db.org.findUnique({ where: { slug: orgSlug }, select: { creditBalance: true, overageOwed: true } });
+  if (!org) return refuse('BAD_USER_INPUT', `No org with slug "${orgSlug}".`);
+  return { balance: org.creditBalance, overageOwed: org.overageOwed };
 }

@@ -21,7 +21,7 @@ export interface UsageSummary {
 export async function usageSummary(s: Services, orgId: string): Promise<UsageSummary> {
   const org = await loadOrg(s, orgId);
   const provider = effectiveProvider(org, s.clock.now());
-  const { _sum } = await s.db.completion.aggregate({ where: { orgId }, _sum: { creditsCharged: true } });
+  const { _sum } = await s.db.completion.aggregate({ where: { orgId, billing: 'CREDITS' }, _sum: { creditsCharged: true } });
   const totalCreditsCharged = _sum.creditsCharged ?? 0;
   if (provider === 'INTERVY_CREDITS') {
     return { orgId, trackingAvailable: true, notice: null, providerDashboardUrl: null, totalCreditsCharged };

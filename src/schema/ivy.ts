@@ -1,6 +1,7 @@
 import { builder, requiresOrg } from '../builder.ts';
-import { acceptCompletion, streamCompletion, MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
-import { abortOnReturn } from '../lib/abort-on-return.ts';
+import { acceptCompletion, MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
+import { completionStream } from '../domain/ivy-stream.ts';
+import { roleHas } from '../domain/permissions.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
 
 const BillingMode = builder.enumType('BillingMode', {
@@ -22,7 +23,10 @@ const IvyCompletionInput = builder.inputType('IvyCompletionInput', {
     messages: t.field({ type: [IvyMessageInput], required: true, description: 'The conversation so far; the last one is the USER’s question.' }),
     system: t.string({ description: 'Instructions for Ivy.' }),
     maxTokens: t.int({ description: `Longest answer, in tokens: 1 to ${MAX_TOKENS_LIMIT}, default ${MAX_TOKENS_DEFAULT}. Credits mode holds enough credits for it.` }),
-    requestId: t.id({ description: 'Client-chosen id; a repeated id in the same org is refused (DUPLICATE_REQUEST) and never billed twice.' }),
+    requestId: t.id({
+      description:
+        'Client-chosen idempotency key, in both billing modes: a repeat in the same org, while the first runs or after it ended, is refused (DUPLICATE_REQUEST), never sent upstream and never billed twice.',
+    }),
   }),
 });
 
@@ -51,7 +55,12 @@ const Failed = builder.objectRef<Of<'failed'>>('IvyCompletionFailed').implement(
   fields: (t) => ({
     code: t.expose('code', { type: ErrorCodeRef }),
     message: t.exposeString('message'),
-    creditsCharged: t.exposeInt('creditsCharged', { description: 'What was billed for the part streamed before the failure.' }),
+    creditsCharged: t.exposeInt('creditsCharged', {
+      description: 'What was billed for the part streamed before the failure: the input the provider accepted and at least the output delivered.',
+    }),
+    creditBalance: t.exposeInt('creditBalance', {
+      description: 'The org’s balance after this answer (unchanged in BYOK mode); the last known one when the bill could not be recorded.',
+    }),
   }),
 });
 
@@ -74,7 +83,14 @@ builder.subscriptionField('ivyCompletion', (t) =>
         orgId: String(input.orgId),
         requestId: input.requestId == null ? null : String(input.requestId),
       });
-      return abortOnReturn((signal) => streamCompletion(ctx.services, accepted, signal), ctx.signal);
+      const orgId = accepted.orgId;
+      return completionStream(ctx.services, accepted, {
+        clientGone: ctx.signal,
+        stillAllowed: async () => {
+          const m = await ctx.refreshMembership(orgId);
+          return m != null && roleHas(m.role, 'ivy:use');
+        },
+      });
     },
     resolve: (event: IvyEvent) => event,
   }),

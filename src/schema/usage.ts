@@ -43,7 +43,7 @@ const UsageReport = builder.objectRef<UsageSummary & Page>('UsageReport').implem
           { args: { first: args.first ?? report.first ?? 20, after: args.after ?? report.after ?? undefined }, toCursor: (c) => c.id, maxSize: 100 },
           ({ after, limit }: ResolveCursorConnectionArgs) =>
             ctx.services.db.completion.findMany({
-              where: { orgId: report.orgId },
+              where: { orgId: report.orgId, billing: 'CREDITS' },
               orderBy: { seq: 'desc' },
               take: limit,
               ...(after ? { cursor: { id: after }, skip: 1 } : {}),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { creditsFor } from '../../src/domain/credits.ts';
+import { creditsFor } from '../../src/domain/pricing.ts';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
@@ -37,7 +37,7 @@ describe.each<Transport>(['ws', 'sse'])('ivyCompletion over %s', (transport) => 
     await ledgerAddsUp(server, org.id);
   });
 
-  it('runs BYOK on the member’s own key and the org’s model, deducting nothing and recording no usage', async () => {
+  it('runs BYOK on the member’s own key and the org’s model, deducting nothing and keeping it off the Usage page', async () => {
     const { org, staffing } = await server.seed.org({ provider: 'ANTHROPIC', model: 'claude-opus-5-5', credits: 700 });
     await server.seed.key(org.id, staffing.id, 'ANTHROPIC', 'sk-ant-member-own-key-abcdefghij-WXYZ');
     const events = await runCompletion(server.client(staffing.token), transport, { orgId: org.id, messages: ask('hello [[deltas:2]]') });
@@ -45,7 +45,9 @@ describe.each<Transport>(['ws', 'sse'])('ivyCompletion over %s', (transport) => 
     expect(events.at(-1)).toMatchObject({ __typename: 'IvyCompletionFinished', creditsCharged: 0, creditBalance: 700 });
     expect(anthropic.requests.at(-1)).toMatchObject({ model: 'claude-opus-5-5', authKeyLast4: 'WXYZ' });
     expect(await balanceOf(server, org.id)).toBe(700);
-    expect(await server.app.services.db.completion.count({ where: { orgId: org.id } })).toBe(0);
+    // A row without a hold makes requestId idempotent; it stays off the Usage page (BYOK shows the notice instead).
+    expect(await server.app.services.db.completion.findMany({ where: { orgId: org.id }, select: { billing: true, holdAmount: true, creditsCharged: true, status: true } }))
+      .toEqual([{ billing: 'BYOK', holdAmount: 0, creditsCharged: 0, status: 'SUCCEEDED' }]);
     expect(await server.app.services.db.creditLedgerEntry.count({ where: { orgId: org.id, kind: { not: 'GRANT' } } })).toBe(0);
   });
 

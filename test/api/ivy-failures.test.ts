@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
+import { creditsFor, TextTokenEstimate } from '../../src/domain/pricing.ts';
 import { balanceOf, ledgerAddsUp, runCompletion, subscribeIvy, type Transport } from '../support/ivy.ts';
 
 let server: TestServer, openaiHouse: TestServer;
@@ -80,12 +81,23 @@ describe.each<Transport>(['ws', 'sse'])('upstream failures over %s', (transport)
     await ledgerAddsUp(server, org.id);
   });
 
-  it('charges nothing for a cut OpenAI stream, which reports no usage', async () => {
+  it('bills a cut OpenAI stream, which reports no usage, for the delivered text and the accepted prompt, marked as estimated', async () => {
     const { org, admin } = await openaiHouse.seed.org({ credits: 500 });
-    const events = await runCompletion(openaiHouse.client(admin.token), transport, { orgId: org.id, messages: ask('[[drop]] [[usage:3000:50]]'), maxTokens: 2000 });
+    const prompt = '[[drop]] [[usage:3000:50]]';
+    const events = await runCompletion(openaiHouse.client(admin.token), transport, { orgId: org.id, messages: ask(prompt), maxTokens: 2000 });
     expect(events[0]).toMatchObject({ provider: 'INTERVY_CREDITS', model: 'gpt-5-mini', billing: 'CREDITS' });
-    expect(expectOneEnding(events, 'IvyCompletionFailed')).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', creditsCharged: 0 });
-    expect(await balanceOf(openaiHouse, org.id)).toBe(500);
+    const delivered = events.filter((e) => e.__typename === 'IvyTextDelta').map((e) => e.text).join('');
+    expect(delivered.length).toBeGreaterThan(0);
+    const failed = expectOneEnding(events, 'IvyCompletionFailed');
+    // GPT-5 Mini: 1 credit per 1k input, 2 per 1k output; both figures are estimated from text (pricing.ts).
+    const expected = creditsFor({ creditsPer1kInput: 1, creditsPer1kOutput: 2 }, TextTokenEstimate.of(prompt), TextTokenEstimate.of(delivered));
+    expect(failed).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', creditsCharged: expected, creditBalance: 500 - expected });
+    expect(expected).toBeGreaterThan(0);
+    const [row] = await openaiHouse.app.services.db.completion.findMany({ where: { orgId: org.id } });
+    expect(row).toMatchObject({ inputTokensEstimated: true, outputTokensEstimated: true, deliveredChars: delivered.length, creditsCharged: expected });
+    const release = await openaiHouse.app.services.db.creditLedgerEntry.findFirstOrThrow({ where: { completionId: row.id, kind: 'RELEASE' } });
+    expect(release.note).toMatch(/input tokens \d+ estimated, output tokens \d+ estimated/);
+    await ledgerAddsUp(openaiHouse, org.id);
   });
 
   it('bills an OpenAI house-model answer from the usage chunk', async () => {

@@ -1,0 +1,167 @@
+// Streams an accepted completion and settles it exactly once, however it ends: finished, failed upstream, the
+// member removed mid-answer, the client pressing Stop before the first event, or the connection dropping at any point.
+import type { ErrorCode } from '../lib/errors.ts';
+import type { StreamPart } from '../providers/types.ts';
+import { extendHold, settleCompletion, type Settlement } from './credits.ts';
+import { failureMessage, type AcceptedCompletion, type IvyEvent } from './ivy.ts';
+import { markKeyInvalid, vendorName } from './key-vault.ts';
+import { billFor, TextTokenEstimate, type Bill, type Usage } from './pricing.ts';
+import type { Services } from './services.ts';
+
+type Ending =
+  | Extract<StreamPart, { type: 'finish' }>
+  | { type: 'error'; code: ErrorCode; message: string; inputTokens: number | null; outputTokens: number | null };
+
+export interface StreamOptions {
+  /** Aborted when the client goes away (an SSE request closed). graphql-ws says the same by calling return(). */
+  clientGone?: AbortSignal;
+  /** Whether the member may still use Ivy in the org: asked again at most every MEMBERSHIP_RECHECK_MS of streaming. */
+  stillAllowed?: () => Promise<boolean>;
+}
+
+const CANCELLED = { code: 'CANCELLED', message: 'Cancelled by the client.' } as const;
+
+/** One completion's meter (what was delivered, what the provider reported) and its once-only settlement. */
+class CompletionRun {
+  readonly delivered = new TextTokenEstimate();
+  usage: Usage = { inputTokens: null, outputTokens: null };
+  private settlement?: Promise<Bill & Settlement>;
+
+  constructor(
+    private readonly s: Services,
+    readonly c: AcceptedCompletion,
+  ) {}
+
+  /** The first call decides the bill; later calls (a cancellation racing the stream's own end) get the same one. */
+  settle(end: Ending): Promise<Bill & Settlement> {
+    this.settlement ??= this.bill(end);
+    return this.settlement;
+  }
+
+  cancel(): Promise<unknown> {
+    return this.settle({ type: 'error', ...CANCELLED, ...this.usage }).catch((error) =>
+      this.s.log.error('could not settle a cancelled completion; the expiry sweep will release its hold', { error, completionId: this.c.completionId }),
+    );
+  }
+
+  private async bill(end: Ending): Promise<Bill & Settlement> {
+    const { s, c } = this;
+    const reported = { inputTokens: end.inputTokens ?? this.usage.inputTokens, outputTokens: end.outputTokens ?? this.usage.outputTokens };
+    if (end.type === 'error' && end.code === 'PROVIDER_AUTH_FAILED' && c.billing === 'BYOK') {
+      await markKeyInvalid(s, c.orgId, c.userId, c.vendor);
+    }
+    const bill = billFor(c.model, {
+      finished: end.type === 'finish',
+      reported,
+      delivered: this.delivered,
+      promptTokens: () => TextTokenEstimate.of(c.system, ...c.messages.map((m) => m.content)),
+    });
+    const status = end.type === 'finish' ? 'SUCCEEDED' : end.code === 'CANCELLED' ? 'CANCELLED' : 'FAILED';
+    const settled = await settleCompletion(s.db, c.completionId, {
+      status,
+      charge: c.billing === 'CREDITS' ? bill.charge : 0,
+      inputTokens: bill.inputTokens,
+      outputTokens: bill.outputTokens,
+      inputEstimated: bill.inputEstimated,
+      outputEstimated: bill.outputEstimated,
+      deliveredChars: this.delivered.chars,
+      errorCode: end.type === 'error' ? end.code : null,
+      now: s.clock.now(),
+    });
+    // BYOK: the provider bills the member; the event shows only what it reported.
+    return c.billing === 'CREDITS' ? { ...bill, ...settled } : { ...bill, ...reported, ...settled } as Bill & Settlement;
+  }
+
+  async *events(signal: AbortSignal, stillAllowed?: () => Promise<boolean>): AsyncGenerator<IvyEvent> {
+    const { s, c } = this;
+    yield { kind: 'started', requestId: c.requestId, provider: c.provider, model: c.model.id, billing: c.billing };
+    let end: Ending | null = null;
+    let lastCheck = s.clock.now().getTime();
+    let lastExtended = lastCheck;
+    try {
+      const parts = s.providers[c.vendor].stream({ apiKey: c.apiKey, model: c.model.id, system: c.system, messages: c.messages, maxTokens: c.maxTokens, signal });
+      for await (const part of parts) {
+        if (part.type === 'usage') {
+          this.usage = { inputTokens: part.inputTokens ?? this.usage.inputTokens, outputTokens: part.outputTokens ?? this.usage.outputTokens };
+          continue;
+        }
+        if (part.type !== 'text-delta') {
+          end = part;
+          continue;
+        }
+        const now = s.clock.now().getTime();
+        if (stillAllowed && now - lastCheck >= s.config.membershipRecheckMs) {
+          lastCheck = now;
+          if (!(await stillAllowed())) {
+            end = { type: 'error', code: 'FORBIDDEN', message: 'You are no longer a member of this org, so Ivy stopped answering.', ...this.usage };
+            break; // leaving the loop returns the adapter's stream, which aborts the upstream request
+          }
+        }
+        // A stream that makes progress is alive: keep the expiry sweep off its hold (it is for crashed processes).
+        if (now - lastExtended >= s.config.holdTimeoutMs / 3) {
+          lastExtended = now;
+          await extendHold(s.db, c.completionId, new Date(now + s.config.holdTimeoutMs));
+        }
+        this.delivered.add(part.text);
+        yield { kind: 'delta', text: part.text };
+      }
+    } catch (err) {
+      s.log.error('provider adapter threw instead of ending its stream', { error: err, vendor: c.vendor });
+    }
+    end ??= { type: 'error', code: 'PROVIDER_UNAVAILABLE', message: `${vendorName(c.vendor)} ended the answer without finishing it.`, ...this.usage };
+    let bill: Bill & Settlement;
+    try {
+      bill = await this.settle(end);
+    } catch (err) {
+      // The answer streamed but could not be billed (database unreachable). Charge nothing: the hold stays until
+      // the expiry sweep releases it in full.
+      s.log.error('could not settle a completion; the expiry sweep will release its hold', { error: err, completionId: c.completionId });
+      yield { kind: 'failed', code: 'INTERNAL_SERVER_ERROR', message: 'Ivy answered, but we could not record the result. Nothing was charged for it.', creditsCharged: 0, creditBalance: c.balanceAtAccept };
+      return;
+    }
+    const figures = { inputTokens: bill.inputTokens, outputTokens: bill.outputTokens, creditsCharged: bill.creditsCharged, creditBalance: bill.balance };
+    if (end.type === 'finish') yield { kind: 'finished', ...figures };
+    else {
+      const message = end.code === 'FORBIDDEN' ? end.message : failureMessage(c, end as Extract<StreamPart, { type: 'error' }>);
+      yield { kind: 'failed', code: end.code, message, creditsCharged: bill.creditsCharged, creditBalance: bill.balance };
+    }
+  }
+}
+
+/**
+ * The event stream of an accepted completion. return() (the client sent `complete`, or its socket closed) and an
+ * aborted `clientGone` both abort the upstream request at once and settle the completion for what was delivered,
+ * even when the stream never took its first step, which is when an async generator's own `finally` would never run.
+ */
+export function completionStream(s: Services, c: AcceptedCompletion, opts: StreamOptions = {}): AsyncGenerator<IvyEvent> {
+  const run = new CompletionRun(s, c);
+  const upstream = new AbortController();
+  const inner = run.events(upstream.signal, opts.stillAllowed);
+  const gone = opts.clientGone;
+  const stop = () => {
+    gone?.removeEventListener('abort', onGone);
+    upstream.abort();
+    return run.cancel();
+  };
+  const onGone = () => void stop();
+  if (gone?.aborted) onGone();
+  else gone?.addEventListener('abort', onGone, { once: true });
+
+  const wrapper: AsyncGenerator<IvyEvent> = {
+    next: (...args) =>
+      inner.next(...args).then((r) => {
+        if (r.done) gone?.removeEventListener('abort', onGone);
+        return r;
+      }),
+    async return(value) {
+      await Promise.all([stop(), inner.return(value)]);
+      return { done: true, value };
+    },
+    async throw(err) {
+      await Promise.all([stop(), inner.return(undefined)]);
+      throw err;
+    },
+    [Symbol.asyncIterator]: () => wrapper,
+  };
+  return wrapper;
+}

@@ -1,0 +1,99 @@
+// Every credit figure in one place: what a completion holds before it calls upstream, how tokens are estimated when
+// a provider does not report them, and what a completion is charged however it ends.
+import type { AiModel } from './models.ts';
+
+type Price = Pick<AiModel, 'creditsPer1kInput' | 'creditsPer1kOutput'>;
+
+/** Framing tokens a vendor adds around each message and the system prompt (role markers, separators). */
+const FRAMING_TOKENS_PER_MESSAGE = 8;
+
+/** Credits for a token count at a model's price, rounded up to whole credits. */
+export function creditsFor(model: Price, inputTokens: number, outputTokens: number): number {
+  return Math.ceil((inputTokens * model.creditsPer1kInput + outputTokens * model.creditsPer1kOutput) / 1000);
+}
+
+/**
+ * An upper bound on the input tokens of any prompt, whatever its script: the UTF-8 byte count plus framing. Both
+ * vendors' tokenizers are byte-level BPE, whose tokens each cover at least one byte, so no text tokenizes to more
+ * tokens than it has bytes. (No offline tokenizer exists for current Claude models, so a bound is used for both.)
+ */
+export function inputTokenBound(system: string | null | undefined, messages: readonly { content: string }[]): number {
+  const bytes = Buffer.byteLength(system ?? '') + messages.reduce((n, m) => n + Buffer.byteLength(m.content), 0);
+  return bytes + FRAMING_TOKENS_PER_MESSAGE * (messages.length + 1);
+}
+
+/** The hold: the worst case of a request, so that what the provider reports can never exceed it in practice. */
+export function holdFor(model: Price, system: string | null | undefined, messages: readonly { content: string }[], maxTokens: number): number {
+  return creditsFor(model, inputTokenBound(system, messages), maxTokens);
+}
+
+/**
+ * A fair token estimate for text the provider did not report on (a cut stream): about four ASCII characters a token
+ * (English prose), and one token for every other character (CJK and most non-Latin scripts run at one or more).
+ */
+export class TextTokenEstimate {
+  private ascii = 0;
+  private other = 0;
+  chars = 0;
+
+  add(text: string): void {
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code < 0x80) this.ascii++;
+      // A surrogate pair is one character: count its high half only.
+      else if (code < 0xdc00 || code > 0xdfff) this.other++;
+    }
+    this.chars += text.length;
+  }
+
+  get tokens(): number {
+    return Math.ceil(this.ascii / 4) + this.other;
+  }
+
+  static of(...texts: (string | null | undefined)[]): number {
+    const e = new TextTokenEstimate();
+    for (const t of texts) if (t) e.add(t);
+    return e.tokens;
+  }
+}
+
+export interface Usage {
+  inputTokens: number | null;
+  outputTokens: number | null;
+}
+
+export interface Bill {
+  charge: number;
+  inputTokens: number;
+  outputTokens: number;
+  inputEstimated: boolean;
+  outputEstimated: boolean;
+}
+
+/**
+ * What a completion is charged.
+ * - Finished: exactly what the provider reported (a figure it left out is estimated).
+ * - Cancelled or failed: at least the output that reached the client (the provider's figure, or the estimate from
+ *   the delivered text when that is larger: both vendors report output only at the end), plus the input the
+ *   provider accepted (its figure, or an estimate when it streamed anything without reporting one; nothing when it
+ *   refused the request before streaming).
+ */
+export function billFor(
+  model: Price,
+  o: { finished: boolean; reported: Usage; delivered: TextTokenEstimate; promptTokens: () => number },
+): Bill {
+  const accepted = o.finished || o.delivered.chars > 0 || o.reported.inputTokens != null || o.reported.outputTokens != null;
+  const inputEstimated = o.reported.inputTokens == null && accepted;
+  const inputTokens = o.reported.inputTokens ?? (accepted ? o.promptTokens() : 0);
+  let outputTokens: number;
+  let outputEstimated: boolean;
+  if (o.finished && o.reported.outputTokens != null) {
+    outputTokens = o.reported.outputTokens;
+    outputEstimated = false;
+  } else {
+    const estimate = o.delivered.tokens;
+    outputEstimated = o.reported.outputTokens == null || estimate > o.reported.outputTokens;
+    outputTokens = outputEstimated ? estimate : o.reported.outputTokens!;
+  }
+  return { charge: creditsFor(model, inputTokens, outputTokens), inputTokens, outputTokens, inputEstimated, outputEstimated };
+}
