@@ -1,4 +1,5 @@
 // buildApp(config) -> one HTTP server carrying GraphQL over HTTP/SSE (Yoga) and graphql-ws, plus /healthz.
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { GraphQLError } from 'graphql';
@@ -63,6 +64,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       openai: { ...providerOptions, baseURL: config.openaiBaseUrl },
     }),
     pubsub,
+    events: new EventEmitter(),
+    inflight: new Set(),
   };
 
   const yoga = createYoga<{ connectionParams?: Record<string, unknown> }>({
@@ -134,6 +137,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       await graphqlWs.dispose();
       httpServer.closeAllConnections();
       await new Promise<void>((r) => httpServer.close(() => r()));
+      // Every completion still streaming is cut and settled for what it delivered before the database goes.
+      await Promise.all([...services.inflight].map((run) => run.cancel()));
       await closePubSub();
       await database.close();
     },

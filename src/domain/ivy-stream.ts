@@ -26,6 +26,7 @@ class CompletionRun {
   readonly delivered = new TextTokenEstimate();
   usage: Usage = { inputTokens: null, outputTokens: null };
   private settlement?: Promise<Bill & Settlement>;
+  onSettled?: () => void;
 
   constructor(
     private readonly s: Services,
@@ -34,7 +35,16 @@ class CompletionRun {
 
   /** The first call decides the bill; later calls (a cancellation racing the stream's own end) get the same one. */
   settle(end: Ending): Promise<Bill & Settlement> {
-    this.settlement ??= this.bill(end);
+    if (!this.settlement) {
+      this.settlement = this.bill(end);
+      this.settlement.then(
+        ({ creditsCharged }) => {
+          const { c } = this;
+          this.s.events.emit('completion-settled', { completionId: c.completionId, orgId: c.orgId, requestId: c.requestId, status: end.type === 'finish' ? 'SUCCEEDED' : end.code, creditsCharged });
+        },
+        () => {},
+      ).finally(() => this.onSettled?.());
+    }
     return this.settlement;
   }
 
@@ -144,6 +154,9 @@ export function completionStream(s: Services, c: AcceptedCompletion, opts: Strea
     return run.cancel();
   };
   const onGone = () => void stop();
+  const entry = { cancel: stop };
+  s.inflight.add(entry);
+  run.onSettled = () => s.inflight.delete(entry);
   if (gone?.aborted) onGone();
   else gone?.addEventListener('abort', onGone, { once: true });
 

@@ -1,4 +1,5 @@
 // What the domain needs from the outside world, built once per process and shared by every request.
+import type { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Keyring } from '../lib/crypto.ts';
@@ -17,6 +18,14 @@ export interface Services {
   models: ModelCatalogue;
   providers: Record<Vendor, ProviderAdapter>;
   pubsub: AppPubSub;
+  /** In-process notifications of what the domain did (tests wait on them; metrics can count them). */
+  events: EventEmitter<DomainEvents>;
+  /** Completions streaming in this process, so that stopping the server can settle every one of them. */
+  inflight: Set<{ cancel(): Promise<unknown> }>;
+}
+
+export interface DomainEvents {
+  'completion-settled': [{ completionId: string; orgId: string; requestId: string; status: string; creditsCharged: number }];
 }
 
 /** The signed-in member acting in one org. */
