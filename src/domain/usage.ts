@@ -16,6 +16,7 @@ export interface UsageSummary {
   notice: string | null;
   providerDashboardUrl: string | null;
   totalCreditsCharged: number;
+  openOverageCredits: number;
 }
 
 export async function usageSummary(s: Services, orgId: string): Promise<UsageSummary> {
@@ -24,7 +25,7 @@ export async function usageSummary(s: Services, orgId: string): Promise<UsageSum
   const { _sum } = await s.db.completion.aggregate({ where: { orgId, billing: 'CREDITS' }, _sum: { creditsCharged: true } });
   const totalCreditsCharged = _sum.creditsCharged ?? 0;
   if (provider === 'INTERVY_CREDITS') {
-    return { orgId, trackingAvailable: true, notice: null, providerDashboardUrl: null, totalCreditsCharged };
+    return { orgId, trackingAvailable: true, notice: null, providerDashboardUrl: null, totalCreditsCharged, openOverageCredits: org.overageOwed };
   }
   const dashboard = PROVIDER_DASHBOARDS[provider];
   return {
@@ -35,5 +36,6 @@ export async function usageSummary(s: Services, orgId: string): Promise<UsageSum
       `receive the data needed to build a usage log. To review usage and costs, open the ${dashboard.name}.`,
     providerDashboardUrl: dashboard.url,
     totalCreditsCharged,
+    openOverageCredits: org.overageOwed,
   };
 }

@@ -19,7 +19,12 @@ const UsageEntry = builder.prismaObject('Completion', {
     inputTokens: t.exposeInt('inputTokens', { nullable: true }),
     outputTokens: t.exposeInt('outputTokens', { nullable: true }),
     creditsHeld: t.exposeInt('holdAmount'),
-    creditsCharged: t.exposeInt('creditsCharged'),
+    creditsCharged: t.exposeInt('creditsCharged', { description: 'Taken from the balance: the charge, up to the hold, plus any overage the balance covered.' }),
+    inputTokensEstimated: t.exposeBoolean('inputTokensEstimated', { description: 'The provider did not report input tokens; they were estimated from the prompt.' }),
+    outputTokensEstimated: t.exposeBoolean('outputTokensEstimated', {
+      description: 'The stream ended before the provider reported output tokens (or reported fewer than were delivered); estimated from the delivered text.',
+    }),
+    overageOwed: t.exposeInt('overageUncovered', { description: 'Credits the provider’s report put above the hold that the balance could not cover (owed until the next top-up).' }),
     status: t.expose('status', { type: CompletionStatus }),
     errorCode: t.exposeString('errorCode', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
@@ -35,6 +40,7 @@ const UsageReport = builder.objectRef<UsageSummary & Page>('UsageReport').implem
     notice: t.exposeString('notice', { nullable: true }),
     providerDashboardUrl: t.exposeString('providerDashboardUrl', { nullable: true, description: 'Anthropic Console or OpenAI Platform usage page, in BYOK mode.' }),
     totalCreditsCharged: t.exposeInt('totalCreditsCharged'),
+    openOverageCredits: t.exposeInt('openOverageCredits', { description: 'Credits owed for answers that cost more than their hold and the balance; paid off by the next top-up.' }),
     entries: t.connection({
       type: UsageEntry,
       description: 'Credits-mode completions, newest first (paged by `usage(first, after)`).',

@@ -49,6 +49,8 @@ export interface FakeServerOptions {
 export interface Directives {
   slowMs: number;
   hang: boolean;
+  /** Stop after this many deltas and send nothing more until the client goes away. */
+  hangAfter: number | null;
   drop: boolean;
   overloaded: boolean;
   fail500: boolean;
@@ -65,6 +67,7 @@ export function parseDirectives(text: string): Directives {
   return {
     slowMs: num(/\[\[slow:(\d+)\]\]/) ?? 0,
     hang: text.includes('[[hang]]'),
+    hangAfter: num(/\[\[hang-after:(\d+)\]\]/),
     drop: text.includes('[[drop]]'),
     overloaded: text.includes('[[overloaded]]'),
     fail500: text.includes('[[500]]'),

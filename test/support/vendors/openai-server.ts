@@ -93,7 +93,7 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
     if (ex.gone) return;
     if (i > 0 && d.slowMs) await ex.pause(d.slowMs);
     send(chunk({ content: text }, null));
-    if (d.hang) return ex.untilGone();
+    if (d.hang || i + 1 === d.hangAfter) return ex.untilGone();
     if (i === breakAt && d.drop) {
       await ex.pause(20);
       return ex.drop();
