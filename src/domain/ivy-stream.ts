@@ -3,10 +3,10 @@
 import type { ErrorCode } from '../lib/errors.ts';
 import type { StreamPart } from '../providers/types.ts';
 import { extendHold, settleCompletion, type Settlement } from './credits.ts';
-import { failureMessage, type AcceptedCompletion, type IvyEvent } from './ivy.ts';
+import { acceptCompletion, failureMessage, type AcceptedCompletion, type IvyCompletionInput, type IvyEvent } from './ivy.ts';
 import { markKeyInvalid, vendorName } from './key-vault.ts';
 import { billFor, TextTokenEstimate, type Bill, type Usage } from './pricing.ts';
-import type { Services } from './services.ts';
+import type { Actor, Services } from './services.ts';
 
 type Ending =
   | Extract<StreamPart, { type: 'finish' }>
@@ -155,8 +155,8 @@ export function completionStream(s: Services, c: AcceptedCompletion, opts: Strea
   };
   const onGone = () => void stop();
   const entry = { cancel: stop };
-  s.inflight.add(entry);
-  run.onSettled = () => s.inflight.delete(entry);
+  track(s, entry);
+  run.onSettled = () => untrack(s, entry);
   if (gone?.aborted) onGone();
   else gone?.addEventListener('abort', onGone, { once: true });
 
@@ -177,4 +177,33 @@ export function completionStream(s: Services, c: AcceptedCompletion, opts: Strea
     [Symbol.asyncIterator]: () => wrapper,
   };
   return wrapper;
+}
+
+type Inflight = Services['inflight'] extends Set<infer E> ? E : never;
+
+function track(s: Services, entry: Inflight) {
+  s.inflight.add(entry);
+  s.events.emit('inflight-changed', s.inflight.size);
+}
+
+function untrack(s: Services, entry: Inflight) {
+  if (s.inflight.delete(entry)) s.events.emit('inflight-changed', s.inflight.size);
+}
+
+/**
+ * Accepts a completion and returns its event stream. From the moment acceptance starts until the completion is
+ * settled, it is in `s.inflight`, so stopping the server waits for an acceptance under way and then settles it.
+ */
+export async function startCompletion(s: Services, actor: Actor, input: IvyCompletionInput, opts: StreamOptions = {}): Promise<AsyncGenerator<IvyEvent>> {
+  let stream: AsyncGenerator<IvyEvent> | undefined;
+  let accepting!: Promise<unknown>;
+  const entry = { cancel: () => accepting.then(() => stream?.return(undefined), () => undefined) };
+  track(s, entry);
+  try {
+    accepting = acceptCompletion(s, actor, input);
+    stream = completionStream(s, (await accepting) as AcceptedCompletion, opts);
+    return stream;
+  } finally {
+    untrack(s, entry);
+  }
 }

@@ -1,6 +1,6 @@
 import { builder, requiresOrg } from '../builder.ts';
-import { acceptCompletion, MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
-import { completionStream } from '../domain/ivy-stream.ts';
+import { MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
+import { startCompletion } from '../domain/ivy-stream.ts';
 import { roleHas } from '../domain/permissions.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
 
@@ -77,20 +77,20 @@ builder.subscriptionField('ivyCompletion', (t) =>
     ...requiresOrg('ivy:use', 'Asks Ivy and streams the answer. Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, …) come before anything is sent upstream.'),
     type: IvyCompletionEvent,
     args: { input: t.arg({ type: IvyCompletionInput, required: true }) },
-    subscribe: async (_root, { input }, ctx) => {
-      const accepted = await acceptCompletion(ctx.services, ctx.viewer!, {
-        ...input,
-        orgId: String(input.orgId),
-        requestId: input.requestId == null ? null : String(input.requestId),
-      });
-      const orgId = accepted.orgId;
-      return completionStream(ctx.services, accepted, {
-        clientGone: ctx.signal,
-        stillAllowed: async () => {
-          const m = await ctx.refreshMembership(orgId);
-          return m != null && roleHas(m.role, 'ivy:use');
+    subscribe: (_root, { input }, ctx) => {
+      const orgId = String(input.orgId);
+      return startCompletion(
+        ctx.services,
+        ctx.viewer!,
+        { ...input, orgId, requestId: input.requestId == null ? null : String(input.requestId) },
+        {
+          clientGone: ctx.signal,
+          stillAllowed: async () => {
+            const m = await ctx.refreshMembership(orgId);
+            return m != null && roleHas(m.role, 'ivy:use');
+          },
         },
-      });
+      );
     },
     resolve: (event: IvyEvent) => event,
   }),

@@ -52,22 +52,30 @@ export async function lockOrgRow(server: TestServer, orgId: string) {
 }
 
 /** A raw graphql-transport-ws connection, so a test can cut the socket at any moment with no `complete` sent. */
-export async function rawIvySocket(server: TestServer, token: string) {
+export async function rawIvySocket(server: { url: string }, token: string) {
   const socket = new WebSocket(`${server.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
   const messages: any[] = [];
   const waiters: (() => void)[] = [];
+  let closed = false;
+  const wake = () => waiters.splice(0).forEach((w) => w());
   socket.on('message', (data) => {
     messages.push(JSON.parse(String(data)));
-    waiters.splice(0).forEach((w) => w());
+    wake();
   });
+  socket.on('close', () => {
+    closed = true;
+    wake();
+  });
+  socket.on('error', () => {});
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
   socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }));
   const until = (pred: (m: any[]) => boolean) =>
-    new Promise<void>((resolve) => {
-      const check = () => (pred(messages) ? resolve() : waiters.push(check));
+    new Promise<void>((resolve, reject) => {
+      const check = () => (pred(messages) ? resolve() : closed ? reject(new Error('socket closed')) : waiters.push(check));
       check();
     });
   await until((m) => m.some((x) => x.type === 'connection_ack'));
+  const of = (id: string) => messages.filter((x) => x.id === id);
   return {
     messages,
     subscribe(id: string, input: Record<string, unknown>) {
@@ -78,6 +86,14 @@ export async function rawIvySocket(server: TestServer, token: string) {
     },
     /** Resolves once `n` next-messages of the operation have arrived. */
     events: (id: string, n: number) => until((m) => m.filter((x) => x.id === id && x.type === 'next').length >= n),
+    /** Resolves once `n` events arrived, the operation ended (complete or error), or the socket closed. */
+    eventsOrEnd: (id: string, n: number) =>
+      until(() => closed || of(id).some((x) => x.type !== 'next') || of(id).length >= n).catch(() => undefined),
+    /** The operation's messages so far. */
+    of,
+    get closed() {
+      return closed;
+    },
     /** Cuts the TCP connection with no close frame, as a lost network would. */
     drop: () => socket.terminate(),
   };

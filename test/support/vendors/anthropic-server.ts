@@ -1,6 +1,6 @@
 // Loopback stand-in for the Anthropic Messages API, speaking its real wire format (JSON errors, SSE event stream).
 import {
-  judgeKey, lastUserText, newId, parseDirectives, planReply, promptText, sendJson, startFakeServer,
+  judgeRequest, lastUserText, newId, parseDirectives, planReply, promptText, sendJson, startFakeServer,
   type Exchange, type FakeServerOptions, type FakeVendorServer,
 } from './common.js';
 
@@ -20,7 +20,7 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
   const { res, req } = ex;
   const requestId = newId('req_');
   const headers = { 'request-id': requestId };
-  const verdict = judgeKey(ex.auth.key);
+  const verdict = judgeRequest(ex.auth.key, ex.body);
   if (verdict === 'missing') return sendJson(res, 401, errorBody('authentication_error', 'x-api-key header is required'), headers);
   if (verdict === 'invalid') return sendJson(res, 401, errorBody('authentication_error', 'invalid x-api-key'), headers);
   if (verdict === 'ratelimited') {

@@ -114,6 +114,14 @@ export function readAuth(req: IncomingMessage): { scheme: AuthScheme; key: strin
 
 export type KeyVerdict = 'missing' | 'invalid' | 'ratelimited' | 'ok';
 
+/** The key's verdict, unless the question asks for a 401 (`[[401]]`) or a 429 (`[[429]]`) whatever the key. */
+export function judgeRequest(key: string | null, body: Record<string, unknown> | null): KeyVerdict {
+  const asked = lastUserText(body?.messages);
+  if (asked.includes('[[401]]')) return 'invalid';
+  if (asked.includes('[[429]]')) return 'ratelimited';
+  return judgeKey(key);
+}
+
 export function judgeKey(key: string | null): KeyVerdict {
   if (!key) return 'missing';
   if (key.includes('invalid')) return 'invalid';

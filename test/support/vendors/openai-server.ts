@@ -1,6 +1,6 @@
 // Loopback stand-in for the OpenAI Chat Completions API, speaking its real wire format (JSON errors, data-only SSE).
 import {
-  judgeKey, lastUserText, newId, parseDirectives, planReply, promptText, sendJson, startFakeServer,
+  judgeRequest, lastUserText, newId, parseDirectives, planReply, promptText, sendJson, startFakeServer,
   type Exchange, type FakeServerOptions, type FakeVendorServer,
 } from './common.js';
 
@@ -21,7 +21,7 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
   const { res, req } = ex;
   const headers = { 'x-request-id': newId('req_', 16), 'openai-processing-ms': '12', 'openai-version': '2020-10-01' };
   const key = ex.auth.key;
-  const verdict = judgeKey(key);
+  const verdict = judgeRequest(key, ex.body);
   if (verdict === 'missing') {
     return sendJson(res, 401, errorBody(
       "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username. You can obtain an API key from https://platform.openai.com/account/api-keys.",
