@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { billFor, creditsFor, holdFor, inputTokenBound, TextTokenEstimate } from '../../src/domain/pricing.ts';
+
+const HAIKU = { creditsPer1kInput: 1, creditsPer1kOutput: 5 };
+const estimate = (...texts: string[]) => {
+  const e = new TextTokenEstimate();
+  texts.forEach((t) => e.add(t));
+  return e;
+};
+
+describe('the hold', () => {
+  it('bounds input tokens by UTF-8 bytes plus framing, whatever the script', () => {
+    expect(inputTokenBound(null, [{ content: 'abcd' }])).toBe(4 + 16);
+    expect(inputTokenBound('sys', [{ content: '面' }, { content: '😀' }])).toBe(3 + 3 + 4 + 24);
+  });
+
+  it('holds the input bound plus maxTokens at the model price', () => {
+    expect(holdFor(HAIKU, null, [{ content: 'x'.repeat(984) }], 1000)).toBe(creditsFor(HAIKU, 1000, 1000));
+  });
+});
+
+describe('the text estimate', () => {
+  it('counts about four ASCII characters a token and one token for any other character, surrogate pairs once', () => {
+    expect(estimate('abcdefgh').tokens).toBe(2);
+    expect(estimate('面試官').tokens).toBe(3);
+    expect(estimate('😀😀').tokens).toBe(2);
+    expect(estimate('ab', 'cd', '面').tokens).toBe(2);
+    expect(estimate('😀').chars).toBe(2);
+  });
+});
+
+describe('the bill', () => {
+  const prompt = () => 100;
+
+  it('charges a finished answer exactly what the provider reported', () => {
+    const bill = billFor(HAIKU, { finished: true, reported: { inputTokens: 1000, outputTokens: 10 }, delivered: estimate('x'.repeat(4000)), promptTokens: prompt });
+    expect(bill).toEqual({ charge: creditsFor(HAIKU, 1000, 10), inputTokens: 1000, outputTokens: 10, inputEstimated: false, outputEstimated: false });
+  });
+
+  it('charges a cut stream at least the delivered text when the provider reported less, marking the figure estimated', () => {
+    const bill = billFor(HAIKU, { finished: false, reported: { inputTokens: 1000, outputTokens: 1 }, delivered: estimate('x'.repeat(4000)), promptTokens: prompt });
+    expect(bill).toMatchObject({ inputTokens: 1000, outputTokens: 1000, inputEstimated: false, outputEstimated: true, charge: 6 });
+  });
+
+  it('keeps the provider’s output figure on a cut stream when it exceeds the estimate', () => {
+    const bill = billFor(HAIKU, { finished: false, reported: { inputTokens: 10, outputTokens: 900 }, delivered: estimate('tiny'), promptTokens: prompt });
+    expect(bill).toMatchObject({ outputTokens: 900, outputEstimated: false });
+  });
+
+  it('estimates the input of a stream the provider accepted without reporting it, and charges nothing for one it refused', () => {
+    const accepted = billFor(HAIKU, { finished: false, reported: { inputTokens: null, outputTokens: null }, delivered: estimate('abcd'), promptTokens: prompt });
+    expect(accepted).toMatchObject({ inputTokens: 100, inputEstimated: true, outputTokens: 1 });
+    const refused = billFor(HAIKU, { finished: false, reported: { inputTokens: null, outputTokens: null }, delivered: estimate(), promptTokens: prompt });
+    expect(refused).toMatchObject({ charge: 0, inputTokens: 0, inputEstimated: false });
+  });
+});
