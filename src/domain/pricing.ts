@@ -28,26 +28,35 @@ export function holdFor(model: Price, system: string | null | undefined, message
 }
 
 /**
- * A fair token estimate for text the provider did not report on (a cut stream): about four ASCII characters a token
- * (English prose), and one token for every other character (CJK and most non-Latin scripts run at one or more).
+ * Pieces the way the vendors' pre-tokenizers split text before BPE (GPT-2/cl100k style): contractions, a word with
+ * its leading space, up to three digits, a run of punctuation, whitespace. BPE never merges across these boundaries.
+ */
+const PIECES = /'(?:s|t|re|ve|m|ll|d)| ?\p{L}+| ?\p{N}{1,3}| ?[^\s\p{L}\p{N}]+|\s+/gu;
+const NON_ASCII = /[^\x00-\x7f]/gu;
+
+/**
+ * A token estimate for text a provider did not report on (a stream cut before its usage arrived), close to and
+ * usually under the real count: one token per pre-tokenizer piece, a long ASCII word one per 8 letters, and one per
+ * character of a non-Latin script (CJK runs one or more tokens a character).
  */
 export class TextTokenEstimate {
-  private ascii = 0;
-  private other = 0;
+  private readonly parts: string[] = [];
   chars = 0;
 
   add(text: string): void {
-    for (let i = 0; i < text.length; i++) {
-      const code = text.charCodeAt(i);
-      if (code < 0x80) this.ascii++;
-      // A surrogate pair is one character: count its high half only.
-      else if (code < 0xdc00 || code > 0xdfff) this.other++;
-    }
+    this.parts.push(text);
     this.chars += text.length;
   }
 
   get tokens(): number {
-    return Math.ceil(this.ascii / 4) + this.other;
+    let tokens = 0;
+    for (const [piece] of this.parts.join('').matchAll(PIECES)) {
+      const nonAscii = piece.match(NON_ASCII)?.length ?? 0;
+      if (nonAscii === 0) tokens += Math.max(1, Math.ceil(piece.trimStart().length / 8));
+      // Mixed pieces: each non-ASCII character, plus one for the ASCII letters beside them (a lone space merges).
+      else tokens += nonAscii + ([...piece].length - nonAscii > 1 ? 1 : 0);
+    }
+    return tokens;
   }
 
   static of(...texts: (string | null | undefined)[]): number {

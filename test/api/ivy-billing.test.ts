@@ -31,7 +31,7 @@ describe.each<Transport>(['ws', 'sse'])('billed for what was delivered, over %s'
     const { org, interviewer } = await server.seed.org({ credits: 500 });
     const requestId = `cancel-399-${transport}`;
     const sub = subscribeIvy(server.client(interviewer.token), transport, { orgId: org.id, messages: ask('[[deltas:400]] [[hang-after:399]] [[usage:300:1200]]'), maxTokens: 2000, requestId });
-    await sub.waitFor(1 + 399);
+    await sub.waitFor(1 + 399, 30_000);
     sub.stop();
     const row = await waitForSettlement(server, org.id, requestId);
     const received = textOf(sub.results.map((r) => r.data!.ivyCompletion));
@@ -49,9 +49,9 @@ describe.each<Transport>(['ws', 'sse'])('billed for what was delivered, over %s'
   it('charges a cancelled OpenAI stream, which reports nothing until the end, for an estimate of input and delivered output', async () => {
     const { org, interviewer } = await openaiHouse.seed.org({ credits: 500 });
     const requestId = `cancel-openai-${transport}`;
-    const prompt = '[[deltas:2000]] [[hang-after:1999]]';
+    const prompt = '[[deltas:1000]] [[hang-after:999]]';
     const sub = subscribeIvy(openaiHouse.client(interviewer.token), transport, { orgId: org.id, messages: ask(prompt), maxTokens: 8000, requestId });
-    await sub.waitFor(1 + 1999);
+    await sub.waitFor(1 + 999, 30_000);
     sub.stop();
     const row = await waitForSettlement(openaiHouse, org.id, requestId);
     const received = textOf(sub.results.map((r) => r.data!.ivyCompletion));

@@ -20,12 +20,21 @@ describe('the hold', () => {
 });
 
 describe('the text estimate', () => {
-  it('counts about four ASCII characters a token and one token for any other character, surrogate pairs once', () => {
-    expect(estimate('abcdefgh').tokens).toBe(2);
+  it('counts one token per pre-tokenizer piece: a word with its leading space, up to three digits, punctuation', () => {
+    expect(estimate('Hello world, this is Ivy.').tokens).toBe(7);
+    expect(estimate('t1 t2 t3').tokens).toBe(6);
+    expect(estimate('t1234').tokens).toBe(3);
+  });
+
+  it('counts a long word one token per 8 letters and each character of a non-Latin script once, surrogate pairs once', () => {
+    expect(estimate('internationalization').tokens).toBe(3);
     expect(estimate('面試官').tokens).toBe(3);
     expect(estimate('😀😀').tokens).toBe(2);
-    expect(estimate('ab', 'cd', '面').tokens).toBe(2);
     expect(estimate('😀').chars).toBe(2);
+  });
+
+  it('estimates the delivered text as a whole, so a word split across deltas counts once', () => {
+    expect(estimate('Hel', 'lo', ' wor', 'ld').tokens).toBe(estimate('Hello world').tokens);
   });
 });
 
@@ -39,7 +48,9 @@ describe('the bill', () => {
 
   it('charges a cut stream at least the delivered text when the provider reported less, marking the figure estimated', () => {
     const bill = billFor(HAIKU, { finished: false, reported: { inputTokens: 1000, outputTokens: 1 }, delivered: estimate('x'.repeat(4000)), promptTokens: prompt });
-    expect(bill).toMatchObject({ inputTokens: 1000, outputTokens: 1000, inputEstimated: false, outputEstimated: true, charge: 6 });
+    const delivered = estimate('x'.repeat(4000)).tokens;
+    expect(delivered).toBe(500);
+    expect(bill).toMatchObject({ inputTokens: 1000, outputTokens: delivered, inputEstimated: false, outputEstimated: true, charge: creditsFor(HAIKU, 1000, delivered) });
   });
 
   it('keeps the provider’s output figure on a cut stream when it exceeds the estimate', () => {
