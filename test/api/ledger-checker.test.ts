@@ -5,6 +5,7 @@
 // delivered. LEDGER_CHECK=full runs 10,000 completions; LEDGER_SEED replays a run.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { releaseExpiredHolds } from '../../src/domain/credits.ts';
+import { ManualClock } from '../../src/lib/clock.ts';
 import { creditsFor, TextTokenEstimate } from '../../src/domain/pricing.ts';
 import { rawIvySocket } from '../support/billing.ts';
 import { spawnServer, type ChildServer } from '../support/child-server.ts';
@@ -33,7 +34,9 @@ const childEnv = () => ({
   ...env.vendorEnv,
 });
 beforeAll(async () => {
-  env = await startServerWithVendors({ env: { PROVIDER_TIMEOUT_MS: '300' } });
+  // Both servers on real time: the child's expiry sweep must see the same hold deadlines the in-process one writes.
+  const realTime = Object.assign(new ManualClock(), { now: () => new Date() });
+  env = await startServerWithVendors({ env: { PROVIDER_TIMEOUT_MS: '300' }, clock: realTime });
   server = env.server;
   child = await spawnServer(childEnv());
 });
@@ -151,7 +154,8 @@ it(`keeps the ledger exact through ${TOTAL} random completions, cancellations, f
   const ledger = await db.creditLedgerEntry.findMany({ where: { orgId: org.id } });
   const balance = (await db.org.findUniqueOrThrow({ where: { id: org.id } })).creditBalance;
 
-  // Every hold settled exactly once.
+  // Every hold settled exactly once, and only the dead process's were left to the expiry sweep.
+  expect(completions.filter((c) => c.status === 'EXPIRED')).toHaveLength(leftover.length);
   for (const c of completions) {
     expect(c.status).not.toBe('RUNNING');
     const kinds = c.ledgerEntries.map((e) => e.kind);
