@@ -14,8 +14,11 @@ import { createMaskError } from './lib/graphql-errors.ts';
 import { attachGraphqlWs } from './lib/graphql-ws.ts';
 import { renderLocalGraphiQL, serveGraphiqlAsset } from './lib/graphiql-assets.ts';
 import { createLogger, type LogSink } from './lib/logger.ts';
-import { createAppPubSub } from './lib/pubsub.ts';
+import { Limits } from './lib/limits/limits.ts';
+import { createAppPubSub, type AppPubSub } from './lib/pubsub.ts';
+import { connectRedis } from './lib/redis.ts';
 import { loadSecrets } from './lib/secrets.ts';
+import { bearerToken, verifyUserToken } from './lib/tokens.ts';
 import { createProviders } from './providers/index.ts';
 import { GRAPHIQL_EXAMPLES } from './graphiql.ts';
 import { startBackgroundJobs } from './jobs.ts';
@@ -45,11 +48,31 @@ const useCodesOnValidationErrors: Plugin = {
   },
 };
 
+/** All settings changes made by one operation (say 100 aliased mutations) make one settings event per org. */
+const useOneSettingsEventPerOperation = (pubsub: AppPubSub): Plugin => ({
+  onExecute: ({ executeFn, setExecuteFn }) => {
+    setExecuteFn((args) => pubsub.batch(() => executeFn(args)));
+  },
+});
+
+/** The user a graphql-ws connection_init signs in as (same token rules as createContext), or null. */
+async function userIdFromSocketParams(jwtSecret: Uint8Array, params: Record<string, unknown> | undefined): Promise<string | null> {
+  const raw = params?.authorization;
+  const token = typeof raw === 'string' ? bearerToken(/^Bearer /i.test(raw) ? raw : `Bearer ${raw}`) : null;
+  return token ? verifyUserToken(jwtSecret, token) : null;
+}
+
 export async function buildApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const log = createLogger(config.logLevel, opts.logSink);
   const { jwtSecret, keyring } = loadSecrets(config);
   const database = await openDatabase(config, log);
-  const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl);
+  // Optional at run time: an unreachable Redis degrades cross-instance events and shared limits, never the process.
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, log) : null;
+  const { pubsub, close: closePubSub } = createAppPubSub({
+    redis,
+    log,
+    coalesce: { quietMs: config.settingsEventsQuietMs, maxDelayMs: config.settingsEventsMaxDelayMs },
+  });
   const providerOptions = { timeoutMs: config.providerTimeoutMs, maxRetries: config.providerMaxRetries, keyCheckTimeoutMs: config.keyCheckTimeoutMs };
   const services: Services = {
     config,
@@ -63,6 +86,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       openai: { ...providerOptions, baseURL: config.openaiBaseUrl },
     }),
     pubsub,
+    limits: new Limits(config, redis, log),
   };
 
   const yoga = createYoga<{ connectionParams?: Record<string, unknown> }>({
@@ -71,7 +95,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     landingPage: false,
     renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: { maskError: createMaskError(log) },
-    plugins: [useCodesOnValidationErrors],
+    plugins: [useCodesOnValidationErrors, useOneSettingsEventPerOperation(pubsub)],
     logging: {
       // Yoga's debug lines include raw operation variables (an apiKey among them): never log them.
       debug: () => {},
@@ -92,6 +116,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       return createContext(services, jwtSecret, {
         authorization: init.request?.headers.get('authorization') ?? (typeof fromWs === 'string' ? (/^Bearer /i.test(fromWs) ? fromWs : `Bearer ${fromWs}`) : null),
         signal: init.request?.signal,
+        socket: (init as { socket?: object }).socket,
       });
     },
   });
@@ -99,8 +124,11 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   const httpServer = http.createServer(async (req, res) => {
     if (req.url === '/healthz') {
       const healthy = await services.db.$queryRaw`SELECT 1`.then(() => true, () => false);
+      // Without Redis the instance still serves (events stay local, limits fall back): degraded, not down.
+      const redisState = redis ? redis.state() : 'not configured';
+      const status = !healthy ? 'database unreachable' : redisState === 'unreachable' ? 'degraded' : 'ok';
       res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: healthy ? 'ok' : 'database unreachable' }));
+      res.end(JSON.stringify({ status, database: healthy ? 'ok' : 'unreachable', redis: redisState }));
       return;
     }
     if (serveGraphiqlAsset(req.url ?? '', res)) return;
@@ -111,7 +139,13 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     yoga(req, res);
   });
 
-  const graphqlWs = attachGraphqlWs(httpServer, yoga);
+  const graphqlWs = attachGraphqlWs(httpServer, yoga, {
+    operationsPerSocket: config.concurrency.subscriptionsPerSocket,
+    admit: async (params) => {
+      const userId = await userIdFromSocketParams(jwtSecret, params);
+      return userId ? services.limits.acquireSocket(userId) : undefined;
+    },
+  });
 
   const stopJobs = opts.backgroundJobs === false ? () => {} : startBackgroundJobs(services);
   let stopped = false;
@@ -135,6 +169,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       httpServer.closeAllConnections();
       await new Promise<void>((r) => httpServer.close(() => r()));
       await closePubSub();
+      await redis?.close();
       await database.close();
     },
   };

@@ -1,6 +1,7 @@
 import { builder, requiresOrg } from '../builder.ts';
 import { acceptCompletion, streamCompletion, MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
 import { abortOnReturn } from '../lib/abort-on-return.ts';
+import { releaseOnEnd } from '../lib/release-on-end.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
 
 const BillingMode = builder.enumType('BillingMode', {
@@ -65,16 +66,24 @@ const IvyCompletionEvent = builder.unionType('IvyCompletionEvent', {
 
 builder.subscriptionField('ivyCompletion', (t) =>
   t.field({
-    ...requiresOrg('ivy:use', 'Asks Ivy and streams the answer. Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, …) come before anything is sent upstream.'),
+    ...requiresOrg('ivy:use', 'Asks Ivy and streams the answer. Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, RATE_LIMITED for too many answers at once per member, org or connection, …) come before anything is sent upstream.'),
     type: IvyCompletionEvent,
     args: { input: t.arg({ type: IvyCompletionInput, required: true }) },
     subscribe: async (_root, { input }, ctx) => {
-      const accepted = await acceptCompletion(ctx.services, ctx.viewer!, {
-        ...input,
-        orgId: String(input.orgId),
-        requestId: input.requestId == null ? null : String(input.requestId),
-      });
-      return abortOnReturn((signal) => streamCompletion(ctx.services, accepted, signal), ctx.signal);
+      // Concurrency slots (member, org, socket) are taken first and freed however the stream ends.
+      const release = await ctx.services.limits.acquireCompletion({ userId: ctx.viewer!.userId, orgId: String(input.orgId), socket: ctx.socket });
+      let accepted;
+      try {
+        accepted = await acceptCompletion(ctx.services, ctx.viewer!, {
+          ...input,
+          orgId: String(input.orgId),
+          requestId: input.requestId == null ? null : String(input.requestId),
+        });
+      } catch (err) {
+        release();
+        throw err;
+      }
+      return releaseOnEnd(abortOnReturn((signal) => streamCompletion(ctx.services, accepted, signal), ctx.signal), release);
     },
     resolve: (event: IvyEvent) => event,
   }),
