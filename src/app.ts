@@ -16,7 +16,7 @@ import { renderLocalGraphiQL, serveGraphiqlAsset } from './lib/graphiql-assets.t
 import { createLogger, type LogSink } from './lib/logger.ts';
 import { Limits } from './lib/limits/limits.ts';
 import { createAppPubSub, type AppPubSub } from './lib/pubsub.ts';
-import { connectRedis } from './lib/redis.ts';
+import { connectRedis, type RedisLink } from './lib/redis.ts';
 import { loadSecrets } from './lib/secrets.ts';
 import { bearerToken, verifyUserToken } from './lib/tokens.ts';
 import { createProviders } from './providers/index.ts';
@@ -37,6 +37,8 @@ export interface App {
   database: Database;
   jwtSecret: Uint8Array;
   httpServer: http.Server;
+  /** The Redis link (REDIS_URL), or null: its state is what /healthz reports. */
+  redis: RedisLink | null;
   listen(port?: number, host?: string): Promise<number>;
   stop(): Promise<void>;
 }
@@ -47,6 +49,9 @@ const useCodesOnValidationErrors: Plugin = {
     if (result.length) setResult(result.map((e) => (e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { code: 'BAD_USER_INPUT' } }))));
   },
 };
+
+/** How long start-up waits for Redis before serving without it (degraded). */
+const REDIS_START_WAIT_MS = 2000;
 
 /** All settings changes made by one operation (say 100 aliased mutations) make one settings event per org. */
 const useOneSettingsEventPerOperation = (pubsub: AppPubSub): Plugin => ({
@@ -68,6 +73,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   const database = await openDatabase(config, log);
   // Optional at run time: an unreachable Redis degrades cross-instance events and shared limits, never the process.
   const redis = config.redisUrl ? connectRedis(config.redisUrl, log) : null;
+  // A normal start reports healthy at once; an unreachable Redis delays the start a little, never blocks it.
+  if (redis) await Promise.race([redis.whenState('connected'), new Promise((r) => setTimeout(r, REDIS_START_WAIT_MS).unref())]);
   const { pubsub, close: closePubSub } = createAppPubSub({
     redis,
     log,
@@ -155,6 +162,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     database,
     jwtSecret,
     httpServer,
+    redis,
     listen(port = config.port, host = '0.0.0.0') {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);

@@ -3,6 +3,7 @@
 // delivery never waits for it, and relaying resumes by itself when Redis is back.
 // Settings events are coalesced per org (lib/coalesce.ts): one event per burst of changes.
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { createPubSub } from 'graphql-yoga';
 import { Coalescer, type CoalesceOptions } from './coalesce.ts';
 import type { Logger } from './logger.ts';
@@ -22,6 +23,10 @@ export interface AppPubSub {
   batch<T>(fn: () => T | Promise<T>): Promise<T>;
   /** Test hook: the coalescer (pending bursts, deliveries per org). */
   readonly settingsEvents: Coalescer;
+  /** Test hook: resolves once at least `count` subscribers on this instance listen to `orgId`. */
+  whenSubscribed(orgId: string, count: number): Promise<void>;
+  /** Test hook: how many subscribers on this instance listen to `orgId` now. */
+  subscribers(orgId: string): number;
 }
 
 const CHANNEL = 'ivy:events:v1';
@@ -46,30 +51,29 @@ export function createAppPubSub(opts: { redis?: RedisLink | null; log: Logger; c
     });
   };
 
-  if (redis) {
-    redis.subscriber.subscribe(CHANNEL).catch((err: unknown) => log.warn('could not subscribe to redis events', { error: err }));
-    redis.subscriber.on('message', (channel: string, raw: string) => {
-      if (channel !== CHANNEL) return;
-      let m: Relayed;
-      try {
-        m = JSON.parse(raw) as Relayed;
-      } catch {
-        return;
-      }
-      // Our own events were delivered locally already.
-      if (m.origin === instanceId || m.topic !== 'orgAiSettingsChanged' || typeof m.orgId !== 'string') return;
-      local.publish('orgAiSettingsChanged', m.orgId, { orgId: m.orgId });
-    });
-  }
+  redis?.listen(CHANNEL, (raw) => {
+    let m: Relayed;
+    try {
+      m = JSON.parse(raw) as Relayed;
+    } catch {
+      return;
+    }
+    // Our own events were delivered locally already.
+    if (m.origin === instanceId || m.topic !== 'orgAiSettingsChanged' || typeof m.orgId !== 'string') return;
+    local.publish('orgAiSettingsChanged', m.orgId, { orgId: m.orgId });
+  });
 
   const settingsEvents = new Coalescer((orgId) => {
     local.publish('orgAiSettingsChanged', orgId, { orgId });
     relay(orgId);
   }, opts.coalesce);
 
+  const listening = new Listening();
   const pubsub: AppPubSub = {
     publish: (_topic, orgId) => settingsEvents.changed(orgId),
-    subscribe: (topic, orgId) => local.subscribe(topic, orgId),
+    subscribe: (topic, orgId) => listening.track(orgId, local.subscribe(topic, orgId)),
+    whenSubscribed: (orgId, count) => listening.when(orgId, count),
+    subscribers: (orgId) => listening.count(orgId),
     batch: (fn) => settingsEvents.batch(fn),
     settingsEvents,
   };
@@ -80,4 +84,58 @@ export function createAppPubSub(opts: { redis?: RedisLink | null; log: Logger; c
       settingsEvents.flushAll();
     },
   };
+}
+
+/** Counts this instance's live subscribers per org: a subscriber counts from its first next(), which registers it. */
+class Listening {
+  private readonly counts = new Map<string, number>();
+  private readonly changes = new EventEmitter();
+
+  track<T>(key: string, source: AsyncIterable<T>): AsyncIterableIterator<T> {
+    const it = source[Symbol.asyncIterator]();
+    let state: 'new' | 'counted' | 'gone' = 'new';
+    const leave = () => {
+      if (state === 'counted') this.add(key, -1);
+      state = 'gone';
+    };
+    const wrapper: AsyncIterableIterator<T> = {
+      next: () => {
+        const r = it.next();
+        if (state === 'new') {
+          state = 'counted';
+          this.add(key, 1);
+        }
+        return r;
+      },
+      return: async (value?: unknown) => {
+        leave();
+        return (await it.return?.(value)) ?? { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]: () => wrapper,
+    };
+    return wrapper;
+  }
+
+  count(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  when(key: string, count: number): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if ((this.counts.get(key) ?? 0) < count) return false;
+        this.changes.off(key, check);
+        resolve();
+        return true;
+      };
+      if (!check()) this.changes.on(key, check);
+    });
+  }
+
+  private add(key: string, delta: number) {
+    const n = (this.counts.get(key) ?? 0) + delta;
+    if (n > 0) this.counts.set(key, n);
+    else this.counts.delete(key);
+    this.changes.emit(key);
+  }
 }

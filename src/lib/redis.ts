@@ -10,8 +10,11 @@ export type RedisState = 'connected' | 'unreachable';
 export interface RedisLink {
   /** For commands (publish, rate limits). Fails at once while Redis is unreachable: nothing queues up. */
   commands: Redis;
-  /** In subscriber mode; its subscriptions are restored by ioredis after each reconnection. */
-  subscriber: Redis;
+  /**
+   * Listens on `channel`, now and after every reconnection. The link counts as connected only once every channel's
+   * SUBSCRIBE has been acknowledged, so "connected" means events flow both ways.
+   */
+  listen(channel: string, onMessage: (message: string) => void): void;
   state(): RedisState;
   /** Resolves once the link is in `state` (test hook and shutdown aid). */
   whenState(state: RedisState): Promise<void>;
@@ -23,8 +26,10 @@ const retryStrategy = (attempt: number) => Math.min(attempt * 100, 1000);
 
 export function connectRedis(url: string, log: Logger): RedisLink {
   const commands = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy });
-  // The subscriber's own SUBSCRIBE may wait in the offline queue for as long as Redis is away.
-  const subscriber = new Redis(url, { maxRetriesPerRequest: null, retryStrategy, autoResubscribe: true });
+  // Subscriptions are made again by resubscribe() at each 'ready', so that we know when they are acknowledged.
+  const subscriber = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy, autoResubscribe: false });
+  const listeners = new Map<string, (message: string) => void>();
+  let subscribed = false;
   const changes = new EventEmitter();
   let current: RedisState = 'unreachable';
   let everConnected = false;
@@ -32,7 +37,8 @@ export function connectRedis(url: string, log: Logger): RedisLink {
 
   const update = () => {
     if (closing) return;
-    const next: RedisState = commands.status === 'ready' && subscriber.status === 'ready' ? 'connected' : 'unreachable';
+    if (subscriber.status !== 'ready') subscribed = false;
+    const next: RedisState = commands.status === 'ready' && subscribed ? 'connected' : 'unreachable';
     if (next === current) return;
     current = next;
     if (next === 'connected') {
@@ -43,6 +49,17 @@ export function connectRedis(url: string, log: Logger): RedisLink {
     }
     changes.emit(next);
   };
+  const resubscribe = async () => {
+    try {
+      if (listeners.size) await subscriber.subscribe(...listeners.keys());
+      subscribed = true;
+    } catch (err) {
+      log.debug('redis subscribe failed; retried at the next reconnection', { error: err });
+    }
+    update();
+  };
+  subscriber.on('ready', () => void resubscribe());
+  subscriber.on('message', (channel: string, message: string) => listeners.get(channel)?.(message));
   for (const client of [commands, subscriber]) {
     for (const event of ['ready', 'close', 'end', 'reconnecting']) client.on(event, update);
     // Without a listener ioredis prints every failed reconnection; the state change above is logged instead.
@@ -51,7 +68,13 @@ export function connectRedis(url: string, log: Logger): RedisLink {
 
   return {
     commands,
-    subscriber,
+    listen(channel, onMessage) {
+      listeners.set(channel, onMessage);
+      if (subscriber.status === 'ready') {
+        subscribed = false;
+        void resubscribe();
+      }
+    },
     state: () => current,
     whenState: (state) => (current === state ? Promise.resolve() : new Promise((r) => changes.once(state, () => r()))),
     async close() {
