@@ -10,7 +10,7 @@ import { RateLimited } from './errors.ts';
 /** Per-socket limits (lib/limits): who may open a socket, and how many operations one may run at once. */
 export interface SocketLimits {
   /** Admits a socket at connection_init (a slot per signed-in user); throws RateLimited when over the limit. */
-  admit(connectionParams: Record<string, unknown> | undefined): Promise<(() => void) | undefined>;
+  admit(connectionParams: Record<string, unknown> | undefined): Promise<(() => Promise<void>) | undefined>;
   operationsPerSocket: number;
 }
 
@@ -32,13 +32,19 @@ function authorizationOf(connectionParams: Record<string, unknown> | undefined, 
 
 export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstance<any, any>, limits: SocketLimits, path = '/graphql') {
   const wsServer = new WebSocketServer({ server: httpServer, path });
-  const releaseSocket = new WeakMap<object, () => void>();
+  const releaseSocket = new WeakMap<object, () => Promise<void>>();
   const disposable = useServer(
     {
       onConnect: async (ctx) => {
         try {
           const release = await limits.admit(ctx.connectionParams);
-          if (release) releaseSocket.set(ctx.extra.socket, release);
+          if (!release) return true;
+          // Closed while we were admitting it: onClose has run already and would never free this slot.
+          if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) {
+            await release();
+            return false;
+          }
+          releaseSocket.set(ctx.extra.socket, release);
           return true;
         } catch (err) {
           if (!(err instanceof RateLimited)) throw err;

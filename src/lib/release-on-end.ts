@@ -1,21 +1,18 @@
 // A stream wrapper that frees a resource (a concurrency slot) exactly once when the stream ends, whichever way:
 // it completes, the client unsubscribes or its socket drops (return()), or the producer fails (next() rejects).
+// The end is reported only once the resource is free, so a client told "complete" may start again at once.
 
-export function releaseOnEnd<T>(source: AsyncGenerator<T>, release: () => void): AsyncGenerator<T> {
-  let released = false;
-  const free = () => {
-    if (released) return;
-    released = true;
-    release();
-  };
+export function releaseOnEnd<T>(source: AsyncGenerator<T>, release: () => Promise<void>): AsyncGenerator<T> {
+  let released: Promise<void> | undefined;
+  const free = () => (released ??= release());
   const wrapper = {
     async next(...args: [] | [unknown]) {
       try {
         const r = await source.next(...args);
-        if (r.done) free();
+        if (r.done) await free();
         return r;
       } catch (err) {
-        free();
+        await free();
         throw err;
       }
     },
@@ -23,14 +20,14 @@ export function releaseOnEnd<T>(source: AsyncGenerator<T>, release: () => void):
       try {
         return await source.return(value as any);
       } finally {
-        free();
+        await free();
       }
     },
     async throw(err?: unknown) {
       try {
         return await source.throw(err);
       } finally {
-        free();
+        await free();
       }
     },
     [Symbol.asyncIterator]() {

@@ -80,7 +80,7 @@ builder.subscriptionField('ivyCompletion', (t) =>
           requestId: input.requestId == null ? null : String(input.requestId),
         });
       } catch (err) {
-        release();
+        await release();
         throw err;
       }
       return releaseOnEnd(abortOnReturn((signal) => streamCompletion(ctx.services, accepted, signal), ctx.signal), release);

@@ -19,6 +19,7 @@ export class Limits {
   private readonly pools: Record<PoolName, SlotPool>;
   private readonly perSocket = new WeakMap<object, number>();
   private readonly releases = new EventEmitter();
+  private readonly releaseCounts = new Map<string, number>();
 
   constructor(
     private readonly config: Config,
@@ -31,7 +32,7 @@ export class Limits {
       keySaves: new RateRuleLimiter({ name: 'key-saves', limit: r.keySaves, what: 'key saves', whenRedisDown: 'refuse' }, redis, log),
       settingsChanges: new RateRuleLimiter({ name: 'settings-changes', limit: r.settingsChanges, what: 'settings changes for this org', whenRedisDown: 'count-locally' }, redis, log),
     };
-    const pool = (name: string) => new SlotPool(name, redis, config.concurrency.slotLeaseMs, log, (p) => this.releases.emit('release', p));
+    const pool = (name: string) => new SlotPool(name, redis, config.concurrency.slotLeaseMs, log, (p, key) => this.countRelease(p, key));
     this.pools = { completionsPerMember: pool('completions-member'), completionsPerOrg: pool('completions-org'), socketsPerMember: pool('sockets-member') };
   }
 
@@ -47,13 +48,14 @@ export class Limits {
   async acquireCompletion(who: { userId: string; orgId: string; socket?: object }): Promise<Release> {
     const c = this.config.concurrency;
     const held: Release[] = [];
-    const releaseAll: Release = () => held.splice(0).forEach((r) => r());
+    let released: Promise<void> | undefined;
+    const releaseAll: Release = () => (released ??= Promise.all(held.map((r) => r())).then(() => undefined));
     try {
       if (who.socket) held.push(this.takeSocketSlot(who.socket, c.completionsPerSocket));
       held.push(await this.take('completionsPerMember', who.userId, c.completionsPerMember, `You already have ${c.completionsPerMember} Ivy answers streaming`));
       held.push(await this.take('completionsPerOrg', who.orgId, c.completionsPerOrg, `This org already has ${c.completionsPerOrg} Ivy answers streaming`));
     } catch (err) {
-      releaseAll();
+      await releaseAll();
       throw err;
     }
     return releaseAll;
@@ -65,10 +67,17 @@ export class Limits {
     return this.take('socketsPerMember', userId, max, `You already have ${max} live connections open`);
   }
 
-  /** Test hook: resolves at the next slot release (of any pool). */
-  async nextRelease(): Promise<string> {
-    const [pool] = await once(this.releases, 'release');
-    return pool as string;
+  /**
+   * Test hook: slots released so far in a pool ('completions-member', 'completions-org', 'completions-socket',
+   * 'sockets-member'), or only those under one key (a user or org id) of it.
+   */
+  released(pool: string, key?: string): number {
+    return this.releaseCounts.get(key === undefined ? pool : `${pool}|${key}`) ?? 0;
+  }
+
+  /** Test hook: resolves once `released(pool, key)` reaches `count`. */
+  async whenReleased(pool: string, key: string | undefined, count: number): Promise<void> {
+    while (this.released(pool, key) < count) await once(this.releases, 'release');
   }
 
   private async take(pool: PoolName, key: string, limit: number, what: string): Promise<Release> {
@@ -82,11 +91,18 @@ export class Limits {
     if (n >= limit) throw new RateLimited(`This connection already has ${limit} Ivy answers streaming: wait for one to finish, then try again.`, RETRY_AFTER_CONCURRENCY_S);
     this.perSocket.set(socket, n + 1);
     let done = false;
-    return () => {
+    return async () => {
       if (done) return;
       done = true;
       this.perSocket.set(socket, (this.perSocket.get(socket) ?? 1) - 1);
-      this.releases.emit('release', 'completions-socket');
+      this.countRelease('completions-socket', undefined);
     };
+  }
+
+  // Per-key counts grow with the keys seen; fine for the hook's use (tests), and a few bytes per member otherwise.
+  private countRelease(pool: string, key: string | undefined) {
+    this.releaseCounts.set(pool, this.released(pool) + 1);
+    if (key !== undefined) this.releaseCounts.set(`${pool}|${key}`, this.released(pool, key) + 1);
+    this.releases.emit('release', pool);
   }
 }

@@ -17,7 +17,8 @@ redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1`;
 
-export type Release = () => void;
+/** Frees the slot; calling it again does nothing. Resolves once the slot is free in its store. */
+export type Release = () => Promise<void>;
 
 export class SlotPool {
   private readonly local = new Map<string, Set<string>>();
@@ -27,7 +28,7 @@ export class SlotPool {
     private readonly redis: RedisLink | null,
     private readonly leaseMs: number,
     private readonly log: Logger,
-    private readonly onRelease: (pool: string) => void,
+    private readonly onRelease: (pool: string, key: string) => void,
   ) {}
 
   /** A release function when a slot under `key` was free (at most `limit` held at once), else null. */
@@ -39,7 +40,7 @@ export class SlotPool {
       try {
         const granted = await this.redis.commands.eval(ACQUIRE, 1, setKey, now, now + this.leaseMs, limit, lease, this.leaseMs);
         if (granted !== 1) return null;
-        return this.once(() =>
+        return this.once(key, () =>
           this.redis!.commands.zrem(setKey, lease).catch((err: unknown) =>
             this.log.warn('a concurrency slot could not be released in redis; it lapses with its lease', { pool: this.name, error: err }),
           ),
@@ -52,18 +53,17 @@ export class SlotPool {
     if (held.size >= limit) return null;
     held.add(lease);
     this.local.set(key, held);
-    return this.once(() => {
+    return this.once(key, () => {
       held.delete(lease);
       if (held.size === 0 && this.local.get(key) === held) this.local.delete(key);
     });
   }
 
-  private once(release: () => unknown): Release {
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      void Promise.resolve(release()).finally(() => this.onRelease(this.name));
-    };
+  private once(key: string, release: () => unknown): Release {
+    let freed: Promise<void> | undefined;
+    return () =>
+      (freed ??= Promise.resolve(release()).then(() => {
+        this.onRelease(this.name, key);
+      }));
   }
 }
