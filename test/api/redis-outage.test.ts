@@ -46,6 +46,18 @@ const health = async (server: TestServer) => {
   return { status: res.status, body: await res.json() };
 };
 
+it.skipIf(!hasRedis)('shares one key-test budget across both instances while Redis is up', async () => {
+  const { org, admin } = await one.server.seed.org({ plan: 'GROWTH' });
+  await one.server.seed.key(org.id, admin.id, 'ANTHROPIC', 'sk-ant-api03-shared-budget-AbCdEfGh');
+  const results: (string | undefined)[] = [];
+  // Alternating instances: five tests a minute in all, not five on each.
+  for (let i = 0; i < 8; i++) {
+    const server = i % 2 === 0 ? one.server : two;
+    results.push((await server.client(admin.token).request(TEST_KEY, { o: org.id })).errors?.[0]?.extensions?.code);
+  }
+  expect(results).toEqual([undefined, undefined, undefined, undefined, undefined, 'RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED']);
+});
+
 it.skipIf(!hasRedis)('keeps serving through a Redis outage: local events, degraded health, chosen fallbacks, then cross-instance delivery again', async () => {
   const a = one.server;
   const { org, admin, interviewer } = await a.seed.org({ plan: 'GROWTH', credits: 10_000 });
