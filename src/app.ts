@@ -73,13 +73,13 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   const database = await openDatabase(config, log);
   // Optional at run time: an unreachable Redis degrades cross-instance events and shared limits, never the process.
   const redis = config.redisUrl ? connectRedis(config.redisUrl, log) : null;
-  // A normal start reports healthy at once; an unreachable Redis delays the start a little, never blocks it.
-  if (redis) await Promise.race([redis.whenState('connected'), new Promise((r) => setTimeout(r, REDIS_START_WAIT_MS).unref())]);
   const { pubsub, close: closePubSub } = createAppPubSub({
     redis,
     log,
     coalesce: { quietMs: config.settingsEventsQuietMs, maxDelayMs: config.settingsEventsMaxDelayMs },
   });
+  // A normal start reports healthy at once; an unreachable Redis delays the start a little, never blocks it.
+  if (redis) await Promise.race([redis.whenState('connected'), new Promise((r) => setTimeout(r, REDIS_START_WAIT_MS).unref())]);
   const providerOptions = { timeoutMs: config.providerTimeoutMs, maxRetries: config.providerMaxRetries, keyCheckTimeoutMs: config.keyCheckTimeoutMs };
   const services: Services = {
     config,

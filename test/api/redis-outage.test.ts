@@ -13,6 +13,7 @@ const hasRedis = await reachable(redisTarget.host, redisTarget.port);
 
 const WATCH = `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider model { id } } }`;
 const UPDATE = `mutation($input: UpdateProviderInput!) { updateProvider(input: $input) { provider } }`;
+const SAVE_KEY = `mutation($o: ID!) { setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: "sk-ant-api03-during-outage-AbCdEfGh" }) { status } }`;
 const TEST_KEY = `mutation($o: ID!) { testPersonalKey(input: { orgId: $o, provider: ANTHROPIC }) { ok } }`;
 
 let proxy: TcpProxy;
@@ -89,8 +90,11 @@ it.skipIf(!hasRedis)('keeps serving through a Redis outage: local events, degrad
   const refused = await a.client(interviewer.token).request(TEST_KEY, { o: org.id });
   expect(refused.errors?.[0].extensions).toEqual({ code: 'RATE_LIMITED', retryAfter: 5 });
   expect(one.anthropic.requests.length).toBe(upstreamBefore);
+  const save = await a.client(interviewer.token).request(SAVE_KEY, { o: org.id });
+  expect(save.errors?.[0].extensions).toEqual({ code: 'RATE_LIMITED', retryAfter: 5 });
+  expect(await a.app.services.db.personalApiKey.count({ where: { orgId: org.id, userId: interviewer.id } })).toBe(0);
 
-  // Completion slots fail open to this instance's own counters: Ivy still answers.
+  // Socket and completion slots fail open to this instance's own counters: a new socket is admitted, Ivy answers.
   const answer = await a.client(interviewer.token).subscribeWs(IVY, { input: { orgId: org.id, messages: [{ role: 'USER', content: 'still there?' }] } }).done;
   expect(answer.at(-1)?.data?.ivyCompletion.__typename).toBe('IvyCompletionFinished');
 
