@@ -11,7 +11,7 @@ let server: TestServer;
 let o: SeededOrg;
 
 beforeAll(async () => {
-  env = await startServerWithVendors({ env: { MAX_COMPLETIONS_PER_MEMBER: '1' } });
+  env = await startServerWithVendors({ env: { MAX_COMPLETIONS_PER_MEMBER: '1', MAX_COMPLETIONS_PER_ORG: '2' } });
   server = env.server;
   o = await server.seed.org({ plan: 'GROWTH', credits: 100_000 });
 });
@@ -60,4 +60,22 @@ it('frees the slot when the client unsubscribes over SSE', async () => {
   running.stop();
   await freed;
   expect((await last('after SSE')).data?.ivyCompletion.__typename).toBe('IvyCompletionFinished');
+});
+
+it('caps an org at 2 streams across its members, and admits another member once one ends', async () => {
+  const team = await server.seed.org({ plan: 'GROWTH', credits: 100_000 });
+  const askAs = (token: string, content: string) =>
+    server.client(token).subscribeWs(IVY, { input: { orgId: team.org.id, messages: [{ role: 'USER', content }] } });
+  const first = askAs(team.admin.token, '[[hang]] one');
+  const second = askAs(team.staffing.token, '[[hang]] two');
+  await Promise.all([first.waitFor(1), second.waitFor(1)]);
+  const third = await askAs(team.interviewer.token, 'three').done;
+  expect(third[0].errors?.[0]).toMatchObject({ message: expect.stringMatching(/This org already has 2 Ivy answers streaming/), extensions: { code: 'RATE_LIMITED' } });
+
+  const limits = server.app.services.limits;
+  const freed = limits.whenReleased('completions-org', team.org.id, limits.released('completions-org', team.org.id) + 1);
+  first.stop();
+  await freed;
+  expect((await askAs(team.interviewer.token, 'three again').done).at(-1)?.data?.ivyCompletion.__typename).toBe('IvyCompletionFinished');
+  second.stop();
 });
