@@ -47,6 +47,12 @@ const config = loadConfig({
   INTERVY_ANTHROPIC_API_KEY: 'sk-ant-bench-house-key-000000000000',
   PROVIDER_MAX_RETRIES: '0',
   LOG_LEVEL: 'error',
+  // The burst runs 50 completions for one member on one socket: measure throughput, not the abuse limits.
+  MAX_COMPLETIONS_PER_MEMBER: '1000',
+  MAX_COMPLETIONS_PER_ORG: '1000',
+  MAX_COMPLETIONS_PER_SOCKET: '1000',
+  MAX_SUBSCRIPTIONS_PER_SOCKET: '1000',
+  MAX_SOCKETS_PER_MEMBER: '1000',
 });
 const app = await buildApp(config, { backgroundJobs: false });
 const port = await app.listen(0, '127.0.0.1');

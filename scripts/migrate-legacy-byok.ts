@@ -1,23 +1,47 @@
-// npm run migrate:legacy-byok [-- --dry-run]
+// npm run migrate:legacy-byok [-- --dry-run | --purge]
 // Moves each org's legacy per-admin BYOK setting to the org (src/domain/legacy-byok-move.ts): one line per org on
 // stdout, a count on stderr. --dry-run reads and checks every row, says what it would do, and writes nothing.
-// Re-running is safe: moved rows are marked and left alone. Needs LEGACY_BYOK_KEY (or DATA_DIR/legacy-byok-key).
-// Exit 0: every row moved (or none left); 1: some org was skipped (its line says why) after all others were moved;
-// 2: usage error.
+// Re-running is safe: moved rows are marked, their legacy ciphertext already shredded, and left alone.
+// Needs LEGACY_BYOK_KEY (or DATA_DIR/legacy-byok-key).
+// --purge deletes the moved rows once none is left unmoved (refuses otherwise); then destroy LEGACY_BYOK_KEY.
+// Exit 0: every row moved (or none left) / purged; 1: some org was skipped (its line says why) after all others were
+// moved, or a purge was refused; 2: usage error.
 import { parseArgs } from 'node:util';
-import { describeLegacyMove, migrateLegacyByok } from '../src/domain/legacy-byok-move.ts';
+import { describeLegacyMove, migrateLegacyByok, purgeMovedLegacyByok } from '../src/domain/legacy-byok-move.ts';
 import { runOperatorCommand, UsageError } from '../src/lib/operator.ts';
 import { loadLegacyByokKey } from '../src/lib/secrets.ts';
 
-const USAGE = 'Usage: npm run migrate:legacy-byok [-- --dry-run]';
+const USAGE = 'Usage: npm run migrate:legacy-byok [-- --dry-run | --purge]';
 
 await runOperatorCommand(async ({ config, db, keyring, clock, pubsub }) => {
   let dryRun: boolean;
+  let purge: boolean;
   try {
-    dryRun = parseArgs({ options: { 'dry-run': { type: 'boolean', default: false } }, strict: true }).values['dry-run'] === true;
+    const { values } = parseArgs({ options: { 'dry-run': { type: 'boolean', default: false }, purge: { type: 'boolean', default: false } }, strict: true });
+    dryRun = values['dry-run'] === true;
+    purge = values.purge === true;
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\n${USAGE}`);
   }
+  if (dryRun && purge) throw new UsageError(`--dry-run and --purge cannot be combined.\n${USAGE}`);
+
+  if (purge) {
+    const r = await purgeMovedLegacyByok(db);
+    if (r.outcome === 'refused') {
+      process.stderr.write(
+        `Refused: ${r.unmoved.length} legacy BYOK setting(s) not moved yet (${r.unmoved.join(', ')}). ` +
+          'Run npm run migrate:legacy-byok and resolve every skipped org first. Nothing was purged.\n',
+      );
+      process.exitCode = 1;
+      return;
+    }
+    process.stderr.write(
+      `Purged ${r.rows} moved legacy BYOK row(s); no legacy ciphertext is left. ` +
+        'Now destroy LEGACY_BYOK_KEY (and DATA_DIR/legacy-byok-key) wherever it is kept.\n',
+    );
+    return;
+  }
+
   const reports = await migrateLegacyByok({ db, keyring, clock, pubsub, legacyKey: loadLegacyByokKey(config) }, { dryRun });
   for (const r of reports) process.stdout.write(describeLegacyMove(r) + '\n');
   const skipped = reports.filter((r) => r.outcome === 'skipped').length;

@@ -33,6 +33,37 @@ export interface Config {
   /** How often a streaming completion re-checks that its member still belongs to the org. */
   membershipRecheckMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+  // --- Abuse limits and Redis outages (issue 8). Each limit is shared across instances through Redis when
+  // REDIS_URL is set, in memory otherwise; src/lib/limits/ says what each does while Redis is unreachable. ---
+  /** Settings events: an org's burst is delivered once quiet this long, and never later than the max delay. */
+  settingsEventsQuietMs: number;
+  settingsEventsMaxDelayMs: number;
+  rateLimits: {
+    /** testPersonalKey calls per member (each is an upstream call; with saves, a stolen-key oracle). */
+    keyTests: RateLimit;
+    /** setPersonalKey calls per member. */
+    keySaves: RateLimit;
+    /** updateProvider calls per org. */
+    settingsChanges: RateLimit;
+  };
+  concurrency: {
+    completionsPerMember: number;
+    completionsPerOrg: number;
+    completionsPerSocket: number;
+    /** Operations in flight on one graphql-ws socket (subscriptions, and queries sent over it). */
+    subscriptionsPerSocket: number;
+    /** Open graphql-ws sockets per signed-in user. */
+    socketsPerMember: number;
+    /** A slot not released by then (its process crashed) is freed: longer than any stream should last. */
+    slotLeaseMs: number;
+  };
+}
+
+/** At most `points` calls per `seconds`. Written "points/seconds" in the environment, e.g. "5/60". */
+export interface RateLimit {
+  points: number;
+  seconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -48,6 +79,14 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const v = env[name]?.trim();
   return v ? v : undefined;
+}
+
+function rate(env: NodeJS.ProcessEnv, name: string, fallback: RateLimit): RateLimit {
+  const raw = optional(env, name);
+  if (!raw) return fallback;
+  const m = /^(\d+)\/(\d+)$/.exec(raw);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new ConfigError(`${name} must be "calls/seconds" with both >= 1, e.g. "5/60" (got "${raw}")`);
+  return { points: Number(m[1]), seconds: Number(m[2]) };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -81,5 +120,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 60_000, 1),
     membershipRecheckMs: int(env, 'MEMBERSHIP_RECHECK_MS', 2_000, 0),
     logLevel,
+
+    // Abuse limits and Redis outages (issue 8); defaults and reasons in the README.
+    settingsEventsQuietMs: int(env, 'SETTINGS_EVENTS_QUIET_MS', 50),
+    settingsEventsMaxDelayMs: int(env, 'SETTINGS_EVENTS_MAX_DELAY_MS', 500),
+    rateLimits: {
+      keyTests: rate(env, 'RATE_LIMIT_KEY_TESTS', { points: 5, seconds: 60 }),
+      keySaves: rate(env, 'RATE_LIMIT_KEY_SAVES', { points: 5, seconds: 60 }),
+      settingsChanges: rate(env, 'RATE_LIMIT_SETTINGS_CHANGES', { points: 10, seconds: 60 }),
+    },
+    concurrency: {
+      completionsPerMember: int(env, 'MAX_COMPLETIONS_PER_MEMBER', 4, 1),
+      completionsPerOrg: int(env, 'MAX_COMPLETIONS_PER_ORG', 50, 1),
+      completionsPerSocket: int(env, 'MAX_COMPLETIONS_PER_SOCKET', 3, 1),
+      subscriptionsPerSocket: int(env, 'MAX_SUBSCRIPTIONS_PER_SOCKET', 20, 1),
+      socketsPerMember: int(env, 'MAX_SOCKETS_PER_MEMBER', 10, 1),
+      slotLeaseMs: int(env, 'CONCURRENCY_SLOT_LEASE_MS', 15 * 60_000, 1000),
+    },
   };
 }

@@ -17,6 +17,8 @@ export interface StreamOptions {
   clientGone?: AbortSignal;
   /** Whether the member may still use Ivy in the org: asked again at most every MEMBERSHIP_RECHECK_MS of streaming. */
   stillAllowed?: () => Promise<boolean>;
+  /** Called once the completion is settled (however it ended). */
+  onSettled?: () => void;
 }
 
 const CANCELLED = { code: 'CANCELLED', message: 'Cancelled by the client.' } as const;
@@ -156,7 +158,10 @@ export function completionStream(s: Services, c: AcceptedCompletion, opts: Strea
   const onGone = () => void stop();
   const entry = { cancel: stop };
   track(s, entry);
-  run.onSettled = () => untrack(s, entry);
+  run.onSettled = () => {
+    untrack(s, entry);
+    opts.onSettled?.();
+  };
   if (gone?.aborted) onGone();
   else gone?.addEventListener('abort', onGone, { once: true });
 

@@ -57,6 +57,7 @@ async function planMove(db: Tx, row: LegacyByokSetting, legacyKey: Buffer, now: 
   if (!BYOK_MODELS.some((m) => m.provider === provider && m.id === row.model)) {
     throw new Unreadable(`"${row.model}" is not an ${vendorName(provider)} model Ivy offers`);
   }
+  if (row.encryptedKey === null) throw new Unreadable('the legacy row holds no key (already shredded)');
   const apiKey = decryptLegacyKey(legacyKey, row.encryptedKey);
   try {
     checkKeyFormat(provider, apiKey);
@@ -90,7 +91,8 @@ async function applyMove(tx: Tx, keyring: Keyring, p: MovePlan, now: Date): Prom
       data: { orgId: p.orgId, userId: p.adminUserId, provider: p.provider, hint: keyHint(p.apiKey), ...sealPersonalKey(keyring, p.orgId, p.adminUserId, p.provider, p.apiKey) },
     });
   }
-  await tx.legacyByokSetting.update({ where: { id: p.row.id }, data: { migratedAt: now } });
+  // Shredded in the same transaction as the move: once the key lives in the vault, no legacy copy remains.
+  await tx.legacyByokSetting.update({ where: { id: p.row.id }, data: { migratedAt: now, encryptedKey: null } });
   await recordAudit(tx, {
     orgId: p.orgId,
     actorId: null,
@@ -145,6 +147,23 @@ export async function migrateLegacyByok(deps: LegacyMoveDeps, opts: { dryRun: bo
     }
   }
   return reports;
+}
+
+export type LegacyPurge = { outcome: 'purged'; rows: number } | { outcome: 'refused'; unmoved: string[] };
+
+/**
+ * Deletes every moved legacy row (npm run migrate:legacy-byok -- --purge), only once no row is left unmoved: an
+ * unmoved row still holds the only copy of an admin's key. Refuses, deleting nothing, otherwise.
+ */
+export async function purgeMovedLegacyByok(db: Db): Promise<LegacyPurge> {
+  return db.$transaction(async (tx) => {
+    // Locks the table against a concurrent move or purge for the rest of this transaction.
+    await tx.$executeRaw`LOCK TABLE legacy_byok_settings IN SHARE ROW EXCLUSIVE MODE`;
+    const unmoved = await tx.legacyByokSetting.findMany({ where: { migratedAt: null }, select: { org: { select: { slug: true } } }, orderBy: { createdAt: 'asc' } });
+    if (unmoved.length) return { outcome: 'refused', unmoved: unmoved.map((r) => r.org.slug) };
+    const { count } = await tx.legacyByokSetting.deleteMany({ where: { migratedAt: { not: null } } });
+    return { outcome: 'purged', rows: count };
+  });
 }
 
 /** One line per org for the command's stdout. */

@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/database.ts';
+import type { Limits } from '../lib/limits/limits.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import type { ProviderAdapter } from '../providers/types.ts';
@@ -22,6 +23,8 @@ export interface Services {
   events: EventEmitter<DomainEvents>;
   /** Completions streaming in this process, so that stopping the server can settle every one of them. */
   inflight: Set<{ cancel(): Promise<unknown> }>;
+  /** Rate and concurrency limits (RATE_LIMITED). */
+  limits: Limits;
 }
 
 export interface DomainEvents {

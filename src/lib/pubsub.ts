@@ -1,28 +1,141 @@
-// Subscription events: in memory by default, across server instances over Redis when REDIS_URL is set.
+// Subscription events. Always delivered to this instance's subscribers in memory; with Redis (REDIS_URL) also
+// relayed to the other instances. Redis is optional at run time: a failed relay is logged and dropped, local
+// delivery never waits for it, and relaying resumes by itself when Redis is back.
+// Settings events are coalesced per org (lib/coalesce.ts): one event per burst of changes.
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { createPubSub } from 'graphql-yoga';
-import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
-import { Redis } from 'ioredis';
+import { Coalescer, type CoalesceOptions } from './coalesce.ts';
+import type { Logger } from './logger.ts';
+import type { RedisLink } from './redis.ts';
 
 export interface OrgSettingsChangedEvent {
   orgId: string;
 }
 
-export type AppPubSub = ReturnType<typeof createAppPubSub>['pubsub'];
+type Topics = { orgAiSettingsChanged: [orgId: string, event: OrgSettingsChangedEvent] };
 
-export function createAppPubSub(redisUrl?: string) {
-  if (!redisUrl) {
-    return { pubsub: createPubSub<{ orgAiSettingsChanged: [orgId: string, event: OrgSettingsChangedEvent] }>(), close: async () => {} };
-  }
-  const publishClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
-  const subscribeClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
-  const pubsub = createPubSub<{ orgAiSettingsChanged: [orgId: string, event: OrgSettingsChangedEvent] }>({
-    eventTarget: createRedisEventTarget({ publishClient, subscribeClient }),
+export interface AppPubSub {
+  /** "This org's AI settings changed": subscribers hear it once per burst, shortly after. */
+  publish(topic: 'orgAiSettingsChanged', orgId: string, event: OrgSettingsChangedEvent): void;
+  subscribe(topic: 'orgAiSettingsChanged', orgId: string): AsyncIterable<OrgSettingsChangedEvent>;
+  /** Runs one GraphQL operation so that all its settings changes count as one burst. */
+  batch<T>(fn: () => T | Promise<T>): Promise<T>;
+  /** Test hook: the coalescer (pending bursts, deliveries per org). */
+  readonly settingsEvents: Coalescer;
+  /** Test hook: resolves once at least `count` subscribers on this instance listen to `orgId`. */
+  whenSubscribed(orgId: string, count: number): Promise<void>;
+  /** Test hook: how many subscribers on this instance listen to `orgId` now. */
+  subscribers(orgId: string): number;
+}
+
+const CHANNEL = 'ivy:events:v1';
+
+interface Relayed {
+  origin: string;
+  topic: 'orgAiSettingsChanged';
+  orgId: string;
+}
+
+export function createAppPubSub(opts: { redis?: RedisLink | null; log: Logger; coalesce: CoalesceOptions }) {
+  const local = createPubSub<Topics>();
+  const instanceId = randomUUID();
+  const { redis, log } = opts;
+
+  const relay = (orgId: string) => {
+    if (!redis) return;
+    const message: Relayed = { origin: instanceId, topic: 'orgAiSettingsChanged', orgId };
+    redis.commands.publish(CHANNEL, JSON.stringify(message)).catch((err: unknown) => {
+      // The state change is logged by the link; this is the per-event detail.
+      log.debug('a settings event was not relayed to other instances (redis unreachable)', { orgId, error: err });
+    });
+  };
+
+  redis?.listen(CHANNEL, (raw) => {
+    let m: Relayed;
+    try {
+      m = JSON.parse(raw) as Relayed;
+    } catch {
+      return;
+    }
+    // Our own events were delivered locally already.
+    if (m.origin === instanceId || m.topic !== 'orgAiSettingsChanged' || typeof m.orgId !== 'string') return;
+    local.publish('orgAiSettingsChanged', m.orgId, { orgId: m.orgId });
   });
+
+  const settingsEvents = new Coalescer((orgId) => {
+    local.publish('orgAiSettingsChanged', orgId, { orgId });
+    relay(orgId);
+  }, opts.coalesce);
+
+  const listening = new Listening();
+  const pubsub: AppPubSub = {
+    publish: (_topic, orgId) => settingsEvents.changed(orgId),
+    subscribe: (topic, orgId) => listening.track(orgId, local.subscribe(topic, orgId)),
+    whenSubscribed: (orgId, count) => listening.when(orgId, count),
+    subscribers: (orgId) => listening.count(orgId),
+    batch: (fn) => settingsEvents.batch(fn),
+    settingsEvents,
+  };
   return {
     pubsub,
+    /** Sends what is still pending (a relay already sent is on the wire before the link closes). */
     close: async () => {
-      publishClient.disconnect();
-      subscribeClient.disconnect();
+      settingsEvents.flushAll();
     },
   };
+}
+
+/** Counts this instance's live subscribers per org: a subscriber counts from its first next(), which registers it. */
+class Listening {
+  private readonly counts = new Map<string, number>();
+  private readonly changes = new EventEmitter();
+
+  track<T>(key: string, source: AsyncIterable<T>): AsyncIterableIterator<T> {
+    const it = source[Symbol.asyncIterator]();
+    let state: 'new' | 'counted' | 'gone' = 'new';
+    const leave = () => {
+      if (state === 'counted') this.add(key, -1);
+      state = 'gone';
+    };
+    const wrapper: AsyncIterableIterator<T> = {
+      next: () => {
+        const r = it.next();
+        if (state === 'new') {
+          state = 'counted';
+          this.add(key, 1);
+        }
+        return r;
+      },
+      return: async (value?: unknown) => {
+        leave();
+        return (await it.return?.(value)) ?? { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]: () => wrapper,
+    };
+    return wrapper;
+  }
+
+  count(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  when(key: string, count: number): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if ((this.counts.get(key) ?? 0) < count) return false;
+        this.changes.off(key, check);
+        resolve();
+        return true;
+      };
+      if (!check()) this.changes.on(key, check);
+    });
+  }
+
+  private add(key: string, delta: number) {
+    const n = (this.counts.get(key) ?? 0) + delta;
+    if (n > 0) this.counts.set(key, n);
+    else this.counts.delete(key);
+    this.changes.emit(key);
+  }
 }

@@ -132,10 +132,11 @@ const UpdateProviderInput = builder.inputType('UpdateProviderInput', {
 
 builder.mutationField('updateProvider', (t) =>
   t.field({
-    ...requiresOrg('org:manage', 'Saves the org’s AI provider and default model. Saved personal keys are always kept.'),
+    ...requiresOrg('org:manage', 'Saves the org’s AI provider and default model. Saved personal keys are always kept. Rate limited per org (RATE_LIMITED).'),
     type: OrgAiSettings,
     args: { input: t.arg({ type: UpdateProviderInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
+      await ctx.services.limits.consume('settingsChanges', String(input.orgId));
       await settings.updateProvider(ctx.services, ctx.viewer!, { orgId: String(input.orgId), provider: input.provider, model: input.model });
       return settings.orgAiSettings(ctx.services, String(input.orgId));
     },
@@ -144,7 +145,7 @@ builder.mutationField('updateProvider', (t) =>
 
 builder.subscriptionField('orgAiSettingsChanged', (t) =>
   t.field({
-    ...requiresOrg('ai-settings:view', 'The org’s AI settings, each time a provider, model or key changes.'),
+    ...requiresOrg('ai-settings:view', 'The org’s AI settings after each burst of changes to its provider, model or keys (one event per burst).'),
     type: OrgAiSettings,
     args: { orgId: t.arg.id({ required: true }) },
     // Access is checked again at each event: a member removed (or demoted) while subscribed is refused and the stream ends.

@@ -2,6 +2,7 @@ import { builder, requiresOrg } from '../builder.ts';
 import { MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
 import { startCompletion } from '../domain/ivy-stream.ts';
 import { roleHas } from '../domain/permissions.ts';
+import { releaseOnEnd } from '../lib/release-on-end.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
 
 const BillingMode = builder.enumType('BillingMode', {
@@ -74,23 +75,35 @@ const IvyCompletionEvent = builder.unionType('IvyCompletionEvent', {
 
 builder.subscriptionField('ivyCompletion', (t) =>
   t.field({
-    ...requiresOrg('ivy:use', 'Asks Ivy and streams the answer. Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, …) come before anything is sent upstream.'),
+    ...requiresOrg('ivy:use', 'Asks Ivy and streams the answer. Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, RATE_LIMITED for too many answers at once per member, org or connection, …) come before anything is sent upstream.'),
     type: IvyCompletionEvent,
     args: { input: t.arg({ type: IvyCompletionInput, required: true }) },
-    subscribe: (_root, { input }, ctx) => {
+    subscribe: async (_root, { input }, ctx) => {
       const orgId = String(input.orgId);
-      return startCompletion(
-        ctx.services,
-        ctx.viewer!,
-        { ...input, orgId, requestId: input.requestId == null ? null : String(input.requestId) },
-        {
-          clientGone: ctx.signal,
-          stillAllowed: async () => {
-            const m = await ctx.refreshMembership(orgId);
-            return m != null && roleHas(m.role, 'ivy:use');
+      // Concurrency slots (member, org, socket) are taken first and freed once, however the stream ends: when it
+      // settles (even if it never took a step) or when its consumer is done with it, whichever comes first.
+      const release = await ctx.services.limits.acquireCompletion({ userId: ctx.viewer!.userId, orgId, socket: ctx.socket });
+      let released: Promise<void> | undefined;
+      const free = () => (released ??= release());
+      try {
+        const stream = await startCompletion(
+          ctx.services,
+          ctx.viewer!,
+          { ...input, orgId, requestId: input.requestId == null ? null : String(input.requestId) },
+          {
+            clientGone: ctx.signal,
+            stillAllowed: async () => {
+              const m = await ctx.refreshMembership(orgId);
+              return m != null && roleHas(m.role, 'ivy:use');
+            },
+            onSettled: () => void free(),
           },
-        },
-      );
+        );
+        return releaseOnEnd(stream, free);
+      } catch (err) {
+        await free();
+        throw err;
+      }
     },
     resolve: (event: IvyEvent) => event,
   }),

@@ -27,16 +27,26 @@ const DeletePersonalKeyInput = keyArgs('DeletePersonalKeyInput');
 
 builder.mutationFields((t) => ({
   setPersonalKey: t.prismaField({
-    ...requiresOrg('personal-key:manage', 'Saves (or replaces) the viewer’s own key for a provider; it starts UNTESTED.'),
+    ...requiresOrg('personal-key:manage', 'Saves (or replaces) the viewer’s own key for a provider; it starts UNTESTED. Rate limited per member (RATE_LIMITED).'),
     type: 'PersonalApiKey',
     args: { input: t.arg({ type: SetPersonalKeyInput, required: true }) },
-    resolve: (_q, _r, { input }, ctx) => vault.setPersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) }),
+    // Counted per member once the key is well formed (a mistyped paste costs nothing): saving candidate keys is
+    // half of a stolen-key oracle.
+    resolve: async (_q, _r, { input }, ctx) => {
+      vault.checkKeyFormat(vault.asVendor(input.provider), input.apiKey);
+      await ctx.services.limits.consume('keySaves', ctx.viewer!.userId);
+      return vault.setPersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) });
+    },
   }),
   testPersonalKey: t.field({
-    ...requiresOrg('personal-key:manage', 'Checks the viewer’s saved key with the provider (no tokens spent) and records the result.'),
+    ...requiresOrg('personal-key:manage', 'Checks the viewer’s saved key with the provider (no tokens spent) and records the result. Rate limited per member (RATE_LIMITED).'),
     type: KeyTestResult,
     args: { input: t.arg({ type: TestPersonalKeyInput, required: true }) },
-    resolve: (_r, { input }, ctx) => vault.testPersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) }),
+    // Counted per member and per call, aliases included: each test is an upstream request.
+    resolve: async (_r, { input }, ctx) => {
+      await ctx.services.limits.consume('keyTests', ctx.viewer!.userId);
+      return vault.testPersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) });
+    },
   }),
   deletePersonalKey: t.boolean({
     ...requiresOrg('personal-key:manage', 'Removes the viewer’s own key for a provider. True if a key was removed.'),

@@ -53,17 +53,12 @@ const update = (o: SeededOrg, provider: string, model?: string) =>
 const auditActions = async (o: SeededOrg) =>
   (await server.client(o.admin.token).data(AUDIT, { orgId: o.org.id })).auditLog.edges.map((e: any) => e.node);
 
-/** Subscribes as `token` and returns once the subscription is live (primed with a bare event, then cleared). */
+/** Subscribes as `token` and returns once the server counts the subscription as listening. */
 async function watch(o: SeededOrg, token: string): Promise<Subscription<any>> {
+  const before = server.app.services.pubsub.subscribers(o.org.id);
   const sub = server.client(token).subscribeWs(WATCH, { orgId: o.org.id });
   subs.push(sub);
-  for (let attempt = 0; sub.results.length === 0; attempt++) {
-    if (attempt > 50) throw new Error('the subscription never became live');
-    server.app.services.pubsub.publish('orgAiSettingsChanged', o.org.id, { orgId: o.org.id });
-    await sub.waitFor(1, 100).catch(() => {});
-  }
-  await new Promise((r) => setTimeout(r, 50));
-  sub.results.length = 0;
+  await server.app.services.pubsub.whenSubscribed(o.org.id, before + 1);
   return sub;
 }
 

@@ -5,7 +5,9 @@ import type { FakeVendorServer } from '../support/vendors/common.ts';
 import { IVY, balanceOf, ledgerAddsUp } from '../support/ivy.ts';
 
 let server: TestServer, anthropic: FakeVendorServer, stop: () => Promise<void>;
-beforeAll(async () => { ({ server, anthropic, stop } = await startServerWithVendors()); });
+// This file is about the ledger under load, not about concurrency limits (test/api/abuse-rates.test.ts): lift them.
+const NO_CONCURRENCY_LIMITS = { MAX_COMPLETIONS_PER_MEMBER: '1000', MAX_COMPLETIONS_PER_ORG: '1000', MAX_COMPLETIONS_PER_SOCKET: '1000', MAX_SUBSCRIPTIONS_PER_SOCKET: '1000' };
+beforeAll(async () => { ({ server, anthropic, stop } = await startServerWithVendors({ env: NO_CONCURRENCY_LIMITS })); });
 afterAll(() => stop?.());
 
 it('keeps the balance exact and never negative under 50 simultaneous completions, billing repeated requestIds once', async () => {

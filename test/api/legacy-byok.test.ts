@@ -176,6 +176,55 @@ describe('npm run migrate:legacy-byok', () => {
   });
 });
 
+describe('shredding the legacy secrets', () => {
+  const DELETE_KEY = `mutation($o: ID!) { deletePersonalKey(input: { orgId: $o, provider: ANTHROPIC }) }`;
+
+  it('nulls each legacy ciphertext in the transaction that moves it, and leaves a skipped row’s intact', async () => {
+    const moved = await legacyOrg('FREE');
+    const skipped = await legacyOrg('FREE', { model: 'claude-2.1' });
+    const skippedBefore = (await snapshot(skipped)).legacy!.encryptedKey;
+    expect((await migrate()).code).toBe(1);
+
+    expect((await snapshot(moved)).legacy).toMatchObject({ migratedAt: expect.any(Date), encryptedKey: null });
+    expect((await snapshot(skipped)).legacy).toMatchObject({ migratedAt: null, encryptedKey: skippedBefore });
+    // Deleting the moved personal key leaves no copy of it anywhere: the vault row is gone, the legacy one empty.
+    expect((await server.client(moved.admin.token).data(DELETE_KEY, { o: moved.org.id })).deletePersonalKey).toBe(true);
+    expect(await db().personalApiKey.count({ where: { orgId: moved.org.id } })).toBe(0);
+    expect((await snapshot(moved)).legacy?.encryptedKey).toBeNull();
+  });
+
+  it('refuses --purge while any row is unmoved, naming its org, and deletes nothing', async () => {
+    const moved = await legacyOrg('FREE');
+    const stuck = await legacyOrg('FREE', { model: 'claude-2.1' });
+    await migrate();
+    const run = await migrate('--purge');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(new RegExp(`Refused: 1 legacy BYOK setting\\(s\\) not moved yet \\(${stuck.org.slug}\\).*Nothing was purged`));
+    expect(await db().legacyByokSetting.count({ where: { orgId: { in: [moved.org.id, stuck.org.id] } } })).toBe(2);
+  });
+
+  it('purges every moved row once nothing is left unmoved, and tells the operator to destroy LEGACY_BYOK_KEY', async () => {
+    const a = await legacyOrg('FREE');
+    const b = await legacyOrg('GROWTH', { provider: 'OPENAI', model: 'o3', apiKey: OPENAI_KEY });
+    expect((await migrate()).code).toBe(0);
+    const run = await migrate('--purge');
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/Purged 2 moved legacy BYOK row\(s\).*destroy LEGACY_BYOK_KEY/);
+    expect(await db().legacyByokSetting.count()).toBe(0);
+    // The moved settings and keys are untouched by the purge.
+    expect(await settings(a)).toMatchObject({ provider: 'ANTHROPIC', viewerKeys: [{ provider: 'ANTHROPIC' }] });
+    expect(await settings(b)).toMatchObject({ provider: 'OPENAI', viewerKeys: [{ provider: 'OPENAI' }] });
+    expect((await migrate()).stderr).toMatch(/No legacy BYOK settings left to move/);
+  });
+
+  it('refuses --purge combined with --dry-run as a usage error', async () => {
+    await legacyOrg('FREE');
+    const run = await migrate('--purge', '--dry-run');
+    expect(run).toMatchObject({ code: 2, stdout: '' });
+    expect(await db().legacyByokSetting.count({ where: { migratedAt: null } })).toBe(1);
+  });
+});
+
 describe('the demo seed', () => {
   it('seeds initech and umbrella as moved from legacy settings, with windows ending 10 days after and 1 day before seeding', async () => {
     const { db: database, keyring } = server.app.services;

@@ -215,14 +215,14 @@ describe('GET /healthz', () => {
     try {
       const up = await fetch(`${server.url}/healthz`);
       expect(up.status).toBe(200);
-      expect(await up.json()).toEqual({ status: 'ok' });
+      expect(await up.json()).toEqual({ status: 'ok', database: 'ok', redis: server.config.redisUrl ? 'connected' : 'not configured' });
 
       // Gone, with the server's connections cut.
       await admin.query(`DROP DATABASE "${name}" WITH (FORCE)`);
       for (let i = 0; i < 2; i++) {
         const down = await fetch(`${server.url}/healthz`);
         expect(down.status).toBe(503);
-        expect(await down.json()).toEqual({ status: 'database unreachable' });
+        expect(await down.json()).toMatchObject({ status: 'database unreachable', database: 'unreachable' });
       }
 
       await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${inject('templateDb')}"`);

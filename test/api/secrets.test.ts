@@ -74,7 +74,8 @@ function leakForms(key: string, secret: string): string[] {
 describe('a personal API key saved through the API', () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer({ env: vendorEnv() });
+    // No coalescing window: every change gets its own settings event, and each event is checked for leaks below.
+    server = await startTestServer({ env: { ...vendorEnv(), SETTINGS_EVENTS_QUIET_MS: '0' } });
   });
   afterAll(() => server?.stop());
 

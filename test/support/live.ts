@@ -2,11 +2,9 @@
 import type { Subscription } from './client.ts';
 import type { TestServer } from './server.ts';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
- * Subscribes each token to `orgAiSettingsChanged(orgId)` (with the given selection) and primes the streams with a bare
- * "settings changed" signal until every one has received it; then forgets those priming results.
+ * Subscribes each token to `orgAiSettingsChanged(orgId)` (with the given selection) and resolves once the server
+ * counts every one of them as listening (its own hook, no priming events, no waiting for time).
  */
 export async function watchOrgSettings(
   server: TestServer,
@@ -16,16 +14,10 @@ export async function watchOrgSettings(
   track?: Subscription<any>[],
 ): Promise<Subscription<any>[]> {
   const query = `subscription($orgId: ID!) { orgAiSettingsChanged(orgId: $orgId) ${selection} }`;
+  const pubsub = server.app.services.pubsub;
+  const before = pubsub.subscribers(orgId);
   const subs = tokens.map((token) => server.client(token).subscribeWs(query, { orgId }));
   track?.push(...subs);
-  for (let attempt = 0; subs.some((s) => s.results.length === 0); attempt++) {
-    if (attempt > 40) throw new Error('the subscriptions never became live');
-    server.app.services.pubsub.publish('orgAiSettingsChanged', orgId, { orgId });
-    await Promise.all(subs.map((s) => s.waitFor(1, 250).catch(() => {})));
-  }
-  // Let priming events still being resolved arrive (each stream delivers in order), then forget them all.
-  let seen = -1;
-  while (seen !== (seen = subs.reduce((n, s) => n + s.results.length, 0))) await sleep(250);
-  for (const s of subs) s.results.length = 0;
+  await pubsub.whenSubscribed(orgId, before + subs.length);
   return subs;
 }
