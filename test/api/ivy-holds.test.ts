@@ -10,7 +10,8 @@ import type { TestServer } from '../support/server.ts';
 
 let env: ServerWithVendors, server: TestServer;
 beforeAll(async () => {
-  env = await startServerWithVendors();
+  // Twelve completions at once on one socket: above the default per-socket and per-member limits.
+  env = await startServerWithVendors({ env: { MAX_COMPLETIONS_PER_SOCKET: '20', MAX_COMPLETIONS_PER_MEMBER: '20' } });
   server = env.server;
 });
 afterAll(() => env?.stop());

@@ -47,7 +47,7 @@ export class Seeder {
         graceWindowEndsAt: spec.graceWindowEndsAt ?? null,
       },
     });
-    await this.s.db.creditLedgerEntry.create({ data: { orgId: org.id, kind: 'GRANT', amount: credits, balanceAfter: credits } });
+    if (credits > 0) await this.s.db.creditLedgerEntry.create({ data: { orgId: org.id, kind: 'GRANT', amount: credits, balanceAfter: credits } });
     const member = async (role: OrgRole) => this.member(org.id, role);
     return { org, admin: await member('ADMIN'), staffing: await member('STAFFING'), interviewer: await member('INTERVIEWER') };
   }
