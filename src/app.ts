@@ -1,6 +1,8 @@
-// buildApp(config) -> one HTTP server carrying GraphQL over HTTP/SSE (Yoga) and graphql-ws, plus /healthz.
+// buildApp(config) -> one HTTP server carrying GraphQL over HTTP/SSE (Yoga) and graphql-ws, plus the operator's
+// endpoints (/healthz, /livez, /metrics), and a graceful shutdown for rolling deploys.
 import http from 'node:http';
 import { createYoga, type Plugin } from 'graphql-yoga';
+import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { GraphQLError } from 'graphql';
 import { builder } from './builder.ts';
 import './schema/index.ts';
@@ -13,8 +15,12 @@ import { openDatabase, type Database } from './lib/database.ts';
 import { createMaskError } from './lib/graphql-errors.ts';
 import { attachGraphqlWs } from './lib/graphql-ws.ts';
 import { renderLocalGraphiQL, serveGraphiqlAsset } from './lib/graphiql-assets.ts';
+import { ProcessLifecycle } from './lib/lifecycle.ts';
 import { createLogger, type LogSink } from './lib/logger.ts';
-import { createAppPubSub } from './lib/pubsub.ts';
+import { AppMetrics } from './lib/metrics.ts';
+import { requestIdFor, useOperationLog, useRefuseWhileDraining, useRequestIdHeader } from './lib/operation-plugins.ts';
+import { createOpsEndpoints, readinessCheck } from './lib/ops-endpoints.ts';
+import { createAppPubSub, verifyRedis } from './lib/pubsub.ts';
 import { loadSecrets } from './lib/secrets.ts';
 import { createProviders } from './providers/index.ts';
 import { GRAPHIQL_EXAMPLES } from './graphiql.ts';
@@ -29,12 +35,22 @@ export interface AppOptions {
   backgroundJobs?: boolean;
 }
 
+/** What a shutdown did and when, in ms since it began (logged, and returned for tests). */
+export type ShutdownTimeline = { atMs: number; step: string }[];
+
 export interface App {
   services: Services;
   database: Database;
   jwtSecret: Uint8Array;
   httpServer: http.Server;
+  lifecycle: ProcessLifecycle;
   listen(port?: number, host?: string): Promise<number>;
+  /**
+   * Graceful shutdown: drain at once (/healthz 503, new operations refused), let in-flight completions run for
+   * graceMs, end the rest with SERVER_SHUTTING_DOWN (their holds settle), close sockets (1001), then the database.
+   */
+  shutdown(graceMs?: number): Promise<ShutdownTimeline>;
+  /** shutdown(0): for tests and Ctrl-C. */
   stop(): Promise<void>;
 }
 
@@ -45,11 +61,16 @@ const useCodesOnValidationErrors: Plugin = {
   },
 };
 
+const after = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
 export async function buildApp(config: Config, opts: AppOptions = {}): Promise<App> {
-  const log = createLogger(config.logLevel, opts.logSink);
+  const log = createLogger(config.logLevel, opts.logSink, config.logFormat);
   const { jwtSecret, keyring } = loadSecrets(config);
+  if (config.redisUrl) await verifyRedis(config.redisUrl);
   const database = await openDatabase(config, log);
-  const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl);
+  const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl, (err) => log.warn('redis connection error', { error: err }));
+  const lifecycle = new ProcessLifecycle();
+  const metrics = new AppMetrics();
   const providerOptions = { timeoutMs: config.providerTimeoutMs, maxRetries: config.providerMaxRetries, keyCheckTimeoutMs: config.keyCheckTimeoutMs };
   const services: Services = {
     config,
@@ -63,15 +84,24 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       openai: { ...providerOptions, baseURL: config.openaiBaseUrl },
     }),
     pubsub,
+    lifecycle,
+    metrics,
   };
 
-  const yoga = createYoga<{ connectionParams?: Record<string, unknown> }>({
+  const yoga = createYoga<{ connectionParams?: Record<string, unknown>; requestId?: string }>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    healthCheckEndpoint: '/health', // answered by ops-endpoints before Yoga sees it: the same readiness as /healthz
     renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: { maskError: createMaskError(log) },
-    plugins: [useCodesOnValidationErrors],
+    plugins: [
+      useCodesOnValidationErrors,
+      useRefuseWhileDraining(lifecycle),
+      useRequestIdHeader(),
+      useOperationLog(log, metrics),
+      ...(config.metricsEnabled ? [usePrometheus({ registry: metrics.registry, endpoint: false })] : []),
+    ],
     logging: {
       // Yoga's debug lines include raw operation variables (an apiKey among them): never log them.
       debug: () => {},
@@ -92,17 +122,14 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       return createContext(services, jwtSecret, {
         authorization: init.request?.headers.get('authorization') ?? (typeof fromWs === 'string' ? (/^Bearer /i.test(fromWs) ? fromWs : `Bearer ${fromWs}`) : null),
         signal: init.request?.signal,
+        requestId: init.requestId ?? (init.request ? requestIdFor(init.request) : undefined),
       });
     },
   });
 
+  const opsEndpoints = createOpsEndpoints(config, readinessCheck(services.db, lifecycle), metrics);
   const httpServer = http.createServer(async (req, res) => {
-    if (req.url === '/healthz') {
-      const healthy = await services.db.$queryRaw`SELECT 1`.then(() => true, () => false);
-      res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status: healthy ? 'ok' : 'database unreachable' }));
-      return;
-    }
+    if (await opsEndpoints(req, res)) return;
     if (serveGraphiqlAsset(req.url ?? '', res)) return;
     if (req.url === '/') {
       res.writeHead(302, { location: '/graphql' }).end();
@@ -112,30 +139,62 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   });
 
   const graphqlWs = attachGraphqlWs(httpServer, yoga);
+  graphqlWs.wsServer.on('connection', (socket) => {
+    metrics.openSockets.inc();
+    socket.once('close', () => metrics.openSockets.dec());
+  });
 
   const stopJobs = opts.backgroundJobs === false ? () => {} : startBackgroundJobs(services);
-  let stopped = false;
+  let shuttingDown: Promise<ShutdownTimeline> | undefined;
+
+  const shutdown = async (graceMs: number): Promise<ShutdownTimeline> => {
+    const t0 = performance.now();
+    const timeline: ShutdownTimeline = [];
+    const mark = (step: string) => {
+      timeline.push({ atMs: Math.round(performance.now() - t0), step });
+      log.info('shutdown', { step, inFlight: lifecycle.inFlight });
+    };
+    lifecycle.beginDrain();
+    stopJobs();
+    mark(`draining: /healthz answers 503, new operations refused, ${lifecycle.inFlight} completion(s) in flight`);
+    await Promise.race([lifecycle.idle(), after(graceMs)]);
+    if (lifecycle.inFlight > 0) {
+      mark(`grace period over: ending ${lifecycle.inFlight} completion(s) with SERVER_SHUTTING_DOWN`);
+      lifecycle.cutOff();
+      await Promise.race([lifecycle.idle(), after(5_000)]);
+    }
+    mark('completions ended and settled');
+    await graphqlWs.dispose();
+    const closed = new Promise<void>((r) => httpServer.close(() => r()));
+    httpServer.closeIdleConnections();
+    await Promise.race([closed, after(2_000)]);
+    httpServer.closeAllConnections();
+    await closed;
+    mark('sockets closed (graphql-ws: 1001 going away)');
+    await closePubSub();
+    await database.close();
+    mark(database.embedded ? 'database connections closed; embedded PostgreSQL stopped' : 'database connections closed');
+    return timeline;
+  };
 
   return {
     services,
     database,
     jwtSecret,
     httpServer,
+    lifecycle,
     listen(port = config.port, host = '0.0.0.0') {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
-        httpServer.listen(port, host, () => resolve((httpServer.address() as { port: number }).port));
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          resolve((httpServer.address() as { port: number }).port);
+        });
       });
     },
+    shutdown: (graceMs = config.shutdownGraceMs) => (shuttingDown ??= shutdown(graceMs)),
     async stop() {
-      if (stopped) return;
-      stopped = true;
-      stopJobs();
-      await graphqlWs.dispose();
-      httpServer.closeAllConnections();
-      await new Promise<void>((r) => httpServer.close(() => r()));
-      await closePubSub();
-      await database.close();
+      await (shuttingDown ??= shutdown(0));
     },
   };
 }

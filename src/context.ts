@@ -16,6 +16,8 @@ export interface Context {
   refreshMembership(orgId: string): Promise<Membership | null>;
   /** Aborted when the client goes away (HTTP request closed, subscription stopped). */
   signal?: AbortSignal;
+  /** This operation's request id (X-Request-Id, or generated): in its log line and its errors' extensions. */
+  requestId?: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -23,7 +25,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export async function createContext(
   services: Services,
   jwtSecret: Uint8Array,
-  source: { authorization?: string | null; signal?: AbortSignal },
+  source: { authorization?: string | null; signal?: AbortSignal; requestId?: string },
 ): Promise<Context> {
   const token = bearerToken(source.authorization);
   const userId = token ? await verifyUserToken(jwtSecret, token) : null;
@@ -42,6 +44,7 @@ export async function createContext(
     services,
     viewer,
     signal: source.signal,
+    requestId: source.requestId,
     membership,
     refreshMembership(orgId) {
       cache.delete(orgId);

@@ -45,6 +45,8 @@ export interface AcceptedCompletion {
   system?: string;
   maxTokens: number;
   completionId: string | null;
+  /** Credits held for this completion (0 in BYOK mode). */
+  holdAmount: number;
 }
 
 function validate(input: IvyCompletionInput) {
@@ -75,7 +77,7 @@ export async function acceptCompletion(s: Services, actor: Actor, input: IvyComp
   if (provider !== 'INTERVY_CREDITS') {
     const { apiKey } = await personalKeyForCall(s, org.id, actor.userId, provider);
     const model = s.models.resolve(provider, org.aiModel);
-    return { ...common, vendor: provider, model, apiKey, billing: 'BYOK', completionId: null };
+    return { ...common, vendor: provider, model, apiKey, billing: 'BYOK', completionId: null, holdAmount: 0 };
   }
 
   const model = s.models.house;
@@ -93,10 +95,10 @@ export async function acceptCompletion(s: Services, actor: Actor, input: IvyComp
     holdAmount: creditsFor(model, estimateInputTokens(input.system, messages), maxTokens),
     holdExpiresAt: new Date(now.getTime() + s.config.holdTimeoutMs),
   });
-  return { ...common, vendor: model.vendor, model, apiKey: apiKey!, billing: 'CREDITS', completionId: hold.completionId };
+  return { ...common, vendor: model.vendor, model, apiKey: apiKey!, billing: 'CREDITS', completionId: hold.completionId, holdAmount: hold.holdAmount };
 }
 
-type End = Extract<StreamPart, { type: 'finish' } | { type: 'error' }>;
+type End = Extract<StreamPart, { type: 'finish' }> | (Omit<Extract<StreamPart, { type: 'error' }>, 'code'> & { code: ErrorCode });
 
 /**
  * Streams an accepted completion. Deltas are forwarded as they arrive. The last event is exactly one `finished` or
@@ -154,6 +156,10 @@ export async function* streamCompletion(s: Services, c: AcceptedCompletion, sign
       s.log.error('provider adapter threw instead of ending its stream', { error: err, vendor: c.vendor });
     }
     end ??= { type: 'error', code: 'PROVIDER_UNAVAILABLE', message: `${vendorName(c.vendor)} ended the answer without finishing it.`, ...usage };
+    if (end.type === 'error' && end.code === 'CANCELLED' && s.lifecycle?.shutdownSignal.aborted) {
+      // Cut by a server shutdown, not by the client: tell it to retry (settled like any failure: reported usage only).
+      end = { ...end, code: 'SERVER_SHUTTING_DOWN', message: 'This server is restarting and could not finish the answer: ask again.' };
+    }
     let bill: Awaited<ReturnType<typeof settle>>;
     try {
       bill = await settle(end);
@@ -180,7 +186,7 @@ export async function* streamCompletion(s: Services, c: AcceptedCompletion, sign
   }
 }
 
-function failureMessage(c: AcceptedCompletion, end: Extract<StreamPart, { type: 'error' }>): string {
+function failureMessage(c: AcceptedCompletion, end: Extract<End, { type: 'error' }>): string {
   if (end.code === 'PROVIDER_AUTH_FAILED' && c.billing === 'BYOK') {
     return `${end.message} Your personal ${vendorName(c.vendor)} key is now marked INVALID: save a working key under Org Settings → AI.`;
   }

@@ -3,7 +3,9 @@ import type { Config } from '../config.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/database.ts';
+import type { Lifecycle } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { AppMetrics } from '../lib/metrics.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import type { ProviderAdapter } from '../providers/types.ts';
 import type { ModelCatalogue, Vendor } from './models.ts';
@@ -17,6 +19,10 @@ export interface Services {
   models: ModelCatalogue;
   providers: Record<Vendor, ProviderAdapter>;
   pubsub: AppPubSub;
+  /** Serving or draining; completions end with SERVER_SHUTTING_DOWN when shutdownSignal aborts. */
+  lifecycle?: Lifecycle;
+  /** Prometheus counters of our own (lib/metrics.ts); absent in operator commands. */
+  metrics?: AppMetrics;
 }
 
 /** The signed-in member acting in one org. */

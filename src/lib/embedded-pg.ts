@@ -28,8 +28,36 @@ function processIsPostgres(pid: number): boolean {
   }
 }
 
-/** The running postmaster's port, or null when the pid file is absent or stale (removed: a crash left it). */
-function runningPort(dbDir: string): number | null {
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The pid of the node process that started the running postmaster (DATA_DIR/pg-owner.pid), if that process still lives. */
+function liveOwner(dataDir: string): number | null {
+  const pid = Number(fs.readFileSync(path.join(dataDir, 'pg-owner.pid'), { encoding: 'utf8', flag: 'a+' }).trim());
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : null;
+}
+
+const claim = (dataDir: string) => fs.writeFileSync(path.join(dataDir, 'pg-owner.pid'), `${process.pid}\n`);
+
+/** Stops a postmaster this process did not spawn (adopted): SIGINT is PostgreSQL's fast shutdown. */
+async function stopPostmaster(pid: number, timeoutMs = 15_000): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** The running postmaster's pid and port, or null when the pid file is absent or stale (removed: a crash left it). */
+function runningPostmaster(dbDir: string): { pid: number; port: number } | null {
   const pidFile = path.join(dbDir, 'postmaster.pid');
   let lines: string[];
   try {
@@ -38,7 +66,7 @@ function runningPort(dbDir: string): number | null {
     return null;
   }
   const pid = Number(lines[0]);
-  if (Number.isInteger(pid) && pid > 0 && processIsPostgres(pid)) return Number(lines[3]) || null;
+  if (Number.isInteger(pid) && pid > 0 && processIsPostgres(pid) && Number(lines[3])) return { pid, port: Number(lines[3]) };
   fs.rmSync(pidFile, { force: true });
   return null;
 }
@@ -70,10 +98,16 @@ export async function startEmbeddedPostgres(opts: {
   const database = opts.database ?? DATABASE;
   const urlFor = (port: number) => `postgresql://postgres:${encodeURIComponent(pw)}@127.0.0.1:${port}/${database}`;
 
-  const existing = runningPort(dbDir);
+  const existing = runningPostmaster(dbDir);
+  if (existing && liveOwner(opts.dataDir)) {
+    opts.log.info('using the embedded PostgreSQL another process already runs', { port: existing.port });
+    return { url: urlFor(existing.port), owned: false, stop: async () => {} };
+  }
   if (existing) {
-    opts.log.info('using the embedded PostgreSQL another process already runs', { port: existing });
-    return { url: urlFor(existing), owned: false, stop: async () => {} };
+    // Its starter died without stopping it (kill -9): adopt it, and stop it when this process stops.
+    opts.log.info('adopting an embedded PostgreSQL left running by a process that died', { port: existing.port, pid: existing.pid });
+    claim(opts.dataDir);
+    return { url: urlFor(existing.port), owned: true, stop: () => stopPostmaster(existing.pid) };
   }
 
   const server = new EmbeddedPostgres({
@@ -93,6 +127,7 @@ export async function startEmbeddedPostgres(opts: {
     await server.initialise();
   }
   await server.start();
+  claim(opts.dataDir);
 
   const admin = new pg.Client({ host: '127.0.0.1', port: opts.port, user: 'postgres', password: pw, database: 'postgres' });
   await admin.connect();

@@ -5,6 +5,7 @@ import { GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { requestIdForMessage } from './operation-plugins.ts';
 
 /**
  * The bearer token for one operation: `connectionParams.authorization`, or else the `Authorization` header that
@@ -32,6 +33,7 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
+          requestId: requestIdForMessage(payload.extensions),
         });
         let document;
         try {
@@ -54,6 +56,8 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
     wsServer,
   );
   return {
+    wsServer,
+    /** Closes every socket with graphql-ws's going-away code (1001), then the server. */
     async dispose() {
       await disposable.dispose();
       wsServer.close();

@@ -74,7 +74,12 @@ builder.subscriptionField('ivyCompletion', (t) =>
         orgId: String(input.orgId),
         requestId: input.requestId == null ? null : String(input.requestId),
       });
-      return abortOnReturn((signal) => streamCompletion(ctx.services, accepted, signal), ctx.signal);
+      const { lifecycle, metrics } = ctx.services;
+      // A client leaving and the end of a shutdown's grace period both cut the upstream request.
+      const stop = AbortSignal.any([ctx.signal, lifecycle?.shutdownSignal].filter((s): s is AbortSignal => s !== undefined));
+      const stream = abortOnReturn((signal) => streamCompletion(ctx.services, accepted, signal), stop);
+      const observed = metrics ? metrics.observeCompletion(accepted, stream) : stream;
+      return lifecycle ? lifecycle.track(observed) : observed;
     },
     resolve: (event: IvyEvent) => event,
   }),

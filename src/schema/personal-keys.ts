@@ -36,7 +36,11 @@ builder.mutationFields((t) => ({
     ...requiresOrg('personal-key:manage', 'Checks the viewer’s saved key with the provider (no tokens spent) and records the result.'),
     type: KeyTestResult,
     args: { input: t.arg({ type: TestPersonalKeyInput, required: true }) },
-    resolve: (_r, { input }, ctx) => vault.testPersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) }),
+    resolve: async (_r, { input }, ctx) => {
+      const result = await vault.testPersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) });
+      ctx.services.metrics?.keyTests.inc({ provider: input.provider, result: result.ok ? 'ok' : `not_ok_${result.status.toLowerCase()}` });
+      return result;
+    },
   }),
   deletePersonalKey: t.boolean({
     ...requiresOrg('personal-key:manage', 'Removes the viewer’s own key for a provider. True if a key was removed.'),
