@@ -1,9 +1,8 @@
 // buildApp(config) -> one HTTP server carrying GraphQL over HTTP/SSE (Yoga) and graphql-ws, plus the operator's
 // endpoints (/healthz, /livez, /metrics), and a graceful shutdown for rolling deploys.
 import http from 'node:http';
-import { createYoga, type Plugin } from 'graphql-yoga';
+import { createYoga } from 'graphql-yoga';
 import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
-import { GraphQLError } from 'graphql';
 import { builder } from './builder.ts';
 import './schema/index.ts';
 import type { Config } from './config.ts';
@@ -54,13 +53,6 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** Validation and parse errors carry a code too, so every refusal has one. */
-const useCodesOnValidationErrors: Plugin = {
-  onValidate: () => ({ result, setResult }) => {
-    if (result.length) setResult(result.map((e) => (e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { code: 'BAD_USER_INPUT' } }))));
-  },
-};
-
 const after = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 export async function buildApp(config: Config, opts: AppOptions = {}): Promise<App> {
@@ -96,7 +88,6 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: { maskError: createMaskError(log) },
     plugins: [
-      useCodesOnValidationErrors,
       useRefuseWhileDraining(lifecycle),
       useRequestIdHeader(),
       useOperationLog(log, metrics),

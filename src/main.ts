@@ -3,6 +3,7 @@
 import { buildApp, type App } from './app.ts';
 import { loadConfig, loadDotEnv, type Config } from './config.ts';
 import { seedDemoIfWanted } from './domain/demo-seed.ts';
+import { takeSignalsFromEmbeddedPostgres } from './lib/embedded-pg.ts';
 import { describeStartupFailure } from './lib/startup-errors.ts';
 
 let config: Config | undefined;
@@ -23,6 +24,7 @@ try {
 }
 
 const running = app!;
+if (running.database.embedded) takeSignalsFromEmbeddedPostgres();
 const port = (running.httpServer.address() as { port: number }).port;
 const stopOn = (signal: NodeJS.Signals, graceMs: number) =>
   process.once(signal, async () => {

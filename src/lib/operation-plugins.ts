@@ -70,8 +70,13 @@ export function useOperationLog(log: Logger, metrics: AppMetrics): Plugin {
   return {
     onValidate: ({ context }) => {
       const started = performance.now();
-      return ({ result }) => {
-        if (result.length) finish(context as WithRequestId, 'invalid', 'unknown', started, codesOf(result));
+      return ({ result, setResult }) => {
+        if (!result.length) return;
+        // Validation errors carry a code (and the request id) too, so every refusal has one.
+        const requestId = idOf(context as WithRequestId);
+        const coded = result.map((e) => new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { code: 'BAD_USER_INPUT', ...e.extensions, ...(requestId ? { requestId } : {}) } }));
+        setResult(coded);
+        finish(context as WithRequestId, 'invalid', 'unknown', started, codesOf(coded));
       };
     },
     onExecute: ({ args }) => {
