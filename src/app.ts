@@ -154,6 +154,9 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       lifecycle.cutOff();
       await Promise.race([lifecycle.idle(), after(5_000)]);
     }
+    // A stream counts as ended when its last event is handed to the transport; graphql-ws then sends `complete` in the
+    // same turn of the event loop. Let that go out before the sockets close.
+    await new Promise((r) => setImmediate(r));
     mark('completions ended and settled');
     await graphqlWs.dispose();
     const closed = new Promise<void>((r) => httpServer.close(() => r()));
