@@ -19,7 +19,7 @@ try {
   await app.listen(config.port);
 } catch (err) {
   process.stderr.write(`${describeStartupFailure(err, config?.port)}\n`);
-  await app?.stop().catch(() => {});
+  await app?.database.close().catch(() => {}); // stops an embedded PostgreSQL this process started
   process.exit(1);
 }
 

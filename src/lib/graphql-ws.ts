@@ -21,7 +21,13 @@ function authorizationOf(connectionParams: Record<string, unknown> | undefined, 
 }
 
 export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstance<any, any>, path = '/graphql') {
-  const wsServer = new WebSocketServer({ server: httpServer, path });
+  // noServer, with the upgrade routed here: a WebSocketServer bound to the HTTP server would re-emit its errors (a port
+  // in use, say) as its own, which graphql-ws prints with a stack trace.
+  const wsServer = new WebSocketServer({ noServer: true });
+  httpServer.on('upgrade', (req, socket, head) => {
+    if ((req.url ?? '').split('?')[0] !== path) return void socket.destroy();
+    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
+  });
   const disposable = useServer(
     {
       execute: (args: any) => args.rootValue.execute(args),
