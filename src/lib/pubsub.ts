@@ -13,13 +13,15 @@ export type AppPubSub = ReturnType<typeof createAppPubSub>['pubsub'];
 /** Connects once, pings, and disconnects: a wrong REDIS_URL fails start-up in seconds instead of retrying forever. */
 export async function verifyRedis(redisUrl: string, timeoutMs = 5000): Promise<void> {
   const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, enableOfflineQueue: false });
-  probe.on('error', () => {}); // reported by connect() below
+  let cause: Error | undefined; // the socket's own error (ECONNREFUSED…); connect() only says the connection closed
+  probe.on('error', (err) => (cause ??= err));
   try {
     await probe.connect();
     await probe.ping();
   } catch (err) {
     const u = URL.canParse(redisUrl) ? new URL(redisUrl) : null;
-    const reason = (err as { code?: string }).code ?? (err as Error).message;
+    const first = cause ?? (err as Error);
+    const reason = (first as { code?: string }).code ?? first.message;
     throw new StartupError(`Cannot reach Redis at ${u ? `${u.hostname}:${u.port || 6379}` : 'REDIS_URL'} (${reason}): check REDIS_URL, or unset it to keep subscription events in memory (one instance only).`);
   } finally {
     probe.disconnect();
