@@ -154,3 +154,23 @@ export async function startEmbeddedPostgres(opts: {
   }
   return { url: urlFor(opts.port), owned: true, stop: () => server.stop() };
 }
+
+/**
+ * The URL of the embedded database under dataDir, for tools that run beside the server (Prisma's CLI: migrate status,
+ * studio): the running postmaster's port, else the configured one. Null when no embedded database was ever created.
+ */
+export function embeddedDatabaseUrl(dataDir: string, port: number): string | null {
+  let pw: string;
+  try {
+    pw = fs.readFileSync(path.join(dataDir, 'pg-password'), 'utf8').trim();
+  } catch {
+    return null;
+  }
+  let running: number | null = null;
+  try {
+    running = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[3]) || null;
+  } catch {
+    // not running: the CLI will say it cannot connect, which is the truth
+  }
+  return `postgresql://postgres:${encodeURIComponent(pw)}@127.0.0.1:${running ?? port}/${DATABASE}`;
+}

@@ -39,8 +39,9 @@ export type LogSink = (line: string) => void;
 function prettyStream(write: (s: string) => void): DestinationStream | null {
   try {
     // A dev dependency: absent from a production install, where the format is json anyway.
-    const pretty = createRequire(import.meta.url)('pino-pretty') as (o: object) => DestinationStream;
-    return pretty({ sync: true, colorize: process.stderr.isTTY, ignore: 'pid,hostname', destination: { write } });
+    const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as { prettyFactory(o: object): (line: string) => string };
+    const format = prettyFactory({ colorize: process.stderr.isTTY, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' });
+    return { write: (line: string) => write(format(line)) };
   } catch {
     return null;
   }
