@@ -62,7 +62,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   const database = await openDatabase(config, log);
   const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl, (err) => log.warn('redis connection error', { error: err }));
   const lifecycle = new ProcessLifecycle();
-  const metrics = new AppMetrics();
+  const metrics = new AppMetrics(config.metricsEnabled);
   const providerOptions = { timeoutMs: config.providerTimeoutMs, maxRetries: config.providerMaxRetries, keyCheckTimeoutMs: config.keyCheckTimeoutMs };
   const services: Services = {
     config,

@@ -17,8 +17,9 @@ export class AppMetrics {
   readonly keyTests = new Counter({ name: 'ivy_key_tests_total', help: 'Personal key tests by result: ok, or not_ok_ plus the key status after the test (invalid; valid when rate limited; unchanged when unreachable).', labelNames: ['provider', 'result'], registers: [this.registry] });
   readonly sweepReleases = new Counter({ name: 'ivy_ledger_sweep_released_holds_total', help: 'Abandoned credit holds released by the expiry sweep.', registers: [this.registry] });
 
-  constructor() {
-    collectDefaultMetrics({ register: this.registry });
+  /** Node's process metrics (event loop lag, heap, GC) only when served: they install monitors. */
+  constructor(processMetrics = true) {
+    if (processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
   /** Passes a completion's events through unchanged, counting its outcome, first token and credits. */
