@@ -91,7 +91,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       useRefuseWhileDraining(lifecycle),
       useRequestIdHeader(),
       useOperationLog(log, metrics),
-      ...(config.metricsEnabled ? [usePrometheus({ registry: metrics.registry, endpoint: false })] : []),
+      ...(config.metricsEnabled ? [usePrometheus({ registry: metrics.registry, endpoint: false, labels: { url: false } /* GET query strings would explode cardinality */ })] : []),
     ],
     logging: {
       // Yoga's debug lines include raw operation variables (an apiKey among them): never log them.
