@@ -21,11 +21,13 @@ import { requestIdFor, useOperationLog, useRefuseWhileDraining, useRequestIdHead
 import { createOpsEndpoints, readinessCheck } from './lib/ops-endpoints.ts';
 import { createAppPubSub, verifyRedis } from './lib/pubsub.ts';
 import { loadSecrets } from './lib/secrets.ts';
+import { gracefulShutdown, type ShutdownTimeline } from './lib/shutdown.ts';
 import { createProviders } from './providers/index.ts';
 import { GRAPHIQL_EXAMPLES } from './graphiql.ts';
 import { startBackgroundJobs } from './jobs.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
+export type { ShutdownTimeline };
 
 export interface AppOptions {
   clock?: Clock;
@@ -33,9 +35,6 @@ export interface AppOptions {
   /** Start periodic sweeps (expired holds, ended grace windows). Default true. */
   backgroundJobs?: boolean;
 }
-
-/** What a shutdown did and when, in ms since it began (logged, and returned for tests). */
-export type ShutdownTimeline = { atMs: number; step: string }[];
 
 export interface App {
   services: Services;
@@ -52,8 +51,6 @@ export interface App {
   /** shutdown(0): for tests and Ctrl-C. */
   stop(): Promise<void>;
 }
-
-const after = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
 
 export async function buildApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const log = createLogger(config.logLevel, opts.logSink, config.logFormat);
@@ -138,38 +135,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   const stopJobs = opts.backgroundJobs === false ? () => {} : startBackgroundJobs(services);
   let shuttingDown: Promise<ShutdownTimeline> | undefined;
 
-  const shutdown = async (graceMs: number): Promise<ShutdownTimeline> => {
-    const t0 = performance.now();
-    const timeline: ShutdownTimeline = [];
-    const mark = (step: string) => {
-      timeline.push({ atMs: Math.round(performance.now() - t0), step });
-      log.info('shutdown', { step, inFlight: lifecycle.inFlight });
-    };
-    lifecycle.beginDrain();
-    stopJobs();
-    mark(`draining: /healthz answers 503, new operations refused, ${lifecycle.inFlight} completion(s) in flight`);
-    await Promise.race([lifecycle.idle(), after(graceMs)]);
-    if (lifecycle.inFlight > 0) {
-      mark(`grace period over: ending ${lifecycle.inFlight} completion(s) with SERVER_SHUTTING_DOWN`);
-      lifecycle.cutOff();
-      await Promise.race([lifecycle.idle(), after(5_000)]);
-    }
-    // A stream counts as ended when its last event is handed to the transport; graphql-ws then sends `complete` in the
-    // same turn of the event loop. Let that go out before the sockets close.
-    await new Promise((r) => setImmediate(r));
-    mark('completions ended and settled');
-    await graphqlWs.dispose();
-    const closed = new Promise<void>((r) => httpServer.close(() => r()));
-    httpServer.closeIdleConnections();
-    await Promise.race([closed, after(2_000)]);
-    httpServer.closeAllConnections();
-    await closed;
-    mark('sockets closed (graphql-ws: 1001 going away)');
-    await closePubSub();
-    await database.close();
-    mark(database.embedded ? 'database connections closed; embedded PostgreSQL stopped' : 'database connections closed');
-    return timeline;
-  };
+  const shutdown = gracefulShutdown({ lifecycle, log, stopJobs, graphqlWs, httpServer, closePubSub, database });
 
   return {
     services,
