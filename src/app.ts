@@ -1,8 +1,9 @@
-// buildApp(config) -> one HTTP server carrying GraphQL over HTTP/SSE (Yoga) and graphql-ws, plus /healthz.
+// buildApp(config) -> one HTTP server carrying GraphQL over HTTP/SSE (Yoga) and graphql-ws, plus the operator's
+// endpoints (/healthz, /livez, /metrics), and a graceful shutdown for rolling deploys.
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { GraphQLError } from 'graphql';
+import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { builder } from './builder.ts';
 import './schema/index.ts';
 import type { Config } from './config.ts';
@@ -14,17 +15,23 @@ import { openDatabase, type Database } from './lib/database.ts';
 import { createMaskError } from './lib/graphql-errors.ts';
 import { attachGraphqlWs } from './lib/graphql-ws.ts';
 import { renderLocalGraphiQL, serveGraphiqlAsset } from './lib/graphiql-assets.ts';
-import { createLogger, type LogSink } from './lib/logger.ts';
+import { ProcessLifecycle } from './lib/lifecycle.ts';
 import { Limits } from './lib/limits/limits.ts';
-import { createAppPubSub, type AppPubSub } from './lib/pubsub.ts';
+import { createLogger, type LogSink } from './lib/logger.ts';
+import { AppMetrics } from './lib/metrics.ts';
+import { requestIdFor, useOperationLog, useRefuseWhileDraining, useRequestIdHeader } from './lib/operation-plugins.ts';
+import { createOpsEndpoints, readinessCheck } from './lib/ops-endpoints.ts';
+import { createAppPubSub, verifyRedis, type AppPubSub } from './lib/pubsub.ts';
 import { connectRedis, type RedisLink } from './lib/redis.ts';
 import { loadSecrets } from './lib/secrets.ts';
+import { gracefulShutdown, type ShutdownTimeline } from './lib/shutdown.ts';
 import { bearerToken, verifyUserToken } from './lib/tokens.ts';
 import { createProviders } from './providers/index.ts';
 import { GRAPHIQL_EXAMPLES } from './graphiql.ts';
 import { startBackgroundJobs } from './jobs.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });
+export type { ShutdownTimeline };
 
 export interface AppOptions {
   clock?: Clock;
@@ -38,18 +45,18 @@ export interface App {
   database: Database;
   jwtSecret: Uint8Array;
   httpServer: http.Server;
+  lifecycle: ProcessLifecycle;
   /** The Redis link (REDIS_URL), or null: its state is what /healthz reports. */
   redis: RedisLink | null;
   listen(port?: number, host?: string): Promise<number>;
+  /**
+   * Graceful shutdown: drain at once (/healthz 503, new operations refused), let in-flight completions run for
+   * graceMs, end the rest with SERVER_SHUTTING_DOWN (their holds settle), close sockets (1001), then the database.
+   */
+  shutdown(graceMs?: number): Promise<ShutdownTimeline>;
+  /** shutdown(0): for tests and Ctrl-C. */
   stop(): Promise<void>;
 }
-
-/** Validation and parse errors carry a code too, so every refusal has one. */
-const useCodesOnValidationErrors: Plugin = {
-  onValidate: () => ({ result, setResult }) => {
-    if (result.length) setResult(result.map((e) => (e.extensions?.code ? e : new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { code: 'BAD_USER_INPUT' } }))));
-  },
-};
 
 /** How long start-up waits for Redis before serving without it (degraded). */
 const REDIS_START_WAIT_MS = 2000;
@@ -69,18 +76,21 @@ async function userIdFromSocketParams(jwtSecret: Uint8Array, params: Record<stri
 }
 
 export async function buildApp(config: Config, opts: AppOptions = {}): Promise<App> {
-  const log = createLogger(config.logLevel, opts.logSink);
+  const log = createLogger(config.logLevel, opts.logSink, config.logFormat);
   const { jwtSecret, keyring } = loadSecrets(config);
+  if (config.redisUrl) await verifyRedis(config.redisUrl);
   const database = await openDatabase(config, log);
-  // Optional at run time: an unreachable Redis degrades cross-instance events and shared limits, never the process.
+  // Checked once at start (a wrong REDIS_URL is a start-up error); afterwards Redis is optional at run time: an
+  // outage degrades cross-instance events and shared limits, never the process.
   const redis = config.redisUrl ? connectRedis(config.redisUrl, log) : null;
   const { pubsub, close: closePubSub } = createAppPubSub({
     redis,
     log,
     coalesce: { quietMs: config.settingsEventsQuietMs, maxDelayMs: config.settingsEventsMaxDelayMs },
   });
-  // A normal start reports healthy at once; an unreachable Redis delays the start a little, never blocks it.
   if (redis) await Promise.race([redis.whenState('connected'), new Promise((r) => setTimeout(r, REDIS_START_WAIT_MS).unref())]);
+  const lifecycle = new ProcessLifecycle();
+  const metrics = new AppMetrics(config.metricsEnabled);
   const providerOptions = { timeoutMs: config.providerTimeoutMs, maxRetries: config.providerMaxRetries, keyCheckTimeoutMs: config.keyCheckTimeoutMs };
   const services: Services = {
     config,
@@ -94,18 +104,27 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       openai: { ...providerOptions, baseURL: config.openaiBaseUrl },
     }),
     pubsub,
+    lifecycle,
+    metrics,
     events: new EventEmitter(),
     inflight: new Set(),
     limits: new Limits(config, redis, log),
   };
 
-  const yoga = createYoga<{ connectionParams?: Record<string, unknown> }>({
+  const yoga = createYoga<{ connectionParams?: Record<string, unknown>; requestId?: string }>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    healthCheckEndpoint: '/health', // answered by ops-endpoints before Yoga sees it: the same readiness as /healthz
     renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: { maskError: createMaskError(log) },
-    plugins: [useCodesOnValidationErrors, useOneSettingsEventPerOperation(pubsub)],
+    plugins: [
+      useRefuseWhileDraining(lifecycle),
+      useRequestIdHeader(),
+      useOperationLog(log, metrics),
+      useOneSettingsEventPerOperation(pubsub),
+      ...(config.metricsEnabled ? [usePrometheus({ registry: metrics.registry, endpoint: false, labels: { url: false } /* GET query strings would explode cardinality */ })] : []),
+    ],
     logging: {
       // Yoga's debug lines include raw operation variables (an apiKey among them): never log them.
       debug: () => {},
@@ -126,21 +145,15 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       return createContext(services, jwtSecret, {
         authorization: init.request?.headers.get('authorization') ?? (typeof fromWs === 'string' ? (/^Bearer /i.test(fromWs) ? fromWs : `Bearer ${fromWs}`) : null),
         signal: init.request?.signal,
+        requestId: init.requestId ?? (init.request ? requestIdFor(init.request) : undefined),
         socket: (init as { socket?: object }).socket,
       });
     },
   });
 
+  const opsEndpoints = createOpsEndpoints(config, readinessCheck(services.db, lifecycle, () => (redis ? redis.state() : 'not configured')), metrics);
   const httpServer = http.createServer(async (req, res) => {
-    if (req.url === '/healthz') {
-      const healthy = await services.db.$queryRaw`SELECT 1`.then(() => true, () => false);
-      // Without Redis the instance still serves (events stay local, limits fall back): degraded, not down.
-      const redisState = redis ? redis.state() : 'not configured';
-      const status = !healthy ? 'database unreachable' : redisState === 'unreachable' ? 'degraded' : 'ok';
-      res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ status, database: healthy ? 'ok' : 'unreachable', redis: redisState }));
-      return;
-    }
+    if (await opsEndpoints(req, res)) return;
     if (serveGraphiqlAsset(req.url ?? '', res)) return;
     if (req.url === '/') {
       res.writeHead(302, { location: '/graphql' }).end();
@@ -156,34 +169,48 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       return userId ? services.limits.acquireSocket(userId) : undefined;
     },
   });
+  graphqlWs.wsServer.on('connection', (socket) => {
+    metrics.openSockets.inc();
+    socket.once('close', () => metrics.openSockets.dec());
+  });
 
   const stopJobs = opts.backgroundJobs === false ? () => {} : startBackgroundJobs(services);
-  let stopped = false;
+  let shuttingDown: Promise<ShutdownTimeline> | undefined;
+
+  const shutdown = gracefulShutdown({
+    lifecycle,
+    log,
+    stopJobs,
+    graphqlWs,
+    httpServer,
+    // Every completion still streaming (or being accepted) is cut and settled for what it delivered.
+    settleInflight: () => Promise.all([...services.inflight].map((run) => run.cancel())),
+    closePubSub: async () => {
+      await closePubSub();
+      await redis?.close();
+    },
+    database,
+  });
 
   return {
     services,
     database,
     jwtSecret,
     httpServer,
+    lifecycle,
     redis,
     listen(port = config.port, host = '0.0.0.0') {
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
-        httpServer.listen(port, host, () => resolve((httpServer.address() as { port: number }).port));
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          resolve((httpServer.address() as { port: number }).port);
+        });
       });
     },
+    shutdown: (graceMs = config.shutdownGraceMs) => (shuttingDown ??= shutdown(graceMs)),
     async stop() {
-      if (stopped) return;
-      stopped = true;
-      stopJobs();
-      await graphqlWs.dispose();
-      httpServer.closeAllConnections();
-      await new Promise<void>((r) => httpServer.close(() => r()));
-      // Every completion still streaming is cut and settled for what it delivered before the database goes.
-      await Promise.all([...services.inflight].map((run) => run.cancel()));
-      await closePubSub();
-      await redis?.close();
-      await database.close();
+      await (shuttingDown ??= shutdown(0));
     },
   };
 }

@@ -1,20 +1,23 @@
-// Every environment variable the server reads, parsed and validated in one place.
+// Every environment variable the server and the operator commands read, parsed and validated once, with zod.
+// loadConfig() reports every problem at once (ConfigError), each naming the variable and how to fix it.
 import path from 'node:path';
+import { z } from 'zod';
+import { KEYRING_FORMAT, Keyring } from './lib/crypto.ts';
 
 export interface Config {
   port: number;
-  /** Where the embedded database and generated secrets live. */
+  /** Where the embedded database and its generated secrets live. */
   dataDir: string;
-  /** Unset: run an embedded PostgreSQL under dataDir. */
+  /** Unset: run an embedded PostgreSQL under dataDir (the developer default). Set: production rules apply. */
   databaseUrl?: string;
   /** Port for the embedded PostgreSQL (the machine's own may hold 5432). */
   embeddedPgPort: number;
   redisUrl?: string;
-  /** HS256 secret; unset on the embedded default: generated once into dataDir. */
+  /** HS256 secret. Required with DATABASE_URL; on the embedded default, generated once into dataDir. */
   jwtSecret?: string;
-  /** Keyring "id1:base64key,id2:base64key", newest last; unset on the embedded default: generated into dataDir. */
+  /** Keyring, newest last. Required with DATABASE_URL; on the embedded default, generated once into dataDir. */
   keyEncryptionKeys?: string;
-  /** Base64 32-byte key of the pre-org-settings BYOK scheme (src/domain/legacy-byok.ts); unset on the embedded default: generated into dataDir. */
+  /** Base64 32-byte key of the pre-org-settings BYOK scheme (src/domain/legacy-byok.ts). Never generated. */
   legacyByokKey?: string;
   seedDemo: boolean;
   anthropicBaseUrl?: string;
@@ -30,9 +33,19 @@ export interface Config {
   holdTimeoutMs: number;
   /** How often the server sweeps expired holds and ended grace windows. */
   sweepIntervalMs: number;
+  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  /** json (production default) or pretty (development default when stderr is a terminal). */
+  logFormat: 'json' | 'pretty';
+  /** With DATABASE_URL, apply pending migrations at start (otherwise `npm run db:migrate` is a release step). */
+  migrateOnStart: boolean;
+  /** On SIGTERM, how long in-flight completions may run before they are ended with SERVER_SHUTTING_DOWN. */
+  shutdownGraceMs: number;
+  /** Serve GET /metrics (Prometheus). */
+  metricsEnabled: boolean;
+  /** When set, /metrics requires `Authorization: Bearer <token>`. */
+  metricsToken?: string;
   /** How often a streaming completion re-checks that its member still belongs to the org. */
   membershipRecheckMs: number;
-  logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
   // --- Abuse limits and Redis outages (issue 8). Each limit is shared across instances through Redis when
   // REDIS_URL is set, in memory otherwise; src/lib/limits/ says what each does while Redis is unreachable. ---
@@ -66,76 +79,156 @@ export interface RateLimit {
   seconds: number;
 }
 
-export class ConfigError extends Error {}
-
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new ConfigError(`${name} must be an integer >= ${min} (got "${raw}")`);
-  return n;
-}
-
-function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
-  const v = env[name]?.trim();
-  return v ? v : undefined;
-}
-
-function rate(env: NodeJS.ProcessEnv, name: string, fallback: RateLimit): RateLimit {
-  const raw = optional(env, name);
-  if (!raw) return fallback;
-  const m = /^(\d+)\/(\d+)$/.exec(raw);
-  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new ConfigError(`${name} must be "calls/seconds" with both >= 1, e.g. "5/60" (got "${raw}")`);
-  return { points: Number(m[1]), seconds: Number(m[2]) };
-}
-
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const logLevel = (optional(env, 'LOG_LEVEL') ?? 'info') as Config['logLevel'];
-  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(logLevel)) {
-    throw new ConfigError(`LOG_LEVEL must be one of debug, info, warn, error, silent (got "${logLevel}")`);
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Configuration is invalid:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
   }
-  const databaseUrl = optional(env, 'DATABASE_URL');
-  if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    throw new ConfigError('DATABASE_URL must start with postgresql://');
+}
+
+const GENERATE_SECRET = `node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"`;
+const GENERATE_KEY = `node -e "console.log('k1:' + require('crypto').randomBytes(32).toString('base64'))"`;
+
+/** Empty or whitespace-only counts as unset, as a blank line in a .env file would. */
+const opt = z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined), z.string().optional());
+const int = (fallback: number, min: number) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : fallback),
+    z.number({ error: `must be an integer >= ${min}` }).int(`must be an integer >= ${min}`).min(min, `must be an integer >= ${min}`),
+  );
+const rate = (points: number, seconds: number) =>
+  opt.transform((v, ctx): RateLimit => {
+    if (v === undefined) return { points, seconds };
+    const m = /^(\d+)\/(\d+)$/.exec(v);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) {
+      ctx.addIssue({ code: 'custom', message: `must be "calls/seconds" with both >= 1, e.g. "5/60" (got "${v}")` });
+      return z.NEVER;
+    }
+    return { points: Number(m[1]), seconds: Number(m[2]) };
+  });
+const flag = z.preprocess((v) => v === '1' || v === 'true', z.boolean());
+const url = (protocols: RegExp, example: string) =>
+  opt.refine((v) => v === undefined || (protocols.test(v) && URL.canParse(v)), `must be a URL like ${example}`);
+
+const EnvSchema = z.object({
+  PORT: int(4000, 0),
+  DATA_DIR: opt,
+  DATABASE_URL: url(/^postgres(ql)?:\/\//, 'postgresql://user:password@host:5432/ivy'),
+  EMBEDDED_PG_PORT: int(54329, 1),
+  REDIS_URL: url(/^rediss?:\/\//, 'redis://host:6379'),
+  AUTH_JWT_SECRET: opt.refine((v) => v === undefined || v.length >= 32, `must be at least 32 characters; generate one with: ${GENERATE_SECRET}`),
+  KEY_ENCRYPTION_KEYS: opt.superRefine((v, ctx) => {
+    if (v === undefined) return;
+    try {
+      Keyring.parse(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `${(err as Error).message} (${KEYRING_FORMAT}); generate an entry with: ${GENERATE_KEY}` });
+    }
+  }),
+  LEGACY_BYOK_KEY: opt.refine((v) => v === undefined || Buffer.from(v, 'base64').length === 32, 'must be a base64-encoded 32-byte key'),
+  SEED_DEMO: flag,
+  ANTHROPIC_BASE_URL: url(/^https?:\/\//, 'https://api.anthropic.com'),
+  OPENAI_BASE_URL: url(/^https?:\/\//, 'https://api.openai.com/v1'),
+  INTERVY_ANTHROPIC_API_KEY: opt,
+  INTERVY_OPENAI_API_KEY: opt,
+  INTERVY_HOUSE_MODEL: opt,
+  PROVIDER_TIMEOUT_MS: int(60_000, 1),
+  PROVIDER_MAX_RETRIES: int(1, 0),
+  KEY_CHECK_TIMEOUT_MS: int(10_000, 1),
+  HOLD_TIMEOUT_MS: int(15 * 60_000, 1),
+  SWEEP_INTERVAL_MS: int(60_000, 1),
+  LOG_LEVEL: z.preprocess((v) => (typeof v === 'string' && v.trim() ? v.trim() : 'info'), z.enum(['debug', 'info', 'warn', 'error', 'silent'])),
+  LOG_FORMAT: z.preprocess((v) => (typeof v === 'string' && v.trim() ? v.trim() : undefined), z.enum(['json', 'pretty']).optional()),
+  NODE_ENV: opt,
+  MIGRATE_ON_START: flag,
+  SHUTDOWN_GRACE_MS: int(10_000, 0),
+  METRICS: flag,
+  METRICS_TOKEN: opt,
+  MEMBERSHIP_RECHECK_MS: int(2_000, 0),
+  SETTINGS_EVENTS_QUIET_MS: int(50, 0),
+  SETTINGS_EVENTS_MAX_DELAY_MS: int(500, 0),
+  RATE_LIMIT_KEY_TESTS: rate(5, 60),
+  RATE_LIMIT_KEY_SAVES: rate(5, 60),
+  RATE_LIMIT_SETTINGS_CHANGES: rate(10, 60),
+  MAX_COMPLETIONS_PER_MEMBER: int(4, 1),
+  MAX_COMPLETIONS_PER_ORG: int(50, 1),
+  MAX_COMPLETIONS_PER_SOCKET: int(3, 1),
+  MAX_SUBSCRIPTIONS_PER_SOCKET: int(20, 1),
+  MAX_SOCKETS_PER_MEMBER: int(10, 1),
+  CONCURRENCY_SLOT_LEASE_MS: int(15 * 60_000, 1000),
+  });
+
+/** Production (DATABASE_URL set): every instance must share these, so none may invent its own. */
+function missingProductionSecrets(env: z.infer<typeof EnvSchema>): string[] {
+  if (!env.DATABASE_URL) return [];
+  const problems: string[] = [];
+  if (!env.AUTH_JWT_SECRET) {
+    problems.push(`AUTH_JWT_SECRET is required with DATABASE_URL (every instance must verify the same tokens); generate one with: ${GENERATE_SECRET}`);
   }
+  if (!env.KEY_ENCRYPTION_KEYS) {
+    problems.push(`KEY_ENCRYPTION_KEYS is required with DATABASE_URL (every instance must read the same saved keys); generate one with: ${GENERATE_KEY}`);
+  }
+  return problems;
+}
+
+export interface LoadConfigOptions {
+  /** False for commands that never touch tokens or keys (npm run db:migrate). Default true. */
+  requireSecrets?: boolean;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfigOptions = {}): Config {
+  const parsed = EnvSchema.safeParse(env);
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0] ?? 'environment')} ${i.message}`);
+  if (parsed.success && opts.requireSecrets !== false) problems.push(...missingProductionSecrets(parsed.data));
+  if (problems.length || !parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
   return {
-    port: int(env, 'PORT', 4000),
-    dataDir: path.resolve(optional(env, 'DATA_DIR') ?? './data'),
-    databaseUrl,
-    embeddedPgPort: int(env, 'EMBEDDED_PG_PORT', 54329, 1),
-    redisUrl: optional(env, 'REDIS_URL'),
-    jwtSecret: optional(env, 'AUTH_JWT_SECRET'),
-    keyEncryptionKeys: optional(env, 'KEY_ENCRYPTION_KEYS'),
-    legacyByokKey: optional(env, 'LEGACY_BYOK_KEY'),
-    seedDemo: env.SEED_DEMO === '1' || env.SEED_DEMO === 'true',
-    anthropicBaseUrl: optional(env, 'ANTHROPIC_BASE_URL'),
-    openaiBaseUrl: optional(env, 'OPENAI_BASE_URL'),
-    intervyAnthropicApiKey: optional(env, 'INTERVY_ANTHROPIC_API_KEY'),
-    intervyOpenaiApiKey: optional(env, 'INTERVY_OPENAI_API_KEY'),
-    houseModel: optional(env, 'INTERVY_HOUSE_MODEL') ?? 'claude-haiku-5-5',
-    providerTimeoutMs: int(env, 'PROVIDER_TIMEOUT_MS', 60_000, 1),
-    providerMaxRetries: int(env, 'PROVIDER_MAX_RETRIES', 1),
-    keyCheckTimeoutMs: int(env, 'KEY_CHECK_TIMEOUT_MS', 10_000, 1),
-    holdTimeoutMs: int(env, 'HOLD_TIMEOUT_MS', 15 * 60_000, 1),
-    sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 60_000, 1),
-    membershipRecheckMs: int(env, 'MEMBERSHIP_RECHECK_MS', 2_000, 0),
-    logLevel,
-
+    port: e.PORT,
+    dataDir: path.resolve(e.DATA_DIR ?? './data'),
+    databaseUrl: e.DATABASE_URL,
+    embeddedPgPort: e.EMBEDDED_PG_PORT,
+    redisUrl: e.REDIS_URL,
+    jwtSecret: e.AUTH_JWT_SECRET,
+    keyEncryptionKeys: e.KEY_ENCRYPTION_KEYS,
+    legacyByokKey: e.LEGACY_BYOK_KEY,
+    seedDemo: e.SEED_DEMO,
+    anthropicBaseUrl: e.ANTHROPIC_BASE_URL,
+    openaiBaseUrl: e.OPENAI_BASE_URL,
+    intervyAnthropicApiKey: e.INTERVY_ANTHROPIC_API_KEY,
+    intervyOpenaiApiKey: e.INTERVY_OPENAI_API_KEY,
+    houseModel: e.INTERVY_HOUSE_MODEL ?? 'claude-haiku-5-5',
+    providerTimeoutMs: e.PROVIDER_TIMEOUT_MS,
+    providerMaxRetries: e.PROVIDER_MAX_RETRIES,
+    keyCheckTimeoutMs: e.KEY_CHECK_TIMEOUT_MS,
+    holdTimeoutMs: e.HOLD_TIMEOUT_MS,
+    sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+    logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT ?? (e.NODE_ENV !== 'production' && process.stderr.isTTY ? 'pretty' : 'json'),
+    migrateOnStart: e.MIGRATE_ON_START,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    metricsEnabled: e.METRICS,
+    metricsToken: e.METRICS_TOKEN,
+    membershipRecheckMs: e.MEMBERSHIP_RECHECK_MS,
     // Abuse limits and Redis outages (issue 8); defaults and reasons in the README.
-    settingsEventsQuietMs: int(env, 'SETTINGS_EVENTS_QUIET_MS', 50),
-    settingsEventsMaxDelayMs: int(env, 'SETTINGS_EVENTS_MAX_DELAY_MS', 500),
-    rateLimits: {
-      keyTests: rate(env, 'RATE_LIMIT_KEY_TESTS', { points: 5, seconds: 60 }),
-      keySaves: rate(env, 'RATE_LIMIT_KEY_SAVES', { points: 5, seconds: 60 }),
-      settingsChanges: rate(env, 'RATE_LIMIT_SETTINGS_CHANGES', { points: 10, seconds: 60 }),
-    },
+    settingsEventsQuietMs: e.SETTINGS_EVENTS_QUIET_MS,
+    settingsEventsMaxDelayMs: e.SETTINGS_EVENTS_MAX_DELAY_MS,
+    rateLimits: { keyTests: e.RATE_LIMIT_KEY_TESTS, keySaves: e.RATE_LIMIT_KEY_SAVES, settingsChanges: e.RATE_LIMIT_SETTINGS_CHANGES },
     concurrency: {
-      completionsPerMember: int(env, 'MAX_COMPLETIONS_PER_MEMBER', 4, 1),
-      completionsPerOrg: int(env, 'MAX_COMPLETIONS_PER_ORG', 50, 1),
-      completionsPerSocket: int(env, 'MAX_COMPLETIONS_PER_SOCKET', 3, 1),
-      subscriptionsPerSocket: int(env, 'MAX_SUBSCRIPTIONS_PER_SOCKET', 20, 1),
-      socketsPerMember: int(env, 'MAX_SOCKETS_PER_MEMBER', 10, 1),
-      slotLeaseMs: int(env, 'CONCURRENCY_SLOT_LEASE_MS', 15 * 60_000, 1000),
+      completionsPerMember: e.MAX_COMPLETIONS_PER_MEMBER,
+      completionsPerOrg: e.MAX_COMPLETIONS_PER_ORG,
+      completionsPerSocket: e.MAX_COMPLETIONS_PER_SOCKET,
+      subscriptionsPerSocket: e.MAX_SUBSCRIPTIONS_PER_SOCKET,
+      socketsPerMember: e.MAX_SOCKETS_PER_MEMBER,
+      slotLeaseMs: e.CONCURRENCY_SLOT_LEASE_MS,
     },
   };
+}
+
+/** Reads ./.env (or ENV_FILE) into process.env when present; variables already set win. Node's own parser. */
+export function loadDotEnv(file = process.env.ENV_FILE ?? '.env'): void {
+  try {
+    process.loadEnvFile(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
 }

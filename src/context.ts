@@ -18,6 +18,8 @@ export interface Context {
   signal?: AbortSignal;
   /** The graphql-ws socket carrying this operation, if any (per-socket limits). */
   socket?: object;
+  /** This operation's request id (X-Request-Id, or generated): in its log line and its errors' extensions. */
+  requestId?: string;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -25,7 +27,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export async function createContext(
   services: Services,
   jwtSecret: Uint8Array,
-  source: { authorization?: string | null; signal?: AbortSignal; socket?: object },
+  source: { authorization?: string | null; signal?: AbortSignal; socket?: object; requestId?: string },
 ): Promise<Context> {
   const token = bearerToken(source.authorization);
   const userId = token ? await verifyUserToken(jwtSecret, token) : null;
@@ -45,6 +47,7 @@ export async function createContext(
     viewer,
     signal: source.signal,
     socket: source.socket,
+    requestId: source.requestId,
     membership,
     refreshMembership(orgId) {
       cache.delete(orgId);

@@ -6,7 +6,10 @@ import type { Services } from './domain/services.ts';
 export type Sweep = (s: Services) => Promise<unknown>;
 
 export const SWEEPS: { name: string; run: Sweep }[] = [
-  { name: 'expired-credit-holds', run: (s) => releaseExpiredHolds(s.db, s.clock.now()) },
+  {
+    name: 'expired-credit-holds',
+    run: async (s) => s.metrics?.sweepReleases.inc(await releaseExpiredHolds(s.db, s.clock.now())),
+  },
   { name: 'grace-windows', run: (s) => sweepEndedGraceWindows(s) },
 ];
 

@@ -19,6 +19,10 @@ export interface StreamOptions {
   stillAllowed?: () => Promise<boolean>;
   /** Called once the completion is settled (however it ended). */
   onSettled?: () => void;
+  /** Aborted when a server shutdown's grace period ends: the upstream request is cut, the stream ends SERVER_SHUTTING_DOWN. */
+  shutdown?: AbortSignal;
+  /** Decorates the event stream (metrics, shutdown tracking); settlement stays guaranteed underneath. */
+  wrap?: (c: AcceptedCompletion, events: AsyncGenerator<IvyEvent>) => AsyncGenerator<IvyEvent>;
 }
 
 const CANCELLED = { code: 'CANCELLED', message: 'Cancelled by the client.' } as const;
@@ -84,7 +88,7 @@ class CompletionRun {
     return c.billing === 'CREDITS' ? { ...bill, ...settled } : { ...bill, ...reported, ...settled } as Bill & Settlement;
   }
 
-  async *events(signal: AbortSignal, stillAllowed?: () => Promise<boolean>): AsyncGenerator<IvyEvent> {
+  async *events(signal: AbortSignal, stillAllowed?: () => Promise<boolean>, shutdown?: AbortSignal): AsyncGenerator<IvyEvent> {
     const { s, c } = this;
     yield { kind: 'started', requestId: c.requestId, provider: c.provider, model: c.model.id, billing: c.billing };
     let end: Ending | null = null;
@@ -121,6 +125,10 @@ class CompletionRun {
       s.log.error('provider adapter threw instead of ending its stream', { error: err, vendor: c.vendor });
     }
     end ??= { type: 'error', code: 'PROVIDER_UNAVAILABLE', message: `${vendorName(c.vendor)} ended the answer without finishing it.`, ...this.usage };
+    if (end.type === 'error' && end.code === 'CANCELLED' && shutdown?.aborted) {
+      // Cut by a server shutdown, not by the client: tell it to retry (billed like any cut stream).
+      end = { ...end, code: 'SERVER_SHUTTING_DOWN', message: 'This server is restarting and could not finish the answer: ask again.' };
+    }
     let bill: Bill & Settlement;
     try {
       bill = await this.settle(end);
@@ -148,7 +156,9 @@ class CompletionRun {
 export function completionStream(s: Services, c: AcceptedCompletion, opts: StreamOptions = {}): AsyncGenerator<IvyEvent> {
   const run = new CompletionRun(s, c);
   const upstream = new AbortController();
-  const inner = run.events(upstream.signal, opts.stillAllowed);
+  const inner = run.events(upstream.signal, opts.stillAllowed, opts.shutdown);
+  const cutForShutdown = () => upstream.abort();
+  opts.shutdown?.addEventListener('abort', cutForShutdown, { once: true });
   const gone = opts.clientGone;
   const stop = () => {
     gone?.removeEventListener('abort', onGone);
@@ -160,6 +170,7 @@ export function completionStream(s: Services, c: AcceptedCompletion, opts: Strea
   track(s, entry);
   run.onSettled = () => {
     untrack(s, entry);
+    opts.shutdown?.removeEventListener('abort', cutForShutdown);
     opts.onSettled?.();
   };
   if (gone?.aborted) onGone();
@@ -206,8 +217,9 @@ export async function startCompletion(s: Services, actor: Actor, input: IvyCompl
   track(s, entry);
   try {
     accepting = acceptCompletion(s, actor, input);
-    stream = completionStream(s, (await accepting) as AcceptedCompletion, opts);
-    return stream;
+    const accepted = (await accepting) as AcceptedCompletion;
+    stream = completionStream(s, accepted, opts);
+    return opts.wrap ? opts.wrap(accepted, stream) : stream;
   } finally {
     untrack(s, entry);
   }

@@ -34,3 +34,9 @@ export async function reencryptAllKeys(db: Db, ring: Keyring): Promise<RotationR
   }
   return report;
 }
+
+/** Master key ids that stored keys were sealed with but the ring lacks, with how many keys use each. */
+export async function masterKeysMissingFromRing(db: Db, ring: Keyring): Promise<{ keyId: string; keys: number }[]> {
+  const groups = await db.personalApiKey.groupBy({ by: ['encKeyId'], _count: { _all: true } });
+  return groups.filter((g) => !ring.get(g.encKeyId)).map((g) => ({ keyId: g.encKeyId, keys: g._count._all }));
+}

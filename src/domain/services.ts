@@ -5,7 +5,9 @@ import type { Clock } from '../lib/clock.ts';
 import type { Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/database.ts';
 import type { Limits } from '../lib/limits/limits.ts';
+import type { Lifecycle } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/logger.ts';
+import type { AppMetrics } from '../lib/metrics.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import type { ProviderAdapter } from '../providers/types.ts';
 import type { ModelCatalogue, Vendor } from './models.ts';
@@ -25,6 +27,10 @@ export interface Services {
   inflight: Set<{ cancel(): Promise<unknown> }>;
   /** Rate and concurrency limits (RATE_LIMITED). */
   limits: Limits;
+  /** Serving or draining; completions end with SERVER_SHUTTING_DOWN when shutdownSignal aborts. */
+  lifecycle?: Lifecycle;
+  /** Prometheus counters of our own (lib/metrics.ts); absent in operator commands. */
+  metrics?: AppMetrics;
 }
 
 export interface DomainEvents {

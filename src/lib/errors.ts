@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   PROVIDER_UNAVAILABLE: 'The AI provider could not be reached or failed mid-answer.',
   RATE_LIMITED: 'Too many requests of this kind: wait extensions.retryAfter seconds, then try again.',
   CANCELLED: 'The request was cancelled by the client.',
+  SERVER_SHUTTING_DOWN: 'This server instance is restarting: retry the request (it reaches another instance); only what was streamed was charged.',
   INTERNAL_SERVER_ERROR: 'Something unexpected went wrong on our side; nothing was charged for it.',
 } as const;
 

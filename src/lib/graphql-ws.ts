@@ -5,6 +5,7 @@ import { GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
+import { requestIdForMessage } from './operation-plugins.ts';
 import { RateLimited } from './errors.ts';
 
 /** Per-socket limits (lib/limits): who may open a socket, and how many operations one may run at once. */
@@ -31,7 +32,13 @@ function authorizationOf(connectionParams: Record<string, unknown> | undefined, 
 }
 
 export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstance<any, any>, limits: SocketLimits, path = '/graphql') {
-  const wsServer = new WebSocketServer({ server: httpServer, path });
+  // noServer, with the upgrade routed here: a WebSocketServer bound to the HTTP server would re-emit its errors (a port
+  // in use, say) as its own, which graphql-ws prints with a stack trace.
+  const wsServer = new WebSocketServer({ noServer: true });
+  httpServer.on('upgrade', (req, socket, head) => {
+    if ((req.url ?? '').split('?')[0] !== path) return void socket.destroy();
+    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
+  });
   const releaseSocket = new WeakMap<object, () => Promise<void>>();
   const disposable = useServer(
     {
@@ -67,6 +74,7 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: payload,
+          requestId: requestIdForMessage(payload.extensions),
         });
         let document;
         try {
@@ -89,6 +97,8 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
     wsServer,
   );
   return {
+    wsServer,
+    /** Closes every socket with graphql-ws's going-away code (1001), then the server. */
     async dispose() {
       await disposable.dispose();
       wsServer.close();

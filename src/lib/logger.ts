@@ -1,7 +1,10 @@
-// Structured JSON log lines. Anything that looks like a provider key or bearer token is scrubbed before writing.
+// One structured logger (pino): JSON lines in production, readable lines in development. Secrets are removed twice:
+// by path (pino's redact: keys, tokens, prompt text) and by shape (scrubSecrets on every finished line).
+import { createRequire } from 'node:module';
+import { pino, stdTimeFunctions, type DestinationStream } from 'pino';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+export type LogFormat = 'json' | 'pretty';
 
 const SECRET_PATTERNS = [
   /sk-[A-Za-z0-9_-]{6,}/g, // Anthropic (sk-ant-...) and OpenAI (sk-..., sk-proj-...) keys
@@ -16,27 +19,54 @@ export function scrubSecrets(text: string): string {
   return out;
 }
 
+/** Fields never logged, wherever they appear up to two levels down (variables.input.apiKey, headers.authorization…). */
+const SECRET_FIELDS = ['apiKey', 'key', 'token', 'authorization', 'password', 'jwtSecret', 'keyEncryptionKeys', 'legacyByokKey', 'secret'];
+const PROMPT_FIELDS = ['content', 'system', 'messages', 'prompt', 'text'];
+export const REDACT_PATHS = [...SECRET_FIELDS, ...PROMPT_FIELDS].flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `*.*.*.${f}`]);
+
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+  /** A logger whose lines all carry these fields (a request id, say). */
+  child(fields: Record<string, unknown>): Logger;
 }
 
+/** Receives each finished JSON line (tests capture them). */
 export type LogSink = (line: string) => void;
 
-export function createLogger(level: LogLevel, sink: LogSink = (l) => process.stderr.write(l + '\n')): Logger {
-  const write = (lvl: Exclude<LogLevel, 'silent'>, msg: string, fields?: Record<string, unknown>) => {
-    if (ORDER[lvl] < ORDER[level]) return;
-    const line = JSON.stringify({ t: new Date().toISOString(), level: lvl, msg, ...fields }, (_k, v) =>
-      v instanceof Error ? { name: v.name, message: v.message } : v,
-    );
-    sink(scrubSecrets(line));
-  };
-  return {
-    debug: (m, f) => write('debug', m, f),
-    info: (m, f) => write('info', m, f),
-    warn: (m, f) => write('warn', m, f),
-    error: (m, f) => write('error', m, f),
-  };
+function prettyStream(write: (s: string) => void): DestinationStream | null {
+  try {
+    // A dev dependency: absent from a production install, where the format is json anyway.
+    const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as { prettyFactory(o: object): (line: string) => string };
+    const format = prettyFactory({ colorize: process.stderr.isTTY, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' });
+    return { write: (line: string) => write(format(line)) };
+  } catch {
+    return null;
+  }
+}
+
+const wrap = (p: pino.Logger): Logger => {
+  const at = (lvl: 'debug' | 'info' | 'warn' | 'error') => (msg: string, fields?: Record<string, unknown>) => (fields ? p[lvl](fields, msg) : p[lvl](msg));
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (fields) => wrap(p.child(fields)) };
+};
+
+export function createLogger(level: LogLevel, sink?: LogSink, format: LogFormat = 'json'): Logger {
+  const write = sink ? (line: string) => sink(line.replace(/\n$/, '')) : (line: string) => process.stderr.write(line);
+  const scrubbed = (s: string) => write(scrubSecrets(s));
+  const destination = (format === 'pretty' && !sink && prettyStream(scrubbed)) || { write: scrubbed };
+  return wrap(
+    pino(
+      {
+        level,
+        base: undefined,
+        timestamp: stdTimeFunctions.isoTime,
+        formatters: { level: (label) => ({ level: label }) },
+        redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+        serializers: { error: (e: unknown) => (e instanceof Error ? { name: e.name, message: scrubSecrets(e.message), code: (e as { code?: unknown }).code } : e) },
+      },
+      destination,
+    ),
+  );
 }

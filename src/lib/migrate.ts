@@ -8,7 +8,19 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { pgConfigFromUrl } from './pg-url.ts';
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
+/** prisma/migrations, found from the sources (src/lib) and from the build (dist/src/lib) alike. */
+export const MIGRATIONS_DIR = findUp('prisma/migrations');
+
+function findUp(relative: string): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, relative);
+    if (fs.existsSync(candidate)) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`Cannot find ${relative} above ${fileURLToPath(import.meta.url)}`);
+    dir = parent;
+  }
+}
 const PRISMA_ADVISORY_LOCK = 72707369;
 
 const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
@@ -28,7 +40,7 @@ interface MigrationFile {
   checksum: string;
 }
 
-function readMigrations(dir: string): MigrationFile[] {
+export function readMigrations(dir = MIGRATIONS_DIR): MigrationFile[] {
   return fs
     .readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isDirectory())
@@ -77,5 +89,38 @@ export async function applyMigrations(databaseUrl: string, dir = MIGRATIONS_DIR)
   } finally {
     await client.query('SELECT pg_advisory_unlock($1)', [PRISMA_ADVISORY_LOCK]).catch(() => {});
     await client.end();
+  }
+}
+
+/** Applied migration names, or [] on a database never migrated. */
+async function appliedNames(client: pg.Client): Promise<Set<string>> {
+  const { rows } = await client.query<{ migration_name: string }>(
+    `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+  ).catch((err) => {
+    if ((err as { code?: string }).code === '42P01') return { rows: [] }; // undefined_table: never migrated
+    throw err;
+  });
+  return new Set(rows.map((r) => r.migration_name));
+}
+
+/** The committed migrations the database has not applied yet (empty when it is current). */
+export async function pendingMigrations(databaseUrl: string, dir = MIGRATIONS_DIR): Promise<string[]> {
+  const client = new pg.Client(pgConfigFromUrl(databaseUrl));
+  await client.connect();
+  try {
+    const applied = await appliedNames(client);
+    return readMigrations(dir).map((m) => m.name).filter((n) => !applied.has(n));
+  } finally {
+    await client.end();
+  }
+}
+
+export class DatabaseBehindError extends Error {
+  constructor(readonly pending: string[]) {
+    super(
+      `The database is behind the code: ${pending.length} migration(s) pending (${pending.join(', ')}). ` +
+        'Run `npm run db:migrate` against this DATABASE_URL (or set MIGRATE_ON_START=1 on one instance), then start again.',
+    );
+    this.name = 'DatabaseBehindError';
   }
 }

@@ -1,6 +1,6 @@
 // The runtime behind every operator command (token, credits, plan, sweeps, migrations): the same database as the
 // server (embedded or DATABASE_URL), whether or not the server is running, and nothing printed but the command's own output.
-import { loadConfig, type Config } from '../config.ts';
+import { loadConfig, loadDotEnv, type Config } from '../config.ts';
 import { seedDemoIfWanted } from '../domain/demo-seed.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { openDatabase, type Db } from './database.ts';
@@ -27,12 +27,13 @@ const REDIS_CONNECT_GRACE_MS = 3000;
 export class UsageError extends Error {}
 
 export async function runOperatorCommand(fn: (rt: OperatorRuntime) => Promise<void>): Promise<void> {
-  const config = loadConfig();
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
   let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
   let bus: ReturnType<typeof createAppPubSub> | undefined;
   let redis = null as RedisLink | null;
   try {
+    loadDotEnv();
+    const config = loadConfig();
+    const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, undefined, config.logFormat);
     const secrets = loadSecrets(config);
     database = await openDatabase(config, log);
     await seedDemoIfWanted(config.seedDemo, database, secrets.keyring, systemClock);

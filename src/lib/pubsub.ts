@@ -8,6 +8,8 @@ import { createPubSub } from 'graphql-yoga';
 import { Coalescer, type CoalesceOptions } from './coalesce.ts';
 import type { Logger } from './logger.ts';
 import type { RedisLink } from './redis.ts';
+import { Redis } from 'ioredis';
+import { StartupError } from './startup-errors.ts';
 
 export interface OrgSettingsChangedEvent {
   orgId: string;
@@ -137,5 +139,23 @@ class Listening {
     if (n > 0) this.counts.set(key, n);
     else this.counts.delete(key);
     this.changes.emit(key);
+  }
+}
+
+/** Connects once, pings, and disconnects: a wrong REDIS_URL fails start-up in seconds instead of retrying forever. */
+export async function verifyRedis(redisUrl: string, timeoutMs = 5000): Promise<void> {
+  const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, enableOfflineQueue: false });
+  let cause: Error | undefined; // the socket's own error (ECONNREFUSED…); connect() only says the connection closed
+  probe.on('error', (err) => (cause ??= err));
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (err) {
+    const u = URL.canParse(redisUrl) ? new URL(redisUrl) : null;
+    const first = cause ?? (err as Error);
+    const reason = (first as { code?: string }).code ?? first.message;
+    throw new StartupError(`Cannot reach Redis at ${u ? `${u.hostname}:${u.port || 6379}` : 'REDIS_URL'} (${reason}): check REDIS_URL, or unset it to keep subscription events in memory (one instance only).`);
+  } finally {
+    probe.disconnect();
   }
 }

@@ -80,6 +80,7 @@ builder.subscriptionField('ivyCompletion', (t) =>
     args: { input: t.arg({ type: IvyCompletionInput, required: true }) },
     subscribe: async (_root, { input }, ctx) => {
       const orgId = String(input.orgId);
+      const { lifecycle, metrics } = ctx.services;
       // Concurrency slots (member, org, socket) are taken first and freed once, however the stream ends: when it
       // settles (even if it never took a step) or when its consumer is done with it, whichever comes first.
       const release = await ctx.services.limits.acquireCompletion({ userId: ctx.viewer!.userId, orgId, socket: ctx.socket });
@@ -97,6 +98,13 @@ builder.subscriptionField('ivyCompletion', (t) =>
               return m != null && roleHas(m.role, 'ivy:use');
             },
             onSettled: () => void free(),
+            // The end of a shutdown's grace period cuts the upstream request; the stream ends SERVER_SHUTTING_DOWN.
+            shutdown: lifecycle?.shutdownSignal,
+            // Counted for /metrics, and as in flight while a shutdown's grace period runs.
+            wrap: (accepted, events) => {
+              const observed = metrics ? metrics.observeCompletion(accepted, events) : events;
+              return lifecycle ? lifecycle.track(observed) : observed;
+            },
           },
         );
         return releaseOnEnd(stream, free);

@@ -45,7 +45,9 @@ builder.mutationFields((t) => ({
     // Counted per member and per call, aliases included: each test is an upstream request.
     resolve: async (_r, { input }, ctx) => {
       await ctx.services.limits.consume('keyTests', ctx.viewer!.userId);
-      return vault.testPersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) });
+      const result = await vault.testPersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) });
+      ctx.services.metrics?.keyTests.inc({ provider: input.provider, result: result.ok ? 'ok' : `not_ok_${result.status.toLowerCase()}` });
+      return result;
     },
   }),
   deletePersonalKey: t.boolean({

@@ -94,7 +94,8 @@ describe('credits', () => {
     const fields = await server.client().data(`{ __schema { mutationType { fields { name } } } }`);
     expect(fields.__schema.mutationType.fields.map((f: any) => f.name).filter((n: string) => /credit|balance|grant/i.test(n))).toEqual([]);
 
-    const env = { ...process.env, DATABASE_URL: server.config.databaseUrl, LOG_LEVEL: 'error' };
+    // An operator command runs with the server's settings: with DATABASE_URL, its secrets are required too.
+    const env = { ...process.env, DATABASE_URL: server.config.databaseUrl, AUTH_JWT_SECRET: server.config.jwtSecret, KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys, LOG_LEVEL: 'error' };
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/credits.ts', 'grant', slug, '5000'], { env });
     expect(stdout.trim()).toBe(`Granted 5000 credits to ${slug}; balance is now 5010.`);
     expect(await balanceOf(server, org.id)).toBe(5010);

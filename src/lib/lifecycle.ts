@@ -1,0 +1,58 @@
+// The process's place in its life: serving, or draining before exit. Shared through Services so the HTTP layer
+// (health, refusals) and the completion stream (ends with SERVER_SHUTTING_DOWN) read the same state.
+
+export interface Lifecycle {
+  /** True from the moment shutdown begins: /healthz answers 503 and new operations are refused. */
+  readonly draining: boolean;
+  /** Aborted when the grace period ends: completions still running end with SERVER_SHUTTING_DOWN. */
+  readonly shutdownSignal: AbortSignal;
+  /** Completions currently streaming. */
+  readonly inFlight: number;
+  /** Counts a completion stream as in flight until it ends, however it ends. */
+  track<T>(stream: AsyncGenerator<T>): AsyncGenerator<T>;
+}
+
+export class ProcessLifecycle implements Lifecycle {
+  draining = false;
+  inFlight = 0;
+  private readonly cutoff = new AbortController();
+  private idleWaiters: (() => void)[] = [];
+
+  get shutdownSignal(): AbortSignal {
+    return this.cutoff.signal;
+  }
+
+  beginDrain(): void {
+    this.draining = true;
+  }
+
+  /** Ends the grace period: running completions are told to stop. */
+  cutOff(): void {
+    this.cutoff.abort(new Error('server shutting down'));
+  }
+
+  /** Resolves when no completion is in flight. */
+  idle(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  track<T>(stream: AsyncGenerator<T>): AsyncGenerator<T> {
+    this.inFlight++;
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
+    };
+    const tracked: AsyncGenerator<T> = {
+      next: (...args) => stream.next(...args).then((r) => (r.done && end(), r), (err) => (end(), Promise.reject(err))),
+      return: (value) => stream.return(value as any).finally(end),
+      throw: (err) => stream.throw(err).finally(end),
+      [Symbol.asyncIterator]: () => tracked,
+      [Symbol.asyncDispose]: async () => {
+        await tracked.return(undefined as any);
+      },
+    } as AsyncGenerator<T>;
+    return tracked;
+  }
+}

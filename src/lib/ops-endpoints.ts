@@ -1,0 +1,65 @@
+// The operator's HTTP endpoints beside /graphql: readiness (/healthz, and Yoga's /health answers the same), liveness
+// (/livez) and Prometheus metrics (/metrics, when METRICS=1, optionally behind a bearer METRICS_TOKEN).
+import type http from 'node:http';
+import { timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config.ts';
+import type { Db } from './database.ts';
+import type { Lifecycle } from './lifecycle.ts';
+import type { AppMetrics } from './metrics.ts';
+import { readMigrations } from './migrate.ts';
+
+interface Readiness {
+  ready: boolean;
+  status: 'ok' | 'degraded' | 'shutting down' | 'database unreachable' | 'migrations pending';
+  database: 'ok' | 'unreachable';
+  /** connected, connecting, unreachable, or not configured. */
+  redis: string;
+}
+
+/**
+ * Ready when not draining, the database answers, and every migration the code ships is applied. Without Redis the
+ * instance still serves (events stay local, limits fall back): degraded, not down.
+ */
+export function readinessCheck(db: Db, lifecycle: Lifecycle, redisState: () => string = () => 'not configured'): () => Promise<Readiness> {
+  const expected = readMigrations().map((m) => m.name);
+  return async () => {
+    const redis = redisState();
+    if (lifecycle.draining) return { ready: false, status: 'shutting down', database: 'ok', redis };
+    try {
+      const rows = await db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM "_prisma_migrations"
+        WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL AND migration_name = ANY(${expected})`;
+      if (Number(rows[0].n) < expected.length) return { ready: false, status: 'migrations pending', database: 'ok', redis };
+      return { ready: true, status: redis === 'unreachable' ? 'degraded' : 'ok', database: 'ok', redis };
+    } catch {
+      return { ready: false, status: 'database unreachable', database: 'unreachable', redis };
+    }
+  };
+}
+
+const sameSecret = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/** Answers the request if it is for one of these endpoints; returns false to let GraphQL handle it. */
+export function createOpsEndpoints(config: Config, ready: () => Promise<Readiness>, metrics: AppMetrics) {
+  return async (req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/healthz' || path === '/health') {
+      const { ready: ok, ...body } = await ready();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+      return true;
+    }
+    if (path === '/livez') {
+      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end('{"status":"alive"}');
+      return true;
+    }
+    if (path === '/metrics' && config.metricsEnabled) {
+      const sent = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      if (config.metricsToken && !sameSecret(sent, config.metricsToken)) {
+        res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' }).end('Send METRICS_TOKEN as a bearer token.\n');
+        return true;
+      }
+      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
+      return true;
+    }
+    return false;
+  };
+}

