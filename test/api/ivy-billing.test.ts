@@ -108,7 +108,7 @@ describe('no silent write-off', () => {
     expect(usage.usage.entries.edges[0].node).toEqual({ creditsCharged: 60, overageOwed: full - 60 });
     const audit = await server.app.services.db.auditEvent.findFirstOrThrow({ where: { orgId: org.id, action: 'credits.overage' } });
     expect(audit.detail).toMatchObject({ owed: full - 60 });
-    const cmdEnv = { DATABASE_URL: server.config.databaseUrl };
+    const cmdEnv = { DATABASE_URL: server.config.databaseUrl, AUTH_JWT_SECRET: server.config.jwtSecret, KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys };
     const balance = await runCommand('scripts/credits.ts', ['balance', org.slug], cmdEnv);
     expect(balance.stdout).toContain(`open overage: ${full - 60} credits owed`);
     const grant = await runCommand('scripts/credits.ts', ['grant', org.slug, '1000'], cmdEnv);

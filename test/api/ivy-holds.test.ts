@@ -114,8 +114,12 @@ describe('stopping the server', () => {
     const db = new pg.Client(pgConfigFromUrl(url));
     await db.connect();
     try {
-      const { rows } = await db.query(`SELECT request_id, status, credits_charged FROM completions WHERE org_id = $1 ORDER BY request_id`, [org.id]);
-      expect(rows.map((r) => [r.request_id, r.status])).toEqual([['stop-sse', 'CANCELLED'], ['stop-ws', 'CANCELLED']]);
+      const { rows } = await db.query(`SELECT request_id, status, error_code, credits_charged FROM completions WHERE org_id = $1 ORDER BY request_id`, [org.id]);
+      // Cut by the server, not the client: the stream says SERVER_SHUTTING_DOWN (retry), billed like any cut stream.
+      expect(rows.map((r) => [r.request_id, r.status, r.error_code])).toEqual([
+        ['stop-sse', 'FAILED', 'SERVER_SHUTTING_DOWN'],
+        ['stop-ws', 'FAILED', 'SERVER_SHUTTING_DOWN'],
+      ]);
       const charged = rows.reduce((n, r) => n + r.credits_charged, 0);
       const { rows: [o] } = await db.query('SELECT credit_balance FROM orgs WHERE id = $1', [org.id]);
       expect(o.credit_balance).toBe(500 - charged);

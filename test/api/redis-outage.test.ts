@@ -88,10 +88,10 @@ it.skipIf(!hasRedis)('keeps serving through a Redis outage: local events, degrad
   // Key tests fail closed: refused with a retry hint, nothing sent upstream.
   const upstreamBefore = one.anthropic.requests.length;
   const refused = await a.client(interviewer.token).request(TEST_KEY, { o: org.id });
-  expect(refused.errors?.[0].extensions).toEqual({ code: 'RATE_LIMITED', retryAfter: 5 });
+  expect(refused.errors?.[0].extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 5 });
   expect(one.anthropic.requests.length).toBe(upstreamBefore);
   const save = await a.client(interviewer.token).request(SAVE_KEY, { o: org.id });
-  expect(save.errors?.[0].extensions).toEqual({ code: 'RATE_LIMITED', retryAfter: 5 });
+  expect(save.errors?.[0].extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 5 });
   expect(await a.app.services.db.personalApiKey.count({ where: { orgId: org.id, userId: interviewer.id } })).toBe(0);
 
   // Socket and completion slots fail open to this instance's own counters: a new socket is admitted, Ivy answers.
