@@ -5,7 +5,7 @@ import { GraphQLError } from 'graphql';
 import { builder } from './builder.ts';
 import './schema/index.ts';
 import type { Config } from './config.ts';
-import { createContext } from './context.ts';
+import { AUTH_FAILURE_MESSAGES, authenticate, createContext } from './context.ts';
 import { ModelCatalogue } from './domain/models.ts';
 import type { Services } from './domain/services.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
@@ -15,6 +15,9 @@ import { attachGraphqlWs } from './lib/graphql-ws.ts';
 import { renderLocalGraphiQL, serveGraphiqlAsset } from './lib/graphiql-assets.ts';
 import { createLogger, type LogSink } from './lib/logger.ts';
 import { createAppPubSub } from './lib/pubsub.ts';
+import { useOperationLimits } from './lib/operation-limits.ts';
+import { createOriginCheck } from './lib/origins.ts';
+import { useOperationLog } from './lib/operation-log.ts';
 import { loadSecrets } from './lib/secrets.ts';
 import { createProviders } from './providers/index.ts';
 import { GRAPHIQL_EXAMPLES } from './graphiql.ts';
@@ -65,28 +68,39 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     pubsub,
   };
 
+  const originAllowed = createOriginCheck(config.transport);
   const yoga = createYoga<{ connectionParams?: Record<string, unknown> }>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
     renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: { maskError: createMaskError(log) },
-    plugins: [useCodesOnValidationErrors],
+    maxRequestBodySize: config.transport.maxRequestBytes,
+    // Bearer tokens travel in a header, never a cookie: CORS names the allowed origin and never allows credentials.
+    cors: (request) => {
+      const origin = request.headers.get('origin');
+      return origin && originAllowed(origin, request.headers.get('host')) ? { origin: [origin], credentials: false, allowedHeaders: ['content-type', 'authorization'] } : false;
+    },
+    plugins: [useCodesOnValidationErrors, useOperationLimits(config.limits, { introspection: config.transport.introspection }), useOperationLog(log)],
     logging: {
-      // Yoga's debug lines include raw operation variables (an apiKey among them): never log them.
+      // Yoga's own lines may carry variables (an apiKey among them) or, printed with its source, the document:
+      // never log them. Our own lines say what happened with the operation name and a hash (operation-log.ts).
       debug: () => {},
-      info: (...a) => log.info(String(a[0])),
-      warn: (...a) => log.warn(String(a[0])),
-      // Refusals are expected traffic; unexpected errors are logged by maskError.
-      error: (...a) => log.debug(String(a[0])),
+      info: () => {},
+      warn: (...a) => log.warn(typeof a[0] === 'string' ? a[0] : 'graphql-yoga warning'),
+      // Refusals are logged by maskError (info) and unexpected errors there too (error).
+      error: () => {},
     },
-    graphiql: {
-      title: 'Ivy platform API',
-      subscriptionsProtocol: 'WS',
-      defaultQuery: GRAPHIQL_EXAMPLES,
-      headers: JSON.stringify({ Authorization: 'Bearer <paste the output of: npm run --silent token -- admin@acme.test>' }, null, 2),
-      shouldPersistHeaders: true,
-    },
+    graphiql: config.transport.graphiql
+      ? {
+          title: 'Ivy platform API',
+          subscriptionsProtocol: 'WS',
+          defaultQuery: GRAPHIQL_EXAMPLES,
+          headers: JSON.stringify({ Authorization: 'Bearer <paste the output of: npm run --silent token -- admin@acme.test>' }, null, 2),
+          // A bearer token pasted in the Headers tab must not outlive the tab in localStorage.
+          shouldPersistHeaders: false,
+        }
+      : false,
     context: (init) => {
       const fromWs = init.connectionParams?.authorization;
       return createContext(services, jwtSecret, {
@@ -111,7 +125,14 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     yoga(req, res);
   });
 
-  const graphqlWs = attachGraphqlWs(httpServer, yoga);
+  const graphqlWs = attachGraphqlWs(httpServer, yoga, {
+    transport: config.transport,
+    originAllowed: (origin, host) => originAllowed(origin, host),
+    tokenProblem: async (authorization) => {
+      const { failure } = await authenticate(services, jwtSecret, authorization);
+      return failure && AUTH_FAILURE_MESSAGES[failure];
+    },
+  });
 
   const stopJobs = opts.backgroundJobs === false ? () => {} : startBackgroundJobs(services);
   let stopped = false;

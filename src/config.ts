@@ -31,6 +31,40 @@ export interface Config {
   /** How often the server sweeps expired holds and ended grace windows. */
   sweepIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  limits: OperationLimits;
+  transport: TransportConfig;
+  /** Longest lifetime (exp - iat) a bearer token may have, in seconds; also the default of `npm run token`. */
+  tokenMaxTtlSeconds: number;
+}
+
+/** Checked on every transport before execution; the size ones before parsing. Defaults at least as strict as graphql-armor's. */
+export interface OperationLimits {
+  documentBytes: number;
+  tokens: number;
+  depth: number;
+  aliases: number;
+  directives: number;
+  /** graphql-armor's structural cost (objects 2, scalars 1, x1.5 per level). */
+  structuralCost: number;
+  /** What the operation would spend: provider calls, writes, list sizes (src/lib/operation-cost.ts). */
+  cost: number;
+}
+
+export interface TransportConfig {
+  /** Largest HTTP body and WebSocket frame, in bytes. */
+  maxRequestBytes: number;
+  /** Browser origins allowed for CORS and WebSocket upgrades, besides the server's own; "*" is refused. */
+  allowedOrigins: string[];
+  /** Also allow http(s)://localhost:* and 127.0.0.1:* (the embedded default). */
+  allowLocalhostOrigins: boolean;
+  graphiql: boolean;
+  introspection: boolean;
+  /** graphql-ws keep-alive ping period. */
+  wsKeepAliveMs: number;
+  /** An acknowledged socket with no running operation is closed after this long. */
+  wsIdleTimeoutMs: number;
+  /** How often each open socket re-checks that its token is still valid (revocation). */
+  wsTokenRecheckMs: number;
 }
 
 export class ConfigError extends Error {}
@@ -41,6 +75,14 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
   const n = Number(raw);
   if (!Number.isInteger(n) || n < min) throw new ConfigError(`${name} must be an integer >= ${min} (got "${raw}")`);
   return n;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
+  throw new ConfigError(`${name} must be true or false (got "${env[name]}")`);
 }
 
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -78,5 +120,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     holdTimeoutMs: int(env, 'HOLD_TIMEOUT_MS', 15 * 60_000, 1),
     sweepIntervalMs: int(env, 'SWEEP_INTERVAL_MS', 60_000, 1),
     logLevel,
+    ...hostileTrafficConfig(env, !databaseUrl),
+  };
+}
+
+/**
+ * Operation limits, tokens and transports (issue 8). Each default is at least as strict as graphql-armor's; the
+ * embedded default (no DATABASE_URL) turns GraphiQL and introspection on and allows localhost origins.
+ */
+function hostileTrafficConfig(env: NodeJS.ProcessEnv, embedded: boolean) {
+  const allowedOrigins = (optional(env, 'ALLOWED_ORIGINS') ?? '').split(',').map((o) => o.trim().replace(/\/$/, '')).filter(Boolean);
+  if (allowedOrigins.includes('*')) throw new ConfigError('ALLOWED_ORIGINS must list origins; "*" is not allowed');
+  for (const o of allowedOrigins) if (!/^https?:\/\/[^/]+$/.test(o)) throw new ConfigError(`ALLOWED_ORIGINS entries look like https://app.example.com (got "${o}")`);
+  return {
+    limits: {
+      documentBytes: int(env, 'LIMIT_DOCUMENT_BYTES', 32 * 1024, 1),
+      tokens: int(env, 'LIMIT_TOKENS', 1000, 1),
+      depth: int(env, 'LIMIT_DEPTH', 6, 1),
+      aliases: int(env, 'LIMIT_ALIASES', 15, 0),
+      directives: int(env, 'LIMIT_DIRECTIVES', 50, 0),
+      structuralCost: int(env, 'LIMIT_STRUCTURAL_COST', 5000, 1),
+      cost: int(env, 'LIMIT_COST', 2500, 1),
+    },
+    transport: {
+      maxRequestBytes: int(env, 'MAX_REQUEST_BYTES', 1024 * 1024, 1024),
+      allowedOrigins,
+      allowLocalhostOrigins: bool(env, 'ALLOW_LOCALHOST_ORIGINS', embedded),
+      graphiql: bool(env, 'GRAPHIQL', embedded),
+      introspection: bool(env, 'INTROSPECTION', embedded),
+      wsKeepAliveMs: int(env, 'WS_KEEPALIVE_MS', 12_000, 1),
+      wsIdleTimeoutMs: int(env, 'WS_IDLE_TIMEOUT_MS', 5 * 60_000, 1),
+      wsTokenRecheckMs: int(env, 'WS_TOKEN_RECHECK_MS', 30_000, 1),
+    },
+    tokenMaxTtlSeconds: int(env, 'AUTH_TOKEN_MAX_TTL_SECONDS', 12 * 3600, 60),
   };
 }

@@ -1,10 +1,15 @@
 // graphql-ws on the same HTTP server and path as Yoga, running every operation through Yoga's envelope (same
-// context, plugins, validation and error masking as HTTP and SSE).
+// context, plugins, operation limits, validation and error masking as HTTP and SSE), with transport limits of its
+// own: an Origin check at the upgrade, a frame size cap, keep-alive pings, an idle timeout, and a bearer token
+// checked at connection_init and again while the socket stays open (revocation).
 import type http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { TransportConfig } from '../config.ts';
 
 /**
  * The bearer token for one operation: `connectionParams.authorization`, or else the `Authorization` header that
@@ -19,13 +24,86 @@ function authorizationOf(connectionParams: Record<string, unknown> | undefined, 
   return typeof entry?.[1] === 'string' ? entry[1] : undefined;
 }
 
-export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstance<any, any>, path = '/graphql') {
-  const wsServer = new WebSocketServer({ server: httpServer, path });
+const asBearer = (raw: unknown) => (typeof raw === 'string' && raw ? (/^Bearer /i.test(raw) ? raw : `Bearer ${raw}`) : undefined);
+
+/** An error as a socket client sees it: our code and message, none of Yoga's HTTP hints. */
+function forSocket(err: unknown): GraphQLError {
+  const e = err instanceof GraphQLError ? err : new GraphQLError((err as Error).message);
+  const { http: _http, originalError: _o, ...extensions } = e.extensions ?? {};
+  return new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { ...extensions, code: extensions.code ?? 'BAD_USER_INPUT' } });
+}
+
+export interface GraphqlWsOptions {
+  transport: TransportConfig;
+  originAllowed(origin: string | undefined, host: string | undefined): boolean;
+  /** Null when the token is fine (or absent); otherwise the reason it signs no one in. */
+  tokenProblem(authorization: string | undefined): Promise<string | null>;
+  path?: string;
+}
+
+interface SocketState {
+  authorization?: string;
+  running: number;
+  idleTimer?: NodeJS.Timeout;
+  recheckTimer?: NodeJS.Timeout;
+}
+
+export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstance<any, any>, opts: GraphqlWsOptions) {
+  const { transport, path = '/graphql' } = opts;
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: transport.maxRequestBytes });
+  const sockets = new Map<WebSocket, SocketState>();
+
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (new URL(req.url ?? '/', 'http://x').pathname !== path) return socket.destroy();
+    if (!opts.originAllowed(req.headers.origin, req.headers.host)) {
+      const body = JSON.stringify({ errors: [{ message: 'This origin may not open a WebSocket to this API.', extensions: { code: 'ORIGIN_NOT_ALLOWED' } }] });
+      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      return;
+    }
+    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
+  };
+  httpServer.on('upgrade', onUpgrade);
+
+  const idle = (ws: WebSocket, state: SocketState) => {
+    clearTimeout(state.idleTimer);
+    if (state.running > 0) return;
+    state.idleTimer = setTimeout(() => ws.close(1000, `Idle for ${transport.wsIdleTimeoutMs} ms with no operation`), transport.wsIdleTimeoutMs);
+    state.idleTimer.unref();
+  };
+  const forget = (ws: WebSocket) => {
+    const state = sockets.get(ws);
+    clearTimeout(state?.idleTimer);
+    clearInterval(state?.recheckTimer);
+    sockets.delete(ws);
+  };
+
   const disposable = useServer(
     {
       execute: (args: any) => args.rootValue.execute(args),
       subscribe: (args: any) => args.rootValue.subscribe(args),
+      onConnect: async (ctx) => {
+        // A forged, expired or revoked token closes the socket with 4403; no token at all may use public fields.
+        const authorization = asBearer(ctx.connectionParams?.authorization);
+        if (authorization && (await opts.tokenProblem(authorization))) return false;
+        const ws = ctx.extra.socket;
+        const state: SocketState = { authorization, running: 0 };
+        sockets.set(ws, state);
+        ws.once('close', () => forget(ws));
+        if (authorization) {
+          state.recheckTimer = setInterval(async () => {
+            if (await opts.tokenProblem(authorization).catch(() => null)) ws.close(CloseCode.Forbidden, 'Forbidden: the token is no longer valid');
+          }, transport.wsTokenRecheckMs);
+          state.recheckTimer.unref();
+        }
+        idle(ws, state);
+        return true;
+      },
       onSubscribe: async (ctx, _id, payload) => {
+        const state = sockets.get(ctx.extra.socket);
+        if (state?.authorization && (await opts.tokenProblem(state.authorization))) {
+          ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden: the token is no longer valid');
+          return [new GraphQLError('Your token is no longer valid: get a new one and sign in again.', { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           connectionParams: { ...ctx.connectionParams, authorization: authorizationOf(ctx.connectionParams, payload.extensions) },
@@ -35,12 +113,17 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
         });
         let document;
         try {
+          // The enveloped parse applies the document size limit before lexing, and the token limit while parsing.
           document = parse(payload.query);
         } catch (err) {
-          return [new GraphQLError((err as Error).message, { extensions: { code: 'BAD_USER_INPUT' } })];
+          return [forSocket(err)];
         }
         const errors = validate(schema, document);
-        if (errors.length) return errors;
+        if (errors.length) return errors.map(forSocket);
+        if (state) {
+          state.running++;
+          idle(ctx.extra.socket, state);
+        }
         return {
           schema,
           operationName: payload.operationName,
@@ -50,11 +133,21 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
           rootValue: { execute, subscribe },
         };
       },
+      onComplete: (ctx) => {
+        const state = sockets.get(ctx.extra.socket);
+        if (!state) return;
+        state.running = Math.max(0, state.running - 1);
+        idle(ctx.extra.socket, state);
+      },
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => forSocket(e).toJSON()),
     },
     wsServer,
+    transport.wsKeepAliveMs,
   );
   return {
     async dispose() {
+      httpServer.off('upgrade', onUpgrade);
+      for (const ws of [...sockets.keys()]) forget(ws);
       await disposable.dispose();
       wsServer.close();
     },

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { Keyring } from './crypto.ts';
+import { assertStrongSecret } from './tokens.ts';
 
 export interface Secrets {
   jwtSecret: Uint8Array;
@@ -34,7 +35,9 @@ export function loadSecrets(config: Config): Secrets {
   const ring =
     config.keyEncryptionKeys ??
     readOrCreate(path.join(config.dataDir, 'key-encryption-keys'), () => Keyring.generateEntry('k1'));
-  return { jwtSecret: new TextEncoder().encode(jwt), keyring: Keyring.parse(ring) };
+  const jwtSecret = new TextEncoder().encode(jwt);
+  assertStrongSecret(jwtSecret);
+  return { jwtSecret, keyring: Keyring.parse(ring) };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { builder, requiresOrg } from '../builder.ts';
+import { pageCost } from '../lib/operation-cost.ts';
 
 builder.prismaObject('AuditEvent', {
   description: 'Who changed what, when. Never contains key material.',
@@ -19,6 +20,7 @@ builder.queryField('auditLog', (t) =>
       cursor: 'id',
       defaultSize: 20,
       maxSize: 100,
+      complexity: pageCost(20, 100),
       args: { orgId: t.arg.id({ required: true }) },
       resolve: (query, _r, args, ctx) =>
         ctx.services.db.auditEvent.findMany({

@@ -1,6 +1,7 @@
 import { builder, requiresOrg } from '../builder.ts';
 import { acceptCompletion, streamCompletion, MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
 import { abortOnReturn } from '../lib/abort-on-return.ts';
+import { PROVIDER_CALL_COST } from '../lib/operation-cost.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
 
 const BillingMode = builder.enumType('BillingMode', {
@@ -67,6 +68,7 @@ builder.subscriptionField('ivyCompletion', (t) =>
   t.field({
     ...requiresOrg('ivy:use', 'Asks Ivy and streams the answer. Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, …) come before anything is sent upstream.'),
     type: IvyCompletionEvent,
+    complexity: PROVIDER_CALL_COST,
     args: { input: t.arg({ type: IvyCompletionInput, required: true }) },
     subscribe: async (_root, { input }, ctx) => {
       const accepted = await acceptCompletion(ctx.services, ctx.viewer!, {
