@@ -18,6 +18,7 @@ import { createAppPubSub } from './lib/pubsub.ts';
 import { useOperationLimits } from './lib/operation-limits.ts';
 import { createOriginCheck } from './lib/origins.ts';
 import { useOperationLog } from './lib/operation-log.ts';
+import { useCodedHttpRefusals } from './lib/http-refusals.ts';
 import { loadSecrets } from './lib/secrets.ts';
 import { createProviders } from './providers/index.ts';
 import { GRAPHIQL_EXAMPLES } from './graphiql.ts';
@@ -81,7 +82,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       const origin = request.headers.get('origin');
       return origin && originAllowed(origin, request.headers.get('host')) ? { origin: [origin], credentials: false, allowedHeaders: ['content-type', 'authorization'] } : false;
     },
-    plugins: [useCodesOnValidationErrors, useOperationLimits(config.limits, { introspection: config.transport.introspection }), useOperationLog(log)],
+    plugins: [useCodedHttpRefusals, useCodesOnValidationErrors, useOperationLimits(config.limits, { introspection: config.transport.introspection }), useOperationLog(log)],
     logging: {
       // Yoga's own lines may carry variables (an apiKey among them) or, printed with its source, the document:
       // never log them. Our own lines say what happened with the operation name and a hash (operation-log.ts).
