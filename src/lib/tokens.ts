@@ -38,6 +38,8 @@ export async function verifyUserToken(secret: Uint8Array, token: string, maxTtlS
       audience: AUDIENCE,
       requiredClaims: ['exp', 'iat', 'sub'],
       maxTokenAge: maxTtlSeconds,
+      // Tokens are signed on operator machines and checked on every instance: allow their clocks a little skew.
+      clockTolerance: 5,
     });
     if (typeof payload.sub !== 'string' || !payload.sub) return { ok: false, reason: 'invalid' };
     if (payload.exp! - payload.iat! > maxTtlSeconds) return { ok: false, reason: 'too-long-lived' };
