@@ -18,7 +18,7 @@ import { createAppPubSub } from './lib/pubsub.ts';
 import { useOperationLimits } from './lib/operation-limits.ts';
 import { createOriginCheck } from './lib/origins.ts';
 import { useOperationLog } from './lib/operation-log.ts';
-import { useCodedHttpRefusals } from './lib/http-refusals.ts';
+import { answerMalformedHttp, useCodedHttpRefusals } from './lib/http-refusals.ts';
 import { loadSecrets } from './lib/secrets.ts';
 import { createProviders } from './providers/index.ts';
 import { GRAPHIQL_EXAMPLES } from './graphiql.ts';
@@ -126,6 +126,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     yoga(req, res);
   });
 
+  answerMalformedHttp(httpServer);
   const graphqlWs = attachGraphqlWs(httpServer, yoga, {
     transport: config.transport,
     originAllowed: (origin, host) => originAllowed(origin, host),

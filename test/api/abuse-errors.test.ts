@@ -37,6 +37,8 @@ describe('HTTP-level refusals', () => {
     ['a mutation over GET', () => ({ method: 'GET', path: `/graphql?query=${encodeURIComponent('mutation { deletePersonalKey(input: { orgId: "x", provider: ANTHROPIC }) }')}` }), 'BAD_REQUEST'],
     ['an unknown operation name', () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename }', operationName: 'Nope' }) }), 'BAD_REQUEST'],
     ['a syntax error', () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename' }) }), 'BAD_USER_INPUT'],
+    ['a batch (batching is off)', () => ({ method: 'POST', headers: json, body: JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]) }), 'BAD_REQUEST'],
+    ['a query string too long for the HTTP parser', () => ({ method: 'GET', path: `/graphql?query=${'%7B'.repeat(10_000)}` }), 'PAYLOAD_TOO_LARGE'],
     ['a body over MAX_REQUEST_BYTES', () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename }', variables: { x: 'a'.repeat(1_100_000) } }) }), 'PAYLOAD_TOO_LARGE'],
   ];
 

@@ -3,7 +3,7 @@
 // another org's member still gets answers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
-import type { TestServer } from '../support/server.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../support/seed.ts';
 import { attempt, TRANSPORTS } from '../support/attempt.ts';
 
@@ -83,6 +83,9 @@ describe.each(TRANSPORTS)('operation limits over %s', (transport) => {
 
 describe('operation limits leave everyone else alone', () => {
   it('keeps /healthz at 200 and answers another org’s member while unauthenticated huge documents and alias floods arrive', async () => {
+    const quiet = performance.now();
+    await server.client(bystander.staffing.token).data(BALANCE, { o: bystander.org.id });
+    const quietMs = performance.now() - quiet;
     const flood = Array.from({ length: 16 }, (_, i) =>
       i % 2
         ? fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ ${'__typename '.repeat(90_000)} }` }) }).then((r) => r.json())
@@ -95,6 +98,39 @@ describe('operation limits leave everyone else alone', () => {
     expect(health.status).toBe(200);
     expect(answer).toEqual({ data: { creditBalance: { balance: 1000 } } });
     expect(new Set(refusals.map((r: any) => r.errors?.[0]?.extensions?.code))).toEqual(new Set(['OPERATION_LIMIT_EXCEEDED']));
-    console.info(`[measure] bystander query during a 16-request flood: ${latencyMs.toFixed(0)} ms`);
+    console.info(`[measure] bystander query: ${quietMs.toFixed(0)} ms alone, ${latencyMs.toFixed(0)} ms during a 16-request flood`);
+  });
+});
+
+describe('every limit is configurable', () => {
+  let tight: TestServer;
+  beforeAll(async () => {
+    tight = await startTestServer({
+      env: {
+        LIMIT_DOCUMENT_BYTES: '300', LIMIT_TOKENS: '20', LIMIT_DEPTH: '2', LIMIT_ALIASES: '1', LIMIT_DIRECTIVES: '1',
+        LIMIT_STRUCTURAL_COST: '3', LIMIT_COST: '2', MAX_REQUEST_BYTES: '2048',
+      },
+    });
+  });
+  afterAll(() => tight?.stop());
+
+  it.each([
+    ['LIMIT_DOCUMENT_BYTES = 300', `{ ${'__typename '.repeat(30)} }`],
+    ['LIMIT_TOKENS = 20', `{ ${'__typename '.repeat(25)} }`],
+    ['LIMIT_DEPTH = 2', `{ viewer { user { id } } }`],
+    ['LIMIT_ALIASES = 1', `{ a: viewer { __typename } b: viewer { __typename } }`], // __typename aliases are exempt (armor's allowList)
+    ['LIMIT_DIRECTIVES = 1', `{ __typename @include(if: true) @skip(if: false) }`],
+    ['LIMIT_STRUCTURAL_COST = 3', `{ viewer { __typename } }`],
+    ['LIMIT_COST = 2', `{ __typename __typename __typename }`],
+  ])('applies %s', async (limit, query) => {
+    const r = await tight.client().request(query);
+    expect(r.errors?.map((e) => [e.extensions?.code, e.message])).toContainEqual(['OPERATION_LIMIT_EXCEEDED', expect.stringContaining(limit)]);
+    expect((await tight.client().request('{ __typename }')).data).toEqual({ __typename: 'Query' });
+  });
+
+  it('applies MAX_REQUEST_BYTES = 2048 to HTTP bodies', async () => {
+    const r = await fetch(`${tight.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }', variables: { x: 'a'.repeat(3000) } }) });
+    expect(r.status).toBe(413);
+    expect((await r.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });
 });
