@@ -26,7 +26,7 @@ export interface Context {
   authFailure: AuthFailure | null;
   /** The viewer's membership in an org, or null (also for malformed ids and orgs that do not exist). */
   membership(orgId: string): Promise<Membership | null>;
-  /** The same, read again: a subscription's context outlives role changes and removals. */
+  /** The same, read again: a subscription's context outlives role changes, removals and token revocation. */
   refreshMembership(orgId: string): Promise<Membership | null>;
   /** Aborted when the client goes away (HTTP request closed, subscription stopped). */
   signal?: AbortSignal;
@@ -76,8 +76,10 @@ export async function createContext(
     authFailure: failure,
     signal: source.signal,
     membership,
-    refreshMembership(orgId) {
+    async refreshMembership(orgId) {
       cache.delete(orgId);
+      // A long-lived stream (SSE or a socket) must end once its token is revoked, like the next request would.
+      if (viewer && (await authenticate(services, jwtSecret, source.authorization)).failure) return null;
       return membership(orgId);
     },
   };

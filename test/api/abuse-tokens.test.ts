@@ -11,6 +11,7 @@ import { openRawSocket } from '../support/raw-ws.ts';
 
 const SECRET = randomBytes(32).toString('base64url');
 const VIEWER = `{ viewer { user { id } } }`;
+const SAVE_PROVIDER = `mutation($o: ID!) { updateProvider(input: { orgId: $o, provider: INTERVY_CREDITS }) { provider } }`;
 
 let server: TestServer;
 let acme: SeededOrg;
@@ -78,12 +79,22 @@ describe('npm run token', () => {
     const bystander = openRawSocket(server.url, { connectionParams: { authorization: `Bearer ${acme.admin.token}` } });
     await Promise.all([socket.acked, bystander.acked]);
     expect((await server.client(victim.token).data(VIEWER)).viewer.user.id).toBe(victim.id);
+    const sse = server.client(victim.token).subscribeSse(`subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider } }`, { o: acme.org.id });
+    // Live once an event gets through: publish until one does (the server's own pubsub, as test/support/live.ts does).
+    for (let i = 0; sse.results.length === 0 && i < 40; i++) {
+      server.app.services.pubsub.publish('orgAiSettingsChanged', acme.org.id, { orgId: acme.org.id });
+      await sse.waitFor(1, 250).catch(() => {});
+    }
+    expect(sse.results[0].data).toBeTruthy();
 
     const revoked = await runCommand('scripts/token.ts', ['revoke', victim.email], cmdEnv());
     expect(revoked).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Revoked every token issued to /) });
 
     expect(await refusal(victim.token)).toMatchObject({ message: expect.stringMatching(/revoked/), extensions: { code: 'UNAUTHENTICATED' } });
     expect(await socket.closed).toMatchObject({ code: 4403 });
+    // A server-sent-events stream opened with the old token ends at its next event.
+    await server.client(acme.admin.token).data(SAVE_PROVIDER, { o: acme.org.id });
+    expect((await sse.done).at(-1)?.errors?.[0].extensions?.code).toBe('FORBIDDEN');
     // A token issued after the revocation works; the admin's socket and token were never touched.
     const fresh = await signUserToken(server.app.jwtSecret, victim.id, 3600, now() + 1);
     expect((await server.client(fresh).data(VIEWER)).viewer.user.id).toBe(victim.id);
