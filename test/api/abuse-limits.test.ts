@@ -44,6 +44,9 @@ describe.each(TRANSPORTS)('operation limits over %s', (transport) => {
     const r = await attempt(server.client(acme.admin.token), transport, nested(4));
     expect(r.code).toBe('OPERATION_LIMIT_EXCEEDED');
     expect(r.message).toMatch(/depth limit of 6 exceeded, found 8.*LIMIT_DEPTH = 6/);
+    // Fragments do not hide depth.
+    const viaFragment = `{ __type(name: "Query") { ...F } } fragment F on __Type { fields { type { ofType { ofType { ofType { name } } } } } }`;
+    expect((await attempt(server.client(), transport, viaFragment)).message).toMatch(/depth limit of 6 exceeded, found 7/);
     // The same shape within the limit runs.
     expect((await attempt(server.client(acme.admin.token), transport, nested(2))).code).toBeUndefined(); // depth 6
   });
