@@ -61,6 +61,7 @@ export async function createContext(
 ): Promise<Context> {
   const { viewer, failure } = await authenticate(services, jwtSecret, source.authorization);
   const cache = new Map<string, Promise<Membership | null>>();
+  let tokenCheckedAt = Date.now();
   const membership = (orgId: string): Promise<Membership | null> => {
     if (!viewer || !UUID.test(orgId)) return Promise.resolve(null);
     let found = cache.get(orgId);
@@ -78,8 +79,12 @@ export async function createContext(
     membership,
     async refreshMembership(orgId) {
       cache.delete(orgId);
-      // A long-lived stream (SSE or a socket) must end once its token is revoked, like the next request would.
-      if (viewer && (await authenticate(services, jwtSecret, source.authorization)).failure) return null;
+      // A long-lived stream (SSE or a socket) must end once its token is revoked, like the next request would;
+      // checked at most every WS_TOKEN_RECHECK_MS, not at each event.
+      if (viewer && Date.now() - tokenCheckedAt >= services.config.transport.wsTokenRecheckMs) {
+        tokenCheckedAt = Date.now();
+        if ((await authenticate(services, jwtSecret, source.authorization)).failure) return null;
+      }
       return membership(orgId);
     },
   };

@@ -99,16 +99,29 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
-        const state = sockets.get(ctx.extra.socket);
+        const ws = ctx.extra.socket;
+        const state = sockets.get(ws);
+        // Busy from the moment an operation arrives (its checks may await the database), not only once it runs.
+        if (state) {
+          state.running++;
+          idle(ws, state);
+        }
+        const refuse = (errors: readonly GraphQLError[]) => {
+          if (state) {
+            state.running--;
+            idle(ws, state);
+          }
+          return errors;
+        };
         if (state?.authorization && (await opts.tokenProblem(state.authorization))) {
-          ctx.extra.socket.close(CloseCode.Forbidden, 'Forbidden: the token is no longer valid');
-          return [new GraphQLError('Your token is no longer valid: get a new one and sign in again.', { extensions: { code: 'UNAUTHENTICATED' } })];
+          ws.close(CloseCode.Forbidden, 'Forbidden: the token is no longer valid');
+          return refuse([new GraphQLError('Your token is no longer valid: get a new one and sign in again.', { extensions: { code: 'UNAUTHENTICATED' } })]);
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           connectionParams: { ...ctx.connectionParams, authorization: authorizationOf(ctx.connectionParams, payload.extensions) },
           req: ctx.extra.request,
-          socket: ctx.extra.socket,
+          socket: ws,
           params: payload,
         });
         let document;
@@ -116,14 +129,10 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
           // The enveloped parse applies the document size limit before lexing, and the token limit while parsing.
           document = parse(payload.query);
         } catch (err) {
-          return [forSocket(err)];
+          return refuse([forSocket(err)]);
         }
         const errors = validate(schema, document);
-        if (errors.length) return errors.map(forSocket);
-        if (state) {
-          state.running++;
-          idle(ctx.extra.socket, state);
-        }
+        if (errors.length) return refuse(errors.map(forSocket));
         return {
           schema,
           operationName: payload.operationName,

@@ -61,9 +61,11 @@ describe('npm run token', () => {
   const cmdEnv = () => ({ DATABASE_URL: server.config.databaseUrl, AUTH_JWT_SECRET: SECRET });
 
   it('prints a 12-hour token for our audience by default, a shorter one with --ttl, and refuses a longer one', async () => {
-    const plain = await runCommand('scripts/token.ts', [acme.staffing.email], cmdEnv());
-    const short = await runCommand('scripts/token.ts', [acme.staffing.email, '--ttl', '2h'], cmdEnv());
-    const long = await runCommand('scripts/token.ts', [acme.staffing.email, '--ttl', '13h'], cmdEnv());
+    const [plain, short, long] = await Promise.all([
+      runCommand('scripts/token.ts', [acme.staffing.email], cmdEnv()),
+      runCommand('scripts/token.ts', [acme.staffing.email, '--ttl', '2h'], cmdEnv()),
+      runCommand('scripts/token.ts', [acme.staffing.email, '--ttl', '13h'], cmdEnv()),
+    ]);
     const p = decodeJwt(plain.stdout.trim());
     expect(p).toMatchObject({ sub: acme.staffing.id, aud: 'ivy-api' });
     expect(p.exp! - p.iat!).toBe(12 * 3600);
@@ -71,7 +73,7 @@ describe('npm run token', () => {
     expect(s.exp! - s.iat!).toBe(7200);
     expect(long).toMatchObject({ code: 2, stdout: '' });
     expect((await server.client(short.stdout.trim()).data(VIEWER)).viewer.user.id).toBe(acme.staffing.id);
-  });
+  }, 60_000);
 
   it('revoke ends every older token of that user on HTTP and closes their open sockets with 4403, and nobody else’s', async () => {
     const victim = await server.seed.member(acme.org.id, 'INTERVIEWER');
@@ -101,7 +103,7 @@ describe('npm run token', () => {
     bystander.send({ id: '1', type: 'subscribe', payload: { query: VIEWER } });
     expect((await bystander.message('1')).payload.data.viewer.user.id).toBe(acme.admin.id);
     bystander.ws.close();
-  });
+  }, 60_000);
 });
 
 describe('tokens at connection_init', () => {
