@@ -47,7 +47,6 @@ function armorRule(limit: LimitName, max: number, make: (opts: any) => (ctx: Val
 }
 
 function refuseCostly(schema: GraphQLSchema, document: DocumentNode, variables: unknown, operationName: string | null | undefined, context: object, max: number) {
-  const errors: GraphQLError[] = [];
   const rule = createComplexityRule({
     context,
     variableValues: (variables ?? {}) as Record<string, unknown>,
@@ -56,7 +55,8 @@ function refuseCostly(schema: GraphQLSchema, document: DocumentNode, variables: 
       if (complexity > max) report(limitExceeded('cost', max, `its cost is ${complexity} (provider calls and list sizes count)`, false));
     },
   });
-  errors.push(...validate(schema, document, [rule]).filter((e) => e.extensions?.code === 'OPERATION_LIMIT_EXCEEDED'));
+  // Only the cost verdict: anything else wrong with the document was reported by validation already.
+  const errors = validate(schema, document, [rule]).filter((e) => e.extensions?.code === 'OPERATION_LIMIT_EXCEEDED');
   return errors.length ? { errors } : null;
 }
 
