@@ -7,7 +7,7 @@ import { usePrometheus } from '@graphql-yoga/plugin-prometheus';
 import { builder } from './builder.ts';
 import './schema/index.ts';
 import type { Config } from './config.ts';
-import { createContext } from './context.ts';
+import { AUTH_FAILURE_MESSAGES, authenticate, createContext } from './context.ts';
 import { ModelCatalogue } from './domain/models.ts';
 import type { Services } from './domain/services.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
@@ -23,9 +23,11 @@ import { requestIdFor, useOperationLog, useRefuseWhileDraining, useRequestIdHead
 import { createOpsEndpoints, readinessCheck } from './lib/ops-endpoints.ts';
 import { createAppPubSub, verifyRedis, type AppPubSub } from './lib/pubsub.ts';
 import { connectRedis, type RedisLink } from './lib/redis.ts';
+import { useOperationLimits } from './lib/operation-limits.ts';
+import { createOriginCheck } from './lib/origins.ts';
+import { answerMalformedHttp, useCodedHttpRefusals } from './lib/http-refusals.ts';
 import { loadSecrets } from './lib/secrets.ts';
 import { gracefulShutdown, type ShutdownTimeline } from './lib/shutdown.ts';
-import { bearerToken, verifyUserToken } from './lib/tokens.ts';
 import { createProviders } from './providers/index.ts';
 import { GRAPHIQL_EXAMPLES } from './graphiql.ts';
 import { startBackgroundJobs } from './jobs.ts';
@@ -68,13 +70,6 @@ const useOneSettingsEventPerOperation = (pubsub: AppPubSub): Plugin => ({
   },
 });
 
-/** The user a graphql-ws connection_init signs in as (same token rules as createContext), or null. */
-async function userIdFromSocketParams(jwtSecret: Uint8Array, params: Record<string, unknown> | undefined): Promise<string | null> {
-  const raw = params?.authorization;
-  const token = typeof raw === 'string' ? bearerToken(/^Bearer /i.test(raw) ? raw : `Bearer ${raw}`) : null;
-  return token ? verifyUserToken(jwtSecret, token) : null;
-}
-
 export async function buildApp(config: Config, opts: AppOptions = {}): Promise<App> {
   const log = createLogger(config.logLevel, opts.logSink, config.logFormat);
   const { jwtSecret, keyring } = loadSecrets(config);
@@ -111,6 +106,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     limits: new Limits(config, redis, log),
   };
 
+  const originAllowed = createOriginCheck(config.transport);
   const yoga = createYoga<{ connectionParams?: Record<string, unknown>; requestId?: string }>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -118,28 +114,40 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     healthCheckEndpoint: '/health', // answered by ops-endpoints before Yoga sees it: the same readiness as /healthz
     renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: { maskError: createMaskError(log) },
+    maxRequestBodySize: config.transport.maxRequestBytes,
+    // Bearer tokens travel in a header, never a cookie: CORS names the allowed origin and never allows credentials.
+    cors: (request) => {
+      const origin = request.headers.get('origin');
+      return origin && originAllowed(origin, request.headers.get('host')) ? { origin: [origin], credentials: false, allowedHeaders: ['content-type', 'authorization', 'x-request-id'] } : false;
+    },
     plugins: [
       useRefuseWhileDraining(lifecycle),
       useRequestIdHeader(),
+      useCodedHttpRefusals,
+      useOperationLimits(config.limits, { introspection: config.transport.introspection }),
       useOperationLog(log, metrics),
       useOneSettingsEventPerOperation(pubsub),
       ...(config.metricsEnabled ? [usePrometheus({ registry: metrics.registry, endpoint: false, labels: { url: false } /* GET query strings would explode cardinality */ })] : []),
     ],
     logging: {
-      // Yoga's debug lines include raw operation variables (an apiKey among them): never log them.
+      // Yoga's own lines may carry variables (an apiKey among them) or, printed with its source, the document:
+      // never log them. Our own lines say what happened with the operation name and a hash (operation-plugins.ts).
       debug: () => {},
-      info: (...a) => log.info(String(a[0])),
-      warn: (...a) => log.warn(String(a[0])),
-      // Refusals are expected traffic; unexpected errors are logged by maskError.
-      error: (...a) => log.debug(String(a[0])),
+      info: () => {},
+      warn: (...a) => log.warn(typeof a[0] === 'string' ? a[0] : 'graphql-yoga warning'),
+      // Refusals are logged by maskError (info) and unexpected errors there too (error).
+      error: () => {},
     },
-    graphiql: {
-      title: 'Ivy platform API',
-      subscriptionsProtocol: 'WS',
-      defaultQuery: GRAPHIQL_EXAMPLES,
-      headers: JSON.stringify({ Authorization: 'Bearer <paste the output of: npm run --silent token -- admin@acme.test>' }, null, 2),
-      shouldPersistHeaders: true,
-    },
+    graphiql: config.transport.graphiql
+      ? {
+          title: 'Ivy platform API',
+          subscriptionsProtocol: 'WS',
+          defaultQuery: GRAPHIQL_EXAMPLES,
+          headers: JSON.stringify({ Authorization: 'Bearer <paste the output of: npm run --silent token -- admin@acme.test>' }, null, 2),
+          // A bearer token pasted in the Headers tab must not outlive the tab in localStorage.
+          shouldPersistHeaders: false,
+        }
+      : false,
     context: (init) => {
       const fromWs = init.connectionParams?.authorization;
       return createContext(services, jwtSecret, {
@@ -162,11 +170,22 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     yoga(req, res);
   });
 
+  answerMalformedHttp(httpServer);
   const graphqlWs = attachGraphqlWs(httpServer, yoga, {
-    operationsPerSocket: config.concurrency.subscriptionsPerSocket,
-    admit: async (params) => {
-      const userId = await userIdFromSocketParams(jwtSecret, params);
-      return userId ? services.limits.acquireSocket(userId) : undefined;
+    transport: config.transport,
+    originAllowed: (origin, host) => originAllowed(origin, host),
+    tokenProblem: async (authorization) => {
+      const { failure } = await authenticate(services, jwtSecret, authorization);
+      return failure && AUTH_FAILURE_MESSAGES[failure];
+    },
+    limits: {
+      operationsPerSocket: config.concurrency.subscriptionsPerSocket,
+      admit: async (params) => {
+        const raw = params?.authorization;
+        const authorization = typeof raw === 'string' && raw ? (/^Bearer /i.test(raw) ? raw : `Bearer ${raw}`) : null;
+        const { viewer } = await authenticate(services, jwtSecret, authorization);
+        return viewer ? services.limits.acquireSocket(viewer.userId) : undefined;
+      },
     },
   });
   graphqlWs.wsServer.on('connection', (socket) => {

@@ -3,10 +3,11 @@ import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import ComplexityPlugin from '@pothos/plugin-complexity';
 import { GraphQLError } from 'graphql';
 import type PrismaTypes from './generated/pothos-types.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
-import type { Context } from './context.ts';
+import { AUTH_FAILURE_MESSAGES, type Context } from './context.ts';
 import { PERMISSIONS, roleHas, type Permission } from './domain/permissions.ts';
 
 export interface OrgScope {
@@ -21,8 +22,11 @@ export const builder = new SchemaBuilder<{
   Scalars: { DateTime: { Input: Date; Output: Date }; JSON: { Input: unknown; Output: unknown } };
   DefaultFieldNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin, RelayPlugin, PrismaPlugin],
-  relay: { clientMutationId: 'omit', cursorType: 'String' },
+  plugins: [ScopeAuthPlugin, ComplexityPlugin, RelayPlugin, PrismaPlugin],
+  // Costs are declared on fields (src/lib/operation-cost.ts) and checked before execution (src/lib/operation-limits.ts).
+  complexity: { defaultComplexity: 1, defaultListMultiplier: 10 },
+  // A connection's page size is charged on the connection field itself, so edges do not multiply it again.
+  relay: { clientMutationId: 'omit', cursorType: 'String', edgesFieldOptions: { complexity: { field: 1, multiplier: 1 } } },
   defaultFieldNullability: false,
   prisma: {
     client: (ctx) => ctx.services.db,
@@ -35,7 +39,7 @@ export const builder = new SchemaBuilder<{
     unauthorizedError: (_parent, ctx) =>
       ctx.viewer
         ? new GraphQLError('You are not a member of that org, or your role does not allow this.', { extensions: { code: 'FORBIDDEN' } })
-        : new GraphQLError('Sign in first: send a valid token as "Authorization: Bearer <token>".', { extensions: { code: 'UNAUTHENTICATED' } }),
+        : new GraphQLError(AUTH_FAILURE_MESSAGES[ctx.authFailure ?? 'missing'], { extensions: { code: 'UNAUTHENTICATED' } }),
     authScopes: async (ctx) => ({
       signedIn: ctx.viewer !== null,
       orgPermission: async ({ orgId, permission }) => {

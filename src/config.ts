@@ -71,6 +71,42 @@ export interface Config {
     /** A slot not released by then (its process crashed) is freed: longer than any stream should last. */
     slotLeaseMs: number;
   };
+  // --- Operation limits, tokens and transports (issue 8). Each default is at least as strict as graphql-armor's; the
+  // embedded default (no DATABASE_URL) turns GraphiQL and introspection on and allows localhost origins. ---
+  limits: OperationLimits;
+  transport: TransportConfig;
+  /** Longest lifetime (exp - iat) a bearer token may have, in seconds; also the default of `npm run token`. */
+  tokenMaxTtlSeconds: number;
+}
+
+/** Checked on every transport before execution; the size ones before parsing. Defaults at least as strict as graphql-armor's. */
+export interface OperationLimits {
+  documentBytes: number;
+  tokens: number;
+  depth: number;
+  aliases: number;
+  directives: number;
+  /** graphql-armor's structural cost (objects 2, scalars 1, x1.5 per level). */
+  structuralCost: number;
+  /** What the operation would spend: provider calls, writes, list sizes (src/lib/operation-cost.ts). */
+  cost: number;
+}
+
+export interface TransportConfig {
+  /** Largest HTTP body and WebSocket frame, in bytes. */
+  maxRequestBytes: number;
+  /** Browser origins allowed for CORS and WebSocket upgrades, besides the server's own; "*" is refused. */
+  allowedOrigins: string[];
+  /** Also allow http(s)://localhost:* and 127.0.0.1:* (the embedded default). */
+  allowLocalhostOrigins: boolean;
+  graphiql: boolean;
+  introspection: boolean;
+  /** graphql-ws keep-alive ping period. */
+  wsKeepAliveMs: number;
+  /** An acknowledged socket with no running operation is closed after this long. */
+  wsIdleTimeoutMs: number;
+  /** How often each open socket re-checks that its token is still valid (revocation). */
+  wsTokenRecheckMs: number;
 }
 
 /** At most `points` calls per `seconds`. Written "points/seconds" in the environment, e.g. "5/60". */
@@ -107,6 +143,22 @@ const rate = (points: number, seconds: number) =>
     return { points: Number(m[1]), seconds: Number(m[2]) };
   });
 const flag = z.preprocess((v) => v === '1' || v === 'true', z.boolean());
+/** A switch whose default depends on the setup (embedded or production): unset stays undefined. */
+const onOff = z.preprocess((v) => {
+  const raw = typeof v === 'string' ? v.trim().toLowerCase() : '';
+  if (raw === '') return undefined;
+  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
+  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
+  return raw;
+}, z.boolean({ error: 'must be true or false' }).optional());
+const origins = opt.transform((v, ctx) => {
+  const list = (v ?? '').split(',').map((o) => o.trim().replace(/\/$/, '')).filter(Boolean);
+  for (const o of list) {
+    if (o === '*') ctx.addIssue({ code: 'custom', message: 'must list origins; "*" is not allowed' });
+    else if (!/^https?:\/\/[^/]+$/.test(o)) ctx.addIssue({ code: 'custom', message: `entries look like https://app.example.com (got "${o}")` });
+  }
+  return list;
+});
 const url = (protocols: RegExp, example: string) =>
   opt.refine((v) => v === undefined || (protocols.test(v) && URL.canParse(v)), `must be a URL like ${example}`);
 
@@ -156,6 +208,22 @@ const EnvSchema = z.object({
   MAX_SUBSCRIPTIONS_PER_SOCKET: int(20, 1),
   MAX_SOCKETS_PER_MEMBER: int(10, 1),
   CONCURRENCY_SLOT_LEASE_MS: int(15 * 60_000, 1000),
+  LIMIT_DOCUMENT_BYTES: int(32 * 1024, 1),
+  LIMIT_TOKENS: int(1000, 1),
+  LIMIT_DEPTH: int(6, 1),
+  LIMIT_ALIASES: int(15, 0),
+  LIMIT_DIRECTIVES: int(50, 0),
+  LIMIT_STRUCTURAL_COST: int(5000, 1),
+  LIMIT_COST: int(2500, 1),
+  MAX_REQUEST_BYTES: int(1024 * 1024, 1024),
+  ALLOWED_ORIGINS: origins,
+  ALLOW_LOCALHOST_ORIGINS: onOff,
+  GRAPHIQL: onOff,
+  INTROSPECTION: onOff,
+  WS_KEEPALIVE_MS: int(12_000, 1),
+  WS_IDLE_TIMEOUT_MS: int(5 * 60_000, 1),
+  WS_TOKEN_RECHECK_MS: int(30_000, 1),
+  AUTH_TOKEN_MAX_TTL_SECONDS: int(12 * 3600, 60),
   });
 
 /** Production (DATABASE_URL set): every instance must share these, so none may invent its own. */
@@ -221,6 +289,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
       socketsPerMember: e.MAX_SOCKETS_PER_MEMBER,
       slotLeaseMs: e.CONCURRENCY_SLOT_LEASE_MS,
     },
+    limits: {
+      documentBytes: e.LIMIT_DOCUMENT_BYTES,
+      tokens: e.LIMIT_TOKENS,
+      depth: e.LIMIT_DEPTH,
+      aliases: e.LIMIT_ALIASES,
+      directives: e.LIMIT_DIRECTIVES,
+      structuralCost: e.LIMIT_STRUCTURAL_COST,
+      cost: e.LIMIT_COST,
+    },
+    transport: {
+      maxRequestBytes: e.MAX_REQUEST_BYTES,
+      allowedOrigins: e.ALLOWED_ORIGINS,
+      allowLocalhostOrigins: e.ALLOW_LOCALHOST_ORIGINS ?? !e.DATABASE_URL,
+      graphiql: e.GRAPHIQL ?? !e.DATABASE_URL,
+      introspection: e.INTROSPECTION ?? !e.DATABASE_URL,
+      wsKeepAliveMs: e.WS_KEEPALIVE_MS,
+      wsIdleTimeoutMs: e.WS_IDLE_TIMEOUT_MS,
+      wsTokenRecheckMs: e.WS_TOKEN_RECHECK_MS,
+    },
+    tokenMaxTtlSeconds: e.AUTH_TOKEN_MAX_TTL_SECONDS,
   };
 }
 

@@ -7,12 +7,26 @@ export interface Viewer {
   userId: string;
 }
 
+/** Why a token that was sent does not sign anyone in; each gets its own UNAUTHENTICATED message. */
+export type AuthFailure = 'expired' | 'invalid' | 'too-long-lived' | 'revoked' | 'unknown-user';
+
+export const AUTH_FAILURE_MESSAGES: Record<AuthFailure | 'missing', string> = {
+  missing: 'Sign in first: send a valid token as "Authorization: Bearer <token>".',
+  expired: 'Your token has expired: get a new one and sign in again.',
+  invalid: 'Your token is invalid (bad signature, issuer, audience or claims): get a new one.',
+  'too-long-lived': 'Your token lives longer than this server allows: get a new one.',
+  revoked: 'Your token was revoked: get a new one and sign in again.',
+  'unknown-user': 'Your token names a user who does not exist: get a new one.',
+};
+
 export interface Context {
   services: Services;
   viewer: Viewer | null;
+  /** Set when a token was sent but signs no one in. */
+  authFailure: AuthFailure | null;
   /** The viewer's membership in an org, or null (also for malformed ids and orgs that do not exist). */
   membership(orgId: string): Promise<Membership | null>;
-  /** The same, read again: a subscription's context outlives role changes and removals. */
+  /** The same, read again: a subscription's context outlives role changes, removals and token revocation. */
   refreshMembership(orgId: string): Promise<Membership | null>;
   /** Aborted when the client goes away (HTTP request closed, subscription stopped). */
   signal?: AbortSignal;
@@ -24,15 +38,34 @@ export interface Context {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+export type Authentication = { viewer: Viewer; failure: null } | { viewer: null; failure: AuthFailure | null };
+
+/**
+ * Who a bearer token signs in, checked against the database: the user must exist and the token must be newer than
+ * their last revocation. No token at all is not a failure (public fields stay readable).
+ */
+export async function authenticate(services: Services, jwtSecret: Uint8Array, authorization: string | null | undefined): Promise<Authentication> {
+  if (!authorization) return { viewer: null, failure: null };
+  const token = bearerToken(authorization);
+  if (!token) return { viewer: null, failure: 'invalid' };
+  const check = await verifyUserToken(jwtSecret, token, services.config.tokenMaxTtlSeconds);
+  if (!check.ok) return { viewer: null, failure: check.reason };
+  if (!UUID.test(check.userId)) return { viewer: null, failure: 'unknown-user' };
+  const user = await services.db.user.findUnique({ where: { id: check.userId }, select: { tokensValidAfter: true } });
+  if (!user) return { viewer: null, failure: 'unknown-user' };
+  // iat has second precision: a token from the same second as the revocation is refused too.
+  if (user.tokensValidAfter && check.issuedAt <= Math.floor(user.tokensValidAfter.getTime() / 1000)) return { viewer: null, failure: 'revoked' };
+  return { viewer: { userId: check.userId }, failure: null };
+}
+
 export async function createContext(
   services: Services,
   jwtSecret: Uint8Array,
   source: { authorization?: string | null; signal?: AbortSignal; socket?: object; requestId?: string },
 ): Promise<Context> {
-  const token = bearerToken(source.authorization);
-  const userId = token ? await verifyUserToken(jwtSecret, token) : null;
-  const viewer = userId && UUID.test(userId) ? { userId } : null;
+  const { viewer, failure } = await authenticate(services, jwtSecret, source.authorization);
   const cache = new Map<string, Promise<Membership | null>>();
+  let tokenCheckedAt = Date.now();
   const membership = (orgId: string): Promise<Membership | null> => {
     if (!viewer || !UUID.test(orgId)) return Promise.resolve(null);
     let found = cache.get(orgId);
@@ -45,12 +78,19 @@ export async function createContext(
   return {
     services,
     viewer,
+    authFailure: failure,
     signal: source.signal,
     socket: source.socket,
     requestId: source.requestId,
     membership,
-    refreshMembership(orgId) {
+    async refreshMembership(orgId) {
       cache.delete(orgId);
+      // A long-lived stream (SSE or a socket) must end once its token is revoked, like the next request would;
+      // checked at most every WS_TOKEN_RECHECK_MS, not at each event.
+      if (viewer && Date.now() - tokenCheckedAt >= services.config.transport.wsTokenRecheckMs) {
+        tokenCheckedAt = Date.now();
+        if ((await authenticate(services, jwtSecret, source.authorization)).failure) return null;
+      }
       return membership(orgId);
     },
   };

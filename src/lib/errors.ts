@@ -17,6 +17,11 @@ export const ERROR_CODES = {
   RATE_LIMITED: 'Too many requests of this kind: wait extensions.retryAfter seconds, then try again.',
   CANCELLED: 'The request was cancelled by the client.',
   SERVER_SHUTTING_DOWN: 'This server instance is restarting: retry the request (it reaches another instance); only what was streamed was charged.',
+  OPERATION_LIMIT_EXCEEDED:
+    'The operation is too big or too costly (document size, tokens, depth, aliases, directives or cost): the message names the limit. Split it, or pass long text as variables.',
+  BAD_REQUEST: 'The HTTP request is malformed (invalid JSON, no query, wrong method or content type): fix the client.',
+  PAYLOAD_TOO_LARGE: 'The request body or WebSocket message is larger than the server accepts.',
+  ORIGIN_NOT_ALLOWED: 'The browser origin of this request is not in the server’s ALLOWED_ORIGINS.',
   INTERNAL_SERVER_ERROR: 'Something unexpected went wrong on our side; nothing was charged for it.',
 } as const;
 

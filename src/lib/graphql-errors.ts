@@ -1,8 +1,34 @@
-// Turns whatever a resolver threw into what a client may see: refusals keep their code and sentence; anything
-// unexpected is masked and logged without secrets.
+// Turns whatever a resolver or the transport threw into what a client may see: refusals keep (or get) a code of
+// enum ErrorCode and a sentence; anything unexpected is masked and logged without secrets. Nothing a client sent
+// (the body, the document) is echoed back or logged.
+import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
-import { DomainError } from './errors.ts';
+import { DomainError, ERROR_CODES, type ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
+
+/** Yoga's and graphql-js's own codes, mapped onto ours. */
+const TRANSPORT_CODES: Record<string, ErrorCode> = {
+  BAD_REQUEST: 'BAD_REQUEST',
+  REQUEST_ENTITY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  GRAPHQL_PARSE_FAILED: 'BAD_USER_INPUT',
+  GRAPHQL_VALIDATION_FAILED: 'BAD_USER_INPUT',
+  OPERATION_RESOLUTION_FAILURE: 'BAD_REQUEST',
+  PERSISTED_QUERY_NOT_FOUND: 'BAD_REQUEST',
+};
+
+function ourCode(extensions: Record<string, unknown> | undefined): ErrorCode {
+  const code = typeof extensions?.code === 'string' ? extensions.code : undefined;
+  if (code && code in ERROR_CODES) return code as ErrorCode;
+  if (code && TRANSPORT_CODES[code]) return TRANSPORT_CODES[code];
+  const status = (extensions?.http as { status?: number } | undefined)?.status;
+  return status && status >= 400 && status < 500 && status !== 400 ? 'BAD_REQUEST' : 'BAD_USER_INPUT';
+}
+
+/** Keeps only what is ours to say: the code, the limit facts, and the HTTP status/headers Yoga uses for the response. */
+function safeExtensions(extensions: Record<string, unknown> | undefined, code: ErrorCode) {
+  const { originalError: _dropped, code: _old, ...rest } = extensions ?? {};
+  return { ...rest, code };
+}
 
 export function createMaskError(log: Logger) {
   return (error: unknown): Error => {
@@ -12,13 +38,17 @@ export function createMaskError(log: Logger) {
     // The request id (lib/operation-plugins.ts) survives masking, so a client can quote it.
     const requestId = gqlError?.extensions?.requestId;
     const tag = requestId === undefined ? {} : { requestId };
-    if (original instanceof DomainError) {
-      return new GraphQLError(original.message, { ...at, extensions: { ...original.extensions, code: original.code, ...tag } });
-    }
+    const refused = (message: string, code: ErrorCode, extensions?: Record<string, unknown>) => {
+      // Client mistakes are expected traffic: info, with the code and where, never the document or variables.
+      log.info('request refused', { code, path: gqlError?.path?.join('.'), ...tag });
+      return new GraphQLError(message, { ...at, extensions: { ...safeExtensions(extensions, code), ...tag } });
+    };
+    // A domain refusal may carry facts of its own (RATE_LIMITED's retryAfter).
+    if (original instanceof DomainError) return refused(original.message, original.code, original.extensions);
+    if (original instanceof PothosValidationError) return refused(original.message, 'BAD_USER_INPUT');
     if (original instanceof GraphQLError) {
-      // A GraphQL-level refusal (auth scope, variable coercion): keep it, and give it a code if it has none.
-      if (original.extensions?.code) return original === gqlError ? original : new GraphQLError(original.message, { ...at, extensions: { ...original.extensions, ...tag } });
-      return new GraphQLError(original.message, { ...at, extensions: { ...original.extensions, code: 'BAD_USER_INPUT', ...tag } });
+      // A GraphQL-level refusal (auth scope, variable coercion, parse, validation, HTTP): keep it with one of our codes.
+      return refused(original.message, ourCode(original.extensions), original.extensions);
     }
     log.error('unexpected error in a resolver', { error: original, path: gqlError?.path?.join('.'), ...tag });
     return new GraphQLError('Something unexpected went wrong on our side. Try again; if it keeps happening, contact support.', {

@@ -1,12 +1,17 @@
 // graphql-ws on the same HTTP server and path as Yoga, running every operation through Yoga's envelope (same
-// context, plugins, validation and error masking as HTTP and SSE).
+// context, plugins, operation limits, validation and error masking as HTTP and SSE), with transport limits of its
+// own: an Origin check at the upgrade, a frame size cap, keep-alive pings, an idle timeout, and a bearer token
+// checked at connection_init and again while the socket stays open (revocation).
 import type http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { GraphQLError } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
+import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
-import { requestIdForMessage } from './operation-plugins.ts';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { TransportConfig } from '../config.ts';
 import { RateLimited } from './errors.ts';
+import { requestIdForMessage } from './operation-plugins.ts';
 
 /** Per-socket limits (lib/limits): who may open a socket, and how many operations one may run at once. */
 export interface SocketLimits {
@@ -31,59 +36,137 @@ function authorizationOf(connectionParams: Record<string, unknown> | undefined, 
   return typeof entry?.[1] === 'string' ? entry[1] : undefined;
 }
 
-export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstance<any, any>, limits: SocketLimits, path = '/graphql') {
-  // noServer, with the upgrade routed here: a WebSocketServer bound to the HTTP server would re-emit its errors (a port
-  // in use, say) as its own, which graphql-ws prints with a stack trace.
-  const wsServer = new WebSocketServer({ noServer: true });
-  httpServer.on('upgrade', (req, socket, head) => {
-    if ((req.url ?? '').split('?')[0] !== path) return void socket.destroy();
-    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
-  });
+const asBearer = (raw: unknown) => (typeof raw === 'string' && raw ? (/^Bearer /i.test(raw) ? raw : `Bearer ${raw}`) : undefined);
+
+/** An error as a socket client sees it: our code and message, none of Yoga's HTTP hints. */
+function forSocket(err: unknown): GraphQLError {
+  const e = err instanceof GraphQLError ? err : new GraphQLError((err as Error).message);
+  const { http: _http, originalError: _o, ...extensions } = e.extensions ?? {};
+  return new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { ...extensions, code: extensions.code ?? 'BAD_USER_INPUT' } });
+}
+
+export interface GraphqlWsOptions {
+  transport: TransportConfig;
+  originAllowed(origin: string | undefined, host: string | undefined): boolean;
+  /** Null when the token is fine (or absent); otherwise the reason it signs no one in. */
+  tokenProblem(authorization: string | undefined): Promise<string | null>;
+  limits: SocketLimits;
+  path?: string;
+}
+
+interface SocketState {
+  authorization?: string;
+  running: number;
+  idleTimer?: NodeJS.Timeout;
+  recheckTimer?: NodeJS.Timeout;
+}
+
+export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstance<any, any>, opts: GraphqlWsOptions) {
+  const { transport, path = '/graphql' } = opts;
+  const wsServer = new WebSocketServer({ noServer: true, maxPayload: transport.maxRequestBytes });
+  const sockets = new Map<WebSocket, SocketState>();
   const releaseSocket = new WeakMap<object, () => Promise<void>>();
+
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (new URL(req.url ?? '/', 'http://x').pathname !== path) return socket.destroy();
+    if (!opts.originAllowed(req.headers.origin, req.headers.host)) {
+      const body = JSON.stringify({ errors: [{ message: 'This origin may not open a WebSocket to this API.', extensions: { code: 'ORIGIN_NOT_ALLOWED' } }] });
+      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      return;
+    }
+    wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
+  };
+  httpServer.on('upgrade', onUpgrade);
+
+  const idle = (ws: WebSocket, state: SocketState) => {
+    clearTimeout(state.idleTimer);
+    if (state.running > 0) return;
+    state.idleTimer = setTimeout(() => ws.close(1000, `Idle for ${transport.wsIdleTimeoutMs} ms with no operation`), transport.wsIdleTimeoutMs);
+    state.idleTimer.unref();
+  };
+  const forget = (ws: WebSocket) => {
+    const state = sockets.get(ws);
+    clearTimeout(state?.idleTimer);
+    clearInterval(state?.recheckTimer);
+    sockets.delete(ws);
+  };
+
   const disposable = useServer(
     {
+      execute: (args: any) => args.rootValue.execute(args),
+      subscribe: (args: any) => args.rootValue.subscribe(args),
       onConnect: async (ctx) => {
+        // A forged, expired or revoked token closes the socket with 4403; no token at all may use public fields.
+        const authorization = asBearer(ctx.connectionParams?.authorization);
+        if (authorization && (await opts.tokenProblem(authorization))) return false;
+        const ws = ctx.extra.socket;
         try {
-          const release = await limits.admit(ctx.connectionParams);
-          if (!release) return true;
+          const release = await opts.limits.admit(ctx.connectionParams);
           // Closed while we were admitting it: onClose has run already and would never free this slot.
-          if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) {
+          if (release && ws.readyState !== ws.OPEN) {
             await release();
             return false;
           }
-          releaseSocket.set(ctx.extra.socket, release);
-          return true;
+          if (release) releaseSocket.set(ws, release);
         } catch (err) {
           if (!(err instanceof RateLimited)) throw err;
-          ctx.extra.socket.close(CLOSE_RATE_LIMITED, `RATE_LIMITED: ${err.message}`.slice(0, 120));
+          ws.close(CLOSE_RATE_LIMITED, `RATE_LIMITED: ${err.message}`.slice(0, 120));
           return false;
         }
+        const state: SocketState = { authorization, running: 0 };
+        sockets.set(ws, state);
+        ws.once('close', () => forget(ws));
+        if (authorization) {
+          state.recheckTimer = setInterval(async () => {
+            if (await opts.tokenProblem(authorization).catch(() => null)) ws.close(CloseCode.Forbidden, 'Forbidden: the token is no longer valid');
+          }, transport.wsTokenRecheckMs);
+          state.recheckTimer.unref();
+        }
+        idle(ws, state);
+        return true;
       },
       onClose: (ctx) => releaseSocket.get(ctx.extra.socket)?.(),
-      execute: (args: any) => args.rootValue.execute(args),
-      subscribe: (args: any) => args.rootValue.subscribe(args),
       onSubscribe: async (ctx, _id, payload) => {
+        const ws = ctx.extra.socket;
+        const state = sockets.get(ws);
+        // Busy from the moment an operation arrives (its checks may await the database), not only once it runs.
+        if (state) {
+          state.running++;
+          idle(ws, state);
+        }
+        const refuse = (errors: readonly GraphQLError[]) => {
+          if (state) {
+            state.running--;
+            idle(ws, state);
+          }
+          return errors;
+        };
         // graphql-ws has already registered this operation in ctx.subscriptions.
-        if (Object.keys(ctx.subscriptions).length > limits.operationsPerSocket) {
-          const refusal = new RateLimited(`This connection already runs ${limits.operationsPerSocket} operations: stop one, then try again.`, 1);
-          return [new GraphQLError(refusal.message, { extensions: { code: refusal.code, ...refusal.extensions } })];
+        if (Object.keys(ctx.subscriptions).length > opts.limits.operationsPerSocket) {
+          const refusal = new RateLimited(`This connection already runs ${opts.limits.operationsPerSocket} operations: stop one, then try again.`, 1);
+          return refuse([new GraphQLError(refusal.message, { extensions: { code: refusal.code, ...refusal.extensions } })]);
+        }
+        if (state?.authorization && (await opts.tokenProblem(state.authorization))) {
+          ws.close(CloseCode.Forbidden, 'Forbidden: the token is no longer valid');
+          return refuse([new GraphQLError('Your token is no longer valid: get a new one and sign in again.', { extensions: { code: 'UNAUTHENTICATED' } })]);
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           connectionParams: { ...ctx.connectionParams, authorization: authorizationOf(ctx.connectionParams, payload.extensions) },
           req: ctx.extra.request,
-          socket: ctx.extra.socket,
+          socket: ws,
           params: payload,
           requestId: requestIdForMessage(payload.extensions),
         });
         let document;
         try {
+          // The enveloped parse applies the document size limit before lexing, and the token limit while parsing.
           document = parse(payload.query);
         } catch (err) {
-          return [new GraphQLError((err as Error).message, { extensions: { code: 'BAD_USER_INPUT' } })];
+          return refuse([forSocket(err)]);
         }
         const errors = validate(schema, document);
-        if (errors.length) return errors;
+        if (errors.length) return refuse(errors.map(forSocket));
         return {
           schema,
           operationName: payload.operationName,
@@ -93,13 +176,23 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
           rootValue: { execute, subscribe },
         };
       },
+      onComplete: (ctx) => {
+        const state = sockets.get(ctx.extra.socket);
+        if (!state) return;
+        state.running = Math.max(0, state.running - 1);
+        idle(ctx.extra.socket, state);
+      },
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => forSocket(e).toJSON()),
     },
     wsServer,
+    transport.wsKeepAliveMs,
   );
   return {
     wsServer,
     /** Closes every socket with graphql-ws's going-away code (1001), then the server. */
     async dispose() {
+      httpServer.off('upgrade', onUpgrade);
+      for (const ws of [...sockets.keys()]) forget(ws);
       await disposable.dispose();
       wsServer.close();
     },

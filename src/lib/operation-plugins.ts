@@ -1,6 +1,6 @@
 // Yoga/envelop plugins that see every operation on every transport (HTTP, SSE, graphql-ws): the request id, the one
 // log line per operation with its metrics, and the refusal of new operations while the server drains.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Lifecycle } from './lifecycle.ts';
@@ -52,13 +52,17 @@ function withRequestId(result: ExecutionResult, requestId: string): ExecutionRes
  * One log line per operation (name, type, duration, outcome), at info for a client's mistakes and at error only when
  * the server failed (INTERNAL_SERVER_ERROR); the same facts feed ivy_operations_total and its latency histogram.
  */
+export const documentHash = (source: string) => createHash('sha256').update(source).digest('hex').slice(0, 16);
+
 export function useOperationLog(log: Logger, metrics: AppMetrics): Plugin {
   const finish = (ctx: WithRequestId, operation: string, type: string, started: number, codes: string[]) => {
     const durationMs = Math.round((performance.now() - started) * 10) / 10;
     const outcome = codes.length ? [...new Set(codes)].join(',') : 'ok';
     metrics.operations.inc({ operation, type, outcome });
     metrics.operationSeconds.observe({ operation, type }, durationMs / 1000);
-    const line = { requestId: idOf(ctx), operation, type, durationMs, outcome };
+    // The document is never logged (it can carry prompt text or a key typed inline): its hash tells operations apart.
+    const query = (ctx as { params?: { query?: unknown } }).params?.query;
+    const line = { requestId: idOf(ctx), operation, type, durationMs, outcome, ...(typeof query === 'string' ? { documentHash: documentHash(query) } : {}) };
     if (codes.includes('INTERNAL_SERVER_ERROR')) log.error('operation', line);
     else log.info('operation', line);
   };

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { KEYRING_FORMAT, Keyring } from './crypto.ts';
+import { assertStrongSecret } from './tokens.ts';
 
 export interface Secrets {
   jwtSecret: Uint8Array;
@@ -43,7 +44,9 @@ export function loadSecrets(config: Config): Secrets {
   } catch (err) {
     throw new Error(`${config.keyEncryptionKeys ? 'KEY_ENCRYPTION_KEYS' : path.join(config.dataDir, 'key-encryption-keys')}: ${(err as Error).message} (${KEYRING_FORMAT}).`);
   }
-  return { jwtSecret: new TextEncoder().encode(jwt), keyring };
+  const jwtSecret = new TextEncoder().encode(jwt);
+  assertStrongSecret(jwtSecret);
+  return { jwtSecret, keyring };
 }
 
 /**

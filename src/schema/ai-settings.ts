@@ -5,6 +5,7 @@ import type { AiModel } from '../domain/models.ts';
 import { roleHas } from '../domain/permissions.ts';
 import { refuse } from '../lib/errors.ts';
 import { whileAllowed } from '../lib/subscriptions.ts';
+import { WRITE_COST } from '../lib/operation-cost.ts';
 
 const ACCESS_REVOKED = Symbol('access revoked');
 
@@ -134,6 +135,7 @@ builder.mutationField('updateProvider', (t) =>
   t.field({
     ...requiresOrg('org:manage', 'Saves the org’s AI provider and default model. Saved personal keys are always kept. Rate limited per org (RATE_LIMITED).'),
     type: OrgAiSettings,
+    complexity: WRITE_COST,
     args: { input: t.arg({ type: UpdateProviderInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
       await ctx.services.limits.consume('settingsChanges', String(input.orgId));

@@ -3,6 +3,7 @@ import { MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/i
 import { startCompletion } from '../domain/ivy-stream.ts';
 import { roleHas } from '../domain/permissions.ts';
 import { releaseOnEnd } from '../lib/release-on-end.ts';
+import { PROVIDER_CALL_COST } from '../lib/operation-cost.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
 
 const BillingMode = builder.enumType('BillingMode', {
@@ -77,6 +78,7 @@ builder.subscriptionField('ivyCompletion', (t) =>
   t.field({
     ...requiresOrg('ivy:use', 'Asks Ivy and streams the answer. Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, RATE_LIMITED for too many answers at once per member, org or connection, …) come before anything is sent upstream.'),
     type: IvyCompletionEvent,
+    complexity: PROVIDER_CALL_COST,
     args: { input: t.arg({ type: IvyCompletionInput, required: true }) },
     subscribe: async (_root, { input }, ctx) => {
       const orgId = String(input.orgId);

@@ -1,6 +1,7 @@
 import { AiProviderRef, KeyStatusRef } from './scalars.ts';
 import { builder, requiresOrg } from '../builder.ts';
 import * as vault from '../domain/key-vault.ts';
+import { PROVIDER_CALL_COST, WRITE_COST } from '../lib/operation-cost.ts';
 
 const KeyTestResult = builder.objectRef<vault.KeyTestResult>('KeyTestResult').implement({
   fields: (t) => ({
@@ -29,6 +30,7 @@ builder.mutationFields((t) => ({
   setPersonalKey: t.prismaField({
     ...requiresOrg('personal-key:manage', 'Saves (or replaces) the viewer’s own key for a provider; it starts UNTESTED. Rate limited per member (RATE_LIMITED).'),
     type: 'PersonalApiKey',
+    complexity: WRITE_COST,
     args: { input: t.arg({ type: SetPersonalKeyInput, required: true }) },
     // Counted per member once the key is well formed (a mistyped paste costs nothing): saving candidate keys is
     // half of a stolen-key oracle.
@@ -41,6 +43,7 @@ builder.mutationFields((t) => ({
   testPersonalKey: t.field({
     ...requiresOrg('personal-key:manage', 'Checks the viewer’s saved key with the provider (no tokens spent) and records the result. Rate limited per member (RATE_LIMITED).'),
     type: KeyTestResult,
+    complexity: PROVIDER_CALL_COST,
     args: { input: t.arg({ type: TestPersonalKeyInput, required: true }) },
     // Counted per member and per call, aliases included: each test is an upstream request.
     resolve: async (_r, { input }, ctx) => {
@@ -52,6 +55,7 @@ builder.mutationFields((t) => ({
   }),
   deletePersonalKey: t.boolean({
     ...requiresOrg('personal-key:manage', 'Removes the viewer’s own key for a provider. True if a key was removed.'),
+    complexity: WRITE_COST,
     args: { input: t.arg({ type: DeletePersonalKeyInput, required: true }) },
     resolve: (_r, { input }, ctx) => vault.deletePersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) }),
   }),

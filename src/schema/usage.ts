@@ -2,6 +2,17 @@ import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@poth
 import { builder, requiresOrg } from '../builder.ts';
 import { usageSummary, type UsageSummary } from '../domain/usage.ts';
 import { AiProviderRef } from './scalars.ts';
+import { refuse } from '../lib/errors.ts';
+import { pageCost } from '../lib/operation-cost.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A cursor is an entry id this API handed out; anything else is the client's mistake, not ours. */
+function entryCursor(after: string | null | undefined): string | undefined {
+  if (after == null) return undefined;
+  if (!UUID.test(after)) refuse('BAD_USER_INPUT', 'The `after` cursor is not one this API returned: pass pageInfo.endCursor from the previous page.');
+  return after;
+}
 
 const CompletionStatus = builder.enumType('CompletionStatus', {
   values: ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'EXPIRED'] as const,
@@ -44,9 +55,10 @@ const UsageReport = builder.objectRef<UsageSummary & Page>('UsageReport').implem
     entries: t.connection({
       type: UsageEntry,
       description: 'Credits-mode completions, newest first (paged by `usage(first, after)`).',
+      complexity: pageCost(20, 100),
       resolve: (report, args, ctx) =>
         resolveCursorConnection(
-          { args: { first: args.first ?? report.first ?? 20, after: args.after ?? report.after ?? undefined }, toCursor: (c) => c.id, maxSize: 100 },
+          { args: { first: args.first ?? report.first ?? 20, after: entryCursor(args.after ?? report.after) }, toCursor: (c) => c.id, maxSize: 100 },
           ({ after, limit }: ResolveCursorConnectionArgs) =>
             ctx.services.db.completion.findMany({
               where: { orgId: report.orgId, billing: 'CREDITS' },
@@ -63,6 +75,8 @@ builder.queryField('usage', (t) =>
   t.field({
     ...requiresOrg('org:view', 'The Usage page: every credits-mode completion with totals, or the BYOK notice.'),
     type: UsageReport,
+    // `entries` charges its default page (20); a page size given here scales that.
+    complexity: (args) => ({ field: 1, multiplier: pageCost(20, 100)(args).multiplier / 20 }),
     args: { orgId: t.arg.id({ required: true }), first: t.arg.int(), after: t.arg.string() },
     resolve: async (_r, args, ctx) => ({ ...(await usageSummary(ctx.services, String(args.orgId))), first: args.first, after: args.after }),
   }),

@@ -42,6 +42,8 @@ describe('authentication', () => {
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(acme.interviewer.id)
       .setIssuer('intervy-ivy')
+      .setAudience('ivy-api')
+      .setIssuedAt()
       .setExpirationTime('1h')
       .sign(server.app.jwtSecret);
     expect(await server.client(claimsAdmin).errorCode(UPDATE, { orgId: acme.org.id })).toBe('FORBIDDEN');

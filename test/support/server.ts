@@ -73,6 +73,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     KEY_CHECK_TIMEOUT_MS: '2000',
     INTERVY_ANTHROPIC_API_KEY: 'sk-ant-house-test-key-000000000000',
     INTERVY_OPENAI_API_KEY: 'sk-house-test-key-00000000000000000',
+    // Test servers run like the embedded default (GraphiQL and introspection on); abuse tests turn them off.
+    GRAPHIQL: 'true',
+    INTROSPECTION: 'true',
     ...opts.env,
   });
   const clock = opts.clock ?? new ManualClock('2026-11-26T12:00:00.000Z');

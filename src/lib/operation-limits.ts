@@ -1,0 +1,102 @@
+// Operation limits for every transport (HTTP, SSE, graphql-ws all run through Yoga's envelope): document size before
+// parsing, tokens while parsing, depth/aliases/directives/structural cost while validating (graphql-armor), and the
+// schema-aware cost (provider calls, list sizes, with the request's variables) just before execution.
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
+import { MaxTokensParserWLexer } from '@escape.tech/graphql-armor-max-tokens';
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { createComplexityRule } from '@pothos/plugin-complexity';
+import { GraphQLError, NoSchemaIntrospectionCustomRule, validate, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { OperationLimits } from '../config.ts';
+
+export type LimitName = keyof OperationLimits;
+
+/** The env var behind each limit, so a refusal tells an operator what to raise. */
+const ENV_OF: Record<LimitName, string> = {
+  documentBytes: 'LIMIT_DOCUMENT_BYTES',
+  tokens: 'LIMIT_TOKENS',
+  depth: 'LIMIT_DEPTH',
+  aliases: 'LIMIT_ALIASES',
+  directives: 'LIMIT_DIRECTIVES',
+  structuralCost: 'LIMIT_STRUCTURAL_COST',
+  cost: 'LIMIT_COST',
+};
+
+/** `http` (Yoga's status hint) only where Yoga strips it again: before execution results reach a socket. */
+export function limitExceeded(limit: LimitName, max: number, what: string, http = true): GraphQLError {
+  return new GraphQLError(`Operation refused: ${what} (limit ${ENV_OF[limit]} = ${max}). Split the operation, ask for less, or pass long text as variables.`, {
+    extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit: ENV_OF[limit], max, ...(http ? { http: { status: 400 } } : {}) },
+  });
+}
+
+/** armor's messages read "Syntax Error: Query depth limit of 6 exceeded, found 7."; keep the facts, drop the prefix. */
+const armorFacts = (err: GraphQLError) => err.message.replace(/^Syntax Error:\s*/, '').replace(/\.$/, '');
+
+function armorRule(limit: LimitName, max: number, make: (opts: any) => (ctx: ValidationContext) => unknown) {
+  return (ctx: ValidationContext) =>
+    make({
+      n: max,
+      maxCost: max,
+      flattenFragments: true,
+      propagateOnRejection: false,
+      onReject: [(c: ValidationContext | null, err: GraphQLError) => c?.reportError(limitExceeded(limit, max, armorFacts(err)))],
+    })(ctx) as ReturnType<typeof NoSchemaIntrospectionCustomRule>;
+}
+
+function refuseCostly(schema: GraphQLSchema, document: DocumentNode, variables: unknown, operationName: string | null | undefined, context: object, max: number) {
+  const rule = createComplexityRule({
+    context,
+    variableValues: (variables ?? {}) as Record<string, unknown>,
+    operationName,
+    validate: ({ complexity }, report) => {
+      if (complexity > max) report(limitExceeded('cost', max, `its cost is ${complexity} (provider calls and list sizes count)`, false));
+    },
+  });
+  // Only the cost verdict: anything else wrong with the document was reported by validation already.
+  const errors = validate(schema, document, [rule]).filter((e) => e.extensions?.code === 'OPERATION_LIMIT_EXCEEDED');
+  return errors.length ? { errors } : null;
+}
+
+export function useOperationLimits(limits: OperationLimits, opts: { introspection: boolean }): Plugin {
+  const rules = [
+    armorRule('depth', limits.depth, maxDepthRule),
+    armorRule('aliases', limits.aliases, maxAliasesRule),
+    armorRule('directives', limits.directives, maxDirectivesRule),
+    armorRule('structuralCost', limits.structuralCost, costLimitRule),
+  ];
+  const hideSuggestions = opts.introspection ? null : blockFieldSuggestionsPlugin();
+  return {
+    onParse({ params, setParseFn }) {
+      const source = typeof params.source === 'string' ? params.source : params.source.body;
+      // Before the lexer sees a byte: a 3 MB document costs one length check.
+      if (source.length > limits.documentBytes || Buffer.byteLength(source) > limits.documentBytes) {
+        throw limitExceeded('documentBytes', limits.documentBytes, `the document is larger than ${limits.documentBytes} bytes`);
+      }
+      setParseFn((src, options) =>
+        new MaxTokensParserWLexer(src, {
+          ...options,
+          n: limits.tokens,
+          onReject: [() => {
+            throw limitExceeded('tokens', limits.tokens, `the document has more than ${limits.tokens} tokens`);
+          }],
+        }).parseDocument(),
+      );
+    },
+    onValidate(payload) {
+      for (const rule of rules) payload.addValidationRule(rule);
+      if (!opts.introspection) payload.addValidationRule(NoSchemaIntrospectionCustomRule);
+      return hideSuggestions?.onValidate?.(payload as any) as any;
+    },
+    onExecute({ args, setResultAndStopExecution }) {
+      const refused = refuseCostly(args.schema, args.document, args.variableValues, args.operationName, args.contextValue as object, limits.cost);
+      if (refused) setResultAndStopExecution(refused);
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const refused = refuseCostly(args.schema, args.document, args.variableValues, args.operationName, args.contextValue as object, limits.cost);
+      if (refused) setResultAndStopExecution(refused);
+    },
+  };
+}

@@ -1,0 +1,111 @@
+// Errors that leak or blame the server: every HTTP- and request-level refusal carries a code of enum ErrorCode,
+// nothing echoes the body, client mistakes are info lines (never error), and no log line holds the document.
+import { createHash, randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signUserToken } from '../../src/lib/tokens.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+import type { SeededOrg } from '../support/seed.ts';
+import { attempt, TRANSPORTS } from '../support/attempt.ts';
+
+let server: TestServer;
+let acme: SeededOrg;
+let errorCodes: string[];
+
+beforeAll(async () => {
+  server = await startTestServer(); // LOG_LEVEL=debug: the most talkative level
+  acme = await server.seed.org({ plan: 'GROWTH' });
+  const enumType = await server.client().data(`{ __type(name: "ErrorCode") { enumValues { name } } }`);
+  errorCodes = enumType.__type.enumValues.map((v: { name: string }) => v.name);
+});
+afterAll(() => server?.stop());
+
+const errorLines = () => server.logs.filter((l) => JSON.parse(l).level === 'error');
+
+async function raw(init: RequestInit & { path?: string }) {
+  const res = await fetch(`${server.url}${init.path ?? '/graphql'}`, init);
+  const text = await res.text();
+  return { status: res.status, text, code: JSON.parse(text).errors?.[0]?.extensions?.code as string | undefined };
+}
+
+describe('HTTP-level refusals', () => {
+  const json = { 'content-type': 'application/json' };
+  const cases: [string, () => RequestInit & { path?: string }, string][] = [
+    ['invalid JSON', () => ({ method: 'POST', headers: json, body: '{"query": "{ __typename }", "variables": {"apiKey": "sk-ant-api03-SECRETSECRET' }), 'BAD_REQUEST'],
+    ['no query', () => ({ method: 'POST', headers: json, body: '{}' }), 'BAD_REQUEST'],
+    ['a method GraphQL does not use', () => ({ method: 'PUT', headers: json, body: '{"query":"{ __typename }"}' }), 'BAD_REQUEST'],
+    ['a body that is not JSON', () => ({ method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }), 'BAD_REQUEST'],
+    ['a mutation over GET', () => ({ method: 'GET', path: `/graphql?query=${encodeURIComponent('mutation { deletePersonalKey(input: { orgId: "x", provider: ANTHROPIC }) }')}` }), 'BAD_REQUEST'],
+    ['an unknown operation name', () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename }', operationName: 'Nope' }) }), 'BAD_REQUEST'],
+    ['a syntax error', () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename' }) }), 'BAD_USER_INPUT'],
+    ['a batch (batching is off)', () => ({ method: 'POST', headers: json, body: JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]) }), 'BAD_REQUEST'],
+    ['a query string too long for the HTTP parser', () => ({ method: 'GET', path: `/graphql?query=${'%7B'.repeat(10_000)}` }), 'PAYLOAD_TOO_LARGE'],
+    ['a body over MAX_REQUEST_BYTES', () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename }', variables: { x: 'a'.repeat(1_100_000) } }) }), 'PAYLOAD_TOO_LARGE'],
+  ];
+
+  it.each(cases)('answers %s with a code of enum ErrorCode', async (_name, init, code) => {
+    const r = await raw(init());
+    expect(r.code).toBe(code);
+    expect(errorCodes).toContain(r.code);
+  });
+
+  it('refuses a chunked body over MAX_REQUEST_BYTES while reading it', async () => {
+    const chunks = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode(`{"query":"{ __typename }","variables":{"x":"`));
+        for (let i = 0; i < 20; i++) c.enqueue(new TextEncoder().encode('a'.repeat(100_000)));
+        c.enqueue(new TextEncoder().encode('"}}'));
+        c.close();
+      },
+    });
+    const r = await raw({ method: 'POST', headers: json, body: chunks, duplex: 'half' } as RequestInit);
+    expect(r.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('never echoes the body of an invalid JSON request, key included', async () => {
+    const r = await raw(cases[0][1]());
+    expect(r.text).not.toMatch(/SECRETSECRET|apiKey|originalError/);
+  });
+});
+
+describe('client mistakes are the client’s, not errors of ours', () => {
+  const USAGE = `query($o: ID!, $after: String) { usage(orgId: $o, after: $after) { entries { edges { node { id } } } } }`;
+  const AUDIT = `query($o: ID!, $after: String) { auditLog(orgId: $o, after: $after) { edges { node { id } } } }`;
+
+  it.each([
+    ['a usage cursor that is not a uuid', USAGE, 'not-a-uuid'],
+    ['an audit cursor that is not base64 of ours', AUDIT, 'Zm9yZ2Vk'],
+    ['a forged audit cursor that decodes to a non-uuid', AUDIT, Buffer.from('GPC:S:not-a-uuid').toString('base64')],
+  ])('refuses %s with BAD_USER_INPUT, logged at info', async (_name, query, after) => {
+    const before = errorLines().length;
+    const r = await server.client(acme.admin.token).request(query, { o: acme.org.id, after });
+    expect(r.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(errorLines().length).toBe(before);
+    expect(server.logs.some((l) => /"level":"info".*"request refused".*"BAD_USER_INPUT"/.test(l))).toBe(true);
+  });
+
+  it('refuses a valid token for a user that does not exist with UNAUTHENTICATED, logged at info', async () => {
+    const ghost = await signUserToken(server.app.jwtSecret, randomUUID());
+    const before = errorLines().length;
+    const r = await server.client(ghost).request(`{ viewer { user { id } } }`);
+    expect(r.errors?.[0]).toMatchObject({ message: expect.stringMatching(/user who does not exist/), extensions: { code: 'UNAUTHENTICATED' } });
+    expect(errorLines().length).toBe(before);
+  });
+});
+
+describe('logs at LOG_LEVEL=debug', () => {
+  it.each(TRANSPORTS)('hold the operation name and a hash of the document, never its text (over %s)', async (transport) => {
+    const marker = `PROMPT-${randomUUID()}`;
+    const docs = [
+      `mutation SaveIt { setPersonalKey(input: { orgId: "${acme.org.id}", provider: ANTHROPIC, apiKey: "sk-ant-api03 ${marker}" }) { hint } }`,
+      `query Broken { viewer { ${marker.replace(/-/g, '_')} } }`,
+      `query Unparsable { "${marker}" `,
+      `# ${marker}\nquery Commented { __typename }`,
+    ];
+    for (const doc of docs) await attempt(server.client(acme.interviewer.token), transport, doc);
+    const logs = server.logs.join('\n');
+    expect(logs).not.toContain(marker);
+    expect(logs).not.toContain(marker.replace(/-/g, '_'));
+    const hash = createHash('sha256').update(docs[3]).digest('hex').slice(0, 16);
+    expect(server.logs.some((l) => l.includes(hash))).toBe(true);
+  });
+});
