@@ -30,6 +30,15 @@ function safeExtensions(extensions: Record<string, unknown> | undefined, code: E
   return { ...rest, code };
 }
 
+/** The code a client will see for an error, before or after masking: ours, mapped, or INTERNAL_SERVER_ERROR. */
+export function codeOf(error: unknown): ErrorCode {
+  const original = (error instanceof GraphQLError ? error.originalError : undefined) ?? error;
+  if (original instanceof DomainError) return original.code;
+  if (original instanceof PothosValidationError) return 'BAD_USER_INPUT';
+  if (original instanceof GraphQLError) return ourCode(original.extensions);
+  return 'INTERNAL_SERVER_ERROR';
+}
+
 export function createMaskError(log: Logger) {
   return (error: unknown): Error => {
     const gqlError = error instanceof GraphQLError ? error : null;

@@ -3,6 +3,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { codeOf } from './graphql-errors.ts';
 import type { Lifecycle } from './lifecycle.ts';
 import type { Logger } from './logger.ts';
 import type { AppMetrics } from './metrics.ts';
@@ -38,8 +39,7 @@ export const useRequestIdHeader = (): Plugin => ({
   },
 });
 
-const codesOf = (errors: readonly (Error | GraphQLError)[] | undefined) =>
-  (errors ?? []).map((e) => String((e as GraphQLError).extensions?.code ?? 'INTERNAL_SERVER_ERROR'));
+const codesOf = (errors: readonly (Error | GraphQLError)[] | undefined) => (errors ?? []).map((e) => codeOf(e));
 
 /** Adds the request id to each error's extensions, so a client can quote it to support. */
 function withRequestId(result: ExecutionResult, requestId: string): ExecutionResult {

@@ -25,7 +25,9 @@ let server: TestServer;
 let bystander: { org: SeededOrg; member: SeededMember };
 
 beforeAll(async () => {
-  env = await startServerWithVendors();
+  // The operation limits (abuse-limits.test.ts) refuse these many-alias documents outright; lifted here to show the
+  // rate and concurrency limits hold as a second line.
+  env = await startServerWithVendors({ env: { LIMIT_ALIASES: '1000', LIMIT_COST: '100000000', LIMIT_STRUCTURAL_COST: '100000000', LIMIT_TOKENS: '100000', LIMIT_DOCUMENT_BYTES: '1000000' } });
   server = env.server;
   const org = await server.seed.org({ plan: 'GROWTH' });
   bystander = { org, member: org.interviewer };

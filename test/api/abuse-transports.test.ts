@@ -63,7 +63,7 @@ describe('origins', () => {
 
   it('allows localhost origins on the embedded default only, and refuses a credentialed wildcard', () => {
     expect(loadConfig({}).transport.allowLocalhostOrigins).toBe(true);
-    expect(loadConfig({ DATABASE_URL: 'postgresql://db/ivy' }).transport.allowLocalhostOrigins).toBe(false);
+    expect(loadConfig({ DATABASE_URL: 'postgresql://db/ivy' }, { requireSecrets: false }).transport.allowLocalhostOrigins).toBe(false);
     expect(() => loadConfig({ ALLOWED_ORIGINS: '*' })).toThrow(ConfigError);
   });
 });
@@ -105,8 +105,8 @@ describe('GraphiQL and introspection', () => {
 
   it('are on by default on the embedded default, and GRAPHIQL/INTROSPECTION switch them', () => {
     expect(loadConfig({}).transport).toMatchObject({ graphiql: true, introspection: true });
-    expect(loadConfig({ DATABASE_URL: 'postgresql://db/ivy' }).transport).toMatchObject({ graphiql: false, introspection: false });
-    expect(loadConfig({ DATABASE_URL: 'postgresql://db/ivy', GRAPHIQL: 'true', INTROSPECTION: '1' }).transport).toMatchObject({ graphiql: true, introspection: true });
+    expect(loadConfig({ DATABASE_URL: 'postgresql://db/ivy' }, { requireSecrets: false }).transport).toMatchObject({ graphiql: false, introspection: false });
+    expect(loadConfig({ DATABASE_URL: 'postgresql://db/ivy', GRAPHIQL: 'true', INTROSPECTION: '1' }, { requireSecrets: false }).transport).toMatchObject({ graphiql: true, introspection: true });
   });
 
   it('never persists the bearer header GraphiQL is given', async () => {

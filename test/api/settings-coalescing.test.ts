@@ -12,7 +12,8 @@ describe('one operation of 100 aliased settings changes', () => {
   beforeAll(async () => {
     // The per-org rate limit is lifted so that all 100 changes apply, and the per-member socket limit so that each
     // subscription has its own socket: this is about the events alone.
-    server = await startTestServer({ env: { RATE_LIMIT_SETTINGS_CHANGES: '1000/60', MAX_SOCKETS_PER_MEMBER: '100' } });
+    // 100 aliases: above the operation limits, which are lifted here to reach the coalescer.
+    server = await startTestServer({ env: { RATE_LIMIT_SETTINGS_CHANGES: '1000/60', MAX_SOCKETS_PER_MEMBER: '100', LIMIT_ALIASES: '1000', LIMIT_COST: '100000000', LIMIT_STRUCTURAL_COST: '100000000', LIMIT_TOKENS: '100000', LIMIT_DOCUMENT_BYTES: '1000000' } });
   });
   afterAll(() => server?.stop());
 
