@@ -102,14 +102,13 @@ builder.subscriptionField('ivyCompletion', (t) =>
             onSettled: () => void free(),
             // The end of a shutdown's grace period cuts the upstream request; the stream ends SERVER_SHUTTING_DOWN.
             shutdown: lifecycle?.shutdownSignal,
-            // Counted for /metrics, and as in flight while a shutdown's grace period runs.
-            wrap: (accepted, events) => {
-              const observed = metrics ? metrics.observeCompletion(accepted, events) : events;
-              return lifecycle ? lifecycle.track(observed) : observed;
-            },
+            // Counted for /metrics.
+            wrap: (accepted, events) => (metrics ? metrics.observeCompletion(accepted, events) : events),
           },
         );
-        return releaseOnEnd(stream, free);
+        // In flight (for a shutdown's grace period) until its end reaches the transport, its slot freed first.
+        const guarded = releaseOnEnd(stream, free);
+        return lifecycle ? lifecycle.track(guarded) : guarded;
       } catch (err) {
         await free();
         throw err;

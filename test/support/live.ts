@@ -15,6 +15,8 @@ export async function watchOrgSettings(
 ): Promise<Subscription<any>[]> {
   const query = `subscription($orgId: ID!) { orgAiSettingsChanged(orgId: $orgId) ${selection} }`;
   const pubsub = server.app.services.pubsub;
+  // A burst still pending from the test's setup must not reach the new subscribers as if it were news.
+  pubsub.settingsEvents.flushAll();
   const before = pubsub.subscribers(orgId);
   const subs = tokens.map((token) => server.client(token).subscribeWs(query, { orgId }));
   track?.push(...subs);
