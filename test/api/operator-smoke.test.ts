@@ -1,0 +1,56 @@
+// One spawned run per operator command, as the README has operators type it: proves each script wires its
+// arguments, streams and exit code to the command's main(). Everything else about the commands is tested in
+// process (operator-commands, grace-window, legacy-byok and usage tests).
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { Keyring } from '../../src/lib/crypto.ts';
+import { lines, spawnCommand, spawnScript } from '../support/operator-command.ts';
+import { createTestDatabase } from '../support/server.ts';
+
+const JWT = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** A fresh database and the secrets a command needs to open it. */
+async function commandEnv(extra: Record<string, string> = {}) {
+  return {
+    DATABASE_URL: await createTestDatabase(),
+    AUTH_JWT_SECRET: randomBytes(32).toString('base64url'),
+    KEY_ENCRYPTION_KEYS: Keyring.generateEntry('smoke'),
+    LEGACY_BYOK_KEY: randomBytes(32).toString('base64'),
+    ...extra,
+  };
+}
+
+describe.concurrent('each operator command, spawned as an operator runs it', () => {
+  it('npm run --silent token -- <email> prints a JWT and nothing else, exit 0', async () => {
+    const run = await spawnCommand('npm', ['run', '--silent', 'token', '--', 'admin@acme.test'], await commandEnv({ SEED_DEMO: '1' }));
+    expect(run.code, run.stderr).toBe(0);
+    expect(lines(run.stdout)).toEqual([expect.stringMatching(JWT)]);
+    expect(run.stdout.split('\n')).toHaveLength(2);
+  });
+
+  it('credits balance of an unknown org says so on stderr, exit 1', async () => {
+    const run = await spawnScript('credits', ['balance', 'no-such-org'], await commandEnv());
+    expect(run).toMatchObject({ code: 1, stdout: '', stderr: 'No org with slug "no-such-org".\n' });
+  });
+
+  it('plan with a bad plan prints its usage, exit 2', async () => {
+    const run = await spawnScript('plan', ['set', 'acme', 'PLATINUM'], await commandEnv());
+    expect(run).toMatchObject({ code: 2, stdout: '' });
+    expect(run.stderr).toMatch(/^Unknown plan "PLATINUM"\. Usage: npm run plan -- set/);
+  });
+
+  it('grace-sweep on a database with no ended window ends none, exit 0', async () => {
+    const run = await spawnScript('grace-sweep', [], await commandEnv());
+    expect(run).toMatchObject({ code: 0, stdout: '', stderr: 'Ended 0 grace window(s).\n' });
+  });
+
+  it('migrate-legacy-byok --dry-run with nothing to move says so, exit 0', async () => {
+    const run = await spawnScript('migrate-legacy-byok', ['--dry-run'], await commandEnv());
+    expect(run).toMatchObject({ code: 0, stdout: '', stderr: 'No legacy BYOK settings left to move.\n' });
+  });
+
+  it('rotate-keys on a database with no keys rewrites none, exit 0', async () => {
+    const run = await spawnScript('rotate-keys', [], await commandEnv());
+    expect(run).toMatchObject({ code: 0, stdout: 'Re-encrypted 0 key(s) under master key "smoke"; 0 already used it.\n', stderr: '' });
+  });
+});
