@@ -15,6 +15,7 @@ import { attachGraphqlWs } from './lib/graphql-ws.ts';
 import { renderLocalGraphiQL, serveGraphiqlAsset } from './lib/graphiql-assets.ts';
 import { createLogger, type LogSink } from './lib/logger.ts';
 import { createAppPubSub } from './lib/pubsub.ts';
+import type { PubSubObserver } from './lib/pubsub-observer.ts';
 import { loadSecrets } from './lib/secrets.ts';
 import { createProviders } from './providers/index.ts';
 import { GRAPHIQL_EXAMPLES } from './graphiql.ts';
@@ -27,6 +28,10 @@ export interface AppOptions {
   logSink?: LogSink;
   /** Start periodic sweeps (expired holds, ended grace windows). Default true. */
   backgroundJobs?: boolean;
+  /** Hears the pubsub from inside (subscribers, publishes, deliveries): tests wait on it instead of sleeping. */
+  pubsubObserver?: PubSubObserver;
+  /** Called each time the background sweeps have all run once. */
+  afterBackgroundSweeps?: () => void;
 }
 
 export interface App {
@@ -49,7 +54,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
   const log = createLogger(config.logLevel, opts.logSink);
   const { jwtSecret, keyring } = loadSecrets(config);
   const database = await openDatabase(config, log);
-  const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl);
+  const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl, opts.pubsubObserver);
   const providerOptions = { timeoutMs: config.providerTimeoutMs, maxRetries: config.providerMaxRetries, keyCheckTimeoutMs: config.keyCheckTimeoutMs };
   const services: Services = {
     config,
@@ -113,7 +118,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
 
   const graphqlWs = attachGraphqlWs(httpServer, yoga);
 
-  const stopJobs = opts.backgroundJobs === false ? () => {} : startBackgroundJobs(services);
+  const stopJobs = opts.backgroundJobs === false ? () => {} : startBackgroundJobs(services, opts.afterBackgroundSweeps);
   let stopped = false;
 
   return {

@@ -2,24 +2,32 @@
 import { createPubSub } from 'graphql-yoga';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { Redis } from 'ioredis';
+import { observePubSub, type PubSubObserver } from './pubsub-observer.ts';
 
 export interface OrgSettingsChangedEvent {
   orgId: string;
 }
 
-export type AppPubSub = ReturnType<typeof createAppPubSub>['pubsub'];
+type AppEvents = { orgAiSettingsChanged: [orgId: string, event: OrgSettingsChangedEvent] };
 
-export function createAppPubSub(redisUrl?: string) {
+export interface AppPubSub {
+  publish(routingKey: 'orgAiSettingsChanged', orgId: string, event: OrgSettingsChangedEvent): void;
+  subscribe(routingKey: 'orgAiSettingsChanged', orgId: string): AsyncIterableIterator<OrgSettingsChangedEvent>;
+}
+
+/** `observer` (tests, metrics) hears each publish, each subscriber going live or away, and each event delivered. */
+export function createAppPubSub(redisUrl?: string, observer?: PubSubObserver): { pubsub: AppPubSub; close(): Promise<void> } {
   if (!redisUrl) {
-    return { pubsub: createPubSub<{ orgAiSettingsChanged: [orgId: string, event: OrgSettingsChangedEvent] }>(), close: async () => {} };
+    const pubsub = createPubSub<AppEvents>();
+    return { pubsub: observer ? observePubSub(pubsub, observer, async () => {}) : pubsub, close: async () => {} };
   }
   const publishClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
   const subscribeClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
-  const pubsub = createPubSub<{ orgAiSettingsChanged: [orgId: string, event: OrgSettingsChangedEvent] }>({
-    eventTarget: createRedisEventTarget({ publishClient, subscribeClient }),
-  });
+  const pubsub = createPubSub<AppEvents>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient }) });
   return {
-    pubsub,
+    // Redis answers commands on one connection in order: once a PING sent after a SUBSCRIBE is answered, the
+    // subscription is in place and hears every later PUBLISH, from any instance.
+    pubsub: observer ? observePubSub(pubsub, observer, () => subscribeClient.ping()) : pubsub,
     close: async () => {
       publishClient.disconnect();
       subscribeClient.disconnect();

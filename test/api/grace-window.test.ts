@@ -9,6 +9,7 @@ import { setOrgPlan } from '../../src/domain/plans-admin.ts';
 import { DAY_MS, ManualClock } from '../../src/lib/clock.ts';
 import type { Subscription } from '../support/client.ts';
 import { lines, runCommand } from '../support/operator-command.ts';
+import { settingsTopic } from '../support/server-probe.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../support/seed.ts';
 
@@ -55,17 +56,11 @@ const update = (o: SeededOrg, provider: string, model?: string) =>
 const auditActions = async (o: SeededOrg) =>
   (await server.client(o.admin.token).data(AUDIT, { orgId: o.org.id })).auditLog.edges.map((e: any) => e.node);
 
-/** Subscribes as `token` and returns once the subscription is live (primed with a bare event, then cleared). */
+/** Subscribes as `token` and returns once the server has the subscription live. */
 async function watch(o: SeededOrg, token: string): Promise<Subscription<any>> {
   const sub = server.client(token).subscribeWs(WATCH, { orgId: o.org.id });
   subs.push(sub);
-  for (let attempt = 0; sub.results.length === 0; attempt++) {
-    if (attempt > 50) throw new Error('the subscription never became live');
-    server.app.services.pubsub.publish('orgAiSettingsChanged', o.org.id, { orgId: o.org.id });
-    await sub.waitFor(1, 100).catch(() => {});
-  }
-  await new Promise((r) => setTimeout(r, 50));
-  sub.results.length = 0;
+  await server.waitForSubscribers(settingsTopic(o.org.id), 1);
   return sub;
 }
 
@@ -204,10 +199,8 @@ describe('when the grace window ends', () => {
       env: { SWEEP_INTERVAL_MS: '50' },
     });
     try {
-      for (let i = 0; (await settings(o)).provider !== 'INTERVY_CREDITS'; i++) {
-        if (i > 100) throw new Error('the background sweep never switched the org back');
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await other.probe.waitForSweeps();
+      expect((await settings(o)).provider).toBe('INTERVY_CREDITS');
     } finally {
       await other.stop();
     }

@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as rotateKeys } from '../../src/commands/rotate-keys.ts';
 import { main as token } from '../../src/commands/token.ts';
 import { seedDemo } from '../../src/domain/demo-seed.ts';
 import { Keyring } from '../../src/lib/crypto.ts';
 import { pgConfigFromUrl, withDatabase } from '../../src/lib/pg-url.ts';
 import { runCommand, type CommandResult } from '../support/operator-command.ts';
-import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
+import { cloneTemplate, createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
 import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
 
@@ -206,7 +206,7 @@ describe('GET /healthz', () => {
         expect(await down.json()).toEqual({ status: 'database unreachable' });
       }
 
-      await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${inject('templateDb')}"`);
+      await cloneTemplate(admin, name);
       const back = await fetch(`${server.url}/healthz`);
       expect(back.status).toBe(200);
     } finally {

@@ -78,10 +78,11 @@ describe('credits', () => {
     await reserveCredits(db, { orgId: org.id, userId: admin.id, requestId: 'orphan', vendor: 'ANTHROPIC', model: 'claude-haiku-5-5', holdAmount: 40, holdExpiresAt: new Date(server.clock.now().getTime() + 60_000) });
     expect(await balanceOf(server, org.id)).toBe(60);
     server.clock.advance(59_000);
-    await new Promise((r) => setTimeout(r, 200)); // several sweeps pass: not yet expired
+    await server.probe.waitForSweeps(); // a whole sweep ran at this time: not yet expired
     expect(await balanceOf(server, org.id)).toBe(60);
     server.clock.advance(1_001);
-    await expect.poll(() => balanceOf(server, org.id), { timeout: 3000 }).toBe(100);
+    await server.probe.waitForSweeps();
+    expect(await balanceOf(server, org.id)).toBe(100);
     expect(await db.completion.findFirstOrThrow({ where: { orgId: org.id } })).toMatchObject({ status: 'EXPIRED', creditsCharged: 0 });
     await ledgerAddsUp(server, org.id);
   });
