@@ -14,8 +14,13 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
+    // Two worker processes for two cores. Each imports the app once (Prisma client, Pothos schema, Yoga, both SDKs:
+    // about a second of CPU) and reuses it for every file it runs, instead of importing it again per file: that
+    // halved the suite's CPU time. Safe here because no test mocks modules or changes globals; each file still gets
+    // its own database and server.
     pool: 'forks',
     maxWorkers: 2,
+    isolate: false,
     reporters: ['default'],
   },
 });

@@ -6,7 +6,7 @@ import { seedDemoIfWanted } from '../domain/demo-seed.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { openDatabase, type Db } from './database.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { createAppPubSub, type AppPubSub } from './pubsub.ts';
+import type { AppPubSub } from './pubsub.ts';
 import { loadSecrets, type Secrets } from './secrets.ts';
 import type { Keyring } from './crypto.ts';
 
@@ -21,8 +21,11 @@ export interface OperatorRuntime {
   out(line: string): void;
   /** Reports and summaries for the operator (stderr). */
   err(line: string): void;
-  /** Settings events for running servers. They reach another process only over Redis (REDIS_URL); created on first use. */
-  readonly pubsub: AppPubSub;
+  /**
+   * Settings events for running servers. They reach another process only over Redis (REDIS_URL); without it they
+   * would reach no one, so they are dropped. The Redis connection (and its modules) load on the first publish.
+   */
+  pubsub: Pick<AppPubSub, 'publish'>;
 }
 
 /** Where a command writes, and the environment it reads (default: this process's). */
@@ -45,25 +48,28 @@ export async function runOperatorCommand(io: CommandIO, fn: (rt: OperatorRuntime
   const out = (line: string) => void io.stdout.write(line + '\n');
   const err = (line: string) => void io.stderr.write(line + '\n');
   let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
-  let bus: ReturnType<typeof createAppPubSub> | undefined;
+  let bus: Promise<{ pubsub: AppPubSub; close(): Promise<void> }> | undefined;
   try {
     const config = loadConfig(io.env ?? process.env);
     const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, err);
     const secrets = loadSecrets(config);
     database = await openDatabase(config, log);
     await seedDemoIfWanted(config.seedDemo, database, secrets.keyring, systemClock);
-    const code = await fn({
-      config, db: database.db, keyring: secrets.keyring, secrets, clock: systemClock, log, out, err,
-      get pubsub() {
-        return (bus ??= createAppPubSub(config.redisUrl)).pubsub;
+    const redisUrl = config.redisUrl;
+    const pubsub: Pick<AppPubSub, 'publish'> = {
+      publish(...args) {
+        if (!redisUrl) return;
+        bus ??= import('./pubsub.ts').then((m) => m.createAppPubSub(redisUrl));
+        void bus.then((b) => b.pubsub.publish(...args));
       },
-    });
+    };
+    const code = await fn({ config, db: database.db, keyring: secrets.keyring, secrets, clock: systemClock, log, out, err, pubsub });
     return code ?? 0;
   } catch (e) {
     err((e as Error).message);
     return e instanceof UsageError ? 2 : 1;
   } finally {
-    await bus?.close();
+    await (await bus)?.close();
     await database?.close();
   }
 }

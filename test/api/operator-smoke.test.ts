@@ -20,7 +20,8 @@ async function commandEnv(extra: Record<string, string> = {}) {
   };
 }
 
-describe.concurrent('each operator command, spawned as an operator runs it', () => {
+// One after another: on two busy cores, six start-ups at once only make each one slower.
+describe('each operator command, spawned as an operator runs it', () => {
   it('npm run --silent token -- <email> prints a JWT and nothing else, exit 0', async () => {
     const run = await spawnCommand('npm', ['run', '--silent', 'token', '--', 'admin@acme.test'], await commandEnv({ SEED_DEMO: '1' }));
     expect(run.code, run.stderr).toBe(0);

@@ -15,6 +15,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     serverUrl: string;
     templateDb: string;
+    /** A directory for this run's temporary files (operator commands' DATA_DIRs), removed at the end. */
+    scratchDir: string;
   }
 }
 
@@ -67,8 +69,11 @@ export default async function setup(project: TestProject) {
   await applyMigrations(withDatabase(serverUrl, templateDb));
   project.provide('serverUrl', serverUrl);
   project.provide('templateDb', templateDb);
+  const scratchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivy-test-run-'));
+  project.provide('scratchDir', scratchDir);
 
   return async () => {
+    fs.rmSync(scratchDir, { recursive: true, force: true });
     await dropDatabasesLike(serverUrl, templateDb);
     await embedded?.stop();
   };

@@ -2,10 +2,9 @@
 // tests run them, or spawned through their script, as an operator would (one smoke test per command).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
+import { inject } from 'vitest';
 import type { CommandMain } from '../../src/lib/operator.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -16,17 +15,8 @@ export interface CommandResult {
   stderr: string;
 }
 
-const dataDirs: string[] = [];
-afterAll(() => {
-  for (const dir of dataDirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
-});
-
-/** A fresh DATA_DIR, removed after the file's tests. */
-export function tempDataDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivy-cmd-'));
-  dataDirs.push(dir);
-  return dir;
-}
+/** A fresh DATA_DIR, removed with the run's scratch directory. */
+export const tempDataDir = (): string => fs.mkdtempSync(path.join(inject('scratchDir'), 'cmd-'));
 
 /** `env` adds to (or, with undefined, removes from) this process's environment; DATA_DIR defaults to a fresh temp dir. */
 function commandEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
