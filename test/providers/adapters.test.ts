@@ -40,7 +40,7 @@ describe.each(VENDORS)('%s adapter against the loopback stand-in', (_name, vendo
     expect(parts.at(-1)).toMatchObject({ type: 'error', code: 'PROVIDER_UNAVAILABLE' });
     expect(elapsed).toBeGreaterThanOrEqual(280);
     expect(elapsed).toBeLessThan(2000);
-    await standIn.server.waitForAborts(1, 1000);
+    await standIn.server.waitForAborts(1, 5000);
   });
 
   it('ends with CANCELLED when the signal is already aborted', async () => {
@@ -54,7 +54,7 @@ describe.each(VENDORS)('%s adapter against the loopback stand-in', (_name, vendo
     for await (const part of adapter().stream(request('[[hang]]'))) {
       if (part.type === 'text-delta') break;
     }
-    const abort = await standIn.server.waitForAborts(1, 1000);
+    const abort = await standIn.server.waitForAborts(1, 5000);
     expect(abort.path).toBe(vendor.streamPath);
   });
 
