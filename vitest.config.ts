@@ -12,7 +12,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
-    testTimeout: 30_000,
+    // A failure guard, not a wait: tests wait on events; on a shared two-core machine a slow test is not a broken one.
+    testTimeout: 60_000,
     hookTimeout: 120_000,
     // Two worker processes for two cores. Each imports the app once (Prisma client, Pothos schema, Yoga, both SDKs:
     // about a second of CPU) and reuses it for every file it runs, instead of importing it again per file: that
