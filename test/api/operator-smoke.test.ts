@@ -2,8 +2,11 @@
 // arguments, streams and exit code to the command's main(). Everything else about the commands is tested in
 // process (operator-commands, grace-window, legacy-byok and usage tests).
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { Keyring } from '../../src/lib/crypto.ts';
+import { pgConfigFromUrl } from '../../src/lib/pg-url.ts';
+import { verifyUserToken } from '../../src/lib/tokens.ts';
 import { lines, spawnCommand, spawnScript } from '../support/operator-command.ts';
 import { createTestDatabase } from '../support/server.ts';
 
@@ -22,11 +25,17 @@ async function commandEnv(extra: Record<string, string> = {}) {
 
 // One after another: on two busy cores, six start-ups at once only make each one slower.
 describe('each operator command, spawned as an operator runs it', () => {
-  it('npm run --silent token -- <email> prints a JWT and nothing else, exit 0', async () => {
-    const run = await spawnCommand('npm', ['run', '--silent', 'token', '--', 'admin@acme.test'], await commandEnv({ SEED_DEMO: '1' }));
+  it('npm run --silent token -- <email> prints that user’s token and nothing else, exit 0', async () => {
+    const env = await commandEnv();
+    const db = new pg.Client(pgConfigFromUrl(env.DATABASE_URL));
+    await db.connect();
+    const { rows } = await db.query<{ id: string }>(`INSERT INTO users (id, email, name) VALUES (gen_random_uuid(), 'ops@smoke.test', 'Ops') RETURNING id`);
+    await db.end();
+    const run = await spawnCommand('npm', ['run', '--silent', 'token', '--', 'ops@smoke.test'], env);
     expect(run.code, run.stderr).toBe(0);
     expect(lines(run.stdout)).toEqual([expect.stringMatching(JWT)]);
     expect(run.stdout.split('\n')).toHaveLength(2);
+    expect(await verifyUserToken(new TextEncoder().encode(env.AUTH_JWT_SECRET), run.stdout.trim())).toBe(rows[0].id);
   });
 
   it('credits balance of an unknown org says so on stderr, exit 1', async () => {
