@@ -32,13 +32,14 @@ function freePort(): Promise<number> {
 }
 
 export async function dropDatabasesLike(serverUrl: string, prefix: string): Promise<void> {
-  const admin = new pg.Client(pgConfigFromUrl(withDatabase(serverUrl, 'postgres')));
-  await admin.connect();
+  // Each DROP DATABASE waits for a checkpoint; drops running side by side share one, which on a busy shared
+  // PostgreSQL turns half a minute of teardown into a few seconds.
+  const pool = new pg.Pool({ ...pgConfigFromUrl(withDatabase(serverUrl, 'postgres')), max: 8 });
   try {
-    const { rows } = await admin.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${prefix}%`]);
-    for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+    const { rows } = await pool.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${prefix}%`]);
+    await Promise.all(rows.map(({ datname }) => pool.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`)));
   } finally {
-    await admin.end();
+    await pool.end();
   }
 }
 
