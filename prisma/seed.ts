@@ -1,8 +1,10 @@
 // `prisma db seed` / SEED_DEMO=1: the demo orgs. The server also seeds an empty embedded database on start.
 import { seedDemo } from '../src/domain/demo-seed.ts';
-import { runOperatorCommand } from '../src/lib/operator.ts';
+import { runFromCommandLine, runOperatorCommand } from '../src/lib/operator.ts';
 
-await runOperatorCommand(async ({ db, keyring, clock }) => {
-  await seedDemo(db, keyring, clock);
-  process.stdout.write('Demo orgs seeded (acme, globex, initech, umbrella).\n');
-});
+await runFromCommandLine((_argv, io) =>
+  runOperatorCommand(io, async ({ db, keyring, clock, out }) => {
+    await seedDemo(db, keyring, clock);
+    out('Demo orgs seeded (acme, globex, initech, umbrella).');
+  }),
+);

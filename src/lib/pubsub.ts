@@ -10,6 +10,7 @@ import type { Logger } from './logger.ts';
 import type { RedisLink } from './redis.ts';
 import { Redis } from 'ioredis';
 import { StartupError } from './startup-errors.ts';
+import { observePubSub, type PubSubObserver } from './pubsub-observer.ts';
 
 export interface OrgSettingsChangedEvent {
   orgId: string;
@@ -39,7 +40,8 @@ interface Relayed {
   orgId: string;
 }
 
-export function createAppPubSub(opts: { redis?: RedisLink | null; log: Logger; coalesce: CoalesceOptions }) {
+/** `observer` (tests, metrics) hears each publish, each subscriber going live or away, and each event delivered. */
+export function createAppPubSub(opts: { redis?: RedisLink | null; log: Logger; coalesce: CoalesceOptions; observer?: PubSubObserver }) {
   const local = createPubSub<Topics>();
   const instanceId = randomUUID();
   const { redis, log } = opts;
@@ -79,6 +81,12 @@ export function createAppPubSub(opts: { redis?: RedisLink | null; log: Logger; c
     batch: (fn) => settingsEvents.batch(fn),
     settingsEvents,
   };
+  if (opts.observer) {
+    // Local delivery needs nothing more than the listener (relays from Redis arrive through the same local pubsub).
+    const observed = observePubSub({ publish: pubsub.publish, subscribe: pubsub.subscribe }, opts.observer, async () => {});
+    pubsub.publish = observed.publish;
+    pubsub.subscribe = observed.subscribe;
+  }
   return {
     pubsub,
     /** Sends what is still pending (a relay already sent is on the wire before the link closes). */

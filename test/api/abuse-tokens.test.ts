@@ -8,6 +8,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../support/seed.ts';
 import { runCommand } from '../support/operator-command.ts';
 import { openRawSocket } from '../support/raw-ws.ts';
+import { main as tokenCommand } from '../../src/commands/token.ts';
 
 const SECRET = randomBytes(32).toString('base64url');
 const VIEWER = `{ viewer { user { id } } }`;
@@ -62,9 +63,9 @@ describe('npm run token', () => {
 
   it('prints a 12-hour token for our audience by default, a shorter one with --ttl, and refuses a longer one', async () => {
     const [plain, short, long] = await Promise.all([
-      runCommand('scripts/token.ts', [acme.staffing.email], cmdEnv()),
-      runCommand('scripts/token.ts', [acme.staffing.email, '--ttl', '2h'], cmdEnv()),
-      runCommand('scripts/token.ts', [acme.staffing.email, '--ttl', '13h'], cmdEnv()),
+      runCommand(tokenCommand, [acme.staffing.email], cmdEnv()),
+      runCommand(tokenCommand, [acme.staffing.email, '--ttl', '2h'], cmdEnv()),
+      runCommand(tokenCommand, [acme.staffing.email, '--ttl', '13h'], cmdEnv()),
     ]);
     const p = decodeJwt(plain.stdout.trim());
     expect(p).toMatchObject({ sub: acme.staffing.id, aud: 'ivy-api' });
@@ -90,7 +91,7 @@ describe('npm run token', () => {
     await sse.waitFor(1);
     expect(sse.results[0].data).toBeTruthy();
 
-    const revoked = await runCommand('scripts/token.ts', ['revoke', victim.email], cmdEnv());
+    const revoked = await runCommand(tokenCommand, ['revoke', victim.email], cmdEnv());
     expect(revoked).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Revoked every token issued to /) });
 
     expect(await refusal(victim.token)).toMatchObject({ message: expect.stringMatching(/revoked/), extensions: { code: 'UNAUTHENTICATED' } });

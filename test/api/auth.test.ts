@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
+import { settingsTopic } from '../support/server-probe.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../support/seed.ts';
 
@@ -52,10 +53,13 @@ describe('authentication', () => {
 
 describe('authentication over graphql-ws', () => {
   const WATCH = `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider } }`;
-  const subscribeWith = (extensions: Record<string, unknown>, connectionToken?: string) =>
-    new Promise<{ code?: string; live: boolean }>((resolve) => {
-      const ws = server.client(connectionToken ?? null).ws();
-      const stop = ws.subscribe(
+  /** Subscribes to acme's settings; `live` once the server has the subscription, or the code it was refused with. */
+  const subscribeWith = async (extensions: Record<string, unknown>, connectionToken?: string) => {
+    const topic = settingsTopic(acme.org.id);
+    const ws = server.client(connectionToken ?? null).ws();
+    let stop = () => {};
+    const refused = new Promise<{ code?: string; live: boolean }>((resolve) => {
+      stop = ws.subscribe(
         { query: WATCH, variables: { o: acme.org.id }, extensions },
         {
           next: (r: any) => resolve({ code: r.errors?.[0]?.extensions?.code, live: false }),
@@ -63,13 +67,14 @@ describe('authentication over graphql-ws', () => {
           complete: () => resolve({ code: undefined, live: false }),
         },
       );
-      // A live subscription sends nothing until an event: silence for a while means it was accepted.
-      setTimeout(() => {
-        stop();
-        void ws.dispose();
-        resolve({ live: true });
-      }, 400);
     });
+    const live = server.waitForSubscribers(topic, 1).then(() => ({ live: true }));
+    const outcome = await Promise.race([refused, live]);
+    stop();
+    await ws.dispose();
+    await server.waitForSubscribers(topic, 0);
+    return outcome;
+  };
 
   it('takes the token from connectionParams.authorization', async () => {
     expect(await subscribeWith({}, acme.admin.token)).toEqual({ live: true });
@@ -132,7 +137,7 @@ describe('errors', () => {
       await expect(client.subscribeWs('subscription {', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
       await expect(client.subscribeWs('subscription { nope }', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
       const live = client.subscribeWs(`subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider } }`, { o: acme.org.id }, ws);
-      await new Promise((r) => setTimeout(r, 200));
+      await server.waitForSubscribers(settingsTopic(acme.org.id), 1);
       await client.data(UPDATE, { orgId: acme.org.id });
       expect((await live.waitFor(1))[0].data).toEqual({ orgAiSettingsChanged: { provider: 'INTERVY_CREDITS' } });
       live.stop();

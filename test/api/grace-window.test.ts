@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { main as graceSweep } from '../../src/commands/grace-sweep.ts';
+import { main as plan } from '../../src/commands/plan.ts';
 import { sweepEndedGraceWindows } from '../../src/domain/grace-window.ts';
 import { writeLegacyByokSetting } from '../../src/domain/legacy-byok.ts';
 import { migrateLegacyByok } from '../../src/domain/legacy-byok-move.ts';
@@ -7,6 +9,7 @@ import { setOrgPlan } from '../../src/domain/plans-admin.ts';
 import { DAY_MS, ManualClock } from '../../src/lib/clock.ts';
 import type { Subscription } from '../support/client.ts';
 import { lines, runCommand } from '../support/operator-command.ts';
+import { settingsTopic } from '../support/server-probe.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../support/seed.ts';
 
@@ -199,10 +202,8 @@ describe('when the grace window ends', () => {
       env: { SWEEP_INTERVAL_MS: '50' },
     });
     try {
-      for (let i = 0; (await settings(o)).provider !== 'INTERVY_CREDITS'; i++) {
-        if (i > 100) throw new Error('the background sweep never switched the org back');
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await other.probe.waitForSweeps();
+      expect((await settings(o)).provider).toBe('INTERVY_CREDITS');
     } finally {
       await other.stop();
     }
@@ -212,7 +213,7 @@ describe('when the grace window ends', () => {
 
 describe('an upgrade to Growth', () => {
   const planCommand = (...args: string[]) =>
-    runCommand('scripts/plan.ts', args, { DATABASE_URL: server.config.databaseUrl, KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys, AUTH_JWT_SECRET: 'x'.repeat(32) });
+    runCommand(plan, args, { DATABASE_URL: server.config.databaseUrl, KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys, AUTH_JWT_SECRET: 'x'.repeat(32) });
 
   it('clears the window through the plan command, and BYOK keeps working past the old end', async () => {
     const o = await legacyOrg();
@@ -274,16 +275,16 @@ describe('npm run grace:sweep', () => {
       const ended = await cmdServer.seed.org({ plan: 'FREE', provider: 'OPENAI', model: 'o3', graceWindowEndsAt: new Date(now - 60_000) });
       const open = await cmdServer.seed.org({ plan: 'FREE', provider: 'ANTHROPIC', graceWindowEndsAt: new Date(now + DAY_MS) });
       const env = { DATABASE_URL: cmdServer.config.databaseUrl, KEY_ENCRYPTION_KEYS: cmdServer.config.keyEncryptionKeys, AUTH_JWT_SECRET: 'x'.repeat(32) };
-      const first = await runCommand('scripts/grace-sweep.ts', [], env);
+      const first = await runCommand(graceSweep, [], env);
       expect(first.code).toBe(0);
       expect(lines(first.stdout)).toEqual([expect.stringMatching(new RegExp(`^${ended.org.slug}: grace window ended .*; switched from OPENAI to INTERVY_CREDITS$`))]);
       const view = async (o: SeededOrg) => (await cmdServer.client(o.interviewer.token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings;
       expect(await view(ended)).toMatchObject({ provider: 'INTERVY_CREDITS', graceWindow: { active: false } });
       expect(await view(open)).toMatchObject({ provider: 'ANTHROPIC', effectiveProvider: 'ANTHROPIC', graceWindow: { active: true } });
 
-      const second = await runCommand('scripts/grace-sweep.ts', [], env);
+      const second = await runCommand(graceSweep, [], env);
       expect(second).toMatchObject({ code: 0, stdout: '' });
-      expect((await runCommand('scripts/grace-sweep.ts', ['--now'], env)).code).toBe(2);
+      expect((await runCommand(graceSweep, ['--now'], env)).code).toBe(2);
     } finally {
       await cmdServer.stop();
     }

@@ -8,6 +8,7 @@ import { balanceOf, ledgerAddsUp, runCompletion, subscribeIvy, type Transport } 
 import { runCommand } from '../support/operator-command.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { main as creditsCommand } from '../../src/commands/credits.ts';
 
 let env: ServerWithVendors, server: TestServer, openaiHouse: TestServer;
 const HOLD_TIMEOUT_MS = 60_000;
@@ -109,9 +110,9 @@ describe('no silent write-off', () => {
     const audit = await server.app.services.db.auditEvent.findFirstOrThrow({ where: { orgId: org.id, action: 'credits.overage' } });
     expect(audit.detail).toMatchObject({ owed: full - 60 });
     const cmdEnv = { DATABASE_URL: server.config.databaseUrl, AUTH_JWT_SECRET: server.config.jwtSecret, KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys };
-    const balance = await runCommand('scripts/credits.ts', ['balance', org.slug], cmdEnv);
+    const balance = await runCommand(creditsCommand, ['balance', org.slug], cmdEnv);
     expect(balance.stdout).toContain(`open overage: ${full - 60} credits owed`);
-    const grant = await runCommand('scripts/credits.ts', ['grant', org.slug, '1000'], cmdEnv);
+    const grant = await runCommand(creditsCommand, ['grant', org.slug, '1000'], cmdEnv);
     expect(grant.stdout).toContain(`${full - 60} of it paid off an open overage`);
     expect(await balanceOf(server, org.id)).toBe(1000 - (full - 60));
     expect((await server.app.services.db.org.findUniqueOrThrow({ where: { id: org.id } })).overageOwed).toBe(0);

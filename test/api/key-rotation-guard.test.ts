@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Keyring } from '../../src/lib/crypto.ts';
 import { runCommand } from '../support/operator-command.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { main as rotateKeysCommand } from '../../src/commands/rotate-keys.ts';
 
 const SET_KEY = `mutation($input: SetPersonalKeyInput!) { setPersonalKey(input: $input) { hint } }`;
 const A = Keyring.generateEntry('ring-a');
@@ -10,7 +11,7 @@ const B = Keyring.generateEntry('ring-b');
 describe('npm run keys:rotate with a master key missing from the ring', () => {
   let server: TestServer;
   const rotate = (ring: string, ...args: string[]) =>
-    runCommand('scripts/rotate-keys.ts', args, { DATABASE_URL: server.config.databaseUrl, AUTH_JWT_SECRET: server.config.jwtSecret, KEY_ENCRYPTION_KEYS: ring });
+    runCommand(rotateKeysCommand, args, { DATABASE_URL: server.config.databaseUrl, AUTH_JWT_SECRET: server.config.jwtSecret, KEY_ENCRYPTION_KEYS: ring });
   const keyIds = async () => (await server.app.services.db.personalApiKey.findMany({ orderBy: { provider: 'asc' } })).map((r) => r.encKeyId);
 
   beforeAll(async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { main as migrateLegacyByok } from '../../src/commands/migrate-legacy-byok.ts';
 import { DEMO_ORGS, seedDemo } from '../../src/domain/demo-seed.ts';
 import { sweepEndedGraceWindows } from '../../src/domain/grace-window.ts';
 import { openPersonalKey } from '../../src/domain/key-vault.ts';
@@ -27,7 +28,7 @@ beforeEach(async () => {
 afterEach(() => server?.stop());
 
 function migrate(...args: string[]): Promise<CommandResult> {
-  return runCommand('scripts/migrate-legacy-byok.ts', args, {
+  return runCommand(migrateLegacyByok, args, {
     DATABASE_URL: server.config.databaseUrl,
     KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys,
     LEGACY_BYOK_KEY: LEGACY_KEY.toString('base64'),

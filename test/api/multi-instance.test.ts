@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Keyring } from '../../src/lib/crypto.ts';
+import { settingsTopic } from '../support/server-probe.ts';
 import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
 
 // Needs Redis: runs in CI's second pass (REDIS_URL=redis://127.0.0.1:6379), skipped where there is none.
@@ -26,17 +27,12 @@ it.skipIf(!redisUrl)('delivers a change made on one instance to a subscriber on 
     `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider model { id } viewerCanManage } }`,
     { o: org.id },
   );
-  // Prime through instance one until instance two's subscriber hears it: the Redis path is then live both ways.
-  for (let attempt = 0; watch.results.length === 0; attempt++) {
-    if (attempt > 40) throw new Error('the subscription on instance two never heard instance one');
-    one.app.services.pubsub.publish('orgAiSettingsChanged', org.id, { orgId: org.id });
-    await watch.waitFor(1, 250).catch(() => {});
-  }
-  await new Promise((r) => setTimeout(r, 250)); // let any extra priming events arrive, then forget them
-  watch.results.length = 0;
+  // Instance two says when its subscriber is live, Redis SUBSCRIBE acknowledged: a change on instance one now reaches it.
+  await two.waitForSubscribers(settingsTopic(org.id), 1);
   await one.client(admin.token).data(`mutation($o: ID!) { updateProvider(input: { orgId: $o, provider: OPENAI, model: "o3" }) { provider } }`, { o: org.id });
-  await expect
-    .poll(() => watch.results.at(-1)?.data, { timeout: 5000 })
-    .toEqual({ orgAiSettingsChanged: { provider: 'OPENAI', model: { id: 'o3' }, viewerCanManage: false } });
+  const [event] = await watch.waitFor(1);
+  expect(event.data).toEqual({ orgAiSettingsChanged: { provider: 'OPENAI', model: { id: 'o3' }, viewerCanManage: false } });
+  expect(one.probe.publishedOn(settingsTopic(org.id))).toEqual([{ orgId: org.id }]);
+  expect(two.probe.publishedOn(settingsTopic(org.id))).toEqual([]);
   watch.stop();
 });

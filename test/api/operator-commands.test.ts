@@ -1,87 +1,52 @@
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main as rotateKeys } from '../../src/commands/rotate-keys.ts';
+import { main as token } from '../../src/commands/token.ts';
 import { seedDemo } from '../../src/domain/demo-seed.ts';
 import { Keyring } from '../../src/lib/crypto.ts';
 import { pgConfigFromUrl, withDatabase } from '../../src/lib/pg-url.ts';
-import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
+import { runCommand, type CommandResult } from '../support/operator-command.ts';
+import { cloneTemplate, createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
 import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const JWT = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command from the project root with only the given variables on top of a clean environment. */
-function run(cmd: string, args: string[], env: Record<string, string>): Promise<Run> {
-  const base = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(DATABASE_URL|REDIS_URL|SEED_DEMO|AUTH_JWT_SECRET|KEY_ENCRYPTION_KEYS|DATA_DIR|LOG_LEVEL|VITEST.*|NODE_OPTIONS)$/.test(k)),
-  ) as Record<string, string>;
-  return new Promise((resolve) => {
-    execFile(cmd, args, { cwd: ROOT, env: { ...base, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const dataDirs: string[] = [];
-const tmpDataDir = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivy-operator-test-'));
-  dataDirs.push(dir);
-  return dir;
-};
-afterAll(() => {
-  for (const dir of dataDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 const SET_KEY = `mutation($input: SetPersonalKeyInput!) { setPersonalKey(input: $input) { hint } }`;
 const TEST_KEY = `mutation($input: TestPersonalKeyInput!) { testPersonalKey(input: $input) { ok status } }`;
 
-describe('npm run --silent token -- <email>, on a database seeded with SEED_DEMO=1', () => {
+describe('the token command (npm run --silent token -- <email>), on a database seeded with SEED_DEMO=1', () => {
   const jwtSecret = randomBytes(32).toString('base64url');
   const keyEncryptionKeys = Keyring.generateEntry('ops');
   let databaseUrl: string;
   let server: TestServer;
-  let token: Run;
-  let unknown: Run;
-  let missing: Run;
+  let issued: CommandResult;
+  let unknown: CommandResult;
+  let missing: CommandResult;
 
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
     const emptyDb = await createTestDatabase();
-    const env = (url: string, extra: Record<string, string> = {}) => ({
-      DATABASE_URL: url, AUTH_JWT_SECRET: jwtSecret, KEY_ENCRYPTION_KEYS: keyEncryptionKeys, DATA_DIR: tmpDataDir(), ...extra,
-    });
-    [token, unknown, missing] = await Promise.all([
-      run('npm', ['run', '--silent', 'token', '--', 'admin@acme.test'], env(databaseUrl, { SEED_DEMO: '1' })),
-      run('npm', ['run', '--silent', 'token', '--', 'nobody@acme.test'], env(emptyDb)),
-      run('npm', ['run', '--silent', 'token'], env(emptyDb)),
-    ]);
+    const env = (url: string, extra: Record<string, string> = {}) => ({ DATABASE_URL: url, AUTH_JWT_SECRET: jwtSecret, KEY_ENCRYPTION_KEYS: keyEncryptionKeys, ...extra });
+    issued = await runCommand(token, ['admin@acme.test'], env(databaseUrl, { SEED_DEMO: '1' }));
+    unknown = await runCommand(token, ['nobody@acme.test'], env(emptyDb));
+    missing = await runCommand(token, [], env(emptyDb));
     server = await startTestServer({ databaseUrl, jwtSecret, keyEncryptionKeys });
-  }, 120_000);
+  });
   afterAll(() => server?.stop());
 
   it('prints exactly one line, a JWT, and nothing else', () => {
-    expect(token.code, token.stderr).toBe(0);
-    expect(token.stdout.endsWith('\n')).toBe(true);
-    const lines = token.stdout.split('\n');
+    expect(issued.code, issued.stderr).toBe(0);
+    expect(issued.stdout.endsWith('\n')).toBe(true);
+    const lines = issued.stdout.split('\n');
     expect(lines).toHaveLength(2);
     expect(lines[1]).toBe('');
     expect(lines[0]).toMatch(JWT);
   });
 
   it('prints a token that signs in as that user on a server using the same database', async () => {
-    const d = await server.client(token.stdout.trim()).data(`{ viewer { user { email } memberships { role org { slug plan } } } }`);
+    const d = await server.client(issued.stdout.trim()).data(`{ viewer { user { email } memberships { role org { slug plan } } } }`);
     expect(d.viewer.user.email).toBe('admin@acme.test');
     expect(d.viewer.memberships).toEqual([{ role: 'ADMIN', org: { slug: 'acme', plan: 'GROWTH' } }]);
   });
@@ -157,7 +122,7 @@ describe('npm run --silent token -- <email>, on a database seeded with SEED_DEMO
   });
 });
 
-describe('npx tsx scripts/rotate-keys.ts', () => {
+describe('the key rotation command (npm run keys:rotate)', () => {
   let anthropic: FakeVendorServer;
   beforeAll(async () => {
     anthropic = await startFakeAnthropic();
@@ -181,9 +146,7 @@ describe('npx tsx scripts/rotate-keys.ts', () => {
       await before.stop();
     }
 
-    const rotation = await run('npx', ['tsx', 'scripts/rotate-keys.ts'], {
-      DATABASE_URL: databaseUrl, KEY_ENCRYPTION_KEYS: `${A},${B}`, AUTH_JWT_SECRET: jwtSecret, DATA_DIR: tmpDataDir(),
-    });
+    const rotation = await runCommand(rotateKeys, [], { DATABASE_URL: databaseUrl, KEY_ENCRYPTION_KEYS: `${A},${B}`, AUTH_JWT_SECRET: jwtSecret });
     expect(rotation.code, rotation.stderr).toBe(0);
     expect(rotation.stdout).toBe('Re-encrypted 2 key(s) under master key "new"; 0 already used it.\n');
     expect(rotation.stderr).not.toMatch(/sk-ant/);
@@ -202,6 +165,28 @@ describe('npx tsx scripts/rotate-keys.ts', () => {
     } finally {
       await after.stop();
     }
+  });
+
+  it('refuses a ring missing a stored key’s master key; with --skip-unreadable reports each such key, leaves it as is, and exits 1; refuses other arguments with 2', async () => {
+    const databaseUrl = await createTestDatabase();
+    const before = await startTestServer({ databaseUrl, keyEncryptionKeys: Keyring.generateEntry('lost') });
+    const o = await before.seed.org({ plan: 'GROWTH' });
+    try {
+      await before.seed.key(o.org.id, o.admin.id, 'ANTHROPIC', `sk-ant-api03-${randomBytes(16).toString('hex')}`);
+    } finally {
+      await before.stop();
+    }
+    const env = { DATABASE_URL: databaseUrl, KEY_ENCRYPTION_KEYS: Keyring.generateEntry('only'), AUTH_JWT_SECRET: 'x'.repeat(32) };
+    // Its master key is missing from the ring: refused as a likely mistake, unless told to rotate the rest anyway.
+    const refused = await runCommand(rotateKeys, [], env);
+    expect(refused).toMatchObject({ code: 1, stdout: '' });
+    expect(refused.stderr).toMatch(/missing from KEY_ENCRYPTION_KEYS: "lost" \(1 key\(s\)\)/);
+    const rotation = await runCommand(rotateKeys, ['--skip-unreadable'], env);
+    expect(rotation.code).toBe(1);
+    expect(rotation.stdout).toMatch(new RegExp(`^Re-encrypted 0 key\\(s\\) under master key "only"; 0 already used it\.\nCould not read key .* \\(org ${o.org.id}, user ${o.admin.id}, ANTHROPIC\\): left as is; its owner must save it again\.\n$`));
+    const usage = await runCommand(rotateKeys, ['--now'], env);
+    expect(usage).toMatchObject({ code: 2, stdout: '' });
+    expect(usage.stderr).toMatch(/Usage: npm run keys:rotate/);
   });
 });
 
@@ -225,7 +210,7 @@ describe('GET /healthz', () => {
         expect(await down.json()).toMatchObject({ status: 'database unreachable', database: 'unreachable' });
       }
 
-      await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${inject('templateDb')}"`);
+      await cloneTemplate(admin, name);
       const back = await fetch(`${server.url}/healthz`);
       expect(back.status).toBe(200);
     } finally {

@@ -3,6 +3,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../support/seed.ts';
 import type { Subscription } from '../support/client.ts';
 import { watchOrgSettings } from '../support/live.ts';
+import { settingsTopic } from '../support/server-probe.ts';
 import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
 import { startFakeOpenAI } from '../support/vendors/openai-server.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
@@ -36,7 +37,6 @@ afterAll(async () => {
 
 const keyInput = (o: SeededOrg, provider: string, apiKey?: string) => ({ input: { orgId: o.org.id, provider, ...(apiKey ? { apiKey } : {}) } });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const SELECTION = `{ orgId provider effectiveProvider viewerCanManage model { id } viewerKeys { provider hint status } }`;
 const watch = (o: SeededOrg, ...tokens: string[]) => watchOrgSettings(server, o.org.id, tokens, SELECTION, open);
 
@@ -95,10 +95,10 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
     expect(await server.client(o.admin.token).errorCode(UPDATE, { input: { orgId: o.org.id, provider: 'OPENAI' } })).toBe('PLAN_UPGRADE_REQUIRED');
     expect(await server.client(o.admin.token).errorCode(SET_KEY, keyInput(o, 'OPENAI', 'not-a-key'))).toBe('INVALID_API_KEY_FORMAT');
     expect((await server.client(o.admin.token).data(DELETE_KEY, keyInput(o, 'OPENAI'))).deletePersonalKey).toBe(false);
-    // Then one real change, which must be the first and only event.
+    // Then one real change: the server published that one event and no other, and the subscriber got it.
     await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'INTERVY_CREDITS' } });
+    expect(server.probe.publishedOn(settingsTopic(o.org.id))).toEqual([{ orgId: o.org.id }]);
     await admin.waitFor(1);
-    await sleep(100);
     expect(admin.results).toHaveLength(1);
   });
 
@@ -108,8 +108,11 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
     const [sub] = await watch(other, other.admin.token);
     await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'OPENAI' } });
     await server.client(other.admin.token).data(UPDATE, { input: { orgId: other.org.id, provider: 'ANTHROPIC' } });
+    // The other org's change was published first, so a leak would reach this stream first: once the subscriber has
+    // its first event, the server has handed it everything it ever will from before, and that is its own org's one.
     await sub.waitFor(1);
-    await sleep(100);
+    expect(server.probe.deliveredOn(settingsTopic(other.org.id))).toEqual([{ orgId: other.org.id }]);
+    expect(server.probe.publishedOn(settingsTopic(o.org.id))).toEqual([{ orgId: o.org.id }]);
     expect(sub.results.map((r) => r.data!.orgAiSettingsChanged.provider)).toEqual(['ANTHROPIC']);
   });
 
@@ -119,11 +122,11 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
     await server.app.services.db.membership.delete({ where: { orgId_userId: { orgId: o.org.id, userId: o.interviewer.id } } });
     await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'OPENAI' } });
     await admin.waitFor(1);
-    await sleep(100);
-    expect(leaver.results.filter((r) => r.data)).toEqual([]);
-    // It is told why, once, and the stream ends rather than lingering.
-    expect(leaver.results.map((r) => r.errors?.[0]?.extensions?.code)).toEqual(['FORBIDDEN']);
-    await expect(Promise.race([leaver.done.then(() => 'ended', () => 'ended'), sleep(2000).then(() => 'still open')])).resolves.toBe('ended');
+    // It is told why, once, and the server ends the stream rather than letting it linger.
+    const received = await leaver.done;
+    expect(received.filter((r) => r.data)).toEqual([]);
+    expect(received.map((r) => r.errors?.[0]?.extensions?.code)).toEqual(['FORBIDDEN']);
+    await server.waitForSubscribers(settingsTopic(o.org.id), 1);
   });
 
   it('follows a role change mid-subscription: viewerCanManage reflects the role at the time of each event', async () => {
@@ -144,10 +147,7 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
     for (const [token, code] of [[outsider.token, 'FORBIDDEN'], [member.admin.token, 'FORBIDDEN'], [null, 'UNAUTHENTICATED']] as const) {
       const sub = server.client(token).subscribeWs(WATCH, { orgId: o.org.id });
       open.push(sub);
-      const outcome = await Promise.race([
-        sub.done.then((results) => ({ results, error: null as unknown }), (error) => ({ results: sub.results, error })),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('subscription was neither refused nor ended')), 3000)),
-      ]);
+      const outcome = await sub.done.then((results) => ({ results, error: null as unknown }), (error) => ({ results: sub.results, error }));
       const codes = [
         ...outcome.results.flatMap((r) => (r.errors ?? []).map((e) => e.extensions?.code)),
         ...(Array.isArray(outcome.error) ? outcome.error.map((e: any) => e.extensions?.code) : []),

@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main as credits } from '../../src/commands/credits.ts';
 import { reserveCredits } from '../../src/domain/credits.ts';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
 import { balanceOf, ledgerAddsUp, runCompletion } from '../support/ivy.ts';
-
-const run = promisify(execFile);
+import { runCommand } from '../support/operator-command.ts';
 
 const USAGE = `query($o: ID!, $first: Int, $after: String) {
   usage(orgId: $o, first: $first, after: $after) {
@@ -80,10 +78,11 @@ describe('credits', () => {
     await reserveCredits(db, { orgId: org.id, userId: admin.id, requestId: 'orphan', vendor: 'ANTHROPIC', model: 'claude-haiku-5-5', holdAmount: 40, holdExpiresAt: new Date(server.clock.now().getTime() + 60_000) });
     expect(await balanceOf(server, org.id)).toBe(60);
     server.clock.advance(59_000);
-    await new Promise((r) => setTimeout(r, 200)); // several sweeps pass: not yet expired
+    await server.probe.waitForSweeps(); // a whole sweep ran at this time: not yet expired
     expect(await balanceOf(server, org.id)).toBe(60);
     server.clock.advance(1_001);
-    await expect.poll(() => balanceOf(server, org.id), { timeout: 3000 }).toBe(100);
+    await server.probe.waitForSweeps();
+    expect(await balanceOf(server, org.id)).toBe(100);
     expect(await db.completion.findFirstOrThrow({ where: { orgId: org.id } })).toMatchObject({ status: 'EXPIRED', creditsCharged: 0 });
     await ledgerAddsUp(server, org.id);
   });
@@ -95,12 +94,11 @@ describe('credits', () => {
     expect(fields.__schema.mutationType.fields.map((f: any) => f.name).filter((n: string) => /credit|balance|grant/i.test(n))).toEqual([]);
 
     // An operator command runs with the server's settings: with DATABASE_URL, its secrets are required too.
-    const env = { ...process.env, DATABASE_URL: server.config.databaseUrl, AUTH_JWT_SECRET: server.config.jwtSecret, KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys, LOG_LEVEL: 'error' };
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'scripts/credits.ts', 'grant', slug, '5000'], { env });
-    expect(stdout.trim()).toBe(`Granted 5000 credits to ${slug}; balance is now 5010.`);
+    const env = { DATABASE_URL: server.config.databaseUrl, AUTH_JWT_SECRET: server.config.jwtSecret, KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys, LOG_LEVEL: 'error' };
+    expect(await runCommand(credits, ['grant', slug, '5000'], env)).toMatchObject({ code: 0, stdout: `Granted 5000 credits to ${slug}; balance is now 5010.\n` });
     expect(await balanceOf(server, org.id)).toBe(5010);
     await ledgerAddsUp(server, org.id);
-    await expect(run(process.execPath, ['--import', 'tsx', 'scripts/credits.ts', 'grant', slug, '-5'], { env })).rejects.toMatchObject({ code: 2 });
+    expect(await runCommand(credits, ['grant', slug, '-5'], env)).toMatchObject({ code: 2, stdout: '' });
     expect(await balanceOf(server, org.id)).toBe(5010);
   });
 });

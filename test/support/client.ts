@@ -128,7 +128,7 @@ function collect<T>(start: (sink: Sink<T>) => () => void, dispose: () => void): 
   return {
     results,
     done,
-    waitFor(n, timeoutMs = 5000) {
+    waitFor(n, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out waiting for ${n} results; got ${JSON.stringify(results)}`)), timeoutMs);
         const check = () => {

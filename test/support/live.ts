@@ -1,4 +1,5 @@
-// Waits until graphql-ws subscriptions are live on the server, so a change made next cannot be missed.
+// Subscribes to org settings events and returns once the server says the subscriptions are live, so a change made
+// next cannot be missed. No priming events, no waiting for time.
 import type { Subscription } from './client.ts';
 import type { TestServer } from './server.ts';
 
@@ -9,7 +10,7 @@ import type { TestServer } from './server.ts';
 export async function watchOrgSettings(
   server: TestServer,
   orgId: string,
-  tokens: (string | null)[],
+  tokens: string[],
   selection: string,
   track?: Subscription<any>[],
 ): Promise<Subscription<any>[]> {

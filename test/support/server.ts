@@ -11,24 +11,29 @@ import { pgConfigFromUrl, withDatabase } from '../../src/lib/pg-url.ts';
 import { signUserToken } from '../../src/lib/tokens.ts';
 import { GraphQLClient } from './client.ts';
 import { Seeder } from './seed.ts';
+import { ServerProbe } from './server-probe.ts';
+
+/**
+ * Creates database `name` as a copy of the migrated template. PostgreSQL refuses a copy while another session uses
+ * the template (another file's copy, say), so copies take turns on an advisory lock held by the server.
+ */
+export async function cloneTemplate(admin: pg.Client, name: string): Promise<void> {
+  const template = inject('templateDb');
+  await admin.query('SELECT pg_advisory_lock(hashtext($1))', [template]);
+  try {
+    await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+  } finally {
+    await admin.query('SELECT pg_advisory_unlock(hashtext($1))', [template]);
+  }
+}
 
 export async function createTestDatabase(): Promise<string> {
   const serverUrl = inject('serverUrl');
-  const template = inject('templateDb');
-  const name = `${template}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+  const name = `${inject('templateDb')}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
   const admin = new pg.Client(pgConfigFromUrl(withDatabase(serverUrl, 'postgres')));
   await admin.connect();
   try {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
-        break;
-      } catch (err) {
-        // Two files cloning the template at the same instant can collide; the clone itself is milliseconds.
-        if (attempt > 20 || !/being accessed by other users/.test((err as Error).message)) throw err;
-        await new Promise((r) => setTimeout(r, 50 + Math.random() * 100));
-      }
-    }
+    await cloneTemplate(admin, name);
   } finally {
     await admin.end();
   }
@@ -42,6 +47,10 @@ export interface TestServer {
   clock: ManualClock;
   logs: string[];
   seed: Seeder;
+  /** Subscribers, published and delivered events, sweep rounds, as this server sees them: wait on these, never on time. */
+  probe: ServerProbe;
+  /** Resolves once exactly `n` subscribers of `topic` (see settingsTopic) are live on this server. */
+  waitForSubscribers(topic: string, n: number): Promise<void>;
   /** GraphQL client for a user (by token), or anonymous. */
   client(token?: string | null): GraphQLClient;
   tokenFor(userId: string): Promise<string>;
@@ -80,7 +89,14 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   });
   const clock = opts.clock ?? new ManualClock('2026-11-26T12:00:00.000Z');
   const logs: string[] = [];
-  const app = await buildApp(config, { clock, logSink: (line) => logs.push(line), backgroundJobs: opts.backgroundJobs ?? false });
+  const probe = new ServerProbe();
+  const app = await buildApp(config, {
+    clock,
+    logSink: (line) => logs.push(line),
+    backgroundJobs: opts.backgroundJobs ?? false,
+    pubsubObserver: probe,
+    afterBackgroundSweeps: probe.afterSweeps,
+  });
   const port = await app.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -90,6 +106,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     clock,
     logs,
     seed: new Seeder(app.services, (userId) => signUserToken(app.jwtSecret, userId)),
+    probe,
+    waitForSubscribers: (topic, n) => probe.waitForSubscribers(topic, n),
     client: (token) => new GraphQLClient(url, token ?? null),
     tokenFor: (userId) => signUserToken(app.jwtSecret, userId),
     stop: () => app.stop(),
