@@ -27,7 +27,8 @@ describe.each<Transport>(['ws', 'sse'])('a graceful shutdown (SIGTERM) with comp
 
     const short = subscribeIvy(client, transport, { orgId: org.id, messages: ask('[[slow:100]] [[deltas:5]]'), requestId: 'short' });
     const long = subscribeIvy(client, transport, { orgId: org.id, messages: ask('[[hang]] [[usage:5000:100]]'), maxTokens: 2000, requestId: 'long' });
-    await Promise.all([short.waitFor(2), long.waitFor(2)]);
+    // The watch is live on the server before the shutdown starts (else the drain refuses it, as it should).
+    await Promise.all([short.waitFor(2), long.waitFor(2), server.app.services.pubsub.whenSubscribed(org.id, 1)]);
     expect(server.app.lifecycle.inFlight).toBe(2);
 
     const shutdown: Promise<ShutdownTimeline> = server.app.shutdown();
