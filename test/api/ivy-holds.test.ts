@@ -20,32 +20,22 @@ const ask = (content: string) => [{ role: 'USER', content }];
 const BIG = { maxTokens: 8192 };
 
 describe('a hold placed for a client that leaves before the first event', () => {
-  it('is released when the client sends complete while the hold is being placed (graphql-ws)', async () => {
+  it.each([
+    ['sends complete', 'complete-early'],
+    ['drops the socket', 'drop-early'],
+  ] as const)('is released when the client %s while the hold is being placed (graphql-ws)', async (_how, requestId) => {
     const { org, interviewer } = await server.seed.org({ credits: 500 });
     const socket = await rawIvySocket(server, interviewer.token);
     const lock = await lockOrgRow(server, org.id);
-    socket.subscribe('1', { orgId: org.id, messages: ask('hi'), requestId: 'complete-early', ...BIG });
+    socket.subscribe('1', { orgId: org.id, messages: ask('hi'), requestId, ...BIG });
     await lock.untilBlocked();
-    socket.complete('1');
+    if (requestId === 'complete-early') socket.complete('1');
+    else socket.drop();
     await lock.release();
-    const row = await waitForSettlement(server, org.id, 'complete-early');
-    expect(row).toMatchObject({ status: 'CANCELLED', creditsCharged: 0 });
+    expect(await waitForSettlement(server, org.id, requestId)).toMatchObject({ status: 'CANCELLED', creditsCharged: 0 });
     expect(await balanceOf(server, org.id)).toBe(500);
-    expect(env.anthropic.requests.filter((r) => JSON.stringify(r.body).includes('complete-early'))).toHaveLength(0);
+    expect(env.anthropic.requests.filter((r) => JSON.stringify(r.body).includes(requestId))).toHaveLength(0);
     socket.drop();
-    await ledgerAddsUp(server, org.id);
-  });
-
-  it('is released when the socket drops while the hold is being placed (graphql-ws)', async () => {
-    const { org, interviewer } = await server.seed.org({ credits: 500 });
-    const socket = await rawIvySocket(server, interviewer.token);
-    const lock = await lockOrgRow(server, org.id);
-    socket.subscribe('1', { orgId: org.id, messages: ask('hi'), requestId: 'drop-early', ...BIG });
-    await lock.untilBlocked();
-    socket.drop();
-    await lock.release();
-    expect(await waitForSettlement(server, org.id, 'drop-early')).toMatchObject({ status: 'CANCELLED', creditsCharged: 0 });
-    expect(await balanceOf(server, org.id)).toBe(500);
     await ledgerAddsUp(server, org.id);
   });
 

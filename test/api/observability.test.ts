@@ -11,6 +11,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import { runCompletion, subscribeIvy } from '../support/ivy.ts';
 import { readMigrations } from '../../src/lib/migrate.ts';
+import { createEmptyDatabase } from '../support/server.ts';
 
 const METRICS_TOKEN = 'metrics-scrape-token-0123456789';
 const SETTINGS = `query Settings($orgId: ID!) { orgAiSettings(orgId: $orgId) { provider } }`;
@@ -168,15 +169,7 @@ describe('health', () => {
 });
 
 describe('migrations with DATABASE_URL', () => {
-  async function emptyDatabase(): Promise<string> {
-    const serverUrl = inject('serverUrl');
-    const name = `${inject('templateDb')}_empty_${randomUUID().slice(0, 8)}`;
-    const admin = new pg.Client(pgConfigFromUrl(withDatabase(serverUrl, 'postgres')));
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}"`);
-    await admin.end();
-    return withDatabase(serverUrl, name);
-  }
+  const emptyDatabase = () => createEmptyDatabase('empty');
   const configFor = (databaseUrl: string, extra: Record<string, string> = {}) =>
     loadConfig({ DATABASE_URL: databaseUrl, AUTH_JWT_SECRET: 'x'.repeat(43), KEY_ENCRYPTION_KEYS: Keyring.generateEntry('m1'), LOG_LEVEL: 'silent', ...extra });
 

@@ -15,6 +15,7 @@ import { createTestDatabase } from '../support/server.ts';
 import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
 import { readMigrations } from '../../src/lib/migrate.ts';
+import { createEmptyDatabase } from '../support/server.ts';
 
 const secrets = { AUTH_JWT_SECRET: randomBytes(32).toString('base64url'), KEY_ENCRYPTION_KEYS: Keyring.generateEntry('prod1') };
 const VIEWER = `query Viewer { viewer { user { email } memberships { role org { id slug } } } }`;
@@ -26,15 +27,7 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(() => anthropic?.close());
 
-async function emptyDatabase(): Promise<string> {
-  const serverUrl = inject('serverUrl');
-  const name = `${inject('templateDb')}_prod_${randomUUID().slice(0, 8)}`;
-  const admin = new pg.Client(pgConfigFromUrl(withDatabase(serverUrl, 'postgres')));
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${name}"`);
-  await admin.end();
-  return withDatabase(serverUrl, name);
-}
+const emptyDatabase = () => createEmptyDatabase('prod');
 
 describe('the build in dist/', () => {
   it('migrates with db:migrate, mints a token with an operator command, serves a query, and drains on SIGTERM with exit code 0', async () => {

@@ -40,6 +40,20 @@ export async function createTestDatabase(): Promise<string> {
   return withDatabase(serverUrl, name);
 }
 
+/** A new, empty database (no migrations) on the run's PostgreSQL, for tests of migrating one. */
+export async function createEmptyDatabase(label: string): Promise<string> {
+  const serverUrl = inject('serverUrl');
+  const name = `${inject('templateDb')}_${label}_${randomUUID().slice(0, 8)}`;
+  const admin = new pg.Client(pgConfigFromUrl(withDatabase(serverUrl, 'postgres')));
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  return withDatabase(serverUrl, name);
+}
+
 export interface TestServer {
   app: App;
   url: string;
