@@ -1,17 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { Keyring } from '../../src/lib/crypto.ts';
 import { createLogger } from '../../src/lib/logger.ts';
-import { pgConfigFromUrl, withDatabase } from '../../src/lib/pg-url.ts';
 import { SWEEPS } from '../../src/jobs.ts';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { createEmptyDatabase, startTestServer, type TestServer } from '../support/server.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import { runCompletion, subscribeIvy } from '../support/ivy.ts';
 import { readMigrations } from '../../src/lib/migrate.ts';
-import { createEmptyDatabase } from '../support/server.ts';
 
 const METRICS_TOKEN = 'metrics-scrape-token-0123456789';
 const SETTINGS = `query Settings($orgId: ID!) { orgAiSettings(orgId: $orgId) { provider } }`;

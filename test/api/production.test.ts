@@ -1,21 +1,18 @@
 // The production build, run as an operator would: node alone, DATABASE_URL, secrets from the environment.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Keyring } from '../../src/lib/crypto.ts';
-import { pgConfigFromUrl, withDatabase } from '../../src/lib/pg-url.ts';
 import { ensureBuild, runBuilt, type BuiltServer } from '../support/built-server.ts';
 import { GraphQLClient } from '../support/client.ts';
 import { subscribeIvy } from '../support/ivy.ts';
-import { createTestDatabase } from '../support/server.ts';
+import { createEmptyDatabase, createTestDatabase } from '../support/server.ts';
 import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
 import { readMigrations } from '../../src/lib/migrate.ts';
-import { createEmptyDatabase } from '../support/server.ts';
 
 const secrets = { AUTH_JWT_SECRET: randomBytes(32).toString('base64url'), KEY_ENCRYPTION_KEYS: Keyring.generateEntry('prod1') };
 const VIEWER = `query Viewer { viewer { user { email } memberships { role org { id slug } } } }`;
