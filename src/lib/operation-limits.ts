@@ -26,7 +26,7 @@ const ENV_OF: Record<LimitName, string> = {
 };
 
 /** `http` (Yoga's status hint) only where Yoga strips it again: before execution results reach a socket. */
-export function limitExceeded(limit: LimitName, max: number, what: string, http = true): GraphQLError {
+function limitExceeded(limit: LimitName, max: number, what: string, http = true): GraphQLError {
   return new GraphQLError(`Operation refused: ${what} (limit ${ENV_OF[limit]} = ${max}). Split the operation, ask for less, or pass long text as variables.`, {
     extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit: ENV_OF[limit], max, ...(http ? { http: { status: 400 } } : {}) },
   });

@@ -52,7 +52,7 @@ function withRequestId(result: ExecutionResult, requestId: string): ExecutionRes
  * One log line per operation (name, type, duration, outcome), at info for a client's mistakes and at error only when
  * the server failed (INTERNAL_SERVER_ERROR); the same facts feed ivy_operations_total and its latency histogram.
  */
-export const documentHash = (source: string) => createHash('sha256').update(source).digest('hex').slice(0, 16);
+const documentHash = (source: string) => createHash('sha256').update(source).digest('hex').slice(0, 16);
 
 export function useOperationLog(log: Logger, metrics: AppMetrics): Plugin {
   const finish = (ctx: WithRequestId, operation: string, type: string, started: number, codes: string[]) => {
