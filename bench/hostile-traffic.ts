@@ -13,15 +13,27 @@ import { applyMigrations } from '../src/lib/migrate.ts';
 import { signUserToken } from '../src/lib/tokens.ts';
 import { Seeder } from '../test/support/seed.ts';
 
-const config = loadConfig({ DATABASE_URL: process.env.DATABASE_URL, AUTH_JWT_SECRET: randomBytes(32).toString('base64url'), KEY_ENCRYPTION_KEYS: Keyring.generateEntry('b'), LOG_LEVEL: 'silent' });
+const config = loadConfig({
+  DATABASE_URL: process.env.DATABASE_URL,
+  AUTH_JWT_SECRET: randomBytes(32).toString('base64url'),
+  KEY_ENCRYPTION_KEYS: Keyring.generateEntry('b'),
+  LOG_LEVEL: 'silent',
+});
 await applyMigrations(config.databaseUrl!);
 const app = await buildApp(config, { backgroundJobs: false });
 const url = `http://127.0.0.1:${await app.listen(0, '127.0.0.1')}/graphql`;
 const seed = new Seeder(app.services, (id) => signUserToken(app.jwtSecret, id));
 const [victimOrg, attackerOrg] = [await seed.org(), await seed.org()];
 const post = (body: string, token?: string) =>
-  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body }).then((r) => r.text());
-const simple = JSON.stringify({ query: `query($o: ID!) { creditBalance(orgId: $o) { balance } }`, variables: { o: victimOrg.org.id } });
+  fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body,
+  }).then((r) => r.text());
+const simple = JSON.stringify({
+  query: `query($o: ID!) { creditBalance(orgId: $o) { balance } }`,
+  variables: { o: victimOrg.org.id },
+});
 
 async function latency(n = 15): Promise<number> {
   const times: number[] = [];
@@ -47,7 +59,10 @@ async function during(name: string, body: string, token?: string) {
 
 const threeMb = JSON.stringify({ query: `{ ${'__typename '.repeat(280_000)} }` });
 const underCap = JSON.stringify({ query: `{ ${'__typename '.repeat(95_000)} }` });
-const aliases = JSON.stringify({ query: `query($o: ID!) { ${Array.from({ length: 5000 }, (_, i) => `a${i}: creditBalance(orgId: $o) { balance }`).join(' ')} }`, variables: { o: attackerOrg.org.id } });
+const aliases = JSON.stringify({
+  query: `query($o: ID!) { ${Array.from({ length: 5000 }, (_, i) => `a${i}: creditBalance(orgId: $o) { balance }`).join(' ')} }`,
+  variables: { o: attackerOrg.org.id },
+});
 await latency(5);
 console.log(`alone: median ${(await latency()).toFixed(1)} ms`);
 await during('4 x unauthenticated 3 MB documents', threeMb);

@@ -36,7 +36,9 @@ function stats(ms: number[]) {
 }
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivy-bench-'));
-const embedded = process.env.DATABASE_URL ? null : await startEmbeddedPostgres({ dataDir, port: await freePort(), log: createLogger('silent') });
+const embedded = process.env.DATABASE_URL
+  ? null
+  : await startEmbeddedPostgres({ dataDir, port: await freePort(), log: createLogger('silent') });
 const anthropic = await startFakeAnthropic();
 const config = loadConfig({
   DATABASE_URL: process.env.DATABASE_URL ?? embedded!.url,
@@ -64,15 +66,29 @@ const url = `http://127.0.0.1:${port}`;
 const messages = [{ role: 'USER', content: 'Which candidates are waiting on feedback? [[deltas:8]]' }];
 
 async function directSdk(): Promise<number> {
-  const client = new Anthropic({ apiKey: 'sk-ant-bench-direct-000000000000000', baseURL: anthropic.url, maxRetries: 0 });
+  const client = new Anthropic({
+    apiKey: 'sk-ant-bench-direct-000000000000000',
+    baseURL: anthropic.url,
+    maxRetries: 0,
+  });
   const t0 = performance.now();
-  const stream = await client.messages.create({ model: 'claude-haiku-5-5', max_tokens: 256, messages: [{ role: 'user', content: messages[0].content }], stream: true });
+  const stream = await client.messages.create({
+    model: 'claude-haiku-5-5',
+    max_tokens: 256,
+    messages: [{ role: 'user', content: messages[0].content }],
+    stream: true,
+  });
   let first = 0;
   for await (const ev of stream) if (!first && ev.type === 'content_block_delta') first = performance.now() - t0;
   return first;
 }
 
-async function viaGraphql(token: string, orgId: string, transport: 'ws' | 'sse', ws?: ReturnType<GraphQLClient['ws']>): Promise<number> {
+async function viaGraphql(
+  token: string,
+  orgId: string,
+  transport: 'ws' | 'sse',
+  ws?: ReturnType<GraphQLClient['ws']>,
+): Promise<number> {
   const c = new GraphQLClient(url, token);
   const t0 = performance.now();
   const input = { orgId, messages, maxTokens: 256 };
@@ -98,17 +114,27 @@ const progress = (what: string) => process.stderr.write(`bench: ${what}\n`);
 progress('first delta, direct SDK call (ms)');
 report['first delta, direct SDK call (ms)'] = await series(directSdk);
 progress('first delta, GraphQL ws, credits (ms)');
-report['first delta, GraphQL ws, credits (ms)'] = await series(() => viaGraphql(credits.admin.token, credits.org.id, 'ws', wsCredits));
+report['first delta, GraphQL ws, credits (ms)'] = await series(() =>
+  viaGraphql(credits.admin.token, credits.org.id, 'ws', wsCredits),
+);
 progress('first delta, GraphQL ws, BYOK (ms)');
-report['first delta, GraphQL ws, BYOK (ms)'] = await series(() => viaGraphql(byok.admin.token, byok.org.id, 'ws', wsByok));
+report['first delta, GraphQL ws, BYOK (ms)'] = await series(() =>
+  viaGraphql(byok.admin.token, byok.org.id, 'ws', wsByok),
+);
 progress('first delta, GraphQL SSE, credits (ms)');
-report['first delta, GraphQL SSE, credits (ms)'] = await series(() => viaGraphql(credits.admin.token, credits.org.id, 'sse'));
+report['first delta, GraphQL SSE, credits (ms)'] = await series(() =>
+  viaGraphql(credits.admin.token, credits.org.id, 'sse'),
+);
 
 // Cancellation: unsubscribe after the first delta of an answer that never ends; time until upstream sees the abort.
 progress('cancellation');
 const cancel: number[] = [];
 for (let i = 0; i < Math.min(N, 50); i++) {
-  const sub = new GraphQLClient(url, credits.admin.token).subscribeWs(IVY, { input: { orgId: credits.org.id, messages: [{ role: 'USER', content: '[[hang]]' }] } }, wsCredits);
+  const sub = new GraphQLClient(url, credits.admin.token).subscribeWs(
+    IVY,
+    { input: { orgId: credits.org.id, messages: [{ role: 'USER', content: '[[hang]]' }] } },
+    wsCredits,
+  );
   await sub.waitFor(2, 10_000);
   const before = anthropic.aborts.length;
   const t0 = performance.now();
@@ -122,9 +148,19 @@ report['cancel → upstream abort (ms)'] = stats(cancel);
 progress('burst');
 const burstClient = new GraphQLClient(url, credits.admin.token).ws();
 const t0 = performance.now();
-await Promise.all(Array.from({ length: 50 }, () => new GraphQLClient(url, credits.admin.token).subscribeWs(IVY, { input: { orgId: credits.org.id, messages, maxTokens: 256 } }, burstClient).done));
+await Promise.all(
+  Array.from(
+    { length: 50 },
+    () =>
+      new GraphQLClient(url, credits.admin.token).subscribeWs(
+        IVY,
+        { input: { orgId: credits.org.id, messages, maxTokens: 256 } },
+        burstClient,
+      ).done,
+  ),
+);
 report['50 concurrent completions, wall time (ms)'] = +(performance.now() - t0).toFixed(1);
-burstClient.dispose();
+await burstClient.dispose();
 
 // Memory: RSS and heap after a long run of completions (a leak would grow with the count).
 global.gc?.();
@@ -135,8 +171,8 @@ const mem = process.memoryUsage();
 report['heap growth over 500 more completions (MB)'] = +((mem.heapUsed - heapBefore) / 1e6).toFixed(1);
 report['RSS after (MB)'] = +(mem.rss / 1e6).toFixed(1);
 
-wsCredits.dispose();
-wsByok.dispose();
+await wsCredits.dispose();
+await wsByok.dispose();
 await app.stop();
 await anthropic.close();
 await embedded?.stop();
@@ -148,7 +184,10 @@ const c = report['cancel → upstream abort (ms)'] as ReturnType<typeof stats>;
 console.log(JSON.stringify(report, null, 2));
 const targets = [
   [`cancellation p95 ${c.p95} ms < 100 ms`, c.p95 < 100],
-  [`GraphQL (credits, ws) adds ${(ws.p50 - direct.p50).toFixed(2)} ms at p50 over a direct SDK call (< 50 ms)`, ws.p50 - direct.p50 < 50],
+  [
+    `GraphQL (credits, ws) adds ${(ws.p50 - direct.p50).toFixed(2)} ms at p50 over a direct SDK call (< 50 ms)`,
+    ws.p50 - direct.p50 < 50,
+  ],
 ] as const;
 for (const [what, ok] of targets) console.log(`${ok ? 'PASS' : 'FAIL'}  ${what}`);
 process.exit(targets.every(([, ok]) => ok) ? 0 : 1);

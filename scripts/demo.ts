@@ -9,6 +9,8 @@ process.env.ANTHROPIC_BASE_URL = anthropic.url;
 process.env.OPENAI_BASE_URL = openai.url;
 process.env.INTERVY_ANTHROPIC_API_KEY ??= 'sk-ant-demo-house-key-0000';
 process.env.INTERVY_OPENAI_API_KEY ??= 'sk-demo-house-key-0000';
-process.stdout.write(`Demo provider stand-ins: Anthropic ${anthropic.url}, OpenAI ${openai.url} (nothing leaves this machine).\n`);
+process.stdout.write(
+  `Demo provider stand-ins: Anthropic ${anthropic.url}, OpenAI ${openai.url} (nothing leaves this machine).\n`,
+);
 
 await import('../src/main.ts');

@@ -89,10 +89,15 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     coalesce: { quietMs: config.settingsEventsQuietMs, maxDelayMs: config.settingsEventsMaxDelayMs },
     observer: opts.pubsubObserver,
   });
-  if (redis) await Promise.race([redis.whenState('connected'), new Promise((r) => setTimeout(r, REDIS_START_WAIT_MS).unref())]);
+  if (redis)
+    await Promise.race([redis.whenState('connected'), new Promise((r) => setTimeout(r, REDIS_START_WAIT_MS).unref())]);
   const lifecycle = new ProcessLifecycle();
   const metrics = new AppMetrics(config.metricsEnabled);
-  const providerOptions = { timeoutMs: config.providerTimeoutMs, maxRetries: config.providerMaxRetries, keyCheckTimeoutMs: config.keyCheckTimeoutMs };
+  const providerOptions = {
+    timeoutMs: config.providerTimeoutMs,
+    maxRetries: config.providerMaxRetries,
+    keyCheckTimeoutMs: config.keyCheckTimeoutMs,
+  };
   const services: Services = {
     config,
     db: database.db,
@@ -124,7 +129,9 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     // Bearer tokens travel in a header, never a cookie: CORS names the allowed origin and never allows credentials.
     cors: (request) => {
       const origin = request.headers.get('origin');
-      return origin && originAllowed(origin, request.headers.get('host')) ? { origin: [origin], credentials: false, allowedHeaders: ['content-type', 'authorization', 'x-request-id'] } : false;
+      return origin && originAllowed(origin, request.headers.get('host'))
+        ? { origin: [origin], credentials: false, allowedHeaders: ['content-type', 'authorization', 'x-request-id'] }
+        : false;
     },
     plugins: [
       useRefuseWhileDraining(lifecycle),
@@ -133,7 +140,15 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       useOperationLimits(config.limits, { introspection: config.transport.introspection }),
       useOperationLog(log, metrics),
       useOneSettingsEventPerOperation(pubsub),
-      ...(config.metricsEnabled ? [usePrometheus({ registry: metrics.registry, endpoint: false, labels: { url: false } /* GET query strings would explode cardinality */ })] : []),
+      ...(config.metricsEnabled
+        ? [
+            usePrometheus({
+              registry: metrics.registry,
+              endpoint: false,
+              labels: { url: false } /* GET query strings would explode cardinality */,
+            }),
+          ]
+        : []),
     ],
     logging: {
       // Yoga's own lines may carry variables (an apiKey among them) or, printed with its source, the document:
@@ -149,7 +164,11 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
           title: 'Ivy platform API',
           subscriptionsProtocol: 'WS',
           defaultQuery: GRAPHIQL_EXAMPLES,
-          headers: JSON.stringify({ Authorization: 'Bearer <paste the output of: npm run --silent token -- admin@acme.test>' }, null, 2),
+          headers: JSON.stringify(
+            { Authorization: 'Bearer <paste the output of: npm run --silent token -- admin@acme.test>' },
+            null,
+            2,
+          ),
           // A bearer token pasted in the Headers tab must not outlive the tab in localStorage.
           shouldPersistHeaders: false,
         }
@@ -157,7 +176,9 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     context: (init) => {
       const fromWs = init.connectionParams?.authorization;
       return createContext(services, jwtSecret, {
-        authorization: init.request?.headers.get('authorization') ?? (typeof fromWs === 'string' ? (/^Bearer /i.test(fromWs) ? fromWs : `Bearer ${fromWs}`) : null),
+        authorization:
+          init.request?.headers.get('authorization') ??
+          (typeof fromWs === 'string' ? (/^Bearer /i.test(fromWs) ? fromWs : `Bearer ${fromWs}`) : null),
         signal: init.request?.signal,
         requestId: init.requestId ?? (init.request ? requestIdFor(init.request) : undefined),
         socket: (init as { socket?: object }).socket,
@@ -165,7 +186,11 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     },
   });
 
-  const opsEndpoints = createOpsEndpoints(config, readinessCheck(services.db, lifecycle, () => (redis ? redis.state() : 'not configured')), metrics);
+  const opsEndpoints = createOpsEndpoints(
+    config,
+    readinessCheck(services.db, lifecycle, () => (redis ? redis.state() : 'not configured')),
+    metrics,
+  );
   const httpServer = http.createServer(async (req, res) => {
     if (await opsEndpoints(req, res)) return;
     if (serveGraphiqlAsset(req.url ?? '', res)) return;
@@ -173,7 +198,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       res.writeHead(302, { location: '/graphql' }).end();
       return;
     }
-    yoga(req, res);
+    void yoga(req, res);
   });
 
   answerMalformedHttp(httpServer);

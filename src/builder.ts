@@ -26,7 +26,11 @@ export const builder = new SchemaBuilder<{
   // Costs are declared on fields (src/lib/operation-cost.ts) and checked before execution (src/lib/operation-limits.ts).
   complexity: { defaultComplexity: 1, defaultListMultiplier: 10 },
   // A connection's page size is charged on the connection field itself, so edges do not multiply it again.
-  relay: { clientMutationId: 'omit', cursorType: 'String', edgesFieldOptions: { complexity: { field: 1, multiplier: 1 } } },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    edgesFieldOptions: { complexity: { field: 1, multiplier: 1 } },
+  },
   defaultFieldNullability: false,
   prisma: {
     client: (ctx) => ctx.services.db,
@@ -38,8 +42,12 @@ export const builder = new SchemaBuilder<{
     // The same refusal whether the org does not exist or the viewer is not in it.
     unauthorizedError: (_parent, ctx) =>
       ctx.viewer
-        ? new GraphQLError('You are not a member of that org, or your role does not allow this.', { extensions: { code: 'FORBIDDEN' } })
-        : new GraphQLError(AUTH_FAILURE_MESSAGES[ctx.authFailure ?? 'missing'], { extensions: { code: 'UNAUTHENTICATED' } }),
+        ? new GraphQLError('You are not a member of that org, or your role does not allow this.', {
+            extensions: { code: 'FORBIDDEN' },
+          })
+        : new GraphQLError(AUTH_FAILURE_MESSAGES[ctx.authFailure ?? 'missing'], {
+            extensions: { code: 'UNAUTHENTICATED' },
+          }),
     authScopes: async (ctx) => ({
       signedIn: ctx.viewer !== null,
       orgPermission: async ({ orgId, permission }) => {

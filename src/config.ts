@@ -126,11 +126,17 @@ const GENERATE_SECRET = `node -e "console.log(require('crypto').randomBytes(32).
 const GENERATE_KEY = `node -e "console.log('k1:' + require('crypto').randomBytes(32).toString('base64'))"`;
 
 /** Empty or whitespace-only counts as unset, as a blank line in a .env file would. */
-const opt = z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined), z.string().optional());
+const opt = z.preprocess(
+  (v) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined),
+  z.string().optional(),
+);
 const int = (fallback: number, min: number) =>
   z.preprocess(
     (v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : fallback),
-    z.number({ error: `must be an integer >= ${min}` }).int(`must be an integer >= ${min}`).min(min, `must be an integer >= ${min}`),
+    z
+      .number({ error: `must be an integer >= ${min}` })
+      .int(`must be an integer >= ${min}`)
+      .min(min, `must be an integer >= ${min}`),
   );
 const rate = (points: number, seconds: number) =>
   opt.transform((v, ctx): RateLimit => {
@@ -144,18 +150,25 @@ const rate = (points: number, seconds: number) =>
   });
 const flag = z.preprocess((v) => v === '1' || v === 'true', z.boolean());
 /** A switch whose default depends on the setup (embedded or production): unset stays undefined. */
-const onOff = z.preprocess((v) => {
-  const raw = typeof v === 'string' ? v.trim().toLowerCase() : '';
-  if (raw === '') return undefined;
-  if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
-  if (['0', 'false', 'off', 'no'].includes(raw)) return false;
-  return raw;
-}, z.boolean({ error: 'must be true or false' }).optional());
+const onOff = z.preprocess(
+  (v) => {
+    const raw = typeof v === 'string' ? v.trim().toLowerCase() : '';
+    if (raw === '') return undefined;
+    if (['1', 'true', 'on', 'yes'].includes(raw)) return true;
+    if (['0', 'false', 'off', 'no'].includes(raw)) return false;
+    return raw;
+  },
+  z.boolean({ error: 'must be true or false' }).optional(),
+);
 const origins = opt.transform((v, ctx) => {
-  const list = (v ?? '').split(',').map((o) => o.trim().replace(/\/$/, '')).filter(Boolean);
+  const list = (v ?? '')
+    .split(',')
+    .map((o) => o.trim().replace(/\/$/, ''))
+    .filter(Boolean);
   for (const o of list) {
     if (o === '*') ctx.addIssue({ code: 'custom', message: 'must list origins; "*" is not allowed' });
-    else if (!/^https?:\/\/[^/]+$/.test(o)) ctx.addIssue({ code: 'custom', message: `entries look like https://app.example.com (got "${o}")` });
+    else if (!/^https?:\/\/[^/]+$/.test(o))
+      ctx.addIssue({ code: 'custom', message: `entries look like https://app.example.com (got "${o}")` });
   }
   return list;
 });
@@ -168,16 +181,25 @@ const EnvSchema = z.object({
   DATABASE_URL: url(/^postgres(ql)?:\/\//, 'postgresql://user:password@host:5432/ivy'),
   EMBEDDED_PG_PORT: int(54329, 1),
   REDIS_URL: url(/^rediss?:\/\//, 'redis://host:6379'),
-  AUTH_JWT_SECRET: opt.refine((v) => v === undefined || v.length >= 32, `must be at least 32 characters; generate one with: ${GENERATE_SECRET}`),
+  AUTH_JWT_SECRET: opt.refine(
+    (v) => v === undefined || v.length >= 32,
+    `must be at least 32 characters; generate one with: ${GENERATE_SECRET}`,
+  ),
   KEY_ENCRYPTION_KEYS: opt.superRefine((v, ctx) => {
     if (v === undefined) return;
     try {
       Keyring.parse(v);
     } catch (err) {
-      ctx.addIssue({ code: 'custom', message: `${(err as Error).message} (${KEYRING_FORMAT}); generate an entry with: ${GENERATE_KEY}` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `${(err as Error).message} (${KEYRING_FORMAT}); generate an entry with: ${GENERATE_KEY}`,
+      });
     }
   }),
-  LEGACY_BYOK_KEY: opt.refine((v) => v === undefined || Buffer.from(v, 'base64').length === 32, 'must be a base64-encoded 32-byte key'),
+  LEGACY_BYOK_KEY: opt.refine(
+    (v) => v === undefined || Buffer.from(v, 'base64').length === 32,
+    'must be a base64-encoded 32-byte key',
+  ),
   SEED_DEMO: flag,
   ANTHROPIC_BASE_URL: url(/^https?:\/\//, 'https://api.anthropic.com'),
   OPENAI_BASE_URL: url(/^https?:\/\//, 'https://api.openai.com/v1'),
@@ -189,8 +211,14 @@ const EnvSchema = z.object({
   KEY_CHECK_TIMEOUT_MS: int(10_000, 1),
   HOLD_TIMEOUT_MS: int(15 * 60_000, 1),
   SWEEP_INTERVAL_MS: int(60_000, 1),
-  LOG_LEVEL: z.preprocess((v) => (typeof v === 'string' && v.trim() ? v.trim() : 'info'), z.enum(['debug', 'info', 'warn', 'error', 'silent'])),
-  LOG_FORMAT: z.preprocess((v) => (typeof v === 'string' && v.trim() ? v.trim() : undefined), z.enum(['json', 'pretty']).optional()),
+  LOG_LEVEL: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() ? v.trim() : 'info'),
+    z.enum(['debug', 'info', 'warn', 'error', 'silent']),
+  ),
+  LOG_FORMAT: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() ? v.trim() : undefined),
+    z.enum(['json', 'pretty']).optional(),
+  ),
   NODE_ENV: opt,
   MIGRATE_ON_START: flag,
   SHUTDOWN_GRACE_MS: int(10_000, 0),
@@ -224,17 +252,21 @@ const EnvSchema = z.object({
   WS_IDLE_TIMEOUT_MS: int(5 * 60_000, 1),
   WS_TOKEN_RECHECK_MS: int(30_000, 1),
   AUTH_TOKEN_MAX_TTL_SECONDS: int(12 * 3600, 60),
-  });
+});
 
 /** Production (DATABASE_URL set): every instance must share these, so none may invent its own. */
 function missingProductionSecrets(env: z.infer<typeof EnvSchema>): string[] {
   if (!env.DATABASE_URL) return [];
   const problems: string[] = [];
   if (!env.AUTH_JWT_SECRET) {
-    problems.push(`AUTH_JWT_SECRET is required with DATABASE_URL (every instance must verify the same tokens); generate one with: ${GENERATE_SECRET}`);
+    problems.push(
+      `AUTH_JWT_SECRET is required with DATABASE_URL (every instance must verify the same tokens); generate one with: ${GENERATE_SECRET}`,
+    );
   }
   if (!env.KEY_ENCRYPTION_KEYS) {
-    problems.push(`KEY_ENCRYPTION_KEYS is required with DATABASE_URL (every instance must read the same saved keys); generate one with: ${GENERATE_KEY}`);
+    problems.push(
+      `KEY_ENCRYPTION_KEYS is required with DATABASE_URL (every instance must read the same saved keys); generate one with: ${GENERATE_KEY}`,
+    );
   }
   return problems;
 }
@@ -246,7 +278,9 @@ export interface LoadConfigOptions {
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfigOptions = {}): Config {
   const parsed = EnvSchema.safeParse(env);
-  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${String(i.path[0] ?? 'environment')} ${i.message}`);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${String(i.path[0] ?? 'environment')} ${i.message}`);
   if (parsed.success && opts.requireSecrets !== false) problems.push(...missingProductionSecrets(parsed.data));
   if (problems.length || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
@@ -280,7 +314,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     // Abuse limits and Redis outages (issue 8); defaults and reasons in the README.
     settingsEventsQuietMs: e.SETTINGS_EVENTS_QUIET_MS,
     settingsEventsMaxDelayMs: e.SETTINGS_EVENTS_MAX_DELAY_MS,
-    rateLimits: { keyTests: e.RATE_LIMIT_KEY_TESTS, keySaves: e.RATE_LIMIT_KEY_SAVES, settingsChanges: e.RATE_LIMIT_SETTINGS_CHANGES },
+    rateLimits: {
+      keyTests: e.RATE_LIMIT_KEY_TESTS,
+      keySaves: e.RATE_LIMIT_KEY_SAVES,
+      settingsChanges: e.RATE_LIMIT_SETTINGS_CHANGES,
+    },
     concurrency: {
       completionsPerMember: e.MAX_COMPLETIONS_PER_MEMBER,
       completionsPerOrg: e.MAX_COMPLETIONS_PER_ORG,

@@ -44,7 +44,11 @@ export type Authentication = { viewer: Viewer; failure: null } | { viewer: null;
  * Who a bearer token signs in, checked against the database: the user must exist and the token must be newer than
  * their last revocation. No token at all is not a failure (public fields stay readable).
  */
-export async function authenticate(services: Services, jwtSecret: Uint8Array, authorization: string | null | undefined): Promise<Authentication> {
+export async function authenticate(
+  services: Services,
+  jwtSecret: Uint8Array,
+  authorization: string | null | undefined,
+): Promise<Authentication> {
   if (!authorization) return { viewer: null, failure: null };
   const token = bearerToken(authorization);
   if (!token) return { viewer: null, failure: 'invalid' };
@@ -54,7 +58,8 @@ export async function authenticate(services: Services, jwtSecret: Uint8Array, au
   const user = await services.db.user.findUnique({ where: { id: check.userId }, select: { tokensValidAfter: true } });
   if (!user) return { viewer: null, failure: 'unknown-user' };
   // iat has second precision: a token from the same second as the revocation is refused too.
-  if (user.tokensValidAfter && check.issuedAt <= Math.floor(user.tokensValidAfter.getTime() / 1000)) return { viewer: null, failure: 'revoked' };
+  if (user.tokensValidAfter && check.issuedAt <= Math.floor(user.tokensValidAfter.getTime() / 1000))
+    return { viewer: null, failure: 'revoked' };
   return { viewer: { userId: check.userId }, failure: null };
 }
 

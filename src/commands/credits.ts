@@ -7,18 +7,24 @@ const USAGE = 'Usage: npm run credits -- grant <org-slug> <amount> [note]  |  np
 
 export function main(argv: string[], io: CommandIO): Promise<number> {
   return runOperatorCommand(io, async ({ db, out }) => {
-  const [verb, slug, amount, ...note] = argv;
-  if (verb === 'grant' && slug && amount) {
-    if (!/^\d+$/.test(amount) || Number(amount) <= 0) throw new UsageError(`The amount must be a positive whole number. ${USAGE}`);
-    const { balance, overagePaid } = await grantCredits(db, slug, Number(amount), note.join(' ') || 'operator top-up');
-    const paid = overagePaid ? ` (${overagePaid} of it paid off an open overage)` : '';
-    out(`Granted ${amount} credits to ${slug}${paid}; balance is now ${balance}.`);
-  } else if (verb === 'balance' && slug) {
-    const { balance, overageOwed } = await creditStatement(db, slug);
-    const owed = overageOwed ? `; open overage: ${overageOwed} credits owed (the next grant pays it off first)` : '';
-    out(`${slug}: ${balance} credits${owed}`);
-  } else {
-    throw new UsageError(USAGE);
-  }
+    const [verb, slug, amount, ...note] = argv;
+    if (verb === 'grant' && slug && amount) {
+      if (!/^\d+$/.test(amount) || Number(amount) <= 0)
+        throw new UsageError(`The amount must be a positive whole number. ${USAGE}`);
+      const { balance, overagePaid } = await grantCredits(
+        db,
+        slug,
+        Number(amount),
+        note.join(' ') || 'operator top-up',
+      );
+      const paid = overagePaid ? ` (${overagePaid} of it paid off an open overage)` : '';
+      out(`Granted ${amount} credits to ${slug}${paid}; balance is now ${balance}.`);
+    } else if (verb === 'balance' && slug) {
+      const { balance, overageOwed } = await creditStatement(db, slug);
+      const owed = overageOwed ? `; open overage: ${overageOwed} credits owed (the next grant pays it off first)` : '';
+      out(`${slug}: ${balance} credits${owed}`);
+    } else {
+      throw new UsageError(USAGE);
+    }
   });
 }

@@ -9,7 +9,9 @@ export function main(argv: string[], io: CommandIO): Promise<number> {
     if (argv.length) throw new UsageError('Usage: npm run grace:sweep   (takes no arguments)');
     const ended = await sweepEndedGraceWindows({ db, clock, pubsub });
     for (const e of ended) {
-      out(`${e.slug}: grace window ended ${e.endedAt.toISOString()}; switched from ${e.from.provider} to INTERVY_CREDITS`);
+      out(
+        `${e.slug}: grace window ended ${e.endedAt.toISOString()}; switched from ${e.from.provider} to INTERVY_CREDITS`,
+      );
     }
     err(`Ended ${ended.length} grace window(s).`);
   });

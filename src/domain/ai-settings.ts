@@ -48,7 +48,11 @@ export async function orgAiSettings(s: Services, orgId: string): Promise<OrgAiSe
     byokAvailable: planAllowsByok(org.plan),
     byokActive: effective !== 'INTERVY_CREDITS',
     graceWindow: org.graceWindowEndsAt
-      ? { endsAt: org.graceWindowEndsAt, active: graceWindowOpen(org, now), daysRemaining: daysRemaining(org.graceWindowEndsAt, now) }
+      ? {
+          endsAt: org.graceWindowEndsAt,
+          active: graceWindowOpen(org, now),
+          daysRemaining: daysRemaining(org.graceWindowEndsAt, now),
+        }
       : null,
     updatedAt: org.updatedAt,
   };
@@ -58,7 +62,10 @@ function pickModel(s: Services, provider: AiProvider, modelId: string | null | u
   if (!modelId) return s.models.recommended(provider);
   const model = s.models.find(provider, modelId);
   if (!model) {
-    const choices = s.models.forProvider(provider).map((m) => m.id).join(', ');
+    const choices = s.models
+      .forProvider(provider)
+      .map((m) => m.id)
+      .join(', ');
     return refuse('BAD_USER_INPUT', `"${modelId}" is not a ${provider} model. Choose one of: ${choices}.`);
   }
   return model;
@@ -73,11 +80,19 @@ export async function updateProvider(
   const model = pickModel(s, input.provider, input.model);
   await s.db.$transaction(async (tx) => {
     // Row lock: a concurrent billing or sweeper change to the same org waits rather than interleaves.
-    const [org] = await tx.$queryRaw<{ plan: Plan; ai_provider: AiProvider; ai_model: string | null; grace_window_ends_at: Date | null }[]>`
+    const [org] = await tx.$queryRaw<
+      { plan: Plan; ai_provider: AiProvider; ai_model: string | null; grace_window_ends_at: Date | null }[]
+    >`
       SELECT plan, ai_provider, ai_model, grace_window_ends_at FROM orgs WHERE id = ${input.orgId}::uuid FOR UPDATE`;
     if (!org) return refuse('FORBIDDEN', 'You are not a member of that org.');
     const now = s.clock.now();
-    if (!mayChooseProvider({ plan: org.plan, aiProvider: org.ai_provider, graceWindowEndsAt: org.grace_window_ends_at }, input.provider, now)) {
+    if (
+      !mayChooseProvider(
+        { plan: org.plan, aiProvider: org.ai_provider, graceWindowEndsAt: org.grace_window_ends_at },
+        input.provider,
+        now,
+      )
+    ) {
       refuse(
         'PLAN_UPGRADE_REQUIRED',
         `Bring Your Own Key is available on the Growth plan and above; this org is on ${org.plan}. Upgrade to use ${input.provider === 'ANTHROPIC' ? 'Anthropic' : 'OpenAI'}.`,
@@ -97,7 +112,11 @@ export async function updateProvider(
       orgId: input.orgId,
       actorId: actor.userId,
       action: 'ai_settings.provider_changed',
-      detail: { from: { provider: org.ai_provider, model: org.ai_model }, to: { provider: input.provider, model: model.id }, ...(endsWindow ? { graceWindowEnded: true } : {}) },
+      detail: {
+        from: { provider: org.ai_provider, model: org.ai_model },
+        to: { provider: input.provider, model: model.id },
+        ...(endsWindow ? { graceWindowEnded: true } : {}),
+      },
     });
   });
   s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
@@ -117,7 +136,11 @@ export interface ProviderChangeImpact {
 }
 
 /** What the confirmation dialog shows before a provider change is saved. Counts only, never who. */
-export async function providerChangeImpact(s: Services, orgId: string, provider: AiProvider): Promise<ProviderChangeImpact> {
+export async function providerChangeImpact(
+  s: Services,
+  orgId: string,
+  provider: AiProvider,
+): Promise<ProviderChangeImpact> {
   const org = await loadOrg(s, orgId);
   const now = s.clock.now();
   const current = effectiveProvider(org, now);
@@ -129,7 +152,9 @@ export async function providerChangeImpact(s: Services, orgId: string, provider:
       : await Promise.all([
           s.db.membership.count({ where: { orgId } }),
           s.db.personalApiKey.count({ where: { orgId, provider, user: { memberships: { some: { orgId } } } } }),
-          s.db.personalApiKey.count({ where: { orgId, provider, status: 'VALID', user: { memberships: { some: { orgId } } } } }),
+          s.db.personalApiKey.count({
+            where: { orgId, provider, status: 'VALID', user: { memberships: { some: { orgId } } } },
+          }),
         ]);
   return {
     provider,

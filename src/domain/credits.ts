@@ -26,7 +26,10 @@ interface CompletionRequest {
 }
 
 const duplicate = (requestId: string) =>
-  refuse('DUPLICATE_REQUEST', `requestId "${requestId}" was already used in this org: it is not run or billed again. Send a new requestId to ask again.`);
+  refuse(
+    'DUPLICATE_REQUEST',
+    `requestId "${requestId}" was already used in this org: it is not run or billed again. Send a new requestId to ask again.`,
+  );
 
 /**
  * Reserves `holdAmount` for one completion. Refuses with INSUFFICIENT_CREDITS when the balance cannot cover it and
@@ -77,8 +80,14 @@ export async function recordByokCompletion(db: Db, req: CompletionRequest): Prom
   try {
     const row = await db.completion.create({
       data: {
-        orgId: req.orgId, userId: req.userId, requestId: req.requestId, vendor: req.vendor as AiProvider, model: req.model,
-        billing: 'BYOK', holdAmount: 0, holdExpiresAt: req.holdExpiresAt,
+        orgId: req.orgId,
+        userId: req.userId,
+        requestId: req.requestId,
+        vendor: req.vendor as AiProvider,
+        model: req.model,
+        billing: 'BYOK',
+        holdAmount: 0,
+        holdExpiresAt: req.holdExpiresAt,
       },
       select: { id: true },
     });
@@ -91,7 +100,10 @@ export async function recordByokCompletion(db: Db, req: CompletionRequest): Prom
 
 function isUniqueViolation(err: unknown): boolean {
   if (err instanceof Prisma.PrismaClientKnownRequestError) {
-    return err.code === 'P2002' || (err.code === 'P2010' && /23505|unique/i.test(JSON.stringify(err.meta ?? {}) + err.message));
+    return (
+      err.code === 'P2002' ||
+      (err.code === 'P2010' && /23505|unique/i.test(JSON.stringify(err.meta ?? {}) + err.message))
+    );
   }
   return /23505|unique constraint/i.test(String((err as Error)?.message));
 }
@@ -120,7 +132,8 @@ export interface Settlement {
 
 /** How the bill was reached, for the RELEASE row's note: which figures were reported and which estimated. */
 function basis(o: Outcome): string {
-  const figure = (n: number | null, estimated?: boolean) => (n == null ? 'none' : `${n} ${estimated ? 'estimated' : 'reported'}`);
+  const figure = (n: number | null, estimated?: boolean) =>
+    n == null ? 'none' : `${n} ${estimated ? 'estimated' : 'reported'}`;
   return `input tokens ${figure(o.inputTokens, o.inputEstimated)}, output tokens ${figure(o.outputTokens, o.outputEstimated)}, ${o.deliveredChars ?? 0} characters delivered`;
 }
 
@@ -158,13 +171,24 @@ export async function settleCompletion(db: Db, completionId: string, o: Outcome)
 type Tx = Prisma.TransactionClient;
 
 /** Everything but the common case: already settled, BYOK, or a charge above the hold (an overage). */
-async function settleSlowly(tx: Tx, completionId: string, o: Outcome, charge: number, note: string): Promise<Settlement> {
-  const claimed = await tx.$queryRaw<{ org_id: string; user_id: string; request_id: string; hold_amount: number; billing: string }[]>`
+async function settleSlowly(
+  tx: Tx,
+  completionId: string,
+  o: Outcome,
+  charge: number,
+  note: string,
+): Promise<Settlement> {
+  const claimed = await tx.$queryRaw<
+    { org_id: string; user_id: string; request_id: string; hold_amount: number; billing: string }[]
+  >`
     UPDATE completions SET status = ${o.status}::"CompletionStatus", settled_at = ${o.now}, error_code = ${o.errorCode ?? null}
     WHERE id = ${completionId}::uuid AND status = 'RUNNING'
     RETURNING org_id, user_id, request_id, hold_amount, billing::text`;
   if (claimed.length === 0) {
-    const done = await tx.completion.findUniqueOrThrow({ where: { id: completionId }, include: { org: { select: { creditBalance: true } } } });
+    const done = await tx.completion.findUniqueOrThrow({
+      where: { id: completionId },
+      include: { org: { select: { creditBalance: true } } },
+    });
     return { creditsCharged: done.creditsCharged, balance: done.org.creditBalance };
   }
   const { org_id: orgId, user_id: userId, request_id: requestId, hold_amount: hold, billing } = claimed[0];
@@ -186,22 +210,50 @@ async function settleSlowly(tx: Tx, completionId: string, o: Outcome, charge: nu
   await tx.completion.update({
     where: { id: completionId },
     data: {
-      creditsCharged: hold - released + taken, overageUncovered: uncovered, inputTokens: o.inputTokens, outputTokens: o.outputTokens,
-      inputTokensEstimated: o.inputEstimated ?? false, outputTokensEstimated: o.outputEstimated ?? false, deliveredChars: o.deliveredChars ?? 0,
+      creditsCharged: hold - released + taken,
+      overageUncovered: uncovered,
+      inputTokens: o.inputTokens,
+      outputTokens: o.outputTokens,
+      inputTokensEstimated: o.inputEstimated ?? false,
+      outputTokensEstimated: o.outputEstimated ?? false,
+      deliveredChars: o.deliveredChars ?? 0,
     },
   });
   await tx.creditLedgerEntry.create({
-    data: { orgId, kind: 'RELEASE', amount: released, balanceAfter: afterRelease, completionId, note: `charged ${charge} of ${hold} held; ${note}` },
+    data: {
+      orgId,
+      kind: 'RELEASE',
+      amount: released,
+      balanceAfter: afterRelease,
+      completionId,
+      note: `charged ${charge} of ${hold} held; ${note}`,
+    },
   });
   if (extra > 0) {
     if (taken > 0) {
       await tx.creditLedgerEntry.create({
-        data: { orgId, kind: 'OVERAGE', amount: -taken, balanceAfter: afterOverage, completionId, note: `${extra} credits above the hold` },
+        data: {
+          orgId,
+          kind: 'OVERAGE',
+          amount: -taken,
+          balanceAfter: afterOverage,
+          completionId,
+          note: `${extra} credits above the hold`,
+        },
       });
     }
     await recordAudit(tx, {
-      orgId, actorId: userId, action: 'credits.overage',
-      detail: { requestId, held: hold, charged: hold + taken, aboveHold: extra, takenFromBalance: taken, owed: uncovered },
+      orgId,
+      actorId: userId,
+      action: 'credits.overage',
+      detail: {
+        requestId,
+        held: hold,
+        charged: hold + taken,
+        aboveHold: extra,
+        takenFromBalance: taken,
+        owed: uncovered,
+      },
     });
   }
   return { creditsCharged: hold - released + taken, balance: afterOverage };
@@ -209,16 +261,33 @@ async function settleSlowly(tx: Tx, completionId: string, o: Outcome, charge: nu
 
 /** Releases, in full, holds whose process never settled them (it crashed or lost its database). */
 export async function releaseExpiredHolds(db: Db, now: Date): Promise<number> {
-  const stale = await db.completion.findMany({ where: { status: 'RUNNING', holdExpiresAt: { lte: now } }, select: { id: true }, take: 500 });
+  const stale = await db.completion.findMany({
+    where: { status: 'RUNNING', holdExpiresAt: { lte: now } },
+    select: { id: true },
+    take: 500,
+  });
   for (const { id } of stale) {
-    await settleCompletion(db, id, { status: 'EXPIRED', charge: 0, inputTokens: null, outputTokens: null, errorCode: 'HOLD_EXPIRED', now });
+    await settleCompletion(db, id, {
+      status: 'EXPIRED',
+      charge: 0,
+      inputTokens: null,
+      outputTokens: null,
+      errorCode: 'HOLD_EXPIRED',
+      now,
+    });
   }
   return stale.length;
 }
 
 /** Adds credits (an operator's top-up; there is no API for it). An open overage is paid off first. */
-export async function grantCredits(db: Db, orgSlug: string, amount: number, note: string): Promise<{ orgId: string; balance: number; overagePaid: number }> {
-  if (!Number.isInteger(amount) || amount <= 0) refuse('BAD_USER_INPUT', 'The amount must be a positive whole number of credits.');
+export async function grantCredits(
+  db: Db,
+  orgSlug: string,
+  amount: number,
+  note: string,
+): Promise<{ orgId: string; balance: number; overagePaid: number }> {
+  if (!Number.isInteger(amount) || amount <= 0)
+    refuse('BAD_USER_INPUT', 'The amount must be a positive whole number of credits.');
   return db.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<{ id: string; credit_balance: number; overage_owed: number }[]>`
       UPDATE orgs SET credit_balance = credit_balance + ${amount} WHERE slug = ${orgSlug} RETURNING id, credit_balance, overage_owed`;
@@ -230,7 +299,15 @@ export async function grantCredits(db: Db, orgSlug: string, amount: number, note
     if (overagePaid > 0) {
       balance = granted - overagePaid;
       await tx.$executeRaw`UPDATE orgs SET credit_balance = ${balance}, overage_owed = overage_owed - ${overagePaid} WHERE id = ${orgId}::uuid`;
-      await tx.creditLedgerEntry.create({ data: { orgId, kind: 'OVERAGE', amount: -overagePaid, balanceAfter: balance, note: 'open overage paid off by a grant' } });
+      await tx.creditLedgerEntry.create({
+        data: {
+          orgId,
+          kind: 'OVERAGE',
+          amount: -overagePaid,
+          balanceAfter: balance,
+          note: 'open overage paid off by a grant',
+        },
+      });
     }
     await recordAudit(tx, { orgId, actorId: null, action: 'credits.granted', detail: { amount, note, overagePaid } });
     return { orgId, balance, overagePaid };

@@ -26,7 +26,11 @@ interface DemoOrg {
 /** Demo keys are accepted by the loopback provider stand-ins (`npm run demo`), never by a real provider. */
 export const DEMO_ORGS: DemoOrg[] = [
   {
-    slug: 'acme', name: 'Acme Corp', plan: 'GROWTH', credits: 10_000, provider: 'INTERVY_CREDITS',
+    slug: 'acme',
+    name: 'Acme Corp',
+    plan: 'GROWTH',
+    credits: 10_000,
+    provider: 'INTERVY_CREDITS',
     members: [
       { email: 'admin@acme.test', name: 'Ada Admin', role: 'ADMIN' },
       { email: 'staffing@acme.test', name: 'Sam Staffing', role: 'STAFFING' },
@@ -34,16 +38,33 @@ export const DEMO_ORGS: DemoOrg[] = [
     ],
   },
   {
-    slug: 'globex', name: 'Globex', plan: 'FREE', credits: 500, provider: 'INTERVY_CREDITS',
+    slug: 'globex',
+    name: 'Globex',
+    plan: 'FREE',
+    credits: 500,
+    provider: 'INTERVY_CREDITS',
     members: [{ email: 'admin@globex.test', name: 'Gina Admin', role: 'ADMIN' }],
   },
   {
-    slug: 'initech', name: 'Initech', plan: 'FREE', credits: 300, provider: 'INTERVY_CREDITS',
-    legacy: { provider: 'ANTHROPIC', model: 'claude-sonnet-5-5', apiKey: 'sk-ant-demo-initech-0000000000000000', graceDays: 10 },
+    slug: 'initech',
+    name: 'Initech',
+    plan: 'FREE',
+    credits: 300,
+    provider: 'INTERVY_CREDITS',
+    legacy: {
+      provider: 'ANTHROPIC',
+      model: 'claude-sonnet-5-5',
+      apiKey: 'sk-ant-demo-initech-0000000000000000',
+      graceDays: 10,
+    },
     members: [{ email: 'admin@initech.test', name: 'Bill Admin', role: 'ADMIN' }],
   },
   {
-    slug: 'umbrella', name: 'Umbrella', plan: 'FREE', credits: 300, provider: 'INTERVY_CREDITS',
+    slug: 'umbrella',
+    name: 'Umbrella',
+    plan: 'FREE',
+    credits: 300,
+    provider: 'INTERVY_CREDITS',
     legacy: { provider: 'OPENAI', model: 'gpt-5', apiKey: 'sk-demo-umbrella-00000000000000000', graceDays: -1 },
     members: [{ email: 'admin@umbrella.test', name: 'Alice Admin', role: 'ADMIN' }],
   },
@@ -53,7 +74,12 @@ export const DEMO_ORGS: DemoOrg[] = [
  * The one seeding rule, for the server and every operator command: demo data when SEED_DEMO is set, or into a fresh
  * embedded database; never silently into a database named by DATABASE_URL. True when it seeded.
  */
-export async function seedDemoIfWanted(seedDemoFlag: boolean, database: { db: Db; embedded: boolean }, ring: Keyring, clock: Clock): Promise<boolean> {
+export async function seedDemoIfWanted(
+  seedDemoFlag: boolean,
+  database: { db: Db; embedded: boolean },
+  ring: Keyring,
+  clock: Clock,
+): Promise<boolean> {
   if (!seedDemoFlag && !(database.embedded && (await database.db.org.count()) === 0)) return false;
   await seedDemo(database.db, ring, clock);
   return true;
@@ -63,23 +89,46 @@ export async function seedDemoIfWanted(seedDemoFlag: boolean, database: { db: Db
  * `legacyKey` is the legacy scheme's master key (LEGACY_BYOK_KEY). Without one, a throwaway key is used: the demo's
  * legacy rows are moved in the same transaction that writes them, so nothing reads them again.
  */
-export async function seedDemo(db: Db, ring: Keyring, clock: Clock, legacyKey: Buffer = randomBytes(32)): Promise<void> {
+export async function seedDemo(
+  db: Db,
+  ring: Keyring,
+  clock: Clock,
+  legacyKey: Buffer = randomBytes(32),
+): Promise<void> {
   const now = clock.now();
   for (const spec of DEMO_ORGS) {
     if (await db.org.findUnique({ where: { slug: spec.slug } })) continue;
     await db.$transaction(async (tx) => {
       const org = await tx.org.create({
-        data: { slug: spec.slug, name: spec.name, plan: spec.plan, creditBalance: spec.credits, aiProvider: spec.provider },
+        data: {
+          slug: spec.slug,
+          name: spec.name,
+          plan: spec.plan,
+          creditBalance: spec.credits,
+          aiProvider: spec.provider,
+        },
       });
-      await tx.creditLedgerEntry.create({ data: { orgId: org.id, kind: 'GRANT', amount: spec.credits, balanceAfter: spec.credits, note: 'demo seed' } });
+      await tx.creditLedgerEntry.create({
+        data: { orgId: org.id, kind: 'GRANT', amount: spec.credits, balanceAfter: spec.credits, note: 'demo seed' },
+      });
       let adminId: string | undefined;
       for (const m of spec.members) {
-        const user = await tx.user.upsert({ where: { email: m.email }, create: { email: m.email, name: m.name }, update: {} });
+        const user = await tx.user.upsert({
+          where: { email: m.email },
+          create: { email: m.email, name: m.name },
+          update: {},
+        });
         if (m.role === 'ADMIN') adminId ??= user.id;
         await tx.membership.create({ data: { orgId: org.id, userId: user.id, role: m.role } });
         if (m.key) {
           await tx.personalApiKey.create({
-            data: { orgId: org.id, userId: user.id, provider: m.key.provider, hint: keyHint(m.key.apiKey), ...sealPersonalKey(ring, org.id, user.id, m.key.provider, m.key.apiKey) },
+            data: {
+              orgId: org.id,
+              userId: user.id,
+              provider: m.key.provider,
+              hint: keyHint(m.key.apiKey),
+              ...sealPersonalKey(ring, org.id, user.id, m.key.provider, m.key.apiKey),
+            },
           });
         }
       }
@@ -88,7 +137,8 @@ export async function seedDemo(db: Db, ring: Keyring, clock: Clock, legacyKey: B
         const row = await writeLegacyByokSetting(tx, legacyKey, { orgId: org.id, adminUserId: adminId!, ...setting });
         const movedAt = new Date(now.getTime() + (graceDays - GRACE_WINDOW_DAYS) * DAY_MS);
         const moved = await moveLegacyByokSetting(tx, { keyring: ring, legacyKey }, row.id, movedAt);
-        if (moved.outcome !== 'moved') throw new Error(`demo seed: legacy setting of ${spec.slug} not moved (${JSON.stringify(moved)})`);
+        if (moved.outcome !== 'moved')
+          throw new Error(`demo seed: legacy setting of ${spec.slug} not moved (${JSON.stringify(moved)})`);
       }
     });
   }

@@ -13,7 +13,11 @@ import { BYOK_PLANS, effectiveProvider, type OrgAiState } from './plans.ts';
 
 /** The org saved a BYOK provider that only its grace window allowed, and the window has ended. */
 export function graceWindowNeedsSweep(org: OrgAiState, now: Date): boolean {
-  return org.graceWindowEndsAt !== null && org.aiProvider !== 'INTERVY_CREDITS' && effectiveProvider(org, now) === 'INTERVY_CREDITS';
+  return (
+    org.graceWindowEndsAt !== null &&
+    org.aiProvider !== 'INTERVY_CREDITS' &&
+    effectiveProvider(org, now) === 'INTERVY_CREDITS'
+  );
 }
 
 export interface GraceSweepDeps {
@@ -37,7 +41,11 @@ export interface EndedGraceWindow {
 export async function sweepEndedGraceWindows(deps: GraceSweepDeps): Promise<EndedGraceWindow[]> {
   const now = deps.clock.now();
   const due = await deps.db.org.findMany({
-    where: { graceWindowEndsAt: { lte: now }, aiProvider: { not: 'INTERVY_CREDITS' }, plan: { notIn: [...BYOK_PLANS] } },
+    where: {
+      graceWindowEndsAt: { lte: now },
+      aiProvider: { not: 'INTERVY_CREDITS' },
+      plan: { notIn: [...BYOK_PLANS] },
+    },
     select: { id: true },
     orderBy: { graceWindowEndsAt: 'asc' },
   });
@@ -54,7 +62,11 @@ export async function sweepEndedGraceWindows(deps: GraceSweepDeps): Promise<Ende
         orgId: id,
         actorId: null,
         action: 'ai_settings.grace_window_ended',
-        detail: { from, to: { provider: 'INTERVY_CREDITS', model: null }, graceWindowEndsAt: org.graceWindowEndsAt!.toISOString() },
+        detail: {
+          from,
+          to: { provider: 'INTERVY_CREDITS', model: null },
+          graceWindowEndsAt: org.graceWindowEndsAt!.toISOString(),
+        },
       });
       return { orgId: id, slug: org.slug, from, endedAt: org.graceWindowEndsAt! };
     });
@@ -65,4 +77,3 @@ export async function sweepEndedGraceWindows(deps: GraceSweepDeps): Promise<Ende
   }
   return ended;
 }
-

@@ -3,7 +3,13 @@
 import type { ErrorCode } from '../lib/errors.ts';
 import type { StreamPart } from '../providers/types.ts';
 import { extendHold, settleCompletion, type Settlement } from './credits.ts';
-import { acceptCompletion, failureMessage, type AcceptedCompletion, type IvyCompletionInput, type IvyEvent } from './ivy.ts';
+import {
+  acceptCompletion,
+  failureMessage,
+  type AcceptedCompletion,
+  type IvyCompletionInput,
+  type IvyEvent,
+} from './ivy.ts';
 import { markKeyInvalid, vendorName } from './key-vault.ts';
 import { billFor, TextTokenEstimate, type Bill, type Usage } from './pricing.ts';
 import type { Actor, Services } from './services.ts';
@@ -43,26 +49,40 @@ class CompletionRun {
   settle(end: Ending): Promise<Bill & Settlement> {
     if (!this.settlement) {
       this.settlement = this.bill(end);
-      this.settlement.then(
-        ({ creditsCharged }) => {
-          const { c } = this;
-          this.s.events.emit('completion-settled', { completionId: c.completionId, orgId: c.orgId, requestId: c.requestId, status: end.type === 'finish' ? 'SUCCEEDED' : end.code, creditsCharged });
-        },
-        () => {},
-      ).finally(() => this.onSettled?.());
+      this.settlement
+        .then(
+          ({ creditsCharged }) => {
+            const { c } = this;
+            this.s.events.emit('completion-settled', {
+              completionId: c.completionId,
+              orgId: c.orgId,
+              requestId: c.requestId,
+              status: end.type === 'finish' ? 'SUCCEEDED' : end.code,
+              creditsCharged,
+            });
+          },
+          () => {},
+        )
+        .finally(() => this.onSettled?.());
     }
     return this.settlement;
   }
 
   cancel(): Promise<unknown> {
     return this.settle({ type: 'error', ...CANCELLED, ...this.usage }).catch((error) =>
-      this.s.log.error('could not settle a cancelled completion; the expiry sweep will release its hold', { error, completionId: this.c.completionId }),
+      this.s.log.error('could not settle a cancelled completion; the expiry sweep will release its hold', {
+        error,
+        completionId: this.c.completionId,
+      }),
     );
   }
 
   private async bill(end: Ending): Promise<Bill & Settlement> {
     const { s, c } = this;
-    const reported = { inputTokens: end.inputTokens ?? this.usage.inputTokens, outputTokens: end.outputTokens ?? this.usage.outputTokens };
+    const reported = {
+      inputTokens: end.inputTokens ?? this.usage.inputTokens,
+      outputTokens: end.outputTokens ?? this.usage.outputTokens,
+    };
     if (end.type === 'error' && end.code === 'PROVIDER_AUTH_FAILED' && c.billing === 'BYOK') {
       await markKeyInvalid(s, c.orgId, c.userId, c.vendor);
     }
@@ -85,20 +105,36 @@ class CompletionRun {
       now: s.clock.now(),
     });
     // BYOK: the provider bills the member; the event shows only what it reported.
-    return c.billing === 'CREDITS' ? { ...bill, ...settled } : { ...bill, ...reported, ...settled } as Bill & Settlement;
+    return c.billing === 'CREDITS'
+      ? { ...bill, ...settled }
+      : ({ ...bill, ...reported, ...settled } as Bill & Settlement);
   }
 
-  async *events(signal: AbortSignal, stillAllowed?: () => Promise<boolean>, shutdown?: AbortSignal): AsyncGenerator<IvyEvent> {
+  async *events(
+    signal: AbortSignal,
+    stillAllowed?: () => Promise<boolean>,
+    shutdown?: AbortSignal,
+  ): AsyncGenerator<IvyEvent> {
     const { s, c } = this;
     yield { kind: 'started', requestId: c.requestId, provider: c.provider, model: c.model.id, billing: c.billing };
     let end: Ending | null = null;
     let lastCheck = s.clock.now().getTime();
     let lastExtended = lastCheck;
     try {
-      const parts = s.providers[c.vendor].stream({ apiKey: c.apiKey, model: c.model.id, system: c.system, messages: c.messages, maxTokens: c.maxTokens, signal });
+      const parts = s.providers[c.vendor].stream({
+        apiKey: c.apiKey,
+        model: c.model.id,
+        system: c.system,
+        messages: c.messages,
+        maxTokens: c.maxTokens,
+        signal,
+      });
       for await (const part of parts) {
         if (part.type === 'usage') {
-          this.usage = { inputTokens: part.inputTokens ?? this.usage.inputTokens, outputTokens: part.outputTokens ?? this.usage.outputTokens };
+          this.usage = {
+            inputTokens: part.inputTokens ?? this.usage.inputTokens,
+            outputTokens: part.outputTokens ?? this.usage.outputTokens,
+          };
           continue;
         }
         if (part.type !== 'text-delta') {
@@ -109,7 +145,12 @@ class CompletionRun {
         if (stillAllowed && now - lastCheck >= s.config.membershipRecheckMs) {
           lastCheck = now;
           if (!(await stillAllowed())) {
-            end = { type: 'error', code: 'FORBIDDEN', message: 'You are no longer a member of this org, so Ivy stopped answering.', ...this.usage };
+            end = {
+              type: 'error',
+              code: 'FORBIDDEN',
+              message: 'You are no longer a member of this org, so Ivy stopped answering.',
+              ...this.usage,
+            };
             break; // leaving the loop returns the adapter's stream, which aborts the upstream request
           }
         }
@@ -124,10 +165,19 @@ class CompletionRun {
     } catch (err) {
       s.log.error('provider adapter threw instead of ending its stream', { error: err, vendor: c.vendor });
     }
-    end ??= { type: 'error', code: 'PROVIDER_UNAVAILABLE', message: `${vendorName(c.vendor)} ended the answer without finishing it.`, ...this.usage };
+    end ??= {
+      type: 'error',
+      code: 'PROVIDER_UNAVAILABLE',
+      message: `${vendorName(c.vendor)} ended the answer without finishing it.`,
+      ...this.usage,
+    };
     if (end.type === 'error' && end.code === 'CANCELLED' && shutdown?.aborted) {
       // Cut by a server shutdown, not by the client: tell it to retry (billed like any cut stream).
-      end = { ...end, code: 'SERVER_SHUTTING_DOWN', message: 'This server is restarting and could not finish the answer: ask again.' };
+      end = {
+        ...end,
+        code: 'SERVER_SHUTTING_DOWN',
+        message: 'This server is restarting and could not finish the answer: ask again.',
+      };
     }
     let bill: Bill & Settlement;
     try {
@@ -135,15 +185,36 @@ class CompletionRun {
     } catch (err) {
       // The answer streamed but could not be billed (database unreachable). Charge nothing: the hold stays until
       // the expiry sweep releases it in full.
-      s.log.error('could not settle a completion; the expiry sweep will release its hold', { error: err, completionId: c.completionId });
-      yield { kind: 'failed', code: 'INTERNAL_SERVER_ERROR', message: 'Ivy answered, but we could not record the result. Nothing was charged for it.', creditsCharged: 0, creditBalance: c.balanceAtAccept };
+      s.log.error('could not settle a completion; the expiry sweep will release its hold', {
+        error: err,
+        completionId: c.completionId,
+      });
+      yield {
+        kind: 'failed',
+        code: 'INTERNAL_SERVER_ERROR',
+        message: 'Ivy answered, but we could not record the result. Nothing was charged for it.',
+        creditsCharged: 0,
+        creditBalance: c.balanceAtAccept,
+      };
       return;
     }
-    const figures = { inputTokens: bill.inputTokens, outputTokens: bill.outputTokens, creditsCharged: bill.creditsCharged, creditBalance: bill.balance };
+    const figures = {
+      inputTokens: bill.inputTokens,
+      outputTokens: bill.outputTokens,
+      creditsCharged: bill.creditsCharged,
+      creditBalance: bill.balance,
+    };
     if (end.type === 'finish') yield { kind: 'finished', ...figures };
     else {
-      const message = end.code === 'FORBIDDEN' ? end.message : failureMessage(c, end as Extract<StreamPart, { type: 'error' }>);
-      yield { kind: 'failed', code: end.code, message, creditsCharged: bill.creditsCharged, creditBalance: bill.balance };
+      const message =
+        end.code === 'FORBIDDEN' ? end.message : failureMessage(c, end as Extract<StreamPart, { type: 'error' }>);
+      yield {
+        kind: 'failed',
+        code: end.code,
+        message,
+        creditsCharged: bill.creditsCharged,
+        creditBalance: bill.balance,
+      };
     }
   }
 }
@@ -153,7 +224,11 @@ class CompletionRun {
  * aborted `clientGone` both abort the upstream request at once and settle the completion for what was delivered,
  * even when the stream never took its first step, which is when an async generator's own `finally` would never run.
  */
-export function completionStream(s: Services, c: AcceptedCompletion, opts: StreamOptions = {}): AsyncGenerator<IvyEvent> {
+export function completionStream(
+  s: Services,
+  c: AcceptedCompletion,
+  opts: StreamOptions = {},
+): AsyncGenerator<IvyEvent> {
   const run = new CompletionRun(s, c);
   const upstream = new AbortController();
   const inner = run.events(upstream.signal, opts.stillAllowed, opts.shutdown);
@@ -210,10 +285,21 @@ function untrack(s: Services, entry: Inflight) {
  * Accepts a completion and returns its event stream. From the moment acceptance starts until the completion is
  * settled, it is in `s.inflight`, so stopping the server waits for an acceptance under way and then settles it.
  */
-export async function startCompletion(s: Services, actor: Actor, input: IvyCompletionInput, opts: StreamOptions = {}): Promise<AsyncGenerator<IvyEvent>> {
+export async function startCompletion(
+  s: Services,
+  actor: Actor,
+  input: IvyCompletionInput,
+  opts: StreamOptions = {},
+): Promise<AsyncGenerator<IvyEvent>> {
   let stream: AsyncGenerator<IvyEvent> | undefined;
   let accepting!: Promise<unknown>;
-  const entry = { cancel: () => accepting.then(() => stream?.return(undefined), () => undefined) };
+  const entry = {
+    cancel: () =>
+      accepting.then(
+        () => stream?.return(undefined),
+        () => undefined,
+      ),
+  };
   track(s, entry);
   try {
     accepting = acceptCompletion(s, actor, input);

@@ -29,7 +29,13 @@ export type BillingMode = 'CREDITS' | 'BYOK';
 export type IvyEvent =
   | { kind: 'started'; requestId: string; provider: AiProvider; model: string; billing: BillingMode }
   | { kind: 'delta'; text: string }
-  | { kind: 'finished'; inputTokens: number | null; outputTokens: number | null; creditsCharged: number; creditBalance: number }
+  | {
+      kind: 'finished';
+      inputTokens: number | null;
+      outputTokens: number | null;
+      creditsCharged: number;
+      creditBalance: number;
+    }
   | { kind: 'failed'; code: ErrorCode; message: string; creditsCharged: number; creditBalance: number };
 
 /** A completion that passed every check and (in credits mode) holds its credits: ready to call upstream. */
@@ -58,14 +64,22 @@ function validate(input: IvyCompletionInput) {
     refuse('BAD_USER_INPUT', `maxTokens must be between 1 and ${MAX_TOKENS_LIMIT}.`);
   }
   if (input.messages.length === 0) refuse('BAD_USER_INPUT', 'Send at least one message.');
-  if (input.messages[input.messages.length - 1].role !== 'USER') refuse('BAD_USER_INPUT', 'The last message must be from the USER.');
+  if (input.messages[input.messages.length - 1].role !== 'USER')
+    refuse('BAD_USER_INPUT', 'The last message must be from the USER.');
   if (input.messages.some((m) => m.content.trim() === '')) refuse('BAD_USER_INPUT', 'Messages cannot be empty.');
   const chars = (input.system?.length ?? 0) + input.messages.reduce((n, m) => n + m.content.length, 0);
-  if (chars > MAX_PROMPT_CHARS) refuse('BAD_USER_INPUT', `The conversation is too long (${chars} characters; at most ${MAX_PROMPT_CHARS}).`);
+  if (chars > MAX_PROMPT_CHARS)
+    refuse('BAD_USER_INPUT', `The conversation is too long (${chars} characters; at most ${MAX_PROMPT_CHARS}).`);
   if (input.requestId != null && !/^[A-Za-z0-9._:-]{1,128}$/.test(input.requestId)) {
     refuse('BAD_USER_INPUT', 'requestId must be 1 to 128 letters, digits, ".", "_", ":" or "-".');
   }
-  return { maxTokens, messages: input.messages.map((m) => ({ role: m.role === 'USER' ? ('user' as const) : ('assistant' as const), content: m.content })) };
+  return {
+    maxTokens,
+    messages: input.messages.map((m) => ({
+      role: m.role === 'USER' ? ('user' as const) : ('assistant' as const),
+      content: m.content,
+    })),
+  };
 }
 
 /**
@@ -73,27 +87,58 @@ function validate(input: IvyCompletionInput) {
  * is DUPLICATE_REQUEST in both modes) and, in credits mode, places the hold. Whoever calls this owns the row from
  * then on and must hand it to completionStream(), which settles it whatever happens next.
  */
-export async function acceptCompletion(s: Services, actor: Actor, input: IvyCompletionInput): Promise<AcceptedCompletion> {
+export async function acceptCompletion(
+  s: Services,
+  actor: Actor,
+  input: IvyCompletionInput,
+): Promise<AcceptedCompletion> {
   const { maxTokens, messages } = validate(input);
   const org = await loadOrg(s, input.orgId);
   const now = s.clock.now();
   const provider = effectiveProvider(org, now);
   const requestId = input.requestId ?? randomUUID();
-  const common = { orgId: org.id, userId: actor.userId, requestId, provider, messages, system: input.system ?? undefined, maxTokens };
+  const common = {
+    orgId: org.id,
+    userId: actor.userId,
+    requestId,
+    provider,
+    messages,
+    system: input.system ?? undefined,
+    maxTokens,
+  };
 
   const holdExpiresAt = new Date(now.getTime() + s.config.holdTimeoutMs);
   if (provider !== 'INTERVY_CREDITS') {
     const { apiKey } = await personalKeyForCall(s, org.id, actor.userId, provider);
     const model = s.models.resolve(provider, org.aiModel);
-    const completionId = await recordByokCompletion(s.db, { orgId: org.id, userId: actor.userId, requestId, vendor: provider, model: model.id, holdExpiresAt });
-    return { ...common, vendor: provider, model, apiKey, billing: 'BYOK', completionId, holdAmount: 0, balanceAtAccept: org.creditBalance };
+    const completionId = await recordByokCompletion(s.db, {
+      orgId: org.id,
+      userId: actor.userId,
+      requestId,
+      vendor: provider,
+      model: model.id,
+      holdExpiresAt,
+    });
+    return {
+      ...common,
+      vendor: provider,
+      model,
+      apiKey,
+      billing: 'BYOK',
+      completionId,
+      holdAmount: 0,
+      balanceAtAccept: org.creditBalance,
+    };
   }
 
   const model = s.models.house;
   const apiKey = model.vendor === 'ANTHROPIC' ? s.config.intervyAnthropicApiKey : s.config.intervyOpenaiApiKey;
   if (!apiKey) {
     s.log.error('no house API key configured for the Intervy Credits model', { vendor: model.vendor });
-    refuse('PROVIDER_UNAVAILABLE', 'Ivy is not available on Intervy Credits right now. Nothing was charged; try again later.');
+    refuse(
+      'PROVIDER_UNAVAILABLE',
+      'Ivy is not available on Intervy Credits right now. Nothing was charged; try again later.',
+    );
   }
   const hold = await reserveCredits(s.db, {
     orgId: org.id,
@@ -104,7 +149,16 @@ export async function acceptCompletion(s: Services, actor: Actor, input: IvyComp
     holdAmount: holdFor(model, input.system, messages, maxTokens),
     holdExpiresAt,
   });
-  return { ...common, vendor: model.vendor, model, apiKey: apiKey!, billing: 'CREDITS', completionId: hold.completionId, holdAmount: hold.holdAmount, balanceAtAccept: hold.balanceAfter };
+  return {
+    ...common,
+    vendor: model.vendor,
+    model,
+    apiKey: apiKey!,
+    billing: 'CREDITS',
+    completionId: hold.completionId,
+    holdAmount: hold.holdAmount,
+    balanceAtAccept: hold.balanceAfter,
+  };
 }
 
 export function failureMessage(c: AcceptedCompletion, end: Extract<StreamPart, { type: 'error' }>): string {

@@ -29,7 +29,10 @@ export async function reencryptAllKeys(db: Db, ring: Keyring): Promise<RotationR
     }
     const sealed = sealPersonalKey(ring, row.orgId, row.userId, row.provider, clear);
     // Compare-and-set on the old key id, so a concurrent save is never overwritten with a stale key.
-    const { count } = await db.personalApiKey.updateMany({ where: { id: row.id, encKeyId: row.encKeyId, updatedAt: row.updatedAt }, data: sealed });
+    const { count } = await db.personalApiKey.updateMany({
+      where: { id: row.id, encKeyId: row.encKeyId, updatedAt: row.updatedAt },
+      data: sealed,
+    });
     report.rewritten += count;
   }
   return report;

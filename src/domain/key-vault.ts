@@ -1,7 +1,6 @@
 // Members' personal API keys: format checks, encryption at rest bound to org/user/provider, tests, rotation.
 import type { AiProvider, KeyStatus } from '../generated/prisma/enums.ts';
 import { DecryptionError, open, seal, type Keyring } from '../lib/crypto.ts';
-import type { Db } from '../lib/database.ts';
 import { refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
 import type { Vendor } from './models.ts';
@@ -25,7 +24,10 @@ export function asVendor(provider: AiProvider): Vendor {
 export function checkKeyFormat(vendor: Vendor, apiKey: string): void {
   const shape = KEY_SHAPE[vendor];
   if (/\s/.test(apiKey)) {
-    refuse('INVALID_API_KEY_FORMAT', `${shape.name} API keys contain no spaces or line breaks: paste the key exactly as issued.`);
+    refuse(
+      'INVALID_API_KEY_FORMAT',
+      `${shape.name} API keys contain no spaces or line breaks: paste the key exactly as issued.`,
+    );
   }
   if (!shape.pattern.test(apiKey)) {
     refuse(
@@ -66,7 +68,11 @@ export function openPersonalKey(ring: Keyring, row: StoredKey): string {
   );
 }
 
-export async function setPersonalKey(s: Services, actor: Actor, input: { orgId: string; provider: AiProvider; apiKey: string }) {
+export async function setPersonalKey(
+  s: Services,
+  actor: Actor,
+  input: { orgId: string; provider: AiProvider; apiKey: string },
+) {
   const vendor = asVendor(input.provider);
   checkKeyFormat(vendor, input.apiKey);
   const sealed = sealPersonalKey(s.keyring, input.orgId, actor.userId, vendor, input.apiKey);
@@ -77,7 +83,12 @@ export async function setPersonalKey(s: Services, actor: Actor, input: { orgId: 
       create: { orgId: input.orgId, userId: actor.userId, provider: vendor, ...data },
       update: data,
     });
-    await recordAudit(tx, { orgId: input.orgId, actorId: actor.userId, action: 'personal_key.saved', detail: { provider: vendor } });
+    await recordAudit(tx, {
+      orgId: input.orgId,
+      actorId: actor.userId,
+      action: 'personal_key.saved',
+      detail: { provider: vendor },
+    });
     return row;
   });
   s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
@@ -87,8 +98,16 @@ export async function setPersonalKey(s: Services, actor: Actor, input: { orgId: 
 export async function deletePersonalKey(s: Services, actor: Actor, input: { orgId: string; provider: AiProvider }) {
   const vendor = asVendor(input.provider);
   const deleted = await s.db.$transaction(async (tx) => {
-    const { count } = await tx.personalApiKey.deleteMany({ where: { orgId: input.orgId, userId: actor.userId, provider: vendor } });
-    if (count) await recordAudit(tx, { orgId: input.orgId, actorId: actor.userId, action: 'personal_key.deleted', detail: { provider: vendor } });
+    const { count } = await tx.personalApiKey.deleteMany({
+      where: { orgId: input.orgId, userId: actor.userId, provider: vendor },
+    });
+    if (count)
+      await recordAudit(tx, {
+        orgId: input.orgId,
+        actorId: actor.userId,
+        action: 'personal_key.deleted',
+        detail: { provider: vendor },
+      });
     return count > 0;
   });
   if (deleted) s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
@@ -97,7 +116,9 @@ export async function deletePersonalKey(s: Services, actor: Actor, input: { orgI
 
 /** The member's key in clear, for a provider call; NO_API_KEY when none is saved. */
 export async function personalKeyForCall(s: Services, orgId: string, userId: string, vendor: Vendor) {
-  const row = await s.db.personalApiKey.findUnique({ where: { orgId_userId_provider: { orgId, userId, provider: vendor } } });
+  const row = await s.db.personalApiKey.findUnique({
+    where: { orgId_userId_provider: { orgId, userId, provider: vendor } },
+  });
   if (!row) {
     return refuse(
       'NO_API_KEY',
@@ -109,7 +130,12 @@ export async function personalKeyForCall(s: Services, orgId: string, userId: str
   } catch (err) {
     if (!(err instanceof DecryptionError)) throw err;
     // Sealed for another row (copied), or under a master key no longer in the keyring: unusable, and nothing to retry.
-    s.log.warn('a saved personal API key could not be decrypted', { orgId, userId, provider: vendor, encKeyId: row.encKeyId });
+    s.log.warn('a saved personal API key could not be decrypted', {
+      orgId,
+      userId,
+      provider: vendor,
+      encKeyId: row.encKeyId,
+    });
     return refuse(
       'NO_API_KEY',
       `No API key: your saved ${vendorName(vendor)} API key can no longer be read. Save it again under Org Settings → AI → Personal API key.`,
@@ -124,7 +150,11 @@ export interface KeyTestResult {
 }
 
 /** Calls the provider with the saved key (cheapest authenticated call) and records what it said. */
-export async function testPersonalKey(s: Services, actor: Actor, input: { orgId: string; provider: AiProvider }): Promise<KeyTestResult> {
+export async function testPersonalKey(
+  s: Services,
+  actor: Actor,
+  input: { orgId: string; provider: AiProvider },
+): Promise<KeyTestResult> {
   const vendor = asVendor(input.provider);
   const { row, apiKey } = await personalKeyForCall(s, input.orgId, actor.userId, vendor);
   const check = await s.providers[vendor].checkKey(apiKey);
@@ -133,7 +163,12 @@ export async function testPersonalKey(s: Services, actor: Actor, input: { orgId:
   const status: KeyStatus = check.outcome === 'invalid' ? 'INVALID' : 'VALID';
   await s.db.$transaction(async (tx) => {
     await tx.personalApiKey.update({ where: { id: row.id }, data: { status, lastTestedAt: s.clock.now() } });
-    await recordAudit(tx, { orgId: input.orgId, actorId: actor.userId, action: 'personal_key.tested', detail: { provider: vendor, status } });
+    await recordAudit(tx, {
+      orgId: input.orgId,
+      actorId: actor.userId,
+      action: 'personal_key.tested',
+      detail: { provider: vendor, status },
+    });
   });
   s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
   return { ok: check.outcome === 'valid', status, message: check.message };
@@ -142,8 +177,17 @@ export async function testPersonalKey(s: Services, actor: Actor, input: { orgId:
 /** Marks a key INVALID after the provider refused it mid-use (a 401 during an Ivy completion). */
 export async function markKeyInvalid(s: Services, orgId: string, userId: string, vendor: Vendor): Promise<void> {
   await s.db.$transaction(async (tx) => {
-    const { count } = await tx.personalApiKey.updateMany({ where: { orgId, userId, provider: vendor }, data: { status: 'INVALID' } });
-    if (count) await recordAudit(tx, { orgId, actorId: userId, action: 'personal_key.invalidated', detail: { provider: vendor } });
+    const { count } = await tx.personalApiKey.updateMany({
+      where: { orgId, userId, provider: vendor },
+      data: { status: 'INVALID' },
+    });
+    if (count)
+      await recordAudit(tx, {
+        orgId,
+        actorId: userId,
+        action: 'personal_key.invalidated',
+        detail: { provider: vendor },
+      });
   });
   s.pubsub.publish('orgAiSettingsChanged', orgId, { orgId });
 }

@@ -43,16 +43,28 @@ export type LegacyMoveReport = { orgId: string; slug: string } & (
 class Unreadable extends Error {}
 
 // Prisma puts the cause on the last line of a multi-line message.
-const lastLine = (err: unknown) => String((err as Error)?.message ?? err).trim().split('\n').pop();
+const lastLine = (err: unknown) =>
+  String((err as Error)?.message ?? err)
+    .trim()
+    .split('\n')
+    .pop();
 
-type MovePlan = Extract<LegacyMoveReport, { outcome: 'moved' | 'would-move' }> & { row: LegacyByokSetting; apiKey: string; adminUserId: string };
+type MovePlan = Extract<LegacyMoveReport, { outcome: 'moved' | 'would-move' }> & {
+  row: LegacyByokSetting;
+  apiKey: string;
+  adminUserId: string;
+};
 
 /** Reads and checks one legacy row; throws Unreadable (or LegacyKeyUnreadable) with a reason an operator can act on. */
 async function planMove(db: Tx, row: LegacyByokSetting, legacyKey: Buffer, now: Date): Promise<MovePlan> {
   const org = await db.org.findUniqueOrThrow({ where: { id: row.orgId } });
-  const admin = await db.membership.findUnique({ where: { orgId_userId: { orgId: row.orgId, userId: row.adminUserId } }, include: { user: true } });
+  const admin = await db.membership.findUnique({
+    where: { orgId_userId: { orgId: row.orgId, userId: row.adminUserId } },
+    include: { user: true },
+  });
   if (!admin) throw new Unreadable(`the admin (user ${row.adminUserId}) is no longer a member of the org`);
-  if (row.provider === 'INTERVY_CREDITS') throw new Unreadable('the legacy provider is INTERVY_CREDITS, which takes no key');
+  if (row.provider === 'INTERVY_CREDITS')
+    throw new Unreadable('the legacy provider is INTERVY_CREDITS, which takes no key');
   const provider = row.provider;
   if (!BYOK_MODELS.some((m) => m.provider === provider && m.id === row.model)) {
     throw new Unreadable(`"${row.model}" is not an ${vendorName(provider)} model Ivy offers`);
@@ -62,9 +74,13 @@ async function planMove(db: Tx, row: LegacyByokSetting, legacyKey: Buffer, now: 
   try {
     checkKeyFormat(provider, apiKey);
   } catch {
-    throw new Unreadable(`the decrypted key is not an ${vendorName(provider)} API key (wrong LEGACY_BYOK_KEY or damaged row)`);
+    throw new Unreadable(
+      `the decrypted key is not an ${vendorName(provider)} API key (wrong LEGACY_BYOK_KEY or damaged row)`,
+    );
   }
-  const existingKey = await db.personalApiKey.findUnique({ where: { orgId_userId_provider: { orgId: org.id, userId: row.adminUserId, provider } } });
+  const existingKey = await db.personalApiKey.findUnique({
+    where: { orgId_userId_provider: { orgId: org.id, userId: row.adminUserId, provider } },
+  });
   const adopts = org.aiProvider === 'INTERVY_CREDITS';
   return {
     orgId: org.id,
@@ -76,7 +92,8 @@ async function planMove(db: Tx, row: LegacyByokSetting, legacyKey: Buffer, now: 
     adminUserId: row.adminUserId,
     orgSetting: adopts ? 'adopted' : 'kept',
     personalKey: existingKey ? 'kept' : 'created',
-    graceWindowEndsAt: adopts && !planAllowsByok(org.plan) ? new Date(now.getTime() + GRACE_WINDOW_DAYS * DAY_MS) : null,
+    graceWindowEndsAt:
+      adopts && !planAllowsByok(org.plan) ? new Date(now.getTime() + GRACE_WINDOW_DAYS * DAY_MS) : null,
     row,
     apiKey,
   };
@@ -84,11 +101,20 @@ async function planMove(db: Tx, row: LegacyByokSetting, legacyKey: Buffer, now: 
 
 async function applyMove(tx: Tx, keyring: Keyring, p: MovePlan, now: Date): Promise<void> {
   if (p.orgSetting === 'adopted') {
-    await tx.org.update({ where: { id: p.orgId }, data: { aiProvider: p.provider, aiModel: p.model, graceWindowEndsAt: p.graceWindowEndsAt } });
+    await tx.org.update({
+      where: { id: p.orgId },
+      data: { aiProvider: p.provider, aiModel: p.model, graceWindowEndsAt: p.graceWindowEndsAt },
+    });
   }
   if (p.personalKey === 'created') {
     await tx.personalApiKey.create({
-      data: { orgId: p.orgId, userId: p.adminUserId, provider: p.provider, hint: keyHint(p.apiKey), ...sealPersonalKey(keyring, p.orgId, p.adminUserId, p.provider, p.apiKey) },
+      data: {
+        orgId: p.orgId,
+        userId: p.adminUserId,
+        provider: p.provider,
+        hint: keyHint(p.apiKey),
+        ...sealPersonalKey(keyring, p.orgId, p.adminUserId, p.provider, p.apiKey),
+      },
     });
   }
   // Shredded in the same transaction as the move: once the key lives in the vault, no legacy copy remains.
@@ -108,16 +134,27 @@ async function applyMove(tx: Tx, keyring: Keyring, p: MovePlan, now: Date): Prom
   });
 }
 
-const report = ({ row: _r, apiKey: _k, adminUserId: _a, ...rest }: MovePlan, outcome: 'moved' | 'would-move'): LegacyMoveReport => ({ ...rest, outcome });
+const report = (
+  { row: _r, apiKey: _k, adminUserId: _a, ...rest }: MovePlan,
+  outcome: 'moved' | 'would-move',
+): LegacyMoveReport => ({ ...rest, outcome });
 
 /**
  * Moves one legacy row inside the caller's transaction, as of `now`. Locks the row and its org, so a concurrent run or
  * provider change waits; a row another run already moved comes back as 'already-moved'.
  */
-export async function moveLegacyByokSetting(tx: Tx, deps: Pick<LegacyMoveDeps, 'keyring' | 'legacyKey'>, rowId: string, now: Date): Promise<LegacyMoveReport> {
+export async function moveLegacyByokSetting(
+  tx: Tx,
+  deps: Pick<LegacyMoveDeps, 'keyring' | 'legacyKey'>,
+  rowId: string,
+  now: Date,
+): Promise<LegacyMoveReport> {
   const [locked] = await tx.$queryRaw<{ org_id: string }[]>`
     SELECT org_id FROM legacy_byok_settings WHERE id = ${rowId}::uuid AND migrated_at IS NULL FOR UPDATE`;
-  const row = await tx.legacyByokSetting.findUniqueOrThrow({ where: { id: rowId }, include: { org: { select: { slug: true } } } });
+  const row = await tx.legacyByokSetting.findUniqueOrThrow({
+    where: { id: rowId },
+    include: { org: { select: { slug: true } } },
+  });
   if (!locked) return { orgId: row.orgId, slug: row.org.slug, outcome: 'already-moved' };
   await tx.$queryRaw`SELECT 1 FROM orgs WHERE id = ${row.orgId}::uuid FOR UPDATE`;
   const plan = await planMove(tx, row, deps.legacyKey, now);
@@ -142,7 +179,10 @@ export async function migrateLegacyByok(deps: LegacyMoveDeps, opts: { dryRun: bo
       if (r.outcome === 'moved') deps.pubsub?.publish('orgAiSettingsChanged', r.orgId, { orgId: r.orgId });
       reports.push(r);
     } catch (err) {
-      const reason = err instanceof Unreadable || err instanceof LegacyKeyUnreadable ? err.message : `unexpected error: ${lastLine(err)}`;
+      const reason =
+        err instanceof Unreadable || err instanceof LegacyKeyUnreadable
+          ? err.message
+          : `unexpected error: ${lastLine(err)}`;
       reports.push({ orgId: row.orgId, slug: row.org.slug, outcome: 'skipped', reason });
     }
   }
@@ -159,7 +199,11 @@ export async function purgeMovedLegacyByok(db: Db): Promise<LegacyPurge> {
   return db.$transaction(async (tx) => {
     // Locks the table against a concurrent move or purge for the rest of this transaction.
     await tx.$executeRaw`LOCK TABLE legacy_byok_settings IN SHARE ROW EXCLUSIVE MODE`;
-    const unmoved = await tx.legacyByokSetting.findMany({ where: { migratedAt: null }, select: { org: { select: { slug: true } } }, orderBy: { createdAt: 'asc' } });
+    const unmoved = await tx.legacyByokSetting.findMany({
+      where: { migratedAt: null },
+      select: { org: { select: { slug: true } } },
+      orderBy: { createdAt: 'asc' },
+    });
     if (unmoved.length) return { outcome: 'refused', unmoved: unmoved.map((r) => r.org.slug) };
     const { count } = await tx.legacyByokSetting.deleteMany({ where: { migratedAt: { not: null } } });
     return { outcome: 'purged', rows: count };
@@ -172,8 +216,12 @@ export function describeLegacyMove(r: LegacyMoveReport): string {
   if (r.outcome === 'already-moved') return `${r.slug}: already moved by another run`;
   return [
     `${r.slug}: ${r.outcome === 'moved' ? 'moved' : 'would move'}`,
-    r.orgSetting === 'adopted' ? `org setting ${r.provider} ${r.model}` : `org setting kept (the org already chose its own provider)`,
-    r.personalKey === 'created' ? `personal ${vendorName(r.provider)} key for ${r.adminEmail}` : `personal key kept (${r.adminEmail} already saved one)`,
+    r.orgSetting === 'adopted'
+      ? `org setting ${r.provider} ${r.model}`
+      : `org setting kept (the org already chose its own provider)`,
+    r.personalKey === 'created'
+      ? `personal ${vendorName(r.provider)} key for ${r.adminEmail}`
+      : `personal key kept (${r.adminEmail} already saved one)`,
     r.graceWindowEndsAt ? `grace window ends ${r.graceWindowEndsAt.toISOString()}` : 'no grace window',
   ].join('; ');
 }

@@ -30,7 +30,8 @@ export function decryptLegacyKey(masterKey: Buffer, stored: string): string {
   if (version !== VERSION || rest.length) throw new LegacyKeyUnreadable('not a "v0:<iv>:<ciphertext>" value');
   const iv = Buffer.from(ivB64 ?? '', 'base64');
   const ct = Buffer.from(ctB64 ?? '', 'base64');
-  if (iv.length !== 16 || ct.length === 0 || ct.length % 16 !== 0) throw new LegacyKeyUnreadable('malformed IV or ciphertext');
+  if (iv.length !== 16 || ct.length === 0 || ct.length % 16 !== 0)
+    throw new LegacyKeyUnreadable('malformed IV or ciphertext');
   try {
     const decipher = createDecipheriv('aes-256-cbc', masterKey, iv);
     return Buffer.concat([decipher.update(ct), decipher.final()]).toString('utf8');
@@ -49,7 +50,11 @@ export interface LegacyByokInput {
 }
 
 /** Writes an admin's legacy setting as the old code did (tests and the demo seed stand in for the old data). */
-export async function writeLegacyByokSetting(db: Pick<Db, 'legacyByokSetting'>, masterKey: Buffer, input: LegacyByokInput) {
+export async function writeLegacyByokSetting(
+  db: Pick<Db, 'legacyByokSetting'>,
+  masterKey: Buffer,
+  input: LegacyByokInput,
+) {
   const { apiKey, ...rest } = input;
   return db.legacyByokSetting.create({ data: { ...rest, encryptedKey: encryptLegacyKey(masterKey, apiKey) } });
 }

@@ -22,17 +22,73 @@ export interface AiModel {
 type Entry = Omit<AiModel, 'provider' | 'vendor'>;
 
 const ANTHROPIC: Entry[] = [
-  { id: 'claude-haiku-5-5', label: 'Haiku', description: 'Fastest and cheapest.', recommended: false, creditsPer1kInput: 1, creditsPer1kOutput: 5 },
-  { id: 'claude-sonnet-5-5', label: 'Sonnet', description: 'Balanced speed and capability.', recommended: true, creditsPer1kInput: 3, creditsPer1kOutput: 15 },
-  { id: 'claude-opus-5-5', label: 'Opus', description: 'Highest reasoning capability.', recommended: false, creditsPer1kInput: 5, creditsPer1kOutput: 25 },
+  {
+    id: 'claude-haiku-5-5',
+    label: 'Haiku',
+    description: 'Fastest and cheapest.',
+    recommended: false,
+    creditsPer1kInput: 1,
+    creditsPer1kOutput: 5,
+  },
+  {
+    id: 'claude-sonnet-5-5',
+    label: 'Sonnet',
+    description: 'Balanced speed and capability.',
+    recommended: true,
+    creditsPer1kInput: 3,
+    creditsPer1kOutput: 15,
+  },
+  {
+    id: 'claude-opus-5-5',
+    label: 'Opus',
+    description: 'Highest reasoning capability.',
+    recommended: false,
+    creditsPer1kInput: 5,
+    creditsPer1kOutput: 25,
+  },
 ];
 
 const OPENAI: Entry[] = [
-  { id: 'gpt-5-nano', label: 'GPT-5 Nano', description: 'Fastest and cheapest.', recommended: false, creditsPer1kInput: 1, creditsPer1kOutput: 1 },
-  { id: 'gpt-5-mini', label: 'GPT-5 Mini', description: 'Fast and affordable.', recommended: false, creditsPer1kInput: 1, creditsPer1kOutput: 2 },
-  { id: 'gpt-5', label: 'GPT-5', description: 'Balanced.', recommended: true, creditsPer1kInput: 2, creditsPer1kOutput: 10 },
-  { id: 'o4-mini', label: 'o4-mini', description: 'Reasoning, affordable.', recommended: false, creditsPer1kInput: 2, creditsPer1kOutput: 5 },
-  { id: 'o3', label: 'o3', description: 'Reasoning, most capable.', recommended: false, creditsPer1kInput: 2, creditsPer1kOutput: 8 },
+  {
+    id: 'gpt-5-nano',
+    label: 'GPT-5 Nano',
+    description: 'Fastest and cheapest.',
+    recommended: false,
+    creditsPer1kInput: 1,
+    creditsPer1kOutput: 1,
+  },
+  {
+    id: 'gpt-5-mini',
+    label: 'GPT-5 Mini',
+    description: 'Fast and affordable.',
+    recommended: false,
+    creditsPer1kInput: 1,
+    creditsPer1kOutput: 2,
+  },
+  {
+    id: 'gpt-5',
+    label: 'GPT-5',
+    description: 'Balanced.',
+    recommended: true,
+    creditsPer1kInput: 2,
+    creditsPer1kOutput: 10,
+  },
+  {
+    id: 'o4-mini',
+    label: 'o4-mini',
+    description: 'Reasoning, affordable.',
+    recommended: false,
+    creditsPer1kInput: 2,
+    creditsPer1kOutput: 5,
+  },
+  {
+    id: 'o3',
+    label: 'o3',
+    description: 'Reasoning, most capable.',
+    recommended: false,
+    creditsPer1kInput: 2,
+    creditsPer1kOutput: 8,
+  },
 ];
 
 export const BYOK_MODELS: readonly AiModel[] = [

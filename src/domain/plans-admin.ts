@@ -21,21 +21,41 @@ export interface PlanChange {
   changed: boolean;
 }
 
-export async function setOrgPlan(deps: { db: Db; pubsub?: Pick<AppPubSub, 'publish'> }, slug: string, plan: Plan): Promise<PlanChange> {
+export async function setOrgPlan(
+  deps: { db: Db; pubsub?: Pick<AppPubSub, 'publish'> },
+  slug: string,
+  plan: Plan,
+): Promise<PlanChange> {
   const change = await deps.db.$transaction(async (tx) => {
     // Row lock: the sweeper and provider changes re-read the plan after this commits.
     const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM orgs WHERE slug = ${slug} FOR UPDATE`;
     if (!locked) return refuse('BAD_USER_INPUT', `No org with slug "${slug}".`);
     const org = await tx.org.findUniqueOrThrow({ where: { id: locked.id } });
     const graceWindowCleared = planAllowsByok(plan) && org.graceWindowEndsAt !== null;
-    const result: PlanChange = { orgId: org.id, slug, from: org.plan, to: plan, graceWindowCleared, changed: org.plan !== plan || graceWindowCleared };
+    const result: PlanChange = {
+      orgId: org.id,
+      slug,
+      from: org.plan,
+      to: plan,
+      graceWindowCleared,
+      changed: org.plan !== plan || graceWindowCleared,
+    };
     if (!result.changed) return result;
-    await tx.org.update({ where: { id: org.id }, data: { plan, ...(graceWindowCleared ? { graceWindowEndsAt: null } : {}) } });
+    await tx.org.update({
+      where: { id: org.id },
+      data: { plan, ...(graceWindowCleared ? { graceWindowEndsAt: null } : {}) },
+    });
     await recordAudit(tx, {
       orgId: org.id,
       actorId: null,
       action: 'plan.changed',
-      detail: { from: org.plan, to: plan, ...(graceWindowCleared ? { graceWindowCleared: true, graceWindowEndsAt: org.graceWindowEndsAt!.toISOString() } : {}) },
+      detail: {
+        from: org.plan,
+        to: plan,
+        ...(graceWindowCleared
+          ? { graceWindowCleared: true, graceWindowEndsAt: org.graceWindowEndsAt!.toISOString() }
+          : {}),
+      },
     });
     return result;
   });

@@ -36,7 +36,11 @@ export function effectiveProvider(org: OrgAiState, now: Date): AiProvider {
  * Growth, only the provider it already had from the legacy move while its grace window is open.
  */
 export function mayChooseProvider(org: OrgAiState, provider: AiProvider, now: Date): boolean {
-  return provider === 'INTERVY_CREDITS' || planAllowsByok(org.plan) || (graceWindowOpen(org, now) && provider === org.aiProvider);
+  return (
+    provider === 'INTERVY_CREDITS' ||
+    planAllowsByok(org.plan) ||
+    (graceWindowOpen(org, now) && provider === org.aiProvider)
+  );
 }
 
 /** Whole days left, rounded up, so the banner says "1 day" on the last day rather than "0". */

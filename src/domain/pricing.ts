@@ -23,7 +23,12 @@ export function inputTokenBound(system: string | null | undefined, messages: rea
 }
 
 /** The hold: the worst case of a request, so that what the provider reports can never exceed it in practice. */
-export function holdFor(model: Price, system: string | null | undefined, messages: readonly { content: string }[], maxTokens: number): number {
+export function holdFor(
+  model: Price,
+  system: string | null | undefined,
+  messages: readonly { content: string }[],
+  maxTokens: number,
+): number {
   return creditsFor(model, inputTokenBound(system, messages), maxTokens);
 }
 
@@ -32,7 +37,7 @@ export function holdFor(model: Price, system: string | null | undefined, message
  * its leading space, up to three digits, a run of punctuation, whitespace. BPE never merges across these boundaries.
  */
 const PIECES = /'(?:s|t|re|ve|m|ll|d)| ?\p{L}+| ?\p{N}{1,3}| ?[^\s\p{L}\p{N}]+|\s+/gu;
-const NON_ASCII = /[^\x00-\x7f]/gu;
+const NON_ASCII = /[^\u0000-\u007f]/gu; // eslint-disable-line no-control-regex -- the ASCII range, by definition
 
 /**
  * A token estimate for text a provider did not report on (a stream cut before its usage arrived), close to and
@@ -91,7 +96,8 @@ export function billFor(
   model: Price,
   o: { finished: boolean; reported: Usage; delivered: TextTokenEstimate; promptTokens: () => number },
 ): Bill {
-  const accepted = o.finished || o.delivered.chars > 0 || o.reported.inputTokens != null || o.reported.outputTokens != null;
+  const accepted =
+    o.finished || o.delivered.chars > 0 || o.reported.inputTokens != null || o.reported.outputTokens != null;
   const inputEstimated = o.reported.inputTokens == null && accepted;
   const inputTokens = o.reported.inputTokens ?? (accepted ? o.promptTokens() : 0);
   let outputTokens: number;
@@ -104,5 +110,11 @@ export function billFor(
     outputEstimated = o.reported.outputTokens == null || estimate > o.reported.outputTokens;
     outputTokens = outputEstimated ? estimate : o.reported.outputTokens!;
   }
-  return { charge: creditsFor(model, inputTokens, outputTokens), inputTokens, outputTokens, inputEstimated, outputEstimated };
+  return {
+    charge: creditsFor(model, inputTokens, outputTokens),
+    inputTokens,
+    outputTokens,
+    inputEstimated,
+    outputEstimated,
+  };
 }

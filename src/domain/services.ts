@@ -34,7 +34,9 @@ export interface Services {
 }
 
 export interface DomainEvents {
-  'completion-settled': [{ completionId: string; orgId: string; requestId: string; status: string; creditsCharged: number }];
+  'completion-settled': [
+    { completionId: string; orgId: string; requestId: string; status: string; creditsCharged: number },
+  ];
   /** A completion started being accepted, or one left `inflight` (settled, or refused before it held anything). */
   'inflight-changed': [size: number];
 }

@@ -22,10 +22,20 @@ export interface UsageSummary {
 export async function usageSummary(s: Services, orgId: string): Promise<UsageSummary> {
   const org = await loadOrg(s, orgId);
   const provider = effectiveProvider(org, s.clock.now());
-  const { _sum } = await s.db.completion.aggregate({ where: { orgId, billing: 'CREDITS' }, _sum: { creditsCharged: true } });
+  const { _sum } = await s.db.completion.aggregate({
+    where: { orgId, billing: 'CREDITS' },
+    _sum: { creditsCharged: true },
+  });
   const totalCreditsCharged = _sum.creditsCharged ?? 0;
   if (provider === 'INTERVY_CREDITS') {
-    return { orgId, trackingAvailable: true, notice: null, providerDashboardUrl: null, totalCreditsCharged, openOverageCredits: org.overageOwed };
+    return {
+      orgId,
+      trackingAvailable: true,
+      notice: null,
+      providerDashboardUrl: null,
+      totalCreditsCharged,
+      openOverageCredits: org.overageOwed,
+    };
   }
   const dashboard = PROVIDER_DASHBOARDS[provider];
   return {

@@ -39,7 +39,8 @@ export class Keyring {
         const sep = entry.indexOf(':');
         const id = entry.slice(0, sep);
         const b64 = entry.slice(sep + 1);
-        if (sep <= 0 || !/^[A-Za-z0-9_.-]+$/.test(id)) throw new Error(`keyring entry ${i + 1} does not look like "<id>:<base64 key>"`);
+        if (sep <= 0 || !/^[A-Za-z0-9_.-]+$/.test(id))
+          throw new Error(`keyring entry ${i + 1} does not look like "<id>:<base64 key>"`);
         if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || Buffer.from(b64, 'base64').length !== 32) {
           throw new Error(`master key "${id}" (entry ${i + 1}) must be 32 bytes, base64 encoded`);
         }

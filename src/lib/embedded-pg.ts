@@ -26,7 +26,8 @@ export function takeSignalsFromEmbeddedPostgres(): void {
     hookedEvents(): string[];
     unhookEvent(event: string): void;
   };
-  for (const event of ['SIGTERM', 'SIGINT', 'SIGHUP']) if (hooks.hookedEvents().includes(event)) hooks.unhookEvent(event);
+  for (const event of ['SIGTERM', 'SIGINT', 'SIGHUP'])
+    if (hooks.hookedEvents().includes(event)) hooks.unhookEvent(event);
 }
 
 function processIsPostgres(pid: number): boolean {
@@ -80,7 +81,8 @@ function runningPostmaster(dbDir: string): { pid: number; port: number } | null 
     return null;
   }
   const pid = Number(lines[0]);
-  if (Number.isInteger(pid) && pid > 0 && processIsPostgres(pid) && Number(lines[3])) return { pid, port: Number(lines[3]) };
+  if (Number.isInteger(pid) && pid > 0 && processIsPostgres(pid) && Number(lines[3]))
+    return { pid, port: Number(lines[3]) };
   fs.rmSync(pidFile, { force: true });
   return null;
 }
@@ -121,7 +123,10 @@ export async function startEmbeddedPostgres(opts: {
   }
   if (existing) {
     // Its starter died without stopping it (kill -9): adopt it, and stop it when this process stops.
-    opts.log.info('adopting an embedded PostgreSQL left running by a process that died', { port: existing.port, pid: existing.pid });
+    opts.log.info('adopting an embedded PostgreSQL left running by a process that died', {
+      port: existing.port,
+      pid: existing.pid,
+    });
     claim(opts.dataDir);
     return { url: urlFor(existing.port), owned: true, stop: () => stopPostmaster(existing.pid) };
   }
@@ -136,7 +141,13 @@ export async function startEmbeddedPostgres(opts: {
     authMethod: 'scram-sha-256',
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', ...(opts.throwaway ? NO_FLUSHES : [])],
+    postgresFlags: [
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'max_connections=200',
+      ...(opts.throwaway ? NO_FLUSHES : []),
+    ],
     initdbFlags: opts.throwaway ? ['--no-sync'] : [],
     onLog: (m) => opts.log.debug('postgres', { line: String(m).trim() }),
     onError: (m) => opts.log.debug('postgres', { line: String(m).trim() }),
@@ -148,7 +159,13 @@ export async function startEmbeddedPostgres(opts: {
   await server.start();
   claim(opts.dataDir);
 
-  const admin = new pg.Client({ host: '127.0.0.1', port: opts.port, user: 'postgres', password: pw, database: 'postgres' });
+  const admin = new pg.Client({
+    host: '127.0.0.1',
+    port: opts.port,
+    user: 'postgres',
+    password: pw,
+    database: 'postgres',
+  });
   await admin.connect();
   try {
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);

@@ -16,7 +16,8 @@ export const ERROR_CODES = {
   PROVIDER_UNAVAILABLE: 'The AI provider could not be reached or failed mid-answer.',
   RATE_LIMITED: 'Too many requests of this kind: wait extensions.retryAfter seconds, then try again.',
   CANCELLED: 'The request was cancelled by the client.',
-  SERVER_SHUTTING_DOWN: 'This server instance is restarting: retry the request (it reaches another instance); only what was streamed was charged.',
+  SERVER_SHUTTING_DOWN:
+    'This server instance is restarting: retry the request (it reaches another instance); only what was streamed was charged.',
   OPERATION_LIMIT_EXCEEDED:
     'The operation is too big or too costly (document size, tokens, depth, aliases, directives or cost): the message names the limit. Split it, or pass long text as variables.',
   BAD_REQUEST: 'The HTTP request is malformed (invalid JSON, no query, wrong method or content type): fix the client.',

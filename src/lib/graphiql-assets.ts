@@ -24,7 +24,10 @@ const FILES: Record<string, string> = {
  */
 export function renderLocalGraphiQL(opts: GraphiQLOptions): string {
   const withQuery = { ...opts, query: opts.defaultQuery } as GraphiQLOptions;
-  return renderGraphiQL(withQuery).replace(/https:\/\/unpkg\.com\/@graphql-yoga\/graphiql@[^/]+\/dist\//g, GRAPHIQL_ASSETS_PATH);
+  return renderGraphiQL(withQuery).replace(
+    /https:\/\/unpkg\.com\/@graphql-yoga\/graphiql@[^/]+\/dist\//g,
+    GRAPHIQL_ASSETS_PATH,
+  );
 }
 
 /** Serves one of the known asset files; false when the URL is not one. */

@@ -43,7 +43,12 @@ export function createMaskError(log: Logger) {
   return (error: unknown): Error => {
     const gqlError = error instanceof GraphQLError ? error : null;
     const original = gqlError?.originalError ?? error;
-    const at = { path: gqlError?.path, nodes: gqlError?.nodes, source: gqlError?.source, positions: gqlError?.positions };
+    const at = {
+      path: gqlError?.path,
+      nodes: gqlError?.nodes,
+      source: gqlError?.source,
+      positions: gqlError?.positions,
+    };
     // The request id (lib/operation-plugins.ts) survives masking, so a client can quote it.
     const requestId = gqlError?.extensions?.requestId;
     const tag = requestId === undefined ? {} : { requestId };
@@ -60,9 +65,12 @@ export function createMaskError(log: Logger) {
       return refused(original.message, ourCode(original.extensions), original.extensions);
     }
     log.error('unexpected error in a resolver', { error: original, path: gqlError?.path?.join('.'), ...tag });
-    return new GraphQLError('Something unexpected went wrong on our side. Try again; if it keeps happening, contact support.', {
-      ...at,
-      extensions: { code: 'INTERNAL_SERVER_ERROR', ...tag },
-    });
+    return new GraphQLError(
+      'Something unexpected went wrong on our side. Try again; if it keeps happening, contact support.',
+      {
+        ...at,
+        extensions: { code: 'INTERNAL_SERVER_ERROR', ...tag },
+      },
+    );
   };
 }

@@ -28,7 +28,10 @@ export const CLOSE_RATE_LIMITED = 4429;
  * GraphiQL (graphql-tools' executor) sends in each subscribe message as `extensions.headers`, since a browser
  * cannot set headers on a WebSocket.
  */
-function authorizationOf(connectionParams: Record<string, unknown> | undefined, extensions: Record<string, unknown> | undefined | null) {
+function authorizationOf(
+  connectionParams: Record<string, unknown> | undefined,
+  extensions: Record<string, unknown> | undefined | null,
+) {
   if (typeof connectionParams?.authorization === 'string') return connectionParams.authorization;
   const headers = extensions?.headers;
   if (!headers || typeof headers !== 'object') return undefined;
@@ -36,13 +39,19 @@ function authorizationOf(connectionParams: Record<string, unknown> | undefined, 
   return typeof entry?.[1] === 'string' ? entry[1] : undefined;
 }
 
-const asBearer = (raw: unknown) => (typeof raw === 'string' && raw ? (/^Bearer /i.test(raw) ? raw : `Bearer ${raw}`) : undefined);
+const asBearer = (raw: unknown) =>
+  typeof raw === 'string' && raw ? (/^Bearer /i.test(raw) ? raw : `Bearer ${raw}`) : undefined;
 
 /** An error as a socket client sees it: our code and message, none of Yoga's HTTP hints. */
 function forSocket(err: unknown): GraphQLError {
   const e = err instanceof GraphQLError ? err : new GraphQLError((err as Error).message);
   const { http: _http, originalError: _o, ...extensions } = e.extensions ?? {};
-  return new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { ...extensions, code: extensions.code ?? 'BAD_USER_INPUT' } });
+  return new GraphQLError(e.message, {
+    nodes: e.nodes,
+    source: e.source,
+    positions: e.positions,
+    extensions: { ...extensions, code: extensions.code ?? 'BAD_USER_INPUT' },
+  });
 }
 
 export interface GraphqlWsOptions {
@@ -70,8 +79,14 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
   const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== path) return socket.destroy();
     if (!opts.originAllowed(req.headers.origin, req.headers.host)) {
-      const body = JSON.stringify({ errors: [{ message: 'This origin may not open a WebSocket to this API.', extensions: { code: 'ORIGIN_NOT_ALLOWED' } }] });
-      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      const body = JSON.stringify({
+        errors: [
+          { message: 'This origin may not open a WebSocket to this API.', extensions: { code: 'ORIGIN_NOT_ALLOWED' } },
+        ],
+      });
+      socket.end(
+        `HTTP/1.1 403 Forbidden\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
       return;
     }
     wsServer.handleUpgrade(req, socket, head, (ws) => wsServer.emit('connection', ws, req));
@@ -81,7 +96,10 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
   const idle = (ws: WebSocket, state: SocketState) => {
     clearTimeout(state.idleTimer);
     if (state.running > 0) return;
-    state.idleTimer = setTimeout(() => ws.close(1000, `Idle for ${transport.wsIdleTimeoutMs} ms with no operation`), transport.wsIdleTimeoutMs);
+    state.idleTimer = setTimeout(
+      () => ws.close(1000, `Idle for ${transport.wsIdleTimeoutMs} ms with no operation`),
+      transport.wsIdleTimeoutMs,
+    );
     state.idleTimer.unref();
   };
   const forget = (ws: WebSocket) => {
@@ -118,7 +136,8 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
         ws.once('close', () => forget(ws));
         if (authorization) {
           state.recheckTimer = setInterval(async () => {
-            if (await opts.tokenProblem(authorization).catch(() => null)) ws.close(CloseCode.Forbidden, 'Forbidden: the token is no longer valid');
+            if (await opts.tokenProblem(authorization).catch(() => null))
+              ws.close(CloseCode.Forbidden, 'Forbidden: the token is no longer valid');
           }, transport.wsTokenRecheckMs);
           state.recheckTimer.unref();
         }
@@ -143,16 +162,28 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
         };
         // graphql-ws has already registered this operation in ctx.subscriptions.
         if (Object.keys(ctx.subscriptions).length > opts.limits.operationsPerSocket) {
-          const refusal = new RateLimited(`This connection already runs ${opts.limits.operationsPerSocket} operations: stop one, then try again.`, 1);
-          return refuse([new GraphQLError(refusal.message, { extensions: { code: refusal.code, ...refusal.extensions } })]);
+          const refusal = new RateLimited(
+            `This connection already runs ${opts.limits.operationsPerSocket} operations: stop one, then try again.`,
+            1,
+          );
+          return refuse([
+            new GraphQLError(refusal.message, { extensions: { code: refusal.code, ...refusal.extensions } }),
+          ]);
         }
         if (state?.authorization && (await opts.tokenProblem(state.authorization))) {
           ws.close(CloseCode.Forbidden, 'Forbidden: the token is no longer valid');
-          return refuse([new GraphQLError('Your token is no longer valid: get a new one and sign in again.', { extensions: { code: 'UNAUTHENTICATED' } })]);
+          return refuse([
+            new GraphQLError('Your token is no longer valid: get a new one and sign in again.', {
+              extensions: { code: 'UNAUTHENTICATED' },
+            }),
+          ]);
         }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
-          connectionParams: { ...ctx.connectionParams, authorization: authorizationOf(ctx.connectionParams, payload.extensions) },
+          connectionParams: {
+            ...ctx.connectionParams,
+            authorization: authorizationOf(ctx.connectionParams, payload.extensions),
+          },
           req: ctx.extra.request,
           socket: ws,
           params: payload,

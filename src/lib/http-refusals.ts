@@ -7,8 +7,14 @@ export const useCodedHttpRefusals: Plugin = {
   onRequestParse({ request, requestParser, endResponse, fetchAPI }) {
     // Built-in parsers registered before this plugin: none matched, so Yoga would answer a bare 415.
     if (requestParser || request.method !== 'POST') return;
-    const body = { errors: [{ message: 'Send the operation as JSON: content-type: application/json.', extensions: { code: 'BAD_REQUEST' } }] };
-    endResponse(new fetchAPI.Response(JSON.stringify(body), { status: 415, headers: { 'content-type': 'application/json' } }));
+    const body = {
+      errors: [
+        { message: 'Send the operation as JSON: content-type: application/json.', extensions: { code: 'BAD_REQUEST' } },
+      ],
+    };
+    endResponse(
+      new fetchAPI.Response(JSON.stringify(body), { status: 415, headers: { 'content-type': 'application/json' } }),
+    );
   },
   onResponse({ response }) {
     // A body refused part-way is still arriving: close the connection rather than read the rest to reuse it.
@@ -25,9 +31,18 @@ export function answerMalformedHttp(server: http.Server): void {
     if (err.code === 'ECONNRESET' || !socket.writable) return void socket.destroy();
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
     const body = JSON.stringify({
-      errors: [{ message: tooLarge ? 'The request line or headers are too large: send the operation in a POST body.' : 'Malformed HTTP request.', extensions: { code: tooLarge ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST' } }],
+      errors: [
+        {
+          message: tooLarge
+            ? 'The request line or headers are too large: send the operation in a POST body.'
+            : 'Malformed HTTP request.',
+          extensions: { code: tooLarge ? 'PAYLOAD_TOO_LARGE' : 'BAD_REQUEST' },
+        },
+      ],
     });
     const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   });
 }

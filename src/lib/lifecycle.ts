@@ -45,7 +45,11 @@ export class ProcessLifecycle implements Lifecycle {
       if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
     };
     const tracked: AsyncGenerator<T> = {
-      next: (...args) => stream.next(...args).then((r) => (r.done && end(), r), (err) => (end(), Promise.reject(err))),
+      next: (...args) =>
+        stream.next(...args).then(
+          (r) => (r.done && end(), r),
+          (err) => (end(), Promise.reject(err)),
+        ),
       return: (value) => stream.return(value as any).finally(end),
       throw: (err) => stream.throw(err).finally(end),
       [Symbol.asyncIterator]: () => tracked,

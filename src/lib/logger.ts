@@ -20,9 +20,24 @@ export function scrubSecrets(text: string): string {
 }
 
 /** Fields never logged, wherever they appear up to two levels down (variables.input.apiKey, headers.authorization…). */
-const SECRET_FIELDS = ['apiKey', 'key', 'token', 'authorization', 'password', 'jwtSecret', 'keyEncryptionKeys', 'legacyByokKey', 'secret'];
+const SECRET_FIELDS = [
+  'apiKey',
+  'key',
+  'token',
+  'authorization',
+  'password',
+  'jwtSecret',
+  'keyEncryptionKeys',
+  'legacyByokKey',
+  'secret',
+];
 const PROMPT_FIELDS = ['content', 'system', 'messages', 'prompt', 'text'];
-export const REDACT_PATHS = [...SECRET_FIELDS, ...PROMPT_FIELDS].flatMap((f) => [f, `*.${f}`, `*.*.${f}`, `*.*.*.${f}`]);
+export const REDACT_PATHS = [...SECRET_FIELDS, ...PROMPT_FIELDS].flatMap((f) => [
+  f,
+  `*.${f}`,
+  `*.*.${f}`,
+  `*.*.*.${f}`,
+]);
 
 export interface Logger {
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -39,8 +54,14 @@ export type LogSink = (line: string) => void;
 function prettyStream(write: (s: string) => void): DestinationStream | null {
   try {
     // A dev dependency: absent from a production install, where the format is json anyway.
-    const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as { prettyFactory(o: object): (line: string) => string };
-    const format = prettyFactory({ colorize: process.stderr.isTTY, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' });
+    const { prettyFactory } = createRequire(import.meta.url)('pino-pretty') as {
+      prettyFactory(o: object): (line: string) => string;
+    };
+    const format = prettyFactory({
+      colorize: process.stderr.isTTY,
+      ignore: 'pid,hostname',
+      translateTime: 'SYS:HH:MM:ss.l',
+    });
     return { write: (line: string) => write(format(line)) };
   } catch {
     return null;
@@ -48,8 +69,15 @@ function prettyStream(write: (s: string) => void): DestinationStream | null {
 }
 
 const wrap = (p: pino.Logger): Logger => {
-  const at = (lvl: 'debug' | 'info' | 'warn' | 'error') => (msg: string, fields?: Record<string, unknown>) => (fields ? p[lvl](fields, msg) : p[lvl](msg));
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (fields) => wrap(p.child(fields)) };
+  const at = (lvl: 'debug' | 'info' | 'warn' | 'error') => (msg: string, fields?: Record<string, unknown>) =>
+    fields ? p[lvl](fields, msg) : p[lvl](msg);
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (fields) => wrap(p.child(fields)),
+  };
 };
 
 export function createLogger(level: LogLevel, sink?: LogSink, format: LogFormat = 'json'): Logger {
@@ -64,7 +92,12 @@ export function createLogger(level: LogLevel, sink?: LogSink, format: LogFormat 
         timestamp: stdTimeFunctions.isoTime,
         formatters: { level: (label) => ({ level: label }) },
         redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-        serializers: { error: (e: unknown) => (e instanceof Error ? { name: e.name, message: scrubSecrets(e.message), code: (e as { code?: unknown }).code } : e) },
+        serializers: {
+          error: (e: unknown) =>
+            e instanceof Error
+              ? { name: e.name, message: scrubSecrets(e.message), code: (e as { code?: unknown }).code }
+              : e,
+        },
       },
       destination,
     ),

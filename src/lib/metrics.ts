@@ -5,17 +5,69 @@ import type { AcceptedCompletion, IvyEvent } from '../domain/ivy.ts';
 
 export class AppMetrics {
   readonly registry = new Registry();
-  readonly operations = new Counter({ name: 'ivy_operations_total', help: 'GraphQL operations by name, type and outcome (ok or an ErrorCode).', labelNames: ['operation', 'type', 'outcome'], registers: [this.registry] });
-  readonly operationSeconds = new Histogram({ name: 'ivy_operation_duration_seconds', help: 'GraphQL operation latency (a subscription: its whole life).', labelNames: ['operation', 'type'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] });
-  readonly openSockets = new Gauge({ name: 'ivy_websocket_connections', help: 'Open graphql-ws connections.', registers: [this.registry] });
-  readonly openSubscriptions = new Gauge({ name: 'ivy_subscriptions_active', help: 'Running subscriptions, over graphql-ws and SSE.', registers: [this.registry] });
-  readonly completions = new Counter({ name: 'ivy_completions_total', help: 'Completions by provider, billing mode and outcome (finished or an ErrorCode).', labelNames: ['provider', 'billing', 'outcome'], registers: [this.registry] });
-  readonly firstToken = new Histogram({ name: 'ivy_completion_first_token_seconds', help: 'Time from acceptance to the first text delta.', labelNames: ['provider'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16], registers: [this.registry] });
-  readonly creditsHeld = new Counter({ name: 'ivy_credits_held_total', help: 'Credits held before calling upstream (credits mode).', registers: [this.registry] });
-  readonly creditsCharged = new Counter({ name: 'ivy_credits_charged_total', help: 'Credits charged when completions settled.', registers: [this.registry] });
-  readonly providerErrors = new Counter({ name: 'ivy_provider_errors_total', help: 'Completions that ended with a provider error, by code.', labelNames: ['provider', 'code'], registers: [this.registry] });
-  readonly keyTests = new Counter({ name: 'ivy_key_tests_total', help: 'Personal key tests by result: ok, or not_ok_ plus the key status after the test (invalid; valid when rate limited; unchanged when unreachable).', labelNames: ['provider', 'result'], registers: [this.registry] });
-  readonly sweepReleases = new Counter({ name: 'ivy_ledger_sweep_released_holds_total', help: 'Abandoned credit holds released by the expiry sweep.', registers: [this.registry] });
+  readonly operations = new Counter({
+    name: 'ivy_operations_total',
+    help: 'GraphQL operations by name, type and outcome (ok or an ErrorCode).',
+    labelNames: ['operation', 'type', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly operationSeconds = new Histogram({
+    name: 'ivy_operation_duration_seconds',
+    help: 'GraphQL operation latency (a subscription: its whole life).',
+    labelNames: ['operation', 'type'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  readonly openSockets = new Gauge({
+    name: 'ivy_websocket_connections',
+    help: 'Open graphql-ws connections.',
+    registers: [this.registry],
+  });
+  readonly openSubscriptions = new Gauge({
+    name: 'ivy_subscriptions_active',
+    help: 'Running subscriptions, over graphql-ws and SSE.',
+    registers: [this.registry],
+  });
+  readonly completions = new Counter({
+    name: 'ivy_completions_total',
+    help: 'Completions by provider, billing mode and outcome (finished or an ErrorCode).',
+    labelNames: ['provider', 'billing', 'outcome'],
+    registers: [this.registry],
+  });
+  readonly firstToken = new Histogram({
+    name: 'ivy_completion_first_token_seconds',
+    help: 'Time from acceptance to the first text delta.',
+    labelNames: ['provider'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16],
+    registers: [this.registry],
+  });
+  readonly creditsHeld = new Counter({
+    name: 'ivy_credits_held_total',
+    help: 'Credits held before calling upstream (credits mode).',
+    registers: [this.registry],
+  });
+  readonly creditsCharged = new Counter({
+    name: 'ivy_credits_charged_total',
+    help: 'Credits charged when completions settled.',
+    registers: [this.registry],
+  });
+  readonly providerErrors = new Counter({
+    name: 'ivy_provider_errors_total',
+    help: 'Completions that ended with a provider error, by code.',
+    labelNames: ['provider', 'code'],
+    registers: [this.registry],
+  });
+  readonly keyTests = new Counter({
+    name: 'ivy_key_tests_total',
+    help: 'Personal key tests by result: ok, or not_ok_ plus the key status after the test (invalid; valid when rate limited; unchanged when unreachable).',
+    labelNames: ['provider', 'result'],
+    registers: [this.registry],
+  });
+  readonly sweepReleases = new Counter({
+    name: 'ivy_ledger_sweep_released_holds_total',
+    help: 'Abandoned credit holds released by the expiry sweep.',
+    registers: [this.registry],
+  });
 
   /** Node's process metrics (event loop lag, heap, GC) only when served: they install monitors. */
   constructor(processMetrics = true) {
@@ -40,7 +92,8 @@ export class AppMetrics {
       } else if (event.kind === 'finished' || event.kind === 'failed') {
         this.creditsCharged.inc(event.creditsCharged);
         count(event.kind === 'finished' ? 'finished' : event.code);
-        if (event.kind === 'failed' && event.code.startsWith('PROVIDER_')) this.providerErrors.inc({ provider: c.provider, code: event.code });
+        if (event.kind === 'failed' && event.code.startsWith('PROVIDER_'))
+          this.providerErrors.inc({ provider: c.provider, code: event.code });
       }
     };
     const observed: AsyncGenerator<IvyEvent> = {

@@ -81,7 +81,7 @@ export async function applyMigrations(databaseUrl: string, dir = MIGRATIONS_DIR)
         await client.query('COMMIT');
       } catch (err) {
         await client.query('ROLLBACK');
-        throw new Error(`Migration ${m.name} failed: ${(err as Error).message}`);
+        throw new Error(`Migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
       }
       done.push(m.name);
     }
@@ -94,12 +94,14 @@ export async function applyMigrations(databaseUrl: string, dir = MIGRATIONS_DIR)
 
 /** Applied migration names, or [] on a database never migrated. */
 async function appliedNames(client: pg.Client): Promise<Set<string>> {
-  const { rows } = await client.query<{ migration_name: string }>(
-    `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
-  ).catch((err) => {
-    if ((err as { code?: string }).code === '42P01') return { rows: [] }; // undefined_table: never migrated
-    throw err;
-  });
+  const { rows } = await client
+    .query<{ migration_name: string }>(
+      `SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+    )
+    .catch((err) => {
+      if ((err as { code?: string }).code === '42P01') return { rows: [] }; // undefined_table: never migrated
+      throw err;
+    });
   return new Set(rows.map((r) => r.migration_name));
 }
 
@@ -109,7 +111,9 @@ export async function pendingMigrations(databaseUrl: string, dir = MIGRATIONS_DI
   await client.connect();
   try {
     const applied = await appliedNames(client);
-    return readMigrations(dir).map((m) => m.name).filter((n) => !applied.has(n));
+    return readMigrations(dir)
+      .map((m) => m.name)
+      .filter((n) => !applied.has(n));
   } finally {
     await client.end();
   }

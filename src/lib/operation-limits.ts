@@ -8,7 +8,14 @@ import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { MaxTokensParserWLexer } from '@escape.tech/graphql-armor-max-tokens';
 import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { createComplexityRule } from '@pothos/plugin-complexity';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, validate, type DocumentNode, type GraphQLSchema, type ValidationContext } from 'graphql';
+import {
+  GraphQLError,
+  NoSchemaIntrospectionCustomRule,
+  validate,
+  type DocumentNode,
+  type GraphQLSchema,
+  type ValidationContext,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { OperationLimits } from '../config.ts';
 
@@ -27,9 +34,17 @@ const ENV_OF: Record<LimitName, string> = {
 
 /** `http` (Yoga's status hint) only where Yoga strips it again: before execution results reach a socket. */
 function limitExceeded(limit: LimitName, max: number, what: string, http = true): GraphQLError {
-  return new GraphQLError(`Operation refused: ${what} (limit ${ENV_OF[limit]} = ${max}). Split the operation, ask for less, or pass long text as variables.`, {
-    extensions: { code: 'OPERATION_LIMIT_EXCEEDED', limit: ENV_OF[limit], max, ...(http ? { http: { status: 400 } } : {}) },
-  });
+  return new GraphQLError(
+    `Operation refused: ${what} (limit ${ENV_OF[limit]} = ${max}). Split the operation, ask for less, or pass long text as variables.`,
+    {
+      extensions: {
+        code: 'OPERATION_LIMIT_EXCEEDED',
+        limit: ENV_OF[limit],
+        max,
+        ...(http ? { http: { status: 400 } } : {}),
+      },
+    },
+  );
 }
 
 /** armor's messages read "Syntax Error: Query depth limit of 6 exceeded, found 7."; keep the facts, drop the prefix. */
@@ -42,17 +57,27 @@ function armorRule(limit: LimitName, max: number, make: (opts: any) => (ctx: Val
       maxCost: max,
       flattenFragments: true,
       propagateOnRejection: false,
-      onReject: [(c: ValidationContext | null, err: GraphQLError) => c?.reportError(limitExceeded(limit, max, armorFacts(err)))],
+      onReject: [
+        (c: ValidationContext | null, err: GraphQLError) => c?.reportError(limitExceeded(limit, max, armorFacts(err))),
+      ],
     })(ctx) as ReturnType<typeof NoSchemaIntrospectionCustomRule>;
 }
 
-function refuseCostly(schema: GraphQLSchema, document: DocumentNode, variables: unknown, operationName: string | null | undefined, context: object, max: number) {
+function refuseCostly(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: unknown,
+  operationName: string | null | undefined,
+  context: object,
+  max: number,
+) {
   const rule = createComplexityRule({
     context,
     variableValues: (variables ?? {}) as Record<string, unknown>,
     operationName,
     validate: ({ complexity }, report) => {
-      if (complexity > max) report(limitExceeded('cost', max, `its cost is ${complexity} (provider calls and list sizes count)`, false));
+      if (complexity > max)
+        report(limitExceeded('cost', max, `its cost is ${complexity} (provider calls and list sizes count)`, false));
     },
   });
   // Only the cost verdict: anything else wrong with the document was reported by validation already.
@@ -73,15 +98,21 @@ export function useOperationLimits(limits: OperationLimits, opts: { introspectio
       const source = typeof params.source === 'string' ? params.source : params.source.body;
       // Before the lexer sees a byte: a 3 MB document costs one length check.
       if (source.length > limits.documentBytes || Buffer.byteLength(source) > limits.documentBytes) {
-        throw limitExceeded('documentBytes', limits.documentBytes, `the document is larger than ${limits.documentBytes} bytes`);
+        throw limitExceeded(
+          'documentBytes',
+          limits.documentBytes,
+          `the document is larger than ${limits.documentBytes} bytes`,
+        );
       }
       setParseFn((src, options) =>
         new MaxTokensParserWLexer(src, {
           ...options,
           n: limits.tokens,
-          onReject: [() => {
-            throw limitExceeded('tokens', limits.tokens, `the document has more than ${limits.tokens} tokens`);
-          }],
+          onReject: [
+            () => {
+              throw limitExceeded('tokens', limits.tokens, `the document has more than ${limits.tokens} tokens`);
+            },
+          ],
         }).parseDocument(),
       );
     },
@@ -91,11 +122,25 @@ export function useOperationLimits(limits: OperationLimits, opts: { introspectio
       return hideSuggestions?.onValidate?.(payload as any) as any;
     },
     onExecute({ args, setResultAndStopExecution }) {
-      const refused = refuseCostly(args.schema, args.document, args.variableValues, args.operationName, args.contextValue as object, limits.cost);
+      const refused = refuseCostly(
+        args.schema,
+        args.document,
+        args.variableValues,
+        args.operationName,
+        args.contextValue as object,
+        limits.cost,
+      );
       if (refused) setResultAndStopExecution(refused);
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const refused = refuseCostly(args.schema, args.document, args.variableValues, args.operationName, args.contextValue as object, limits.cost);
+      const refused = refuseCostly(
+        args.schema,
+        args.document,
+        args.variableValues,
+        args.operationName,
+        args.contextValue as object,
+        limits.cost,
+      );
       if (refused) setResultAndStopExecution(refused);
     },
   };

@@ -44,7 +44,17 @@ const codesOf = (errors: readonly (Error | GraphQLError)[] | undefined) => (erro
 /** Adds the request id to each error's extensions, so a client can quote it to support. */
 function withRequestId(result: ExecutionResult, requestId: string): ExecutionResult {
   if (!result.errors?.length) return result;
-  const errors = result.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, path: e.path, originalError: e.originalError, extensions: { ...e.extensions, requestId } }));
+  const errors = result.errors.map(
+    (e) =>
+      new GraphQLError(e.message, {
+        nodes: e.nodes,
+        source: e.source,
+        positions: e.positions,
+        path: e.path,
+        originalError: e.originalError,
+        extensions: { ...e.extensions, requestId },
+      }),
+  );
   return { ...result, errors };
 }
 
@@ -62,14 +72,26 @@ export function useOperationLog(log: Logger, metrics: AppMetrics): Plugin {
     metrics.operationSeconds.observe({ operation, type }, durationMs / 1000);
     // The document is never logged (it can carry prompt text or a key typed inline): its hash tells operations apart.
     const query = (ctx as { params?: { query?: unknown } }).params?.query;
-    const line = { requestId: idOf(ctx), operation, type, durationMs, outcome, ...(typeof query === 'string' ? { documentHash: documentHash(query) } : {}) };
+    const line = {
+      requestId: idOf(ctx),
+      operation,
+      type,
+      durationMs,
+      outcome,
+      ...(typeof query === 'string' ? { documentHash: documentHash(query) } : {}),
+    };
     if (codes.includes('INTERNAL_SERVER_ERROR')) log.error('operation', line);
     else log.info('operation', line);
   };
   const track = (args: { contextValue: unknown; operationName?: string | null; document: any }) => {
     const ctx = args.contextValue as WithRequestId;
     const op = args.document.definitions.find((d: any) => d.kind === 'OperationDefinition');
-    return { ctx, operation: args.operationName ?? op?.name?.value ?? 'anonymous', type: String(op?.operation ?? 'query'), started: performance.now() };
+    return {
+      ctx,
+      operation: args.operationName ?? op?.name?.value ?? 'anonymous',
+      type: String(op?.operation ?? 'query'),
+      started: performance.now(),
+    };
   };
   return {
     onValidate: ({ context }) => {
@@ -78,7 +100,15 @@ export function useOperationLog(log: Logger, metrics: AppMetrics): Plugin {
         if (!result.length) return;
         // Validation errors carry a code (and the request id) too, so every refusal has one.
         const requestId = idOf(context as WithRequestId);
-        const coded = result.map((e) => new GraphQLError(e.message, { nodes: e.nodes, source: e.source, positions: e.positions, extensions: { code: 'BAD_USER_INPUT', ...e.extensions, ...(requestId ? { requestId } : {}) } }));
+        const coded = result.map(
+          (e) =>
+            new GraphQLError(e.message, {
+              nodes: e.nodes,
+              source: e.source,
+              positions: e.positions,
+              extensions: { code: 'BAD_USER_INPUT', ...e.extensions, ...(requestId ? { requestId } : {}) },
+            }),
+        );
         setResult(coded);
         finish(context as WithRequestId, 'invalid', 'unknown', started, codesOf(coded));
       };
@@ -123,7 +153,9 @@ export function useOperationLog(log: Logger, metrics: AppMetrics): Plugin {
 }
 
 const shuttingDown = () =>
-  new GraphQLError('This server is shutting down: send the request again (it will reach another instance).', { extensions: { code: 'SERVER_SHUTTING_DOWN' } });
+  new GraphQLError('This server is shutting down: send the request again (it will reach another instance).', {
+    extensions: { code: 'SERVER_SHUTTING_DOWN' },
+  });
 
 /** While draining, every new operation is refused with SERVER_SHUTTING_DOWN, on every transport. */
 export const useRefuseWhileDraining = (lifecycle: Lifecycle): Plugin => ({

@@ -48,7 +48,10 @@ const REDIS_CONNECT_GRACE_MS = 3000;
  * Opens the runtime, runs `fn` and closes everything again. Returns the exit code: `fn`'s own (for partial
  * failures it reports itself), 2 for a UsageError, 1 for any other error (its message goes to stderr).
  */
-export async function runOperatorCommand(io: CommandIO, fn: (rt: OperatorRuntime) => Promise<number | void>): Promise<number> {
+export async function runOperatorCommand(
+  io: CommandIO,
+  fn: (rt: OperatorRuntime) => Promise<number | void>,
+): Promise<number> {
   const out = (line: string) => void io.stdout.write(line + '\n');
   const err = (line: string) => void io.stderr.write(line + '\n');
   let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
@@ -65,15 +68,30 @@ export async function runOperatorCommand(io: CommandIO, fn: (rt: OperatorRuntime
     const pubsub: Pick<AppPubSub, 'publish'> = {
       publish(...args) {
         if (!redisUrl) return;
-        bus ??= Promise.all([import('./redis.ts'), import('./pubsub.ts')]).then(([{ connectRedis }, { createAppPubSub }]) => {
-          const redis = connectRedis(redisUrl, log);
-          // A one-shot command sends its events when it closes, once Redis has had a chance to connect.
-          return { redis, ...createAppPubSub({ redis, log, coalesce: { quietMs: 3_600_000, maxDelayMs: 3_600_000 } }) };
-        });
+        bus ??= Promise.all([import('./redis.ts'), import('./pubsub.ts')]).then(
+          ([{ connectRedis }, { createAppPubSub }]) => {
+            const redis = connectRedis(redisUrl, log);
+            // A one-shot command sends its events when it closes, once Redis has had a chance to connect.
+            return {
+              redis,
+              ...createAppPubSub({ redis, log, coalesce: { quietMs: 3_600_000, maxDelayMs: 3_600_000 } }),
+            };
+          },
+        );
         void bus.then((b) => b.pubsub.publish(...args));
       },
     };
-    const code = await fn({ config, db: database.db, keyring: secrets.keyring, secrets, clock: systemClock, log, out, err, pubsub });
+    const code = await fn({
+      config,
+      db: database.db,
+      keyring: secrets.keyring,
+      secrets,
+      clock: systemClock,
+      log,
+      out,
+      err,
+      pubsub,
+    });
     return code ?? 0;
   } catch (e) {
     err((e as Error).message);
@@ -81,7 +99,10 @@ export async function runOperatorCommand(io: CommandIO, fn: (rt: OperatorRuntime
   } finally {
     const relay = await bus;
     if (relay) {
-      await Promise.race([relay.redis.whenState('connected'), new Promise((r) => setTimeout(r, REDIS_CONNECT_GRACE_MS).unref())]);
+      await Promise.race([
+        relay.redis.whenState('connected'),
+        new Promise((r) => setTimeout(r, REDIS_CONNECT_GRACE_MS).unref()),
+      ]);
       await relay.close();
       await relay.redis.close();
     }

@@ -20,7 +20,11 @@ interface Readiness {
  * Ready when not draining, the database answers, and every migration the code ships is applied. Without Redis the
  * instance still serves (events stay local, limits fall back): degraded, not down.
  */
-export function readinessCheck(db: Db, lifecycle: Lifecycle, redisState: () => string = () => 'not configured'): () => Promise<Readiness> {
+export function readinessCheck(
+  db: Db,
+  lifecycle: Lifecycle,
+  redisState: () => string = () => 'not configured',
+): () => Promise<Readiness> {
   const expected = readMigrations().map((m) => m.name);
   return async () => {
     const redis = redisState();
@@ -28,7 +32,8 @@ export function readinessCheck(db: Db, lifecycle: Lifecycle, redisState: () => s
     try {
       const rows = await db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM "_prisma_migrations"
         WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL AND migration_name = ANY(${expected})`;
-      if (Number(rows[0].n) < expected.length) return { ready: false, status: 'migrations pending', database: 'ok', redis };
+      if (Number(rows[0].n) < expected.length)
+        return { ready: false, status: 'migrations pending', database: 'ok', redis };
       return { ready: true, status: redis === 'unreachable' ? 'degraded' : 'ok', database: 'ok', redis };
     } catch {
       return { ready: false, status: 'database unreachable', database: 'unreachable', redis };
@@ -44,7 +49,9 @@ export function createOpsEndpoints(config: Config, ready: () => Promise<Readines
     const path = (req.url ?? '').split('?')[0];
     if (path === '/healthz' || path === '/health') {
       const { ready: ok, ...body } = await ready();
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+      res
+        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+        .end(JSON.stringify(body));
       return true;
     }
     if (path === '/livez') {
@@ -54,7 +61,9 @@ export function createOpsEndpoints(config: Config, ready: () => Promise<Readines
     if (path === '/metrics' && config.metricsEnabled) {
       const sent = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
       if (config.metricsToken && !sameSecret(sent, config.metricsToken)) {
-        res.writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' }).end('Send METRICS_TOKEN as a bearer token.\n');
+        res
+          .writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' })
+          .end('Send METRICS_TOKEN as a bearer token.\n');
         return true;
       }
       res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());

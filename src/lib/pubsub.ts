@@ -41,7 +41,12 @@ interface Relayed {
 }
 
 /** `observer` (tests, metrics) hears each publish, each subscriber going live or away, and each event delivered. */
-export function createAppPubSub(opts: { redis?: RedisLink | null; log: Logger; coalesce: CoalesceOptions; observer?: PubSubObserver }) {
+export function createAppPubSub(opts: {
+  redis?: RedisLink | null;
+  log: Logger;
+  coalesce: CoalesceOptions;
+  observer?: PubSubObserver;
+}) {
   const local = createPubSub<Topics>();
   const instanceId = randomUUID();
   const { redis, log } = opts;
@@ -83,7 +88,11 @@ export function createAppPubSub(opts: { redis?: RedisLink | null; log: Logger; c
   };
   if (opts.observer) {
     // Local delivery needs nothing more than the listener (relays from Redis arrive through the same local pubsub).
-    const observed = observePubSub({ publish: pubsub.publish, subscribe: pubsub.subscribe }, opts.observer, async () => {});
+    const observed = observePubSub(
+      { publish: pubsub.publish, subscribe: pubsub.subscribe },
+      opts.observer,
+      async () => {},
+    );
     pubsub.publish = observed.publish;
     pubsub.subscribe = observed.subscribe;
   }
@@ -152,7 +161,13 @@ class Listening {
 
 /** Connects once, pings, and disconnects: a wrong REDIS_URL fails start-up in seconds instead of retrying forever. */
 export async function verifyRedis(redisUrl: string, timeoutMs = 5000): Promise<void> {
-  const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, enableOfflineQueue: false });
+  const probe = new Redis(redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+    enableOfflineQueue: false,
+  });
   let cause: Error | undefined; // the socket's own error (ECONNREFUSED…); connect() only says the connection closed
   probe.on('error', (err) => (cause ??= err));
   try {
@@ -162,7 +177,9 @@ export async function verifyRedis(redisUrl: string, timeoutMs = 5000): Promise<v
     const u = URL.canParse(redisUrl) ? new URL(redisUrl) : null;
     const first = cause ?? (err as Error);
     const reason = (first as { code?: string }).code ?? first.message;
-    throw new StartupError(`Cannot reach Redis at ${u ? `${u.hostname}:${u.port || 6379}` : 'REDIS_URL'} (${reason}): check REDIS_URL, or unset it to keep subscription events in memory (one instance only).`);
+    throw new StartupError(
+      `Cannot reach Redis at ${u ? `${u.hostname}:${u.port || 6379}` : 'REDIS_URL'} (${reason}): check REDIS_URL, or unset it to keep subscription events in memory (one instance only).`,
+    );
   } finally {
     probe.disconnect();
   }

@@ -27,7 +27,12 @@ const retryStrategy = (attempt: number) => Math.min(attempt * 100, 1000);
 export function connectRedis(url: string, log: Logger): RedisLink {
   const commands = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy });
   // Subscriptions are made again by resubscribe() at each 'ready', so that we know when they are acknowledged.
-  const subscriber = new Redis(url, { maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy, autoResubscribe: false });
+  const subscriber = new Redis(url, {
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy,
+    autoResubscribe: false,
+  });
   const listeners = new Map<string, (message: string) => void>();
   let subscribed = false;
   const changes = new EventEmitter();
@@ -42,7 +47,9 @@ export function connectRedis(url: string, log: Logger): RedisLink {
     if (next === current) return;
     current = next;
     if (next === 'connected') {
-      log[everConnected ? 'warn' : 'info'](everConnected ? 'redis reachable again: events cross instances again' : 'redis connected');
+      log[everConnected ? 'warn' : 'info'](
+        everConnected ? 'redis reachable again: events cross instances again' : 'redis connected',
+      );
       everConnected = true;
     } else {
       log.warn('redis unreachable: events reach this instance only, and rate limits fall back as configured');

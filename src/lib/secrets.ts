@@ -34,7 +34,10 @@ export function loadSecrets(config: Config): Secrets {
   const generate = (name: string, create: () => string) => {
     // loadConfig refuses DATABASE_URL without the secrets; this guards any caller that built a Config by hand.
     if (config.databaseUrl) throw new Error(`${name} must be set when DATABASE_URL is set.`);
-    return readOrCreate(path.join(config.dataDir, name === 'AUTH_JWT_SECRET' ? 'jwt-secret' : 'key-encryption-keys'), create);
+    return readOrCreate(
+      path.join(config.dataDir, name === 'AUTH_JWT_SECRET' ? 'jwt-secret' : 'key-encryption-keys'),
+      create,
+    );
   };
   const jwt = config.jwtSecret ?? generate('AUTH_JWT_SECRET', () => randomBytes(32).toString('base64url'));
   const ring = config.keyEncryptionKeys ?? generate('KEY_ENCRYPTION_KEYS', () => Keyring.generateEntry('k1'));
@@ -42,7 +45,10 @@ export function loadSecrets(config: Config): Secrets {
   try {
     keyring = Keyring.parse(ring);
   } catch (err) {
-    throw new Error(`${config.keyEncryptionKeys ? 'KEY_ENCRYPTION_KEYS' : path.join(config.dataDir, 'key-encryption-keys')}: ${(err as Error).message} (${KEYRING_FORMAT}).`);
+    throw new Error(
+      `${config.keyEncryptionKeys ? 'KEY_ENCRYPTION_KEYS' : path.join(config.dataDir, 'key-encryption-keys')}: ${(err as Error).message} (${KEYRING_FORMAT}).`,
+      { cause: err },
+    );
   }
   const jwtSecret = new TextEncoder().encode(jwt);
   assertStrongSecret(jwtSecret);
@@ -63,7 +69,10 @@ export function loadLegacyByokKey(config: Config): Buffer {
       // fall through to the refusal below
     }
   }
-  if (!spec) throw new Error('Set LEGACY_BYOK_KEY to the base64 master key of the old per-admin BYOK scheme (the one that encrypted those rows).');
+  if (!spec)
+    throw new Error(
+      'Set LEGACY_BYOK_KEY to the base64 master key of the old per-admin BYOK scheme (the one that encrypted those rows).',
+    );
   const key = Buffer.from(spec, 'base64');
   if (key.length !== 32) throw new Error('LEGACY_BYOK_KEY must be a base64-encoded 32-byte key.');
   return key;

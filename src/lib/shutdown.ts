@@ -59,7 +59,9 @@ export function gracefulShutdown(p: ShutdownParts) {
     await p.settleInflight();
     await p.closePubSub();
     await p.database.close();
-    mark(p.database.embedded ? 'database connections closed; embedded PostgreSQL stopped' : 'database connections closed');
+    mark(
+      p.database.embedded ? 'database connections closed; embedded PostgreSQL stopped' : 'database connections closed',
+    );
     return timeline;
   };
 }

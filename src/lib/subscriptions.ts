@@ -4,7 +4,11 @@
  * Passes events through while `allowed()` holds, checked again before each event. Once it no longer holds, emits
  * `revoked` once (so the resolver can tell the client why) and ends the stream, releasing the source.
  */
-export function whileAllowed<T, R>(source: AsyncIterable<T>, allowed: () => Promise<boolean>, revoked: R): AsyncIterableIterator<T | R> {
+export function whileAllowed<T, R>(
+  source: AsyncIterable<T>,
+  allowed: () => Promise<boolean>,
+  revoked: R,
+): AsyncIterableIterator<T | R> {
   const it = source[Symbol.asyncIterator]();
   let finished = false;
   const end = (): IteratorReturnResult<undefined> => ({ done: true, value: undefined });

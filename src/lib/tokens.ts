@@ -9,12 +9,19 @@ export const MIN_SECRET_BYTES = 32;
 
 export function assertStrongSecret(secret: Uint8Array, name = 'AUTH_JWT_SECRET'): void {
   if (secret.byteLength < MIN_SECRET_BYTES) {
-    throw new Error(`${name} must be at least ${MIN_SECRET_BYTES} bytes (got ${secret.byteLength}); generate one with: openssl rand -base64 32`);
+    throw new Error(
+      `${name} must be at least ${MIN_SECRET_BYTES} bytes (got ${secret.byteLength}); generate one with: openssl rand -base64 32`,
+    );
   }
 }
 
 /** Signs a bearer token whose `sub` is the user id. Roles are never in the token: they come from the database. */
-export async function signUserToken(secret: Uint8Array, userId: string, ttlSeconds = 12 * 3600, issuedAt = Math.floor(Date.now() / 1000)): Promise<string> {
+export async function signUserToken(
+  secret: Uint8Array,
+  userId: string,
+  ttlSeconds = 12 * 3600,
+  issuedAt = Math.floor(Date.now() / 1000),
+): Promise<string> {
   return new SignJWT({})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(userId)
@@ -26,8 +33,7 @@ export async function signUserToken(secret: Uint8Array, userId: string, ttlSecon
 }
 
 export type TokenCheck =
-  | { ok: true; userId: string; issuedAt: number }
-  | { ok: false; reason: 'expired' | 'invalid' | 'too-long-lived' };
+  { ok: true; userId: string; issuedAt: number } | { ok: false; reason: 'expired' | 'invalid' | 'too-long-lived' };
 
 /** Checks signature, issuer, audience, `exp`, `iat` and the lifetime; says why a token is refused. */
 export async function verifyUserToken(secret: Uint8Array, token: string, maxTtlSeconds: number): Promise<TokenCheck> {

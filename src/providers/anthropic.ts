@@ -1,7 +1,12 @@
-import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
+import Anthropic, {
+  APIConnectionError,
+  APIConnectionTimeoutError,
+  APIError,
+  APIUserAbortError,
+} from '@anthropic-ai/sdk';
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
-import { checkKeyWith, drive, type SdkErrors, type Tally } from './shared.js';
-import type { ProviderAdapter, ProviderOptions, StreamPart } from './types.js';
+import { checkKeyWith, drive, type SdkErrors, type Tally } from './shared.ts';
+import type { ProviderAdapter, ProviderOptions, StreamPart } from './types.ts';
 
 const VENDOR = 'Anthropic';
 const sdk: SdkErrors = { APIError, APIUserAbortError, APIConnectionError, APIConnectionTimeoutError };
@@ -13,7 +18,9 @@ function translate(event: RawMessageStreamEvent, tally: Tally): StreamPart[] {
       tally.outputTokens = event.message.usage.output_tokens;
       return [{ type: 'usage', inputTokens: tally.inputTokens, outputTokens: tally.outputTokens }];
     case 'content_block_delta':
-      return event.delta.type === 'text_delta' && event.delta.text ? [{ type: 'text-delta', text: event.delta.text }] : [];
+      return event.delta.type === 'text_delta' && event.delta.text
+        ? [{ type: 'text-delta', text: event.delta.text }]
+        : [];
     case 'message_delta':
       // Cumulative counts; input_tokens is only present on some API versions.
       tally.inputTokens = event.usage.input_tokens ?? tally.inputTokens;

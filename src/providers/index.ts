@@ -1,12 +1,15 @@
-import { createAnthropicAdapter } from './anthropic.js';
-import { createOpenAIAdapter } from './openai.js';
-import type { ProviderAdapter, ProviderOptions, VendorName } from './types.js';
+import { createAnthropicAdapter } from './anthropic.ts';
+import { createOpenAIAdapter } from './openai.ts';
+import type { ProviderAdapter, ProviderOptions, VendorName } from './types.ts';
 
-export { createAnthropicAdapter } from './anthropic.js';
-export { createOpenAIAdapter } from './openai.js';
-export type * from './types.js';
+export { createAnthropicAdapter } from './anthropic.ts';
+export { createOpenAIAdapter } from './openai.ts';
+export type * from './types.ts';
 
-export function createProviders(opts: { anthropic: ProviderOptions; openai: ProviderOptions }): Record<VendorName, ProviderAdapter> {
+export function createProviders(opts: {
+  anthropic: ProviderOptions;
+  openai: ProviderOptions;
+}): Record<VendorName, ProviderAdapter> {
   return {
     ANTHROPIC: createAnthropicAdapter(opts.anthropic),
     OPENAI: createOpenAIAdapter(opts.openai),

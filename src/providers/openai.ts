@@ -1,7 +1,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { checkKeyWith, drive, type SdkErrors, type Tally } from './shared.js';
-import type { ProviderAdapter, ProviderOptions, StreamPart } from './types.js';
+import { checkKeyWith, drive, type SdkErrors, type Tally } from './shared.ts';
+import type { ProviderAdapter, ProviderOptions, StreamPart } from './types.ts';
 
 const VENDOR = 'OpenAI';
 const sdk: SdkErrors = { APIError, APIUserAbortError, APIConnectionError, APIConnectionTimeoutError };

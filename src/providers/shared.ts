@@ -1,4 +1,4 @@
-import type { CompletionRequest, KeyCheck, ProviderFailureCode, StreamPart } from './types.js';
+import type { CompletionRequest, KeyCheck, ProviderFailureCode, StreamPart } from './types.ts';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
@@ -10,7 +10,10 @@ export interface SdkErrors {
   APIConnectionTimeoutError: ErrorClass;
 }
 
-export interface Failure { code: ProviderFailureCode | 'CANCELLED'; message: string }
+export interface Failure {
+  code: ProviderFailureCode | 'CANCELLED';
+  message: string;
+}
 
 export interface Tally {
   inputTokens: number | null;
@@ -45,8 +48,12 @@ function providerSaid(body: unknown): string {
 }
 
 const CONNECTION_REASONS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused', ECONNRESET: 'connection reset', ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host not found', ETIMEDOUT: 'connection timed out', UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+  ETIMEDOUT: 'connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
   UND_ERR_SOCKET: 'connection closed unexpectedly',
 };
 
@@ -61,9 +68,18 @@ function connectionReason(err: unknown): string {
   return detail ?? 'connection failed';
 }
 
-export function describeFailure(vendor: string, err: unknown, sdk: SdkErrors, timeoutMs: number, apiKey: string): Failure {
+export function describeFailure(
+  vendor: string,
+  err: unknown,
+  sdk: SdkErrors,
+  timeoutMs: number,
+  apiKey: string,
+): Failure {
   // A quoted provider message usually ends its own sentence; avoid `"...".` doubling.
-  const fail = (code: Failure['code'], message: string): Failure => ({ code, message: scrub(message.replace(/([.!?])"\./g, '$1"'), apiKey) });
+  const fail = (code: Failure['code'], message: string): Failure => ({
+    code,
+    message: scrub(message.replace(/([.!?])"\./g, '$1"'), apiKey),
+  });
   if (err instanceof sdk.APIUserAbortError) return fail('CANCELLED', 'The request was cancelled.');
   if (err instanceof sdk.APIConnectionTimeoutError) {
     return fail('PROVIDER_UNAVAILABLE', `${vendor} did not respond within ${seconds(timeoutMs)}.`);
@@ -82,8 +98,10 @@ export function describeFailure(vendor: string, err: unknown, sdk: SdkErrors, ti
       return fail('PROVIDER_RATE_LIMITED', `${vendor} is rate limiting this key${said}. Try again ${when}.`);
     }
     // No status: an error event sent inside a 200 stream (e.g. overloaded_error).
-    if (status === undefined) return fail('PROVIDER_UNAVAILABLE', `${vendor} reported an error mid-reply${said}. Try again later.`);
-    if (status >= 500) return fail('PROVIDER_UNAVAILABLE', `${vendor} returned an error (HTTP ${status})${said}. Try again later.`);
+    if (status === undefined)
+      return fail('PROVIDER_UNAVAILABLE', `${vendor} reported an error mid-reply${said}. Try again later.`);
+    if (status >= 500)
+      return fail('PROVIDER_UNAVAILABLE', `${vendor} returned an error (HTTP ${status})${said}. Try again later.`);
     return fail('PROVIDER_UNAVAILABLE', `${vendor} refused the request (HTTP ${status})${said}.`);
   }
   const message = err instanceof Error ? err.message : String(err);
@@ -106,7 +124,12 @@ export interface DriveOptions<E> {
 export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> {
   const { vendor, req } = o;
   const tally: Tally = { inputTokens: null, outputTokens: null, completed: false };
-  const end = (f: Failure): StreamPart => ({ type: 'error', ...f, inputTokens: tally.inputTokens, outputTokens: tally.outputTokens });
+  const end = (f: Failure): StreamPart => ({
+    type: 'error',
+    ...f,
+    inputTokens: tally.inputTokens,
+    outputTokens: tally.outputTokens,
+  });
   if (!req.apiKey.trim()) {
     yield end({ code: 'PROVIDER_AUTH_FAILED', message: `No ${vendor} API key is configured.` });
     return;
@@ -120,12 +143,20 @@ export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> 
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {
     clearTimeout(timer);
-    timer = setTimeout(() => { stalled = true; ctrl.abort(); }, o.timeoutMs);
+    timer = setTimeout(() => {
+      stalled = true;
+      ctrl.abort();
+    }, o.timeoutMs);
   };
   const interruption = (): Failure | null =>
-    req.signal.aborted ? { code: 'CANCELLED', message: 'The request was cancelled.' }
-    : stalled ? { code: 'PROVIDER_UNAVAILABLE', message: `${vendor} stopped sending the reply for ${seconds(o.timeoutMs)}, so it was abandoned.` }
-    : null;
+    req.signal.aborted
+      ? { code: 'CANCELLED', message: 'The request was cancelled.' }
+      : stalled
+        ? {
+            code: 'PROVIDER_UNAVAILABLE',
+            message: `${vendor} stopped sending the reply for ${seconds(o.timeoutMs)}, so it was abandoned.`,
+          }
+        : null;
   let last: StreamPart;
   try {
     const events = await o.open(ctrl.signal);
@@ -138,8 +169,13 @@ export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> 
     // Both SDKs end iteration quietly when the request is aborted mid-body, so the reason has to be looked up here.
     const stopped = interruption();
     if (stopped) last = end(stopped);
-    else if (tally.completed) last = { type: 'finish', inputTokens: tally.inputTokens, outputTokens: tally.outputTokens };
-    else last = end({ code: 'PROVIDER_UNAVAILABLE', message: `The connection to ${vendor} closed before the reply finished.` });
+    else if (tally.completed)
+      last = { type: 'finish', inputTokens: tally.inputTokens, outputTokens: tally.outputTokens };
+    else
+      last = end({
+        code: 'PROVIDER_UNAVAILABLE',
+        message: `The connection to ${vendor} closed before the reply finished.`,
+      });
   } catch (err) {
     last = end(interruption() ?? describeFailure(vendor, err, o.sdk, o.timeoutMs, req.apiKey));
   } finally {
@@ -152,7 +188,11 @@ export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> 
 }
 
 export async function checkKeyWith(
-  vendor: string, sdk: SdkErrors, apiKey: string, timeoutMs: number, call: () => Promise<unknown>,
+  vendor: string,
+  sdk: SdkErrors,
+  apiKey: string,
+  timeoutMs: number,
+  call: () => Promise<unknown>,
 ): Promise<KeyCheck> {
   if (!apiKey.trim()) return { outcome: 'invalid', message: `No ${vendor} API key was given.` };
   try {

@@ -17,8 +17,12 @@ const AiModelRef = builder.objectRef<AiModel>('AiModel').implement({
     provider: t.expose('provider', { type: AiProviderRef }),
     description: t.exposeString('description'),
     recommended: t.exposeBoolean('recommended'),
-    creditsPer1kInputTokens: t.exposeInt('creditsPer1kInput', { description: 'Credits per 1,000 input tokens when billed to credits.' }),
-    creditsPer1kOutputTokens: t.exposeInt('creditsPer1kOutput', { description: 'Credits per 1,000 output tokens when billed to credits.' }),
+    creditsPer1kInputTokens: t.exposeInt('creditsPer1kInput', {
+      description: 'Credits per 1,000 input tokens when billed to credits.',
+    }),
+    creditsPer1kOutputTokens: t.exposeInt('creditsPer1kOutput', {
+      description: 'Credits per 1,000 output tokens when billed to credits.',
+    }),
   }),
 });
 
@@ -52,8 +56,16 @@ export const OrgAiSettings = builder.objectRef<settings.OrgAiSettingsView>('OrgA
       description: 'What Ivy uses right now, with the plan and any grace window applied.',
     }),
     model: t.field({ type: AiModelRef, description: 'The saved default model.', resolve: (s) => s.model }),
-    effectiveModel: t.field({ type: AiModelRef, description: 'The model Ivy uses right now.', resolve: (s) => s.effectiveModel }),
-    availableModels: t.field({ type: [AiModelRef], description: 'Every provider’s models, for the dropdowns.', resolve: (s) => s.availableModels }),
+    effectiveModel: t.field({
+      type: AiModelRef,
+      description: 'The model Ivy uses right now.',
+      resolve: (s) => s.effectiveModel,
+    }),
+    availableModels: t.field({
+      type: [AiModelRef],
+      description: 'Every provider’s models, for the dropdowns.',
+      resolve: (s) => s.availableModels,
+    }),
     plan: t.expose('plan', { type: PlanRef }),
     byokAvailable: t.exposeBoolean('byokAvailable', { description: 'The plan allows choosing Anthropic or OpenAI.' }),
     byokActive: t.exposeBoolean('byokActive', { description: 'Ivy currently runs on members’ own keys.' }),
@@ -79,7 +91,9 @@ export const OrgAiSettings = builder.objectRef<settings.OrgAiSettingsView>('OrgA
 const CreditBalance = builder.objectRef<{ orgId: string; balance: number }>('CreditBalance').implement({
   fields: (t) => ({
     orgId: t.exposeID('orgId'),
-    balance: t.exposeInt('balance', { description: 'Credits available. Credits held by running completions are already taken out.' }),
+    balance: t.exposeInt('balance', {
+      description: 'Credits available. Credits held by running completions are already taken out.',
+    }),
   }),
 });
 
@@ -87,7 +101,9 @@ const ProviderChangeImpact = builder.objectRef<settings.ProviderChangeImpact>('P
   description: 'What saving this provider would change: shown in the confirmation dialog.',
   fields: (t) => ({
     provider: t.expose('provider', { type: AiProviderRef }),
-    allowed: t.exposeBoolean('allowed', { description: 'False when the plan does not allow it (saving would be PLAN_UPGRADE_REQUIRED).' }),
+    allowed: t.exposeBoolean('allowed', {
+      description: 'False when the plan does not allow it (saving would be PLAN_UPGRADE_REQUIRED).',
+    }),
     currentEffectiveProvider: t.expose('currentEffectiveProvider', { type: AiProviderRef }),
     creditsDeductedAfter: t.exposeBoolean('creditsDeductedAfter'),
     creditsStopBeingDeducted: t.exposeBoolean('creditsStopBeingDeducted'),
@@ -95,7 +111,9 @@ const ProviderChangeImpact = builder.objectRef<settings.ProviderChangeImpact>('P
     usageTrackingAvailableAfter: t.exposeBoolean('usageTrackingAvailableAfter'),
     membersTotal: t.exposeInt('membersTotal'),
     membersWithKey: t.exposeInt('membersWithKey', { description: 'Members with a saved key for this provider.' }),
-    membersWithValidKey: t.exposeInt('membersWithValidKey', { description: 'Members whose key for this provider last tested VALID.' }),
+    membersWithValidKey: t.exposeInt('membersWithValidKey', {
+      description: 'Members whose key for this provider last tested VALID.',
+    }),
   }),
 });
 
@@ -133,13 +151,20 @@ const UpdateProviderInput = builder.inputType('UpdateProviderInput', {
 
 builder.mutationField('updateProvider', (t) =>
   t.field({
-    ...requiresOrg('org:manage', 'Saves the org’s AI provider and default model. Saved personal keys are always kept. Rate limited per org (RATE_LIMITED).'),
+    ...requiresOrg(
+      'org:manage',
+      'Saves the org’s AI provider and default model. Saved personal keys are always kept. Rate limited per org (RATE_LIMITED).',
+    ),
     type: OrgAiSettings,
     complexity: WRITE_COST,
     args: { input: t.arg({ type: UpdateProviderInput, required: true }) },
     resolve: async (_r, { input }, ctx) => {
       await ctx.services.limits.consume('settingsChanges', String(input.orgId));
-      await settings.updateProvider(ctx.services, ctx.viewer!, { orgId: String(input.orgId), provider: input.provider, model: input.model });
+      await settings.updateProvider(ctx.services, ctx.viewer!, {
+        orgId: String(input.orgId),
+        provider: input.provider,
+        model: input.model,
+      });
       return settings.orgAiSettings(ctx.services, String(input.orgId));
     },
   }),
@@ -147,7 +172,10 @@ builder.mutationField('updateProvider', (t) =>
 
 builder.subscriptionField('orgAiSettingsChanged', (t) =>
   t.field({
-    ...requiresOrg('ai-settings:view', 'The org’s AI settings after each burst of changes to its provider, model or keys (one event per burst).'),
+    ...requiresOrg(
+      'ai-settings:view',
+      'The org’s AI settings after each burst of changes to its provider, model or keys (one event per burst).',
+    ),
     type: OrgAiSettings,
     args: { orgId: t.arg.id({ required: true }) },
     // Access is checked again at each event: a member removed (or demoted) while subscribed is refused and the stream ends.

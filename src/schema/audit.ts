@@ -29,7 +29,10 @@ builder.queryField('auditLog', (t) =>
         // A cursor decodes to an event id; one that is not a uuid was forged or mangled by the client.
         const after = (query as { cursor?: { id?: unknown } }).cursor?.id;
         if (after !== undefined && !(typeof after === 'string' && UUID.test(after))) {
-          refuse('BAD_USER_INPUT', 'The `after` cursor is not one this API returned: pass pageInfo.endCursor from the previous page.');
+          refuse(
+            'BAD_USER_INPUT',
+            'The `after` cursor is not one this API returned: pass pageInfo.endCursor from the previous page.',
+          );
         }
         return ctx.services.db.auditEvent.findMany({
           ...query,

@@ -22,9 +22,15 @@ const IvyMessageInput = builder.inputType('IvyMessageInput', {
 const IvyCompletionInput = builder.inputType('IvyCompletionInput', {
   fields: (t) => ({
     orgId: t.id({ required: true }),
-    messages: t.field({ type: [IvyMessageInput], required: true, description: 'The conversation so far; the last one is the USER’s question.' }),
+    messages: t.field({
+      type: [IvyMessageInput],
+      required: true,
+      description: 'The conversation so far; the last one is the USER’s question.',
+    }),
     system: t.string({ description: 'Instructions for Ivy.' }),
-    maxTokens: t.int({ description: `Longest answer, in tokens: 1 to ${MAX_TOKENS_LIMIT}, default ${MAX_TOKENS_DEFAULT}. Credits mode holds enough credits for it.` }),
+    maxTokens: t.int({
+      description: `Longest answer, in tokens: 1 to ${MAX_TOKENS_LIMIT}, default ${MAX_TOKENS_DEFAULT}. Credits mode holds enough credits for it.`,
+    }),
     requestId: t.id({
       description:
         'Client-chosen idempotency key, in both billing modes: a repeat in the same org, while the first runs or after it ended, is refused (DUPLICATE_REQUEST), never sent upstream and never billed twice.',
@@ -50,7 +56,9 @@ const Finished = builder.objectRef<Of<'finished'>>('IvyCompletionFinished').impl
     inputTokens: t.exposeInt('inputTokens', { nullable: true }),
     outputTokens: t.exposeInt('outputTokens', { nullable: true }),
     creditsCharged: t.exposeInt('creditsCharged'),
-    creditBalance: t.exposeInt('creditBalance', { description: 'The org’s balance after this answer (unchanged in BYOK mode).' }),
+    creditBalance: t.exposeInt('creditBalance', {
+      description: 'The org’s balance after this answer (unchanged in BYOK mode).',
+    }),
   }),
 });
 const Failed = builder.objectRef<Of<'failed'>>('IvyCompletionFailed').implement({
@@ -58,10 +66,12 @@ const Failed = builder.objectRef<Of<'failed'>>('IvyCompletionFailed').implement(
     code: t.expose('code', { type: ErrorCodeRef }),
     message: t.exposeString('message'),
     creditsCharged: t.exposeInt('creditsCharged', {
-      description: 'What was billed for the part streamed before the failure: the input the provider accepted and at least the output delivered.',
+      description:
+        'What was billed for the part streamed before the failure: the input the provider accepted and at least the output delivered.',
     }),
     creditBalance: t.exposeInt('creditBalance', {
-      description: 'The org’s balance after this answer (unchanged in BYOK mode); the last known one when the bill could not be recorded.',
+      description:
+        'The org’s balance after this answer (unchanged in BYOK mode); the last known one when the bill could not be recorded.',
     }),
   }),
 });
@@ -69,14 +79,18 @@ const Failed = builder.objectRef<Of<'failed'>>('IvyCompletionFailed').implement(
 const byKind = { started: Started, delta: Delta, finished: Finished, failed: Failed } as const;
 
 const IvyCompletionEvent = builder.unionType('IvyCompletionEvent', {
-  description: 'IvyCompletionStarted first, then IvyTextDelta in order, then exactly one IvyCompletionFinished or IvyCompletionFailed.',
+  description:
+    'IvyCompletionStarted first, then IvyTextDelta in order, then exactly one IvyCompletionFinished or IvyCompletionFailed.',
   types: [Started, Delta, Finished, Failed],
   resolveType: (event: IvyEvent) => byKind[event.kind],
 });
 
 builder.subscriptionField('ivyCompletion', (t) =>
   t.field({
-    ...requiresOrg('ivy:use', 'Asks Ivy and streams the answer. Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, RATE_LIMITED for too many answers at once per member, org or connection, …) come before anything is sent upstream.'),
+    ...requiresOrg(
+      'ivy:use',
+      'Asks Ivy and streams the answer. Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, RATE_LIMITED for too many answers at once per member, org or connection, …) come before anything is sent upstream.',
+    ),
     type: IvyCompletionEvent,
     complexity: PROVIDER_CALL_COST,
     args: { input: t.arg({ type: IvyCompletionInput, required: true }) },
@@ -85,7 +99,11 @@ builder.subscriptionField('ivyCompletion', (t) =>
       const { lifecycle, metrics } = ctx.services;
       // Concurrency slots (member, org, socket) are taken first and freed once, however the stream ends: when it
       // settles (even if it never took a step) or when its consumer is done with it, whichever comes first.
-      const release = await ctx.services.limits.acquireCompletion({ userId: ctx.viewer!.userId, orgId, socket: ctx.socket });
+      const release = await ctx.services.limits.acquireCompletion({
+        userId: ctx.viewer!.userId,
+        orgId,
+        socket: ctx.socket,
+      });
       let released: Promise<void> | undefined;
       const free = () => (released ??= release());
       try {

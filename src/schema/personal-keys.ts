@@ -28,7 +28,10 @@ const DeletePersonalKeyInput = keyArgs('DeletePersonalKeyInput');
 
 builder.mutationFields((t) => ({
   setPersonalKey: t.prismaField({
-    ...requiresOrg('personal-key:manage', 'Saves (or replaces) the viewer’s own key for a provider; it starts UNTESTED. Rate limited per member (RATE_LIMITED).'),
+    ...requiresOrg(
+      'personal-key:manage',
+      'Saves (or replaces) the viewer’s own key for a provider; it starts UNTESTED. Rate limited per member (RATE_LIMITED).',
+    ),
     type: 'PersonalApiKey',
     complexity: WRITE_COST,
     args: { input: t.arg({ type: SetPersonalKeyInput, required: true }) },
@@ -41,7 +44,10 @@ builder.mutationFields((t) => ({
     },
   }),
   testPersonalKey: t.field({
-    ...requiresOrg('personal-key:manage', 'Checks the viewer’s saved key with the provider (no tokens spent) and records the result. Rate limited per member (RATE_LIMITED).'),
+    ...requiresOrg(
+      'personal-key:manage',
+      'Checks the viewer’s saved key with the provider (no tokens spent) and records the result. Rate limited per member (RATE_LIMITED).',
+    ),
     type: KeyTestResult,
     complexity: PROVIDER_CALL_COST,
     args: { input: t.arg({ type: TestPersonalKeyInput, required: true }) },
@@ -49,7 +55,10 @@ builder.mutationFields((t) => ({
     resolve: async (_r, { input }, ctx) => {
       await ctx.services.limits.consume('keyTests', ctx.viewer!.userId);
       const result = await vault.testPersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) });
-      ctx.services.metrics?.keyTests.inc({ provider: input.provider, result: result.ok ? 'ok' : `not_ok_${result.status.toLowerCase()}` });
+      ctx.services.metrics?.keyTests.inc({
+        provider: input.provider,
+        result: result.ok ? 'ok' : `not_ok_${result.status.toLowerCase()}`,
+      });
       return result;
     },
   }),
@@ -57,6 +66,7 @@ builder.mutationFields((t) => ({
     ...requiresOrg('personal-key:manage', 'Removes the viewer’s own key for a provider. True if a key was removed.'),
     complexity: WRITE_COST,
     args: { input: t.arg({ type: DeletePersonalKeyInput, required: true }) },
-    resolve: (_r, { input }, ctx) => vault.deletePersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) }),
+    resolve: (_r, { input }, ctx) =>
+      vault.deletePersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) }),
   }),
 }));

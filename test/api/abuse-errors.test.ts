@@ -30,16 +30,71 @@ async function raw(init: RequestInit & { path?: string }) {
 describe('HTTP-level refusals', () => {
   const json = { 'content-type': 'application/json' };
   const cases: [string, () => RequestInit & { path?: string }, string][] = [
-    ['invalid JSON', () => ({ method: 'POST', headers: json, body: '{"query": "{ __typename }", "variables": {"apiKey": "sk-ant-api03-SECRETSECRET' }), 'BAD_REQUEST'],
+    [
+      'invalid JSON',
+      () => ({
+        method: 'POST',
+        headers: json,
+        body: '{"query": "{ __typename }", "variables": {"apiKey": "sk-ant-api03-SECRETSECRET',
+      }),
+      'BAD_REQUEST',
+    ],
     ['no query', () => ({ method: 'POST', headers: json, body: '{}' }), 'BAD_REQUEST'],
-    ['a method GraphQL does not use', () => ({ method: 'PUT', headers: json, body: '{"query":"{ __typename }"}' }), 'BAD_REQUEST'],
-    ['a body that is not JSON', () => ({ method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }), 'BAD_REQUEST'],
-    ['a mutation over GET', () => ({ method: 'GET', path: `/graphql?query=${encodeURIComponent('mutation { deletePersonalKey(input: { orgId: "x", provider: ANTHROPIC }) }')}` }), 'BAD_REQUEST'],
-    ['an unknown operation name', () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename }', operationName: 'Nope' }) }), 'BAD_REQUEST'],
-    ['a syntax error', () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename' }) }), 'BAD_USER_INPUT'],
-    ['a batch (batching is off)', () => ({ method: 'POST', headers: json, body: JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]) }), 'BAD_REQUEST'],
-    ['a query string too long for the HTTP parser', () => ({ method: 'GET', path: `/graphql?query=${'%7B'.repeat(10_000)}` }), 'PAYLOAD_TOO_LARGE'],
-    ['a body over MAX_REQUEST_BYTES', () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename }', variables: { x: 'a'.repeat(1_100_000) } }) }), 'PAYLOAD_TOO_LARGE'],
+    [
+      'a method GraphQL does not use',
+      () => ({ method: 'PUT', headers: json, body: '{"query":"{ __typename }"}' }),
+      'BAD_REQUEST',
+    ],
+    [
+      'a body that is not JSON',
+      () => ({ method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }),
+      'BAD_REQUEST',
+    ],
+    [
+      'a mutation over GET',
+      () => ({
+        method: 'GET',
+        path: `/graphql?query=${encodeURIComponent('mutation { deletePersonalKey(input: { orgId: "x", provider: ANTHROPIC }) }')}`,
+      }),
+      'BAD_REQUEST',
+    ],
+    [
+      'an unknown operation name',
+      () => ({
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ query: '{ __typename }', operationName: 'Nope' }),
+      }),
+      'BAD_REQUEST',
+    ],
+    [
+      'a syntax error',
+      () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename' }) }),
+      'BAD_USER_INPUT',
+    ],
+    [
+      'a batch (batching is off)',
+      () => ({
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify([{ query: '{ __typename }' }, { query: '{ __typename }' }]),
+      }),
+      'BAD_REQUEST',
+    ],
+    [
+      'a query string too long for the HTTP parser',
+      () => ({ method: 'GET', path: `/graphql?query=${'%7B'.repeat(10_000)}` }),
+      'PAYLOAD_TOO_LARGE',
+    ],
+    [
+      'a body over MAX_REQUEST_BYTES',
+      () => ({
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ query: '{ __typename }', variables: { x: 'a'.repeat(1_100_000) } }),
+      }),
+      'PAYLOAD_TOO_LARGE',
+    ],
   ];
 
   it.each(cases)('answers %s with a code of enum ErrorCode', async (_name, init, code) => {
@@ -80,32 +135,42 @@ describe('client mistakes are the client’s, not errors of ours', () => {
     const r = await server.client(acme.admin.token).request(query, { o: acme.org.id, after });
     expect(r.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
     expect(errorLines().length).toBe(before);
-    expect(server.logs.some((l) => ['"level":"info"', '"request refused"', '"BAD_USER_INPUT"'].every((part) => l.includes(part)))).toBe(true);
+    expect(
+      server.logs.some((l) =>
+        ['"level":"info"', '"request refused"', '"BAD_USER_INPUT"'].every((part) => l.includes(part)),
+      ),
+    ).toBe(true);
   });
 
   it('refuses a valid token for a user that does not exist with UNAUTHENTICATED, logged at info', async () => {
     const ghost = await signUserToken(server.app.jwtSecret, randomUUID());
     const before = errorLines().length;
     const r = await server.client(ghost).request(`{ viewer { user { id } } }`);
-    expect(r.errors?.[0]).toMatchObject({ message: expect.stringMatching(/user who does not exist/), extensions: { code: 'UNAUTHENTICATED' } });
+    expect(r.errors?.[0]).toMatchObject({
+      message: expect.stringMatching(/user who does not exist/),
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
     expect(errorLines().length).toBe(before);
   });
 });
 
 describe('logs at LOG_LEVEL=debug', () => {
-  it.each(TRANSPORTS)('hold the operation name and a hash of the document, never its text (over %s)', async (transport) => {
-    const marker = `PROMPT-${randomUUID()}`;
-    const docs = [
-      `mutation SaveIt { setPersonalKey(input: { orgId: "${acme.org.id}", provider: ANTHROPIC, apiKey: "sk-ant-api03 ${marker}" }) { hint } }`,
-      `query Broken { viewer { ${marker.replace(/-/g, '_')} } }`,
-      `query Unparsable { "${marker}" `,
-      `# ${marker}\nquery Commented { __typename }`,
-    ];
-    for (const doc of docs) await attempt(server.client(acme.interviewer.token), transport, doc);
-    const logs = server.logs.join('\n');
-    expect(logs).not.toContain(marker);
-    expect(logs).not.toContain(marker.replace(/-/g, '_'));
-    const hash = createHash('sha256').update(docs[3]).digest('hex').slice(0, 16);
-    expect(server.logs.some((l) => l.includes(hash))).toBe(true);
-  });
+  it.each(TRANSPORTS)(
+    'hold the operation name and a hash of the document, never its text (over %s)',
+    async (transport) => {
+      const marker = `PROMPT-${randomUUID()}`;
+      const docs = [
+        `mutation SaveIt { setPersonalKey(input: { orgId: "${acme.org.id}", provider: ANTHROPIC, apiKey: "sk-ant-api03 ${marker}" }) { hint } }`,
+        `query Broken { viewer { ${marker.replace(/-/g, '_')} } }`,
+        `query Unparsable { "${marker}" `,
+        `# ${marker}\nquery Commented { __typename }`,
+      ];
+      for (const doc of docs) await attempt(server.client(acme.interviewer.token), transport, doc);
+      const logs = server.logs.join('\n');
+      expect(logs).not.toContain(marker);
+      expect(logs).not.toContain(marker.replace(/-/g, '_'));
+      const hash = createHash('sha256').update(docs[3]).digest('hex').slice(0, 16);
+      expect(server.logs.some((l) => l.includes(hash))).toBe(true);
+    },
+  );
 });

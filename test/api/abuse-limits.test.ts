@@ -22,9 +22,11 @@ beforeAll(async () => {
 afterAll(() => env?.stop());
 
 const BALANCE = `query($o: ID!) { creditBalance(orgId: $o) { balance } }`;
-const aliases = (n: number, field: string) => `query($o: ID!) { ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ')} }`;
+const aliases = (n: number, field: string) =>
+  `query($o: ID!) { ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ')} }`;
 /** Depth 4 + n: __type > fields > type > ofType^n > name (only __schema is exempt from the depth count). */
-const nested = (n: number) => `{ __type(name: "Query") { fields { type { ${'ofType { '.repeat(n)} name ${'} '.repeat(n)} } } } }`;
+const nested = (n: number) =>
+  `{ __type(name: "Query") { fields { type { ${'ofType { '.repeat(n)} name ${'} '.repeat(n)} } } } }`;
 
 describe.each(TRANSPORTS)('operation limits over %s', (transport) => {
   it('refuses a document larger than LIMIT_DOCUMENT_BYTES before parsing it, even unauthenticated', async () => {
@@ -46,13 +48,20 @@ describe.each(TRANSPORTS)('operation limits over %s', (transport) => {
     expect(r.message).toMatch(/depth limit of 6 exceeded, found 8.*LIMIT_DEPTH = 6/);
     // Fragments do not hide depth.
     const viaFragment = `{ __type(name: "Query") { ...F } } fragment F on __Type { fields { type { ofType { ofType { ofType { name } } } } } }`;
-    expect((await attempt(server.client(), transport, viaFragment)).message).toMatch(/depth limit of 6 exceeded, found 7/);
+    expect((await attempt(server.client(), transport, viaFragment)).message).toMatch(
+      /depth limit of 6 exceeded, found 7/,
+    );
     // The same shape within the limit runs.
     expect((await attempt(server.client(acme.admin.token), transport, nested(2))).code).toBeUndefined(); // depth 6
   });
 
   it('refuses more aliases than LIMIT_ALIASES, before any of them touches the database', async () => {
-    const r = await attempt(server.client(acme.interviewer.token), transport, aliases(16, 'creditBalance(orgId: $o) { balance }'), { o: acme.org.id });
+    const r = await attempt(
+      server.client(acme.interviewer.token),
+      transport,
+      aliases(16, 'creditBalance(orgId: $o) { balance }'),
+      { o: acme.org.id },
+    );
     expect(r.code).toBe('OPERATION_LIMIT_EXCEEDED');
     expect(r.message).toMatch(/LIMIT_ALIASES = 15/);
     expect(r.data).toBeUndefined();
@@ -65,11 +74,16 @@ describe.each(TRANSPORTS)('operation limits over %s', (transport) => {
   });
 
   it('charges list fields by the page size the variables ask for', async () => {
-    const audit = aliases(4, 'auditLog(orgId: $o, first: $n) { edges { node { id action actorId detail createdAt } } }').replace('$o: ID!', '$o: ID!, $n: Int');
+    const audit = aliases(
+      4,
+      'auditLog(orgId: $o, first: $n) { edges { node { id action actorId detail createdAt } } }',
+    ).replace('$o: ID!', '$o: ID!, $n: Int');
     const big = await attempt(server.client(acme.admin.token), transport, audit, { o: acme.org.id, n: 100 });
     expect(big.code).toBe('OPERATION_LIMIT_EXCEEDED');
     expect(big.message).toMatch(/cost is \d+ .*LIMIT_COST = 2500/);
-    expect((await attempt(server.client(acme.admin.token), transport, audit, { o: acme.org.id, n: 10 })).code).toBeUndefined();
+    expect(
+      (await attempt(server.client(acme.admin.token), transport, audit, { o: acme.org.id, n: 10 })).code,
+    ).toBeUndefined();
   });
 
   it('charges provider calls: three aliased key tests are refused and none reaches the provider or the audit log', async () => {
@@ -91,17 +105,30 @@ describe('operation limits leave everyone else alone', () => {
     const quietMs = performance.now() - quiet;
     const flood = Array.from({ length: 16 }, (_, i) =>
       i % 2
-        ? fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ ${'__typename '.repeat(90_000)} }` }) }).then((r) => r.json())
-        : server.client(acme.interviewer.token).request(aliases(5000, 'creditBalance(orgId: $o) { balance }'), { o: acme.org.id }),
+        ? fetch(`${server.url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ query: `{ ${'__typename '.repeat(90_000)} }` }),
+          }).then((r) => r.json())
+        : server
+            .client(acme.interviewer.token)
+            .request(aliases(5000, 'creditBalance(orgId: $o) { balance }'), { o: acme.org.id }),
     );
     const started = performance.now();
-    const [health, answer] = await Promise.all([fetch(`${server.url}/healthz`), server.client(bystander.staffing.token).request(BALANCE, { o: bystander.org.id })]);
+    const [health, answer] = await Promise.all([
+      fetch(`${server.url}/healthz`),
+      server.client(bystander.staffing.token).request(BALANCE, { o: bystander.org.id }),
+    ]);
     const latencyMs = performance.now() - started;
     const refusals = await Promise.all(flood);
     expect(health.status).toBe(200);
     expect(answer).toEqual({ data: { creditBalance: { balance: 1000 } } });
-    expect(new Set(refusals.map((r: any) => r.errors?.[0]?.extensions?.code))).toEqual(new Set(['OPERATION_LIMIT_EXCEEDED']));
-    console.info(`[measure] bystander query: ${quietMs.toFixed(0)} ms alone, ${latencyMs.toFixed(0)} ms during a 16-request flood`);
+    expect(new Set(refusals.map((r: any) => r.errors?.[0]?.extensions?.code))).toEqual(
+      new Set(['OPERATION_LIMIT_EXCEEDED']),
+    );
+    console.info(
+      `[measure] bystander query: ${quietMs.toFixed(0)} ms alone, ${latencyMs.toFixed(0)} ms during a 16-request flood`,
+    );
   });
 });
 
@@ -110,8 +137,14 @@ describe('every limit is configurable', () => {
   beforeAll(async () => {
     tight = await startTestServer({
       env: {
-        LIMIT_DOCUMENT_BYTES: '300', LIMIT_TOKENS: '20', LIMIT_DEPTH: '2', LIMIT_ALIASES: '1', LIMIT_DIRECTIVES: '1',
-        LIMIT_STRUCTURAL_COST: '3', LIMIT_COST: '2', MAX_REQUEST_BYTES: '2048',
+        LIMIT_DOCUMENT_BYTES: '300',
+        LIMIT_TOKENS: '20',
+        LIMIT_DEPTH: '2',
+        LIMIT_ALIASES: '1',
+        LIMIT_DIRECTIVES: '1',
+        LIMIT_STRUCTURAL_COST: '3',
+        LIMIT_COST: '2',
+        MAX_REQUEST_BYTES: '2048',
       },
     });
   });
@@ -127,12 +160,19 @@ describe('every limit is configurable', () => {
     ['LIMIT_COST = 2', `{ __typename __typename __typename }`],
   ])('applies %s', async (limit, query) => {
     const r = await tight.client().request(query);
-    expect(r.errors?.map((e) => [e.extensions?.code, e.message])).toContainEqual(['OPERATION_LIMIT_EXCEEDED', expect.stringContaining(limit)]);
+    expect(r.errors?.map((e) => [e.extensions?.code, e.message])).toContainEqual([
+      'OPERATION_LIMIT_EXCEEDED',
+      expect.stringContaining(limit),
+    ]);
     expect((await tight.client().request('{ __typename }')).data).toEqual({ __typename: 'Query' });
   });
 
   it('applies MAX_REQUEST_BYTES = 2048 to HTTP bodies', async () => {
-    const r = await fetch(`${tight.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }', variables: { x: 'a'.repeat(3000) } }) });
+    const r = await fetch(`${tight.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __typename }', variables: { x: 'a'.repeat(3000) } }),
+    });
     expect(r.status).toBe(413);
     expect((await r.json()).errors[0].extensions.code).toBe('PAYLOAD_TOO_LARGE');
   });

@@ -24,7 +24,8 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 
 const now = () => Math.floor(Date.now() / 1000);
-const claims = (sub: string) => new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuer('intervy-ivy');
+const claims = (sub: string) =>
+  new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuer('intervy-ivy');
 const refusal = async (token: string) => (await server.client(token).request(VIEWER)).errors?.[0];
 
 describe('bearer tokens', () => {
@@ -33,15 +34,29 @@ describe('bearer tokens', () => {
     const noExp = await claims(acme.admin.id).setAudience('ivy-api').setIssuedAt().sign(secret);
     const noIat = await claims(acme.admin.id).setAudience('ivy-api').setExpirationTime('1h').sign(secret);
     const noAud = await claims(acme.admin.id).setIssuedAt().setExpirationTime('1h').sign(secret);
-    const otherAud = await claims(acme.admin.id).setAudience('another-api').setIssuedAt().setExpirationTime('1h').sign(secret);
+    const otherAud = await claims(acme.admin.id)
+      .setAudience('another-api')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(secret);
     for (const token of [noExp, noIat, noAud, otherAud]) {
-      expect(await refusal(token)).toMatchObject({ message: expect.stringMatching(/invalid/), extensions: { code: 'UNAUTHENTICATED' } });
+      expect(await refusal(token)).toMatchObject({
+        message: expect.stringMatching(/invalid/),
+        extensions: { code: 'UNAUTHENTICATED' },
+      });
     }
   });
 
   it('refuses a token valid for 100 years, even a fresh one', async () => {
-    const forever = await claims(acme.admin.id).setAudience('ivy-api').setIssuedAt().setExpirationTime('100y').sign(server.app.jwtSecret);
-    expect(await refusal(forever)).toMatchObject({ message: expect.stringMatching(/longer than this server allows/), extensions: { code: 'UNAUTHENTICATED' } });
+    const forever = await claims(acme.admin.id)
+      .setAudience('ivy-api')
+      .setIssuedAt()
+      .setExpirationTime('100y')
+      .sign(server.app.jwtSecret);
+    expect(await refusal(forever)).toMatchObject({
+      message: expect.stringMatching(/longer than this server allows/),
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
   });
 
   it('tells an expired token from an invalid one', async () => {
@@ -59,7 +74,11 @@ describe('bearer tokens', () => {
 });
 
 describe('npm run token', () => {
-  const cmdEnv = () => ({ DATABASE_URL: server.config.databaseUrl, AUTH_JWT_SECRET: SECRET, KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys });
+  const cmdEnv = () => ({
+    DATABASE_URL: server.config.databaseUrl,
+    AUTH_JWT_SECRET: SECRET,
+    KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys,
+  });
 
   it('prints a 12-hour token for our audience by default, a shorter one with --ttl, and refuses a longer one', async () => {
     const [plain, short, long] = await Promise.all([
@@ -84,7 +103,9 @@ describe('npm run token', () => {
     expect((await server.client(victim.token).data(VIEWER)).viewer.user.id).toBe(victim.id);
     const { pubsub } = server.app.services;
     const listening = pubsub.subscribers(acme.org.id);
-    const sse = server.client(victim.token).subscribeSse(`subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider } }`, { o: acme.org.id });
+    const sse = server
+      .client(victim.token)
+      .subscribeSse(`subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider } }`, { o: acme.org.id });
     // Live once the server counts the subscription as listening; then one event gets through.
     await pubsub.whenSubscribed(acme.org.id, listening + 1);
     pubsub.publish('orgAiSettingsChanged', acme.org.id, { orgId: acme.org.id });
@@ -94,7 +115,10 @@ describe('npm run token', () => {
     const revoked = await runCommand(tokenCommand, ['revoke', victim.email], cmdEnv());
     expect(revoked).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Revoked every token issued to /) });
 
-    expect(await refusal(victim.token)).toMatchObject({ message: expect.stringMatching(/revoked/), extensions: { code: 'UNAUTHENTICATED' } });
+    expect(await refusal(victim.token)).toMatchObject({
+      message: expect.stringMatching(/revoked/),
+      extensions: { code: 'UNAUTHENTICATED' },
+    });
     expect(await socket.closed).toMatchObject({ code: 4403 });
     // A server-sent-events stream opened with the old token ends at its next event.
     await server.client(acme.admin.token).data(SAVE_PROVIDER, { o: acme.org.id });
@@ -113,7 +137,9 @@ describe('tokens at connection_init', () => {
     const forged = await signUserToken(new TextEncoder().encode('y'.repeat(32)), acme.admin.id);
     const expired = await signUserToken(server.app.jwtSecret, acme.admin.id, 60, now() - 3600);
     for (const token of [forged, expired, 'not.a.jwt']) {
-      expect(await openRawSocket(server.url, { connectionParams: { authorization: `Bearer ${token}` } }).closed).toMatchObject({ code: 4403 });
+      expect(
+        await openRawSocket(server.url, { connectionParams: { authorization: `Bearer ${token}` } }).closed,
+      ).toMatchObject({ code: 4403 });
     }
   });
 

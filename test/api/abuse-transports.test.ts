@@ -26,7 +26,11 @@ describe('size caps', () => {
   it('closes a socket that sends a frame over MAX_REQUEST_BYTES, without running it, and stays healthy', async () => {
     const socket = openRawSocket(server.url);
     await socket.acked;
-    socket.send({ id: 'big', type: 'subscribe', payload: { query: '{ __typename }', variables: { x: 'a'.repeat(1_100_000) } } });
+    socket.send({
+      id: 'big',
+      type: 'subscribe',
+      payload: { query: '{ __typename }', variables: { x: 'a'.repeat(1_100_000) } },
+    });
     // 1009 (message too big), or 1006 when the server drops the connection while the frame is still arriving.
     expect([1009, 1006]).toContain((await socket.closed).code);
     await expect(socket.message('big')).rejects.toThrow(/closed/);
@@ -36,7 +40,10 @@ describe('size caps', () => {
 
 describe('origins', () => {
   const preflight = (origin: string) =>
-    fetch(`${server.url}/graphql`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' } });
+    fetch(`${server.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' },
+    });
 
   it('gives CORS to a listed origin, without credentials, and to no other', async () => {
     const listed = await preflight(APP);
@@ -45,7 +52,11 @@ describe('origins', () => {
     for (const origin of ['https://evil.example', 'http://localhost:3000', 'null']) {
       const r = await preflight(origin);
       expect(r.headers.get('access-control-allow-origin')).toBeNull();
-      const post = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { origin, 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+      const post = await fetch(`${server.url}/graphql`, {
+        method: 'POST',
+        headers: { origin, 'content-type': 'application/json' },
+        body: '{"query":"{ __typename }"}',
+      });
       expect(post.headers.get('access-control-allow-origin')).toBeNull();
     }
   });
@@ -63,7 +74,9 @@ describe('origins', () => {
 
   it('allows localhost origins on the embedded default only, and refuses a credentialed wildcard', () => {
     expect(loadConfig({}).transport.allowLocalhostOrigins).toBe(true);
-    expect(loadConfig({ DATABASE_URL: 'postgresql://db/ivy' }, { requireSecrets: false }).transport.allowLocalhostOrigins).toBe(false);
+    expect(
+      loadConfig({ DATABASE_URL: 'postgresql://db/ivy' }, { requireSecrets: false }).transport.allowLocalhostOrigins,
+    ).toBe(false);
     expect(() => loadConfig({ ALLOWED_ORIGINS: '*' })).toThrow(ConfigError);
   });
 });
@@ -84,7 +97,14 @@ describe('idle and keep-alive', () => {
   it('closes an acknowledged socket that runs nothing, and keeps one with a live subscription', async () => {
     const busy = openRawSocket(server.url, { connectionParams: { authorization: `Bearer ${acme.admin.token}` } });
     await busy.acked;
-    busy.send({ id: 's', type: 'subscribe', payload: { query: `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider } }`, variables: { o: acme.org.id } } });
+    busy.send({
+      id: 's',
+      type: 'subscribe',
+      payload: {
+        query: `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider } }`,
+        variables: { o: acme.org.id },
+      },
+    });
     const idle = openRawSocket(server.url);
     await idle.acked;
     expect(await idle.closed).toMatchObject({ code: 1000, reason: expect.stringMatching(/^Idle for 1000 ms/) });
@@ -98,15 +118,26 @@ describe('GraphiQL and introspection', () => {
     const page = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(await page.text()).not.toMatch(/graphiql/i);
     const schema = await server.client().request(`{ __schema { types { name } } }`);
-    expect(schema.errors?.[0]).toMatchObject({ message: expect.stringMatching(/introspection has been disabled/), extensions: { code: 'BAD_USER_INPUT' } });
+    expect(schema.errors?.[0]).toMatchObject({
+      message: expect.stringMatching(/introspection has been disabled/),
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
     const typo = await server.client(acme.admin.token).request(`{ viewr { user { id } } }`);
     expect(typo.errors?.[0].message).not.toMatch(/Did you mean/);
   });
 
   it('are on by default on the embedded default, and GRAPHIQL/INTROSPECTION switch them', () => {
     expect(loadConfig({}).transport).toMatchObject({ graphiql: true, introspection: true });
-    expect(loadConfig({ DATABASE_URL: 'postgresql://db/ivy' }, { requireSecrets: false }).transport).toMatchObject({ graphiql: false, introspection: false });
-    expect(loadConfig({ DATABASE_URL: 'postgresql://db/ivy', GRAPHIQL: 'true', INTROSPECTION: '1' }, { requireSecrets: false }).transport).toMatchObject({ graphiql: true, introspection: true });
+    expect(loadConfig({ DATABASE_URL: 'postgresql://db/ivy' }, { requireSecrets: false }).transport).toMatchObject({
+      graphiql: false,
+      introspection: false,
+    });
+    expect(
+      loadConfig(
+        { DATABASE_URL: 'postgresql://db/ivy', GRAPHIQL: 'true', INTROSPECTION: '1' },
+        { requireSecrets: false },
+      ).transport,
+    ).toMatchObject({ graphiql: true, introspection: true });
   });
 
   it('never persists the bearer header GraphiQL is given', async () => {

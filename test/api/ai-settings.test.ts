@@ -29,11 +29,15 @@ beforeAll(async () => {
 afterAll(() => server?.stop());
 
 const update = (o: SeededOrg, provider: string, model?: string, token = o.admin.token) =>
-  server.client(token).request(UPDATE, { input: { orgId: o.org.id, provider, ...(model === undefined ? {} : { model }) } });
+  server
+    .client(token)
+    .request(UPDATE, { input: { orgId: o.org.id, provider, ...(model === undefined ? {} : { model }) } });
 const settings = async (o: SeededOrg, token = o.admin.token) =>
   (await server.client(token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings;
 const auditActions = async (o: SeededOrg) =>
-  (await server.client(o.admin.token).data(AUDIT_COUNT, { orgId: o.org.id })).auditLog.edges.map((e: any) => e.node.action);
+  (await server.client(o.admin.token).data(AUDIT_COUNT, { orgId: o.org.id })).auditLog.edges.map(
+    (e: any) => e.node.action,
+  );
 
 describe('updateProvider', () => {
   it('picks the provider’s recommended model when none is given: Sonnet for Anthropic, GPT-5 for OpenAI', async () => {
@@ -41,7 +45,9 @@ describe('updateProvider', () => {
     const a = await update(o, 'ANTHROPIC');
     expect(a.errors).toBeUndefined();
     expect(a.data!.updateProvider).toEqual({
-      provider: 'ANTHROPIC', effectiveProvider: 'ANTHROPIC', byokActive: true,
+      provider: 'ANTHROPIC',
+      effectiveProvider: 'ANTHROPIC',
+      byokActive: true,
       model: { id: 'claude-sonnet-5-5', label: 'Sonnet', provider: 'ANTHROPIC' },
     });
     const b = await update(o, 'OPENAI');
@@ -61,7 +67,12 @@ describe('updateProvider', () => {
 
   it('refuses a model of another provider (or an unknown one) with BAD_USER_INPUT and changes nothing', async () => {
     const o = await server.seed.org({ plan: 'GROWTH', provider: 'ANTHROPIC', model: 'claude-haiku-5-5' });
-    for (const [provider, model] of [['ANTHROPIC', 'gpt-5'], ['OPENAI', 'claude-sonnet-5-5'], ['OPENAI', 'gpt-4'], ['INTERVY_CREDITS', 'claude-opus-5-5']]) {
+    for (const [provider, model] of [
+      ['ANTHROPIC', 'gpt-5'],
+      ['OPENAI', 'claude-sonnet-5-5'],
+      ['OPENAI', 'gpt-4'],
+      ['INTERVY_CREDITS', 'claude-opus-5-5'],
+    ]) {
       const r = await update(o, provider, model);
       expect(r.errors?.[0].extensions?.code, `${provider} ${model}`).toBe('BAD_USER_INPUT');
       expect(r.errors?.[0].message).toContain(model);
@@ -75,7 +86,9 @@ describe('updateProvider', () => {
     const o = await server.seed.org({ plan: 'GROWTH', provider: 'OPENAI', model: 'o3' });
     const r = await update(o, 'INTERVY_CREDITS');
     expect(r.data!.updateProvider).toEqual({
-      provider: 'INTERVY_CREDITS', effectiveProvider: 'INTERVY_CREDITS', byokActive: false,
+      provider: 'INTERVY_CREDITS',
+      effectiveProvider: 'INTERVY_CREDITS',
+      byokActive: false,
       model: { id: server.config.houseModel, label: expect.stringContaining('Ivy'), provider: 'INTERVY_CREDITS' },
     });
     // Naming the house model explicitly is accepted too.
@@ -121,7 +134,9 @@ describe('updateProvider', () => {
       interviewer: ['ANTHROPIC', 'sk-ant-api03-keep-interviewer-Z9x8C7', 'sk-ant-…x8C7'],
     } as const;
     for (const [who, [provider, apiKey]] of Object.entries(keys)) {
-      await server.client(o[who as keyof typeof keys].token).data(SET_KEY, { input: { orgId: o.org.id, provider, apiKey } });
+      await server
+        .client(o[who as keyof typeof keys].token)
+        .data(SET_KEY, { input: { orgId: o.org.id, provider, apiKey } });
     }
     await update(o, 'ANTHROPIC');
     expect((await update(o, 'INTERVY_CREDITS')).errors).toBeUndefined();
@@ -129,7 +144,9 @@ describe('updateProvider', () => {
       const member = o[who as keyof typeof keys];
       expect((await settings(o, member.token)).viewerKeys).toEqual([{ provider, hint, status: 'UNTESTED' }]);
     }
-    const [{ n }] = await server.app.services.db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM personal_api_keys WHERE org_id = ${o.org.id}::uuid`;
+    const [{ n }] = await server.app.services.db.$queryRaw<
+      { n: bigint }[]
+    >`SELECT count(*) AS n FROM personal_api_keys WHERE org_id = ${o.org.id}::uuid`;
     expect(Number(n)).toBe(3);
   });
 
@@ -148,13 +165,49 @@ describe('availableModels', () => {
     const r = await server.client(o.interviewer.token).data(MODELS, { orgId: o.org.id });
     const byok = r.orgAiSettings.availableModels.filter((m: any) => m.provider !== 'INTERVY_CREDITS');
     expect(byok).toEqual([
-      { id: 'claude-haiku-5-5', label: 'Haiku', provider: 'ANTHROPIC', description: 'Fastest and cheapest.', recommended: false },
-      { id: 'claude-sonnet-5-5', label: 'Sonnet', provider: 'ANTHROPIC', description: 'Balanced speed and capability.', recommended: true },
-      { id: 'claude-opus-5-5', label: 'Opus', provider: 'ANTHROPIC', description: 'Highest reasoning capability.', recommended: false },
-      { id: 'gpt-5-nano', label: 'GPT-5 Nano', provider: 'OPENAI', description: 'Fastest and cheapest.', recommended: false },
-      { id: 'gpt-5-mini', label: 'GPT-5 Mini', provider: 'OPENAI', description: 'Fast and affordable.', recommended: false },
+      {
+        id: 'claude-haiku-5-5',
+        label: 'Haiku',
+        provider: 'ANTHROPIC',
+        description: 'Fastest and cheapest.',
+        recommended: false,
+      },
+      {
+        id: 'claude-sonnet-5-5',
+        label: 'Sonnet',
+        provider: 'ANTHROPIC',
+        description: 'Balanced speed and capability.',
+        recommended: true,
+      },
+      {
+        id: 'claude-opus-5-5',
+        label: 'Opus',
+        provider: 'ANTHROPIC',
+        description: 'Highest reasoning capability.',
+        recommended: false,
+      },
+      {
+        id: 'gpt-5-nano',
+        label: 'GPT-5 Nano',
+        provider: 'OPENAI',
+        description: 'Fastest and cheapest.',
+        recommended: false,
+      },
+      {
+        id: 'gpt-5-mini',
+        label: 'GPT-5 Mini',
+        provider: 'OPENAI',
+        description: 'Fast and affordable.',
+        recommended: false,
+      },
       { id: 'gpt-5', label: 'GPT-5', provider: 'OPENAI', description: 'Balanced.', recommended: true },
-      { id: 'o4-mini', label: 'o4-mini', provider: 'OPENAI', description: 'Reasoning, affordable.', recommended: false },
+      {
+        id: 'o4-mini',
+        label: 'o4-mini',
+        provider: 'OPENAI',
+        description: 'Reasoning, affordable.',
+        recommended: false,
+      },
       { id: 'o3', label: 'o3', provider: 'OPENAI', description: 'Reasoning, most capable.', recommended: false },
     ]);
     const house = r.orgAiSettings.availableModels.filter((m: any) => m.provider === 'INTERVY_CREDITS');
@@ -166,11 +219,19 @@ describe('orgAiSettings', () => {
   it('shows the saved provider and what Ivy really uses under the plan', async () => {
     const free = await server.seed.org({ plan: 'FREE', provider: 'OPENAI', model: 'o3' });
     expect(await settings(free)).toMatchObject({
-      provider: 'OPENAI', effectiveProvider: 'INTERVY_CREDITS', plan: 'FREE', byokAvailable: false, byokActive: false,
+      provider: 'OPENAI',
+      effectiveProvider: 'INTERVY_CREDITS',
+      plan: 'FREE',
+      byokAvailable: false,
+      byokActive: false,
     });
     const growth = await server.seed.org({ plan: 'GROWTH', provider: 'OPENAI', model: 'o3' });
     expect(await settings(growth)).toMatchObject({
-      provider: 'OPENAI', effectiveProvider: 'OPENAI', plan: 'GROWTH', byokAvailable: true, byokActive: true,
+      provider: 'OPENAI',
+      effectiveProvider: 'OPENAI',
+      plan: 'GROWTH',
+      byokAvailable: true,
+      byokActive: true,
       model: { id: 'o3', label: 'o3', provider: 'OPENAI' },
     });
   });
@@ -179,12 +240,18 @@ describe('orgAiSettings', () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     await server.seed.key(o.org.id, o.admin.id, 'ANTHROPIC', 'sk-ant-api03-admin-only-AAAA1111');
     await server.seed.key(o.org.id, o.staffing.id, 'OPENAI', 'sk-proj-staffing-only-BBBB2222');
-    expect((await settings(o, o.admin.token)).viewerKeys).toEqual([{ provider: 'ANTHROPIC', hint: 'sk-ant-…1111', status: 'VALID' }]);
-    expect((await settings(o, o.staffing.token)).viewerKeys).toEqual([{ provider: 'OPENAI', hint: 'sk-proj-…2222', status: 'VALID' }]);
+    expect((await settings(o, o.admin.token)).viewerKeys).toEqual([
+      { provider: 'ANTHROPIC', hint: 'sk-ant-…1111', status: 'VALID' },
+    ]);
+    expect((await settings(o, o.staffing.token)).viewerKeys).toEqual([
+      { provider: 'OPENAI', hint: 'sk-proj-…2222', status: 'VALID' },
+    ]);
     expect((await settings(o, o.interviewer.token)).viewerKeys).toEqual([]);
     // A key the admin holds in another org does not show up here either.
     const other = await server.seed.org({ plan: 'GROWTH' });
-    await server.app.services.db.membership.create({ data: { orgId: other.org.id, userId: o.admin.id, role: 'INTERVIEWER' } });
+    await server.app.services.db.membership.create({
+      data: { orgId: other.org.id, userId: o.admin.id, role: 'INTERVIEWER' },
+    });
     await server.seed.key(other.org.id, o.admin.id, 'OPENAI', 'sk-proj-admin-elsewhere-CCCC3333');
     expect((await settings(o, o.admin.token)).viewerKeys.map((k: any) => k.hint)).toEqual(['sk-ant-…1111']);
   });
@@ -193,32 +260,59 @@ describe('orgAiSettings', () => {
 describe('providerChangeImpact', () => {
   it('says credits stop being deducted and usage tracking goes away when moving to BYOK', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
-    const { providerChangeImpact: i } = await server.client(o.admin.token).data(IMPACT, { orgId: o.org.id, provider: 'ANTHROPIC' });
+    const { providerChangeImpact: i } = await server
+      .client(o.admin.token)
+      .data(IMPACT, { orgId: o.org.id, provider: 'ANTHROPIC' });
     expect(i).toMatchObject({
-      provider: 'ANTHROPIC', allowed: true, currentEffectiveProvider: 'INTERVY_CREDITS', creditsDeductedAfter: false,
-      creditsStopBeingDeducted: true, creditsResumeBeingDeducted: false, usageTrackingAvailableAfter: false,
+      provider: 'ANTHROPIC',
+      allowed: true,
+      currentEffectiveProvider: 'INTERVY_CREDITS',
+      creditsDeductedAfter: false,
+      creditsStopBeingDeducted: true,
+      creditsResumeBeingDeducted: false,
+      usageTrackingAvailableAfter: false,
     });
   });
 
   it('says credits resume being deducted and usage tracking returns when moving back to Intervy Credits', async () => {
     const o = await server.seed.org({ plan: 'GROWTH', provider: 'OPENAI' });
-    const { providerChangeImpact: i } = await server.client(o.admin.token).data(IMPACT, { orgId: o.org.id, provider: 'INTERVY_CREDITS' });
+    const { providerChangeImpact: i } = await server
+      .client(o.admin.token)
+      .data(IMPACT, { orgId: o.org.id, provider: 'INTERVY_CREDITS' });
     expect(i).toMatchObject({
-      allowed: true, currentEffectiveProvider: 'OPENAI', creditsDeductedAfter: true,
-      creditsStopBeingDeducted: false, creditsResumeBeingDeducted: true, usageTrackingAvailableAfter: true,
+      allowed: true,
+      currentEffectiveProvider: 'OPENAI',
+      creditsDeductedAfter: true,
+      creditsStopBeingDeducted: false,
+      creditsResumeBeingDeducted: true,
+      usageTrackingAvailableAfter: true,
     });
   });
 
   it('says nothing changes when switching between two BYOK providers', async () => {
     const o = await server.seed.org({ plan: 'GROWTH', provider: 'OPENAI' });
-    const { providerChangeImpact: i } = await server.client(o.admin.token).data(IMPACT, { orgId: o.org.id, provider: 'ANTHROPIC' });
-    expect(i).toMatchObject({ creditsDeductedAfter: false, creditsStopBeingDeducted: false, creditsResumeBeingDeducted: false, usageTrackingAvailableAfter: false });
+    const { providerChangeImpact: i } = await server
+      .client(o.admin.token)
+      .data(IMPACT, { orgId: o.org.id, provider: 'ANTHROPIC' });
+    expect(i).toMatchObject({
+      creditsDeductedAfter: false,
+      creditsStopBeingDeducted: false,
+      creditsResumeBeingDeducted: false,
+      usageTrackingAvailableAfter: false,
+    });
   });
 
   it('marks a BYOK provider as not allowed below Growth, with credits still deducted', async () => {
     const o = await server.seed.org({ plan: 'FREE' });
-    const { providerChangeImpact: i } = await server.client(o.admin.token).data(IMPACT, { orgId: o.org.id, provider: 'OPENAI' });
-    expect(i).toMatchObject({ allowed: false, creditsDeductedAfter: true, creditsStopBeingDeducted: false, usageTrackingAvailableAfter: true });
+    const { providerChangeImpact: i } = await server
+      .client(o.admin.token)
+      .data(IMPACT, { orgId: o.org.id, provider: 'OPENAI' });
+    expect(i).toMatchObject({
+      allowed: false,
+      creditsDeductedAfter: true,
+      creditsStopBeingDeducted: false,
+      usageTrackingAvailableAfter: true,
+    });
   });
 
   it('counts members with a saved key and with a VALID key for that provider, out of all members', async () => {
@@ -240,22 +334,33 @@ describe('providerChangeImpact', () => {
       (await server.client(o.admin.token).data(IMPACT, { orgId: o.org.id, provider })).providerChangeImpact;
     expect(await impact('ANTHROPIC')).toMatchObject({ membersTotal: 4, membersWithKey: 3, membersWithValidKey: 1 });
     expect(await impact('OPENAI')).toMatchObject({ membersTotal: 4, membersWithKey: 1, membersWithValidKey: 1 });
-    expect(await impact('INTERVY_CREDITS')).toMatchObject({ membersTotal: 4, membersWithKey: 0, membersWithValidKey: 0 });
+    expect(await impact('INTERVY_CREDITS')).toMatchObject({
+      membersTotal: 4,
+      membersWithKey: 0,
+      membersWithValidKey: 0,
+    });
   });
 
   it('follows a key test: a key that tests VALID is counted as valid', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     await server.seed.key(o.org.id, o.interviewer.id, 'OPENAI', 'sk-proj-becomes-valid-00000007', 'UNTESTED');
-    const before = (await server.client(o.admin.token).data(IMPACT, { orgId: o.org.id, provider: 'OPENAI' })).providerChangeImpact;
+    const before = (await server.client(o.admin.token).data(IMPACT, { orgId: o.org.id, provider: 'OPENAI' }))
+      .providerChangeImpact;
     expect([before.membersWithKey, before.membersWithValidKey]).toEqual([1, 0]);
     await server.app.services.db.personalApiKey.updateMany({ where: { orgId: o.org.id }, data: { status: 'VALID' } });
-    const after = (await server.client(o.admin.token).data(IMPACT, { orgId: o.org.id, provider: 'OPENAI' })).providerChangeImpact;
+    const after = (await server.client(o.admin.token).data(IMPACT, { orgId: o.org.id, provider: 'OPENAI' }))
+      .providerChangeImpact;
     expect([after.membersWithKey, after.membersWithValidKey]).toEqual([1, 1]);
   });
 
   it('answers with counts only: nothing in its type can say who or which key', async () => {
-    const r = await server.client().request(`{ __type(name: "ProviderChangeImpact") { fields { name type { kind name ofType { kind name } } } } }`);
-    const fields = r.data!.__type.fields as { name: string; type: { kind: string; ofType: { kind: string; name: string } | null } }[];
+    const r = await server
+      .client()
+      .request(`{ __type(name: "ProviderChangeImpact") { fields { name type { kind name ofType { kind name } } } } }`);
+    const fields = r.data!.__type.fields as {
+      name: string;
+      type: { kind: string; ofType: { kind: string; name: string } | null };
+    }[];
     for (const f of fields) {
       expect(f.type.kind, f.name).toBe('NON_NULL');
       expect(['Int', 'Boolean', 'AiProvider'], f.name).toContain(f.type.ofType!.name);

@@ -26,7 +26,11 @@ describe('authentication', () => {
   });
 
   it('refuses a token signed with another secret, a malformed token and an expired one', async () => {
-    const forged = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(acme.admin.id).setIssuer('intervy-ivy').sign(new TextEncoder().encode('not-the-secret-not-the-secret-000'));
+    const forged = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(acme.admin.id)
+      .setIssuer('intervy-ivy')
+      .sign(new TextEncoder().encode('not-the-secret-not-the-secret-000'));
     const expired = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(acme.admin.id)
@@ -81,8 +85,12 @@ describe('authentication over graphql-ws', () => {
   });
 
   it('takes the token from the Authorization header GraphiQL sends in the subscribe message', async () => {
-    expect(await subscribeWith({ headers: { Authorization: `Bearer ${acme.interviewer.token}` } })).toEqual({ live: true });
-    expect(await subscribeWith({ headers: { authorization: 'Bearer forged.token.here' } })).toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(await subscribeWith({ headers: { Authorization: `Bearer ${acme.interviewer.token}` } })).toEqual({
+      live: true,
+    });
+    expect(await subscribeWith({ headers: { authorization: 'Bearer forged.token.here' } })).toMatchObject({
+      code: 'UNAUTHENTICATED',
+    });
     expect(await subscribeWith({})).toMatchObject({ code: 'UNAUTHENTICATED' });
   });
 });
@@ -117,7 +125,9 @@ describe('org permissions', () => {
   });
 
   it('lists the viewer’s orgs and roles', async () => {
-    const d = await server.client(acme.staffing.token).data(`{ viewer { user { id email } memberships { role org { id slug } } } }`);
+    const d = await server
+      .client(acme.staffing.token)
+      .data(`{ viewer { user { id email } memberships { role org { id slug } } } }`);
     expect(d.viewer.user.id).toBe(acme.staffing.id);
     expect(d.viewer.memberships).toEqual([{ role: 'STAFFING', org: { id: acme.org.id, slug: acme.org.slug } }]);
   });
@@ -127,7 +137,12 @@ describe('errors', () => {
   it('gives schema errors and bad variables a stable code', async () => {
     const c = server.client(acme.admin.token);
     expect(await c.errorCode(`{ nope }`)).toBe('BAD_USER_INPUT');
-    expect(await c.errorCode(`query($p: AiProvider!) { providerChangeImpact(orgId: "${acme.org.id}", provider: $p) { allowed } }`, { p: 'GEMINI' })).toBe('BAD_USER_INPUT');
+    expect(
+      await c.errorCode(
+        `query($p: AiProvider!) { providerChangeImpact(orgId: "${acme.org.id}", provider: $p) { allowed } }`,
+        { p: 'GEMINI' },
+      ),
+    ).toBe('BAD_USER_INPUT');
   });
 
   it('refuses an unparsable or invalid operation over graphql-ws with BAD_USER_INPUT, keeping the socket usable', async () => {
@@ -136,7 +151,11 @@ describe('errors', () => {
     try {
       await expect(client.subscribeWs('subscription {', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
       await expect(client.subscribeWs('subscription { nope }', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
-      const live = client.subscribeWs(`subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider } }`, { o: acme.org.id }, ws);
+      const live = client.subscribeWs(
+        `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider } }`,
+        { o: acme.org.id },
+        ws,
+      );
       await server.waitForSubscribers(settingsTopic(acme.org.id), 1);
       await client.data(UPDATE, { orgId: acme.org.id });
       expect((await live.waitFor(1))[0].data).toEqual({ orgAiSettingsChanged: { provider: 'INTERVY_CREDITS' } });

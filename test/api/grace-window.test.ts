@@ -9,7 +9,6 @@ import { setOrgPlan } from '../../src/domain/plans-admin.ts';
 import { DAY_MS, ManualClock } from '../../src/lib/clock.ts';
 import type { Subscription } from '../support/client.ts';
 import { lines, runCommand } from '../support/operator-command.ts';
-import { settingsTopic } from '../support/server-probe.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../support/seed.ts';
 
@@ -43,14 +42,19 @@ type LegacyOrg = SeededOrg & { endsAt: Date };
 async function legacyOrg(): Promise<LegacyOrg> {
   const o = await server.seed.org({ plan: 'FREE' });
   await writeLegacyByokSetting(server.app.services.db, LEGACY_KEY, {
-    orgId: o.org.id, adminUserId: o.admin.id, provider: 'ANTHROPIC', model: 'claude-opus-5-5', apiKey: ADMIN_KEY,
+    orgId: o.org.id,
+    adminUserId: o.admin.id,
+    provider: 'ANTHROPIC',
+    model: 'claude-opus-5-5',
+    apiKey: ADMIN_KEY,
   });
   const reports = await migrateLegacyByok({ ...server.app.services, legacyKey: LEGACY_KEY }, { dryRun: false });
   expect(reports).toEqual([expect.objectContaining({ orgId: o.org.id, outcome: 'moved' })]);
   return { ...o, endsAt: at(30 * DAY_MS) };
 }
 
-const settings = async (o: SeededOrg, token = o.admin.token) => (await server.client(token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings;
+const settings = async (o: SeededOrg, token = o.admin.token) =>
+  (await server.client(token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings;
 const update = (o: SeededOrg, provider: string, model?: string) =>
   server.client(o.admin.token).request(UPDATE, { input: { orgId: o.org.id, provider, ...(model ? { model } : {}) } });
 const auditActions = async (o: SeededOrg) =>
@@ -70,14 +74,23 @@ async function watch(o: SeededOrg, token: string): Promise<Subscription<any>> {
 describe('during the grace window', () => {
   it('ends the window 30 days after the move, by the server clock', async () => {
     const o = await legacyOrg();
-    expect((await settings(o)).graceWindow).toEqual({ endsAt: o.endsAt.toISOString(), active: true, daysRemaining: 30 });
+    expect((await settings(o)).graceWindow).toEqual({
+      endsAt: o.endsAt.toISOString(),
+      active: true,
+      daysRemaining: 30,
+    });
   });
 
   it('keeps the legacy provider and model working on FREE while the window is open', async () => {
     const o = await legacyOrg();
     expect(await settings(o)).toMatchObject({
-      provider: 'ANTHROPIC', effectiveProvider: 'ANTHROPIC', plan: 'FREE', byokAvailable: false, byokActive: true,
-      model: { id: 'claude-opus-5-5' }, effectiveModel: { id: 'claude-opus-5-5' },
+      provider: 'ANTHROPIC',
+      effectiveProvider: 'ANTHROPIC',
+      plan: 'FREE',
+      byokAvailable: false,
+      byokActive: true,
+      model: { id: 'claude-opus-5-5' },
+      effectiveModel: { id: 'claude-opus-5-5' },
       viewerKeys: [{ provider: 'ANTHROPIC', hint: 'sk-ant-…Xx7W' }],
     });
   });
@@ -86,7 +99,11 @@ describe('during the grace window', () => {
     const o = await legacyOrg();
     server.clock.set(at(20 * DAY_MS));
     for (const m of [o.admin, o.staffing, o.interviewer]) {
-      expect((await settings(o, m.token)).graceWindow).toEqual({ endsAt: o.endsAt.toISOString(), active: true, daysRemaining: 10 });
+      expect((await settings(o, m.token)).graceWindow).toEqual({
+        endsAt: o.endsAt.toISOString(),
+        active: true,
+        daysRemaining: 10,
+      });
     }
   });
 
@@ -109,19 +126,30 @@ describe('during the grace window', () => {
     const impact = await server.client(o.admin.token).data(IMPACT, { orgId: o.org.id, provider: 'OPENAI' });
     expect(impact.providerChangeImpact.allowed).toBe(false);
     expect((await update(o, 'OPENAI')).errors?.[0].extensions?.code).toBe('PLAN_UPGRADE_REQUIRED');
-    expect(await settings(o)).toMatchObject({ provider: 'ANTHROPIC', effectiveProvider: 'ANTHROPIC', graceWindow: { active: true } });
+    expect(await settings(o)).toMatchObject({
+      provider: 'ANTHROPIC',
+      effectiveProvider: 'ANTHROPIC',
+      graceWindow: { active: true },
+    });
   });
 
   it('lets an admin choose another model of the legacy provider, keeping the window', async () => {
     const o = await legacyOrg();
     expect((await update(o, 'ANTHROPIC', 'claude-haiku-5-5')).errors).toBeUndefined();
-    expect(await settings(o)).toMatchObject({ effectiveModel: { id: 'claude-haiku-5-5' }, graceWindow: { active: true, daysRemaining: 30 } });
+    expect(await settings(o)).toMatchObject({
+      effectiveModel: { id: 'claude-haiku-5-5' },
+      graceWindow: { active: true, daysRemaining: 30 },
+    });
   });
 
   it('lets an admin switch back to Intervy Credits, which ends the window for good', async () => {
     const o = await legacyOrg();
     expect((await update(o, 'INTERVY_CREDITS')).errors).toBeUndefined();
-    expect(await settings(o)).toMatchObject({ provider: 'INTERVY_CREDITS', effectiveProvider: 'INTERVY_CREDITS', graceWindow: null });
+    expect(await settings(o)).toMatchObject({
+      provider: 'INTERVY_CREDITS',
+      effectiveProvider: 'INTERVY_CREDITS',
+      graceWindow: null,
+    });
     expect((await update(o, 'ANTHROPIC')).errors?.[0].extensions?.code).toBe('PLAN_UPGRADE_REQUIRED');
     expect((await settings(o)).viewerKeys).toHaveLength(1);
   });
@@ -134,7 +162,9 @@ describe('when the grace window ends', () => {
     expect(await settings(o)).toMatchObject({ effectiveProvider: 'ANTHROPIC', byokActive: true });
     server.clock.set(new Date(o.endsAt.getTime() + 1));
     expect(await settings(o)).toMatchObject({
-      provider: 'ANTHROPIC', effectiveProvider: 'INTERVY_CREDITS', byokActive: false,
+      provider: 'ANTHROPIC',
+      effectiveProvider: 'INTERVY_CREDITS',
+      byokActive: false,
       effectiveModel: { id: server.app.services.models.house.id },
       graceWindow: { endsAt: o.endsAt.toISOString(), active: false, daysRemaining: 0 },
     });
@@ -153,26 +183,48 @@ describe('when the grace window ends', () => {
     server.clock.set(new Date(o.endsAt.getTime() + 1));
     const ended = await sweepEndedGraceWindows(server.app.services);
     // Earlier tests' windows end at the same instant, so the sweep may end theirs too.
-    expect(ended.filter((e) => e.orgId === o.org.id)).toEqual([{ orgId: o.org.id, slug: o.org.slug, from: { provider: 'ANTHROPIC', model: 'claude-opus-5-5' }, endedAt: o.endsAt }]);
+    expect(ended.filter((e) => e.orgId === o.org.id)).toEqual([
+      {
+        orgId: o.org.id,
+        slug: o.org.slug,
+        from: { provider: 'ANTHROPIC', model: 'claude-opus-5-5' },
+        endedAt: o.endsAt,
+      },
+    ]);
 
     expect(await settings(o)).toMatchObject({
-      provider: 'INTERVY_CREDITS', effectiveProvider: 'INTERVY_CREDITS', model: { id: server.app.services.models.house.id },
+      provider: 'INTERVY_CREDITS',
+      effectiveProvider: 'INTERVY_CREDITS',
+      model: { id: server.app.services.models.house.id },
       graceWindow: { endsAt: o.endsAt.toISOString(), active: false, daysRemaining: 0 },
       viewerKeys: [{ provider: 'ANTHROPIC' }],
     });
     const [event] = await auditActions(o);
     expect(event).toEqual({
-      action: 'ai_settings.grace_window_ended', actorId: null,
-      detail: { from: { provider: 'ANTHROPIC', model: 'claude-opus-5-5' }, to: { provider: 'INTERVY_CREDITS', model: null }, graceWindowEndsAt: o.endsAt.toISOString() },
+      action: 'ai_settings.grace_window_ended',
+      actorId: null,
+      detail: {
+        from: { provider: 'ANTHROPIC', model: 'claude-opus-5-5' },
+        to: { provider: 'INTERVY_CREDITS', model: null },
+        graceWindowEndsAt: o.endsAt.toISOString(),
+      },
     });
     const [pushed] = await live.waitFor(1);
-    expect(pushed.data?.orgAiSettingsChanged).toEqual({ provider: 'INTERVY_CREDITS', effectiveProvider: 'INTERVY_CREDITS', plan: 'FREE', graceWindow: { active: false } });
+    expect(pushed.data?.orgAiSettingsChanged).toEqual({
+      provider: 'INTERVY_CREDITS',
+      effectiveProvider: 'INTERVY_CREDITS',
+      plan: 'FREE',
+      graceWindow: { active: false },
+    });
   });
 
   it('ends each window once, even with two sweeps running at the same moment', async () => {
     const o = await legacyOrg();
     server.clock.set(new Date(o.endsAt.getTime() + 1));
-    const [a, b] = await Promise.all([sweepEndedGraceWindows(server.app.services), sweepEndedGraceWindows(server.app.services)]);
+    const [a, b] = await Promise.all([
+      sweepEndedGraceWindows(server.app.services),
+      sweepEndedGraceWindows(server.app.services),
+    ]);
     expect([...a, ...b].filter((e) => e.orgId === o.org.id)).toHaveLength(1);
     expect((await sweepEndedGraceWindows(server.app.services)).filter((e) => e.orgId === o.org.id)).toEqual([]);
     expect((await auditActions(o)).filter((e: any) => e.action === 'ai_settings.grace_window_ended')).toHaveLength(1);
@@ -213,19 +265,30 @@ describe('when the grace window ends', () => {
 
 describe('an upgrade to Growth', () => {
   const planCommand = (...args: string[]) =>
-    runCommand(plan, args, { DATABASE_URL: server.config.databaseUrl, KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys, AUTH_JWT_SECRET: 'x'.repeat(32) });
+    runCommand(plan, args, {
+      DATABASE_URL: server.config.databaseUrl,
+      KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys,
+      AUTH_JWT_SECRET: 'x'.repeat(32),
+    });
 
   it('clears the window through the plan command, and BYOK keeps working past the old end', async () => {
     const o = await legacyOrg();
     const run = await planCommand('set', o.org.slug, 'GROWTH');
     expect(run).toMatchObject({ code: 0, stdout: `${o.org.slug}: plan FREE -> GROWTH; grace window cleared\n` });
     server.clock.set(at(60 * DAY_MS));
-    expect(await settings(o)).toMatchObject({ plan: 'GROWTH', byokAvailable: true, effectiveProvider: 'ANTHROPIC', byokActive: true, graceWindow: null });
+    expect(await settings(o)).toMatchObject({
+      plan: 'GROWTH',
+      byokAvailable: true,
+      effectiveProvider: 'ANTHROPIC',
+      byokActive: true,
+      graceWindow: null,
+    });
     expect((await sweepEndedGraceWindows(server.app.services)).map((e) => e.orgId)).not.toContain(o.org.id);
     expect((await update(o, 'OPENAI', 'o3')).errors).toBeUndefined();
     expect((await auditActions(o)).map((e: any) => e.action)).toContain('plan.changed');
     expect((await auditActions(o)).find((e: any) => e.action === 'plan.changed')).toMatchObject({
-      actorId: null, detail: { from: 'FREE', to: 'GROWTH', graceWindowCleared: true, graceWindowEndsAt: o.endsAt.toISOString() },
+      actorId: null,
+      detail: { from: 'FREE', to: 'GROWTH', graceWindowCleared: true, graceWindowEndsAt: o.endsAt.toISOString() },
     });
   });
 
@@ -234,14 +297,23 @@ describe('an upgrade to Growth', () => {
     const live = await watch(o, o.staffing.token);
     await setOrgPlan(server.app.services, o.org.slug, 'ENTERPRISE');
     const [pushed] = await live.waitFor(1);
-    expect(pushed.data?.orgAiSettingsChanged).toEqual({ provider: 'ANTHROPIC', effectiveProvider: 'ANTHROPIC', plan: 'ENTERPRISE', graceWindow: null });
+    expect(pushed.data?.orgAiSettingsChanged).toEqual({
+      provider: 'ANTHROPIC',
+      effectiveProvider: 'ANTHROPIC',
+      plan: 'ENTERPRISE',
+      graceWindow: null,
+    });
   });
 
   it('keeps BYOK when it comes after the end but before the sweep', async () => {
     const o = await legacyOrg();
     server.clock.set(new Date(o.endsAt.getTime() + DAY_MS));
     await setOrgPlan(server.app.services, o.org.slug, 'GROWTH');
-    expect(await settings(o)).toMatchObject({ provider: 'ANTHROPIC', effectiveProvider: 'ANTHROPIC', graceWindow: null });
+    expect(await settings(o)).toMatchObject({
+      provider: 'ANTHROPIC',
+      effectiveProvider: 'ANTHROPIC',
+      graceWindow: null,
+    });
   });
 
   it('does not bring BYOK back after the sweep switched the org to credits: the admin picks it again', async () => {
@@ -249,14 +321,21 @@ describe('an upgrade to Growth', () => {
     server.clock.set(new Date(o.endsAt.getTime() + DAY_MS));
     await sweepEndedGraceWindows(server.app.services);
     await setOrgPlan(server.app.services, o.org.slug, 'GROWTH');
-    expect(await settings(o)).toMatchObject({ provider: 'INTERVY_CREDITS', effectiveProvider: 'INTERVY_CREDITS', graceWindow: null });
+    expect(await settings(o)).toMatchObject({
+      provider: 'INTERVY_CREDITS',
+      effectiveProvider: 'INTERVY_CREDITS',
+      graceWindow: null,
+    });
     expect((await update(o, 'ANTHROPIC')).errors).toBeUndefined();
     expect((await settings(o)).effectiveProvider).toBe('ANTHROPIC');
   });
 
   it('changes nothing when the org is already on that plan, and refuses bad usage', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
-    expect(await planCommand('set', o.org.slug, 'GROWTH')).toMatchObject({ code: 0, stdout: `${o.org.slug}: already on GROWTH; nothing changed\n` });
+    expect(await planCommand('set', o.org.slug, 'GROWTH')).toMatchObject({
+      code: 0,
+      stdout: `${o.org.slug}: already on GROWTH; nothing changed\n`,
+    });
     expect((await auditActions(o)).map((e: any) => e.action)).not.toContain('plan.changed');
     expect((await planCommand('set', o.org.slug, 'PLATINUM')).code).toBe(2);
     expect((await planCommand('set', o.org.slug)).code).toBe(2);
@@ -272,15 +351,37 @@ describe('npm run grace:sweep', () => {
     const cmdServer = await startTestServer({ clock: new ManualClock(new Date()) });
     try {
       const now = Date.now();
-      const ended = await cmdServer.seed.org({ plan: 'FREE', provider: 'OPENAI', model: 'o3', graceWindowEndsAt: new Date(now - 60_000) });
-      const open = await cmdServer.seed.org({ plan: 'FREE', provider: 'ANTHROPIC', graceWindowEndsAt: new Date(now + DAY_MS) });
-      const env = { DATABASE_URL: cmdServer.config.databaseUrl, KEY_ENCRYPTION_KEYS: cmdServer.config.keyEncryptionKeys, AUTH_JWT_SECRET: 'x'.repeat(32) };
+      const ended = await cmdServer.seed.org({
+        plan: 'FREE',
+        provider: 'OPENAI',
+        model: 'o3',
+        graceWindowEndsAt: new Date(now - 60_000),
+      });
+      const open = await cmdServer.seed.org({
+        plan: 'FREE',
+        provider: 'ANTHROPIC',
+        graceWindowEndsAt: new Date(now + DAY_MS),
+      });
+      const env = {
+        DATABASE_URL: cmdServer.config.databaseUrl,
+        KEY_ENCRYPTION_KEYS: cmdServer.config.keyEncryptionKeys,
+        AUTH_JWT_SECRET: 'x'.repeat(32),
+      };
       const first = await runCommand(graceSweep, [], env);
       expect(first.code).toBe(0);
-      expect(lines(first.stdout)).toEqual([expect.stringMatching(new RegExp(`^${ended.org.slug}: grace window ended .*; switched from OPENAI to INTERVY_CREDITS$`))]);
-      const view = async (o: SeededOrg) => (await cmdServer.client(o.interviewer.token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings;
+      expect(lines(first.stdout)).toEqual([
+        expect.stringMatching(
+          new RegExp(`^${ended.org.slug}: grace window ended .*; switched from OPENAI to INTERVY_CREDITS$`),
+        ),
+      ]);
+      const view = async (o: SeededOrg) =>
+        (await cmdServer.client(o.interviewer.token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings;
       expect(await view(ended)).toMatchObject({ provider: 'INTERVY_CREDITS', graceWindow: { active: false } });
-      expect(await view(open)).toMatchObject({ provider: 'ANTHROPIC', effectiveProvider: 'ANTHROPIC', graceWindow: { active: true } });
+      expect(await view(open)).toMatchObject({
+        provider: 'ANTHROPIC',
+        effectiveProvider: 'ANTHROPIC',
+        graceWindow: { active: true },
+      });
 
       const second = await runCommand(graceSweep, [], env);
       expect(second).toMatchObject({ code: 0, stdout: '' });

@@ -13,7 +13,9 @@ import { main as creditsCommand } from '../../src/commands/credits.ts';
 let env: ServerWithVendors, server: TestServer, openaiHouse: TestServer;
 const HOLD_TIMEOUT_MS = 60_000;
 beforeAll(async () => {
-  env = await startServerWithVendors({ env: { HOLD_TIMEOUT_MS: String(HOLD_TIMEOUT_MS), MEMBERSHIP_RECHECK_MS: '1000' } });
+  env = await startServerWithVendors({
+    env: { HOLD_TIMEOUT_MS: String(HOLD_TIMEOUT_MS), MEMBERSHIP_RECHECK_MS: '1000' },
+  });
   server = env.server;
   openaiHouse = await startTestServer({ env: { ...env.vendorEnv, INTERVY_HOUSE_MODEL: 'gpt-5-mini' } });
 });
@@ -25,13 +27,22 @@ afterAll(async () => {
 const ask = (content: string) => [{ role: 'USER', content }];
 const HAIKU = { creditsPer1kInput: 1, creditsPer1kOutput: 5 };
 const GPT5_MINI = { creditsPer1kInput: 1, creditsPer1kOutput: 2 };
-const textOf = (events: any[]) => events.filter((e) => e.__typename === 'IvyTextDelta').map((e) => e.text).join('');
+const textOf = (events: any[]) =>
+  events
+    .filter((e) => e.__typename === 'IvyTextDelta')
+    .map((e) => e.text)
+    .join('');
 
 describe.each<Transport>(['ws', 'sse'])('billed for what was delivered, over %s', (transport) => {
   it('charges a stream cancelled after 399 of 400 deltas for the reported input and the delivered output (Anthropic house model)', async () => {
     const { org, interviewer } = await server.seed.org({ credits: 500 });
     const requestId = `cancel-399-${transport}`;
-    const sub = subscribeIvy(server.client(interviewer.token), transport, { orgId: org.id, messages: ask('[[deltas:400]] [[hang-after:399]] [[usage:300:1200]]'), maxTokens: 2000, requestId });
+    const sub = subscribeIvy(server.client(interviewer.token), transport, {
+      orgId: org.id,
+      messages: ask('[[deltas:400]] [[hang-after:399]] [[usage:300:1200]]'),
+      maxTokens: 2000,
+      requestId,
+    });
     await sub.waitFor(1 + 399, 30_000);
     sub.stop();
     const row = await waitForSettlement(server, org.id, requestId);
@@ -51,12 +62,19 @@ describe.each<Transport>(['ws', 'sse'])('billed for what was delivered, over %s'
     const { org, interviewer } = await openaiHouse.seed.org({ credits: 500 });
     const requestId = `cancel-openai-${transport}`;
     const prompt = '[[deltas:1000]] [[hang-after:999]]';
-    const sub = subscribeIvy(openaiHouse.client(interviewer.token), transport, { orgId: org.id, messages: ask(prompt), maxTokens: 8000, requestId });
+    const sub = subscribeIvy(openaiHouse.client(interviewer.token), transport, {
+      orgId: org.id,
+      messages: ask(prompt),
+      maxTokens: 8000,
+      requestId,
+    });
     await sub.waitFor(1 + 999, 30_000);
     sub.stop();
     const row = await waitForSettlement(openaiHouse, org.id, requestId);
     const received = textOf(sub.results.map((r) => r.data!.ivyCompletion));
-    expect(row.creditsCharged).toBeGreaterThanOrEqual(creditsFor(GPT5_MINI, TextTokenEstimate.of(prompt), TextTokenEstimate.of(received)));
+    expect(row.creditsCharged).toBeGreaterThanOrEqual(
+      creditsFor(GPT5_MINI, TextTokenEstimate.of(prompt), TextTokenEstimate.of(received)),
+    );
     expect(row.creditsCharged).toBeGreaterThan(3); // main charged 0 here
     expect(row).toMatchObject({ status: 'CANCELLED', inputTokensEstimated: true, outputTokensEstimated: true });
     await ledgerAddsUp(openaiHouse, org.id);
@@ -64,8 +82,17 @@ describe.each<Transport>(['ws', 'sse'])('billed for what was delivered, over %s'
 
   it('charges a finished stream exactly what the provider reported, even when the delivered text suggests more', async () => {
     const { org, interviewer } = await server.seed.org({ credits: 500 });
-    const events = await runCompletion(server.client(interviewer.token), transport, { orgId: org.id, messages: ask('[[deltas:300]] [[usage:100:10]]'), maxTokens: 2000 });
-    expect(events.at(-1)).toMatchObject({ __typename: 'IvyCompletionFinished', inputTokens: 100, outputTokens: 10, creditsCharged: creditsFor(HAIKU, 100, 10) });
+    const events = await runCompletion(server.client(interviewer.token), transport, {
+      orgId: org.id,
+      messages: ask('[[deltas:300]] [[usage:100:10]]'),
+      maxTokens: 2000,
+    });
+    expect(events.at(-1)).toMatchObject({
+      __typename: 'IvyCompletionFinished',
+      inputTokens: 100,
+      outputTokens: 10,
+      creditsCharged: creditsFor(HAIKU, 100, 10),
+    });
   });
 });
 
@@ -75,20 +102,42 @@ describe('no silent write-off', () => {
     const cjk = '面'.repeat(20_000);
     const messages = ask(`${cjk} [[usage:40000:100]]`);
     expect(inputTokenBound(null, messages)).toBeGreaterThan(40_000);
-    const events = await runCompletion(server.client(interviewer.token), 'ws', { orgId: org.id, messages, maxTokens: 200 });
-    expect(events.at(-1)).toMatchObject({ __typename: 'IvyCompletionFinished', creditsCharged: creditsFor(HAIKU, 40_000, 100) });
-    const row = await server.app.services.db.completion.findFirstOrThrow({ where: { orgId: org.id }, include: { ledgerEntries: true } });
+    const events = await runCompletion(server.client(interviewer.token), 'ws', {
+      orgId: org.id,
+      messages,
+      maxTokens: 200,
+    });
+    expect(events.at(-1)).toMatchObject({
+      __typename: 'IvyCompletionFinished',
+      creditsCharged: creditsFor(HAIKU, 40_000, 100),
+    });
+    const row = await server.app.services.db.completion.findFirstOrThrow({
+      where: { orgId: org.id },
+      include: { ledgerEntries: true },
+    });
     expect(row.ledgerEntries.map((e) => e.kind).sort()).toEqual(['HOLD', 'RELEASE']);
   });
 
   it('takes a charge above the hold from the balance as an OVERAGE entry, audited and shown on the Usage page', async () => {
     const { org, admin } = await server.seed.org({ credits: 500 });
     // A 2-token prompt reported as 199,000 input tokens: far above the hold, and the balance covers the rest.
-    const events = await runCompletion(server.client(admin.token), 'ws', { orgId: org.id, messages: ask('[[usage:199000:10]]'), maxTokens: 100, requestId: 'over' });
+    const events = await runCompletion(server.client(admin.token), 'ws', {
+      orgId: org.id,
+      messages: ask('[[usage:199000:10]]'),
+      maxTokens: 100,
+      requestId: 'over',
+    });
     const full = creditsFor(HAIKU, 199_000, 10);
-    expect(events.at(-1)).toMatchObject({ __typename: 'IvyCompletionFinished', creditsCharged: full, creditBalance: 500 - full });
+    expect(events.at(-1)).toMatchObject({
+      __typename: 'IvyCompletionFinished',
+      creditsCharged: full,
+      creditBalance: 500 - full,
+    });
     const db = server.app.services.db;
-    const row = await db.completion.findFirstOrThrow({ where: { orgId: org.id, requestId: 'over' }, include: { ledgerEntries: true } });
+    const row = await db.completion.findFirstOrThrow({
+      where: { orgId: org.id, requestId: 'over' },
+      include: { ledgerEntries: true },
+    });
     expect(row.ledgerEntries.map((e) => e.kind).sort()).toEqual(['HOLD', 'OVERAGE', 'RELEASE']);
     expect(row.ledgerEntries.find((e) => e.kind === 'OVERAGE')!.amount).toBe(-(full - row.holdAmount));
     const audit = await db.auditEvent.findFirstOrThrow({ where: { orgId: org.id, action: 'credits.overage' } });
@@ -98,18 +147,30 @@ describe('no silent write-off', () => {
 
   it('records what the balance cannot cover as an open overage, shown by the Usage page and the credits command, paid off by the next grant', async () => {
     const { org, admin } = await server.seed.org({ credits: 60 });
-    const events = await runCompletion(server.client(admin.token), 'sse', { orgId: org.id, messages: ask('[[usage:199000:10]]'), maxTokens: 100 });
+    const events = await runCompletion(server.client(admin.token), 'sse', {
+      orgId: org.id,
+      messages: ask('[[usage:199000:10]]'),
+      maxTokens: 100,
+    });
     const full = creditsFor(HAIKU, 199_000, 10);
     expect(events.at(-1)).toMatchObject({ __typename: 'IvyCompletionFinished', creditsCharged: 60, creditBalance: 0 });
-    const usage = await server.client(admin.token).data(
-      `query($o: ID!) { usage(orgId: $o) { openOverageCredits entries(first: 1) { edges { node { creditsCharged overageOwed } } } } }`,
-      { o: org.id },
-    );
+    const usage = await server
+      .client(admin.token)
+      .data(
+        `query($o: ID!) { usage(orgId: $o) { openOverageCredits entries(first: 1) { edges { node { creditsCharged overageOwed } } } } }`,
+        { o: org.id },
+      );
     expect(usage.usage.openOverageCredits).toBe(full - 60);
     expect(usage.usage.entries.edges[0].node).toEqual({ creditsCharged: 60, overageOwed: full - 60 });
-    const audit = await server.app.services.db.auditEvent.findFirstOrThrow({ where: { orgId: org.id, action: 'credits.overage' } });
+    const audit = await server.app.services.db.auditEvent.findFirstOrThrow({
+      where: { orgId: org.id, action: 'credits.overage' },
+    });
     expect(audit.detail).toMatchObject({ owed: full - 60 });
-    const cmdEnv = { DATABASE_URL: server.config.databaseUrl, AUTH_JWT_SECRET: server.config.jwtSecret, KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys };
+    const cmdEnv = {
+      DATABASE_URL: server.config.databaseUrl,
+      AUTH_JWT_SECRET: server.config.jwtSecret,
+      KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys,
+    };
     const balance = await runCommand(creditsCommand, ['balance', org.slug], cmdEnv);
     expect(balance.stdout).toContain(`open overage: ${full - 60} credits owed`);
     const grant = await runCommand(creditsCommand, ['grant', org.slug, '1000'], cmdEnv);
@@ -124,7 +185,12 @@ describe('a long stream', () => {
   it('keeps its hold alive while it makes progress, so the expiry sweep leaves it and the finish bills it in full', async () => {
     const { org, interviewer } = await server.seed.org({ credits: 500 });
     const requestId = 'long-stream';
-    const sub = subscribeIvy(server.client(interviewer.token), 'ws', { orgId: org.id, messages: ask('[[deltas:8]] [[slow:150]] [[usage:100:2000]]'), maxTokens: 2000, requestId });
+    const sub = subscribeIvy(server.client(interviewer.token), 'ws', {
+      orgId: org.id,
+      messages: ask('[[deltas:8]] [[slow:150]] [[usage:100:2000]]'),
+      maxTokens: 2000,
+      requestId,
+    });
     // Each delta the client sees moves the server's clock on by 25 s: 150 s in all, well past the 60 s hold timeout.
     for (let n = 2; n <= 7; n++) {
       await sub.waitFor(n);
@@ -133,7 +199,10 @@ describe('a long stream', () => {
     await sub.waitFor(8);
     expect(await releaseExpiredHolds(server.app.services.db, server.clock.now())).toBe(0);
     const events = (await sub.done).map((r) => r.data!.ivyCompletion);
-    expect(events.at(-1)).toMatchObject({ __typename: 'IvyCompletionFinished', creditsCharged: creditsFor(HAIKU, 100, 2000) });
+    expect(events.at(-1)).toMatchObject({
+      __typename: 'IvyCompletionFinished',
+      creditsCharged: creditsFor(HAIKU, 100, 2000),
+    });
     expect(await waitForSettlement(server, org.id, requestId)).toMatchObject({ status: 'SUCCEEDED' });
     await ledgerAddsUp(server, org.id);
   });
@@ -142,10 +211,16 @@ describe('a long stream', () => {
 describe.each<Transport>(['ws', 'sse'])('requestId in BYOK mode, over %s', (transport) => {
   it('refuses a repeat while the first runs and after it finished with DUPLICATE_REQUEST, sending nothing upstream again', async () => {
     const { org, staffing } = await server.seed.org({ provider: 'ANTHROPIC', credits: 300 });
-    await server.seed.key(org.id, staffing.id, 'ANTHROPIC', `sk-ant-member-own-key-abcdefghij-ID${transport.slice(0, 2).toUpperCase()}`);
+    await server.seed.key(
+      org.id,
+      staffing.id,
+      'ANTHROPIC',
+      `sk-ant-member-own-key-abcdefghij-ID${transport.slice(0, 2).toUpperCase()}`,
+    );
     const c = server.client(staffing.token);
     const input = { orgId: org.id, messages: ask('once [[deltas:6]] [[slow:40]]'), requestId: `byok-${transport}` };
-    const upstream = () => env.anthropic.requests.filter((r) => r.authKeyLast4 === `ID${transport.slice(0, 2).toUpperCase()}`).length;
+    const upstream = () =>
+      env.anthropic.requests.filter((r) => r.authKeyLast4 === `ID${transport.slice(0, 2).toUpperCase()}`).length;
     const first = subscribeIvy(c, transport, input);
     await first.waitFor(2);
     const whileRunning = await subscribeIvy(c, transport, input).done;
@@ -156,7 +231,9 @@ describe.each<Transport>(['ws', 'sse'])('requestId in BYOK mode, over %s', (tran
     expect(afterwards[0].errors?.[0].extensions?.code).toBe('DUPLICATE_REQUEST');
     expect(upstream()).toBe(1);
     expect(await balanceOf(server, org.id)).toBe(300);
-    expect(await server.app.services.db.creditLedgerEntry.count({ where: { orgId: org.id, kind: { not: 'GRANT' } } })).toBe(0);
+    expect(
+      await server.app.services.db.creditLedgerEntry.count({ where: { orgId: org.id, kind: { not: 'GRANT' } } }),
+    ).toBe(0);
   });
 });
 
@@ -164,9 +241,16 @@ describe.each<Transport>(['ws', 'sse'])('a member removed mid-answer, over %s', 
   it('is cut with FORBIDDEN at the next delta once the re-check is due, and billed for what was delivered', async () => {
     const { org, interviewer } = await server.seed.org({ credits: 500 });
     const requestId = `removed-${transport}`;
-    const sub = subscribeIvy(server.client(interviewer.token), transport, { orgId: org.id, messages: ask('[[deltas:200]] [[slow:20]]'), maxTokens: 2000, requestId });
+    const sub = subscribeIvy(server.client(interviewer.token), transport, {
+      orgId: org.id,
+      messages: ask('[[deltas:200]] [[slow:20]]'),
+      maxTokens: 2000,
+      requestId,
+    });
     await sub.waitFor(3);
-    await server.app.services.db.membership.delete({ where: { orgId_userId: { orgId: org.id, userId: interviewer.id } } });
+    await server.app.services.db.membership.delete({
+      where: { orgId_userId: { orgId: org.id, userId: interviewer.id } },
+    });
     server.clock.advance(1_000);
     const events = (await sub.done).map((r) => r.data!.ivyCompletion);
     const failed = events.at(-1);

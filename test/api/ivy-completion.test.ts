@@ -6,7 +6,9 @@ import type { FakeVendorServer } from '../support/vendors/common.ts';
 import { balanceOf, ledgerAddsUp, type Transport, runCompletion, subscribeIvy } from '../support/ivy.ts';
 
 let server: TestServer, anthropic: FakeVendorServer, openai: FakeVendorServer, stop: () => Promise<void>;
-beforeAll(async () => { ({ server, anthropic, openai, stop } = await startServerWithVendors()); });
+beforeAll(async () => {
+  ({ server, anthropic, openai, stop } = await startServerWithVendors());
+});
 afterAll(() => stop?.());
 
 const ask = (content: string) => [{ role: 'USER', content }];
@@ -14,22 +16,40 @@ const ask = (content: string) => [{ role: 'USER', content }];
 describe.each<Transport>(['ws', 'sse'])('ivyCompletion over %s', (transport) => {
   it('streams a credits-mode answer in order and charges the reported usage to the org', async () => {
     const { org, interviewer } = await server.seed.org({ credits: 1000 });
-    const events = await runCompletion(server.client(interviewer.token), transport, { orgId: org.id, messages: ask('Summarise the loop [[deltas:5]] [[usage:4000:150]]'), maxTokens: 2000 });
+    const events = await runCompletion(server.client(interviewer.token), transport, {
+      orgId: org.id,
+      messages: ask('Summarise the loop [[deltas:5]] [[usage:4000:150]]'),
+      maxTokens: 2000,
+    });
     const [started, ...rest] = events;
-    expect(started).toMatchObject({ __typename: 'IvyCompletionStarted', provider: 'INTERVY_CREDITS', model: 'claude-haiku-5-5', billing: 'CREDITS' });
+    expect(started).toMatchObject({
+      __typename: 'IvyCompletionStarted',
+      provider: 'INTERVY_CREDITS',
+      model: 'claude-haiku-5-5',
+      billing: 'CREDITS',
+    });
     const deltas = rest.filter((e) => e.__typename === 'IvyTextDelta').map((e) => e.text);
     expect(deltas).toEqual(['t1 ', 't2 ', 't3 ', 't4 ', 't5 ']);
     const finished = rest[rest.length - 1];
     // Haiku: 1 credit per 1k input, 5 per 1k output. The hold covered 2000 output tokens; only 150 were used.
     const expected = creditsFor({ creditsPer1kInput: 1, creditsPer1kOutput: 5 }, 4000, 150);
     expect(expected).toBe(5);
-    expect(finished).toEqual({ __typename: 'IvyCompletionFinished', inputTokens: 4000, outputTokens: 150, creditsCharged: 5, creditBalance: 995 });
+    expect(finished).toEqual({
+      __typename: 'IvyCompletionFinished',
+      inputTokens: 4000,
+      outputTokens: 150,
+      creditsCharged: 5,
+      creditBalance: 995,
+    });
     expect(await balanceOf(server, org.id)).toBe(995);
     expect(anthropic.requests.at(-1)).toMatchObject({ model: 'claude-haiku-5-5', maxTokens: 2000 });
     const [completion] = await server.app.services.db.completion.findMany({ where: { orgId: org.id } });
     expect(completion).toMatchObject({ status: 'SUCCEEDED', creditsCharged: 5 });
     expect(completion.holdAmount).toBeGreaterThanOrEqual(11);
-    const ledger = await server.app.services.db.creditLedgerEntry.findMany({ where: { orgId: org.id, completionId: completion.id }, orderBy: { createdAt: 'asc' } });
+    const ledger = await server.app.services.db.creditLedgerEntry.findMany({
+      where: { orgId: org.id, completionId: completion.id },
+      orderBy: { createdAt: 'asc' },
+    });
     expect(ledger.map((e) => [e.kind, e.amount, e.balanceAfter])).toEqual([
       ['HOLD', -completion.holdAmount, 1000 - completion.holdAmount],
       ['RELEASE', completion.holdAmount - 5, 995],
@@ -40,21 +60,31 @@ describe.each<Transport>(['ws', 'sse'])('ivyCompletion over %s', (transport) => 
   it('runs BYOK on the member’s own key and the org’s model, deducting nothing and keeping it off the Usage page', async () => {
     const { org, staffing } = await server.seed.org({ provider: 'ANTHROPIC', model: 'claude-opus-5-5', credits: 700 });
     await server.seed.key(org.id, staffing.id, 'ANTHROPIC', 'sk-ant-member-own-key-abcdefghij-WXYZ');
-    const events = await runCompletion(server.client(staffing.token), transport, { orgId: org.id, messages: ask('hello [[deltas:2]]') });
+    const events = await runCompletion(server.client(staffing.token), transport, {
+      orgId: org.id,
+      messages: ask('hello [[deltas:2]]'),
+    });
     expect(events[0]).toMatchObject({ provider: 'ANTHROPIC', model: 'claude-opus-5-5', billing: 'BYOK' });
     expect(events.at(-1)).toMatchObject({ __typename: 'IvyCompletionFinished', creditsCharged: 0, creditBalance: 700 });
     expect(anthropic.requests.at(-1)).toMatchObject({ model: 'claude-opus-5-5', authKeyLast4: 'WXYZ' });
     expect(await balanceOf(server, org.id)).toBe(700);
     // A row without a hold makes requestId idempotent; it stays off the Usage page (BYOK shows the notice instead).
-    expect(await server.app.services.db.completion.findMany({ where: { orgId: org.id }, select: { billing: true, holdAmount: true, creditsCharged: true, status: true } }))
-      .toEqual([{ billing: 'BYOK', holdAmount: 0, creditsCharged: 0, status: 'SUCCEEDED' }]);
-    expect(await server.app.services.db.creditLedgerEntry.count({ where: { orgId: org.id, kind: { not: 'GRANT' } } })).toBe(0);
+    expect(
+      await server.app.services.db.completion.findMany({
+        where: { orgId: org.id },
+        select: { billing: true, holdAmount: true, creditsCharged: true, status: true },
+      }),
+    ).toEqual([{ billing: 'BYOK', holdAmount: 0, creditsCharged: 0, status: 'SUCCEEDED' }]);
+    expect(
+      await server.app.services.db.creditLedgerEntry.count({ where: { orgId: org.id, kind: { not: 'GRANT' } } }),
+    ).toBe(0);
   });
 
   it('refuses BYOK without a saved key with NO_API_KEY, sending nothing upstream', async () => {
     const { org, admin } = await server.seed.org({ provider: 'OPENAI' });
     const before = openai.requests.length;
-    const events = await subscribeIvy(server.client(admin.token), transport, { orgId: org.id, messages: ask('hi') }).done;
+    const events = await subscribeIvy(server.client(admin.token), transport, { orgId: org.id, messages: ask('hi') })
+      .done;
     expect(events[0].errors?.[0].extensions?.code).toBe('NO_API_KEY');
     expect(events[0].errors?.[0].message).toMatch(/^No API key/);
     expect(events[0].errors?.[0].message).toMatch(/Org Settings → AI/);
@@ -64,7 +94,11 @@ describe.each<Transport>(['ws', 'sse'])('ivyCompletion over %s', (transport) => 
   it('refuses with INSUFFICIENT_CREDITS when the balance cannot cover the hold, sending nothing upstream', async () => {
     const { org, admin } = await server.seed.org({ credits: 5 });
     const before = anthropic.requests.length;
-    const events = await subscribeIvy(server.client(admin.token), transport, { orgId: org.id, messages: ask('hi'), maxTokens: 4000 }).done;
+    const events = await subscribeIvy(server.client(admin.token), transport, {
+      orgId: org.id,
+      messages: ask('hi'),
+      maxTokens: 4000,
+    }).done;
     expect(events[0].errors?.[0].extensions?.code).toBe('INSUFFICIENT_CREDITS');
     expect(anthropic.requests.length).toBe(before);
     expect(await balanceOf(server, org.id)).toBe(5);
@@ -89,7 +123,8 @@ describe('who may ask Ivy', () => {
     const outsider = await server.seed.outsider();
     const before = anthropic.requests.length;
     const anon = await subscribeIvy(server.client(), 'ws', { orgId: org.id, messages: ask('hi') }).done;
-    const stranger = await subscribeIvy(server.client(outsider.token), 'sse', { orgId: org.id, messages: ask('hi') }).done;
+    const stranger = await subscribeIvy(server.client(outsider.token), 'sse', { orgId: org.id, messages: ask('hi') })
+      .done;
     expect(anon[0].errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
     expect(stranger[0].errors?.[0].extensions?.code).toBe('FORBIDDEN');
     expect(anthropic.requests.length).toBe(before);
@@ -118,7 +153,10 @@ describe.each<Transport>(['ws', 'sse'])('switching provider, over %s', (transpor
     await server.seed.key(org.id, admin.id, 'OPENAI', 'sk-admin-openai-key-0123456789abcdef');
     const c = server.client(admin.token);
     const ivy = () => runCompletion(c, transport, { orgId: org.id, messages: ask('q [[usage:2000:200]]') });
-    const setProvider = (provider: string) => c.data(`mutation($i: UpdateProviderInput!) { updateProvider(input: $i) { effectiveProvider } }`, { i: { orgId: org.id, provider } });
+    const setProvider = (provider: string) =>
+      c.data(`mutation($i: UpdateProviderInput!) { updateProvider(input: $i) { effectiveProvider } }`, {
+        i: { orgId: org.id, provider },
+      });
 
     const a = await ivy();
     expect(a[0].billing).toBe('CREDITS');
@@ -135,4 +173,3 @@ describe.each<Transport>(['ws', 'sse'])('switching provider, over %s', (transpor
     expect(c2.at(-1).creditsCharged).toBeGreaterThan(0);
   });
 });
-

@@ -1,13 +1,19 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
 import { IVY, balanceOf, ledgerAddsUp } from '../support/ivy.ts';
 
-let server: TestServer, anthropic: FakeVendorServer, stop: () => Promise<void>;
+let server: TestServer, stop: () => Promise<void>;
 // This file is about the ledger under load, not about concurrency limits (test/api/abuse-rates.test.ts): lift them.
-const NO_CONCURRENCY_LIMITS = { MAX_COMPLETIONS_PER_MEMBER: '1000', MAX_COMPLETIONS_PER_ORG: '1000', MAX_COMPLETIONS_PER_SOCKET: '1000', MAX_SUBSCRIPTIONS_PER_SOCKET: '1000' };
-beforeAll(async () => { ({ server, anthropic, stop } = await startServerWithVendors({ env: NO_CONCURRENCY_LIMITS })); });
+const NO_CONCURRENCY_LIMITS = {
+  MAX_COMPLETIONS_PER_MEMBER: '1000',
+  MAX_COMPLETIONS_PER_ORG: '1000',
+  MAX_COMPLETIONS_PER_SOCKET: '1000',
+  MAX_SUBSCRIPTIONS_PER_SOCKET: '1000',
+};
+beforeAll(async () => {
+  ({ server, stop } = await startServerWithVendors({ env: NO_CONCURRENCY_LIMITS }));
+});
 afterAll(() => stop?.());
 
 it('keeps the balance exact and never negative under 50 simultaneous completions, billing repeated requestIds once', async () => {
@@ -22,7 +28,18 @@ it('keeps the balance exact and never negative under 50 simultaneous completions
     const client = clients[i % clients.length];
     return server
       .client(members[i % members.length].token)
-      .subscribeWs(IVY, { input: { orgId: org.id, requestId, maxTokens: 1000, messages: [{ role: 'USER', content: `[[slow:20]] [[deltas:5]] [[usage:1000:200]] q${i}` }] } }, client)
+      .subscribeWs(
+        IVY,
+        {
+          input: {
+            orgId: org.id,
+            requestId,
+            maxTokens: 1000,
+            messages: [{ role: 'USER', content: `[[slow:20]] [[deltas:5]] [[usage:1000:200]] q${i}` }],
+          },
+        },
+        client,
+      )
       .done.then((results) => ({ requestId, results }));
   });
   const outcomes = await Promise.all(subs);

@@ -8,11 +8,11 @@ import { waitForSettlement } from '../support/billing.ts';
 import { balanceOf, ledgerAddsUp, runCompletion, subscribeIvy, type Transport } from '../support/ivy.ts';
 
 let server: TestServer, openaiHouse: TestServer;
-let anthropic: FakeVendorServer, openai: FakeVendorServer, stop: () => Promise<void>;
+let anthropic: FakeVendorServer, stop: () => Promise<void>;
 beforeAll(async () => {
   const env = { PROVIDER_TIMEOUT_MS: '600' };
   const started = await startServerWithVendors({ env });
-  ({ server, anthropic, openai, stop } = started);
+  ({ server, anthropic, stop } = started);
   // A second server on the same stand-ins whose house model is OpenAI's.
   openaiHouse = await startTestServer({ env: { ...started.vendorEnv, ...env, INTERVY_HOUSE_MODEL: 'gpt-5-mini' } });
 });
@@ -26,7 +26,9 @@ const KEY_SETTINGS = `query($o: ID!) { orgAiSettings(orgId: $o) { viewerKeys { p
 
 function expectOneEnding(events: any[], typename: string) {
   expect(events[0].__typename).toBe('IvyCompletionStarted');
-  const endings = events.filter((e) => e.__typename === 'IvyCompletionFinished' || e.__typename === 'IvyCompletionFailed');
+  const endings = events.filter(
+    (e) => e.__typename === 'IvyCompletionFinished' || e.__typename === 'IvyCompletionFailed',
+  );
   expect(endings).toHaveLength(1);
   expect(events.at(-1).__typename).toBe(typename);
   return events.at(-1);
@@ -38,24 +40,35 @@ describe.each<Transport>(['ws', 'sse'])('upstream failures over %s', (transport)
     const key = 'sk-ant-invalid-member-key-0123456789abcd';
     await server.seed.key(org.id, interviewer.id, 'ANTHROPIC', key, 'VALID');
     const c = server.client(interviewer.token);
-    const failed = expectOneEnding(await runCompletion(c, transport, { orgId: org.id, messages: ask('hi') }), 'IvyCompletionFailed');
+    const failed = expectOneEnding(
+      await runCompletion(c, transport, { orgId: org.id, messages: ask('hi') }),
+      'IvyCompletionFailed',
+    );
     expect(failed).toMatchObject({ code: 'PROVIDER_AUTH_FAILED', creditsCharged: 0 });
     expect(failed.message).toMatch(/rejected the API key/);
     expect(failed.message).not.toContain(key.slice(7, 20));
-    expect((await c.data(KEY_SETTINGS, { o: org.id })).orgAiSettings.viewerKeys).toEqual([{ provider: 'ANTHROPIC', status: 'INVALID' }]);
+    expect((await c.data(KEY_SETTINGS, { o: org.id })).orgAiSettings.viewerKeys).toEqual([
+      { provider: 'ANTHROPIC', status: 'INVALID' },
+    ]);
   });
 
   it('ends with PROVIDER_RATE_LIMITED on a 429', async () => {
     const { org, admin } = await server.seed.org({ provider: 'OPENAI' });
     await server.seed.key(org.id, admin.id, 'OPENAI', 'sk-ratelimited-admin-key-0123456789abcdef');
-    const failed = expectOneEnding(await runCompletion(server.client(admin.token), transport, { orgId: org.id, messages: ask('hi') }), 'IvyCompletionFailed');
+    const failed = expectOneEnding(
+      await runCompletion(server.client(admin.token), transport, { orgId: org.id, messages: ask('hi') }),
+      'IvyCompletionFailed',
+    );
     expect(failed.code).toBe('PROVIDER_RATE_LIMITED');
     expect(failed.message).not.toMatch(/sk-ratelimited/);
   });
 
   it('ends with PROVIDER_UNAVAILABLE on a 5xx and releases the whole hold', async () => {
     const { org, admin } = await server.seed.org({ credits: 500 });
-    const failed = expectOneEnding(await runCompletion(server.client(admin.token), transport, { orgId: org.id, messages: ask('[[500]]') }), 'IvyCompletionFailed');
+    const failed = expectOneEnding(
+      await runCompletion(server.client(admin.token), transport, { orgId: org.id, messages: ask('[[500]]') }),
+      'IvyCompletionFailed',
+    );
     expect(failed).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', creditsCharged: 0 });
     expect(await balanceOf(server, org.id)).toBe(500);
     await ledgerAddsUp(server, org.id);
@@ -63,7 +76,11 @@ describe.each<Transport>(['ws', 'sse'])('upstream failures over %s', (transport)
 
   it('charges only what the provider reported when an error event arrives mid-stream', async () => {
     const { org, admin } = await server.seed.org({ credits: 500 });
-    const events = await runCompletion(server.client(admin.token), transport, { orgId: org.id, messages: ask('[[overloaded]] [[usage:3000:50]]'), maxTokens: 2000 });
+    const events = await runCompletion(server.client(admin.token), transport, {
+      orgId: org.id,
+      messages: ask('[[overloaded]] [[usage:3000:50]]'),
+      maxTokens: 2000,
+    });
     const failed = expectOneEnding(events, 'IvyCompletionFailed');
     expect(events.filter((e) => e.__typename === 'IvyTextDelta')).toHaveLength(2);
     // message_start reported 3000 input tokens and 1 output token before the overloaded_error: ceil((3000*1 + 1*5)/1000).
@@ -76,7 +93,10 @@ describe.each<Transport>(['ws', 'sse'])('upstream failures over %s', (transport)
     const { org, admin } = await server.seed.org({ credits: 500 });
     const c = server.client(admin.token);
     for (const prompt of ['[[drop]]', '[[hang]]']) {
-      const failed = expectOneEnding(await runCompletion(c, transport, { orgId: org.id, messages: ask(prompt) }), 'IvyCompletionFailed');
+      const failed = expectOneEnding(
+        await runCompletion(c, transport, { orgId: org.id, messages: ask(prompt) }),
+        'IvyCompletionFailed',
+      );
       expect(failed.code, prompt).toBe('PROVIDER_UNAVAILABLE');
     }
     await ledgerAddsUp(server, org.id);
@@ -85,34 +105,68 @@ describe.each<Transport>(['ws', 'sse'])('upstream failures over %s', (transport)
   it('bills a cut OpenAI stream, which reports no usage, for the delivered text and the accepted prompt, marked as estimated', async () => {
     const { org, admin } = await openaiHouse.seed.org({ credits: 500 });
     const prompt = '[[drop]] [[usage:3000:50]]';
-    const events = await runCompletion(openaiHouse.client(admin.token), transport, { orgId: org.id, messages: ask(prompt), maxTokens: 2000 });
+    const events = await runCompletion(openaiHouse.client(admin.token), transport, {
+      orgId: org.id,
+      messages: ask(prompt),
+      maxTokens: 2000,
+    });
     expect(events[0]).toMatchObject({ provider: 'INTERVY_CREDITS', model: 'gpt-5-mini', billing: 'CREDITS' });
-    const delivered = events.filter((e) => e.__typename === 'IvyTextDelta').map((e) => e.text).join('');
+    const delivered = events
+      .filter((e) => e.__typename === 'IvyTextDelta')
+      .map((e) => e.text)
+      .join('');
     expect(delivered.length).toBeGreaterThan(0);
     const failed = expectOneEnding(events, 'IvyCompletionFailed');
     // GPT-5 Mini: 1 credit per 1k input, 2 per 1k output; both figures are estimated from text (pricing.ts).
-    const expected = creditsFor({ creditsPer1kInput: 1, creditsPer1kOutput: 2 }, TextTokenEstimate.of(prompt), TextTokenEstimate.of(delivered));
-    expect(failed).toMatchObject({ code: 'PROVIDER_UNAVAILABLE', creditsCharged: expected, creditBalance: 500 - expected });
+    const expected = creditsFor(
+      { creditsPer1kInput: 1, creditsPer1kOutput: 2 },
+      TextTokenEstimate.of(prompt),
+      TextTokenEstimate.of(delivered),
+    );
+    expect(failed).toMatchObject({
+      code: 'PROVIDER_UNAVAILABLE',
+      creditsCharged: expected,
+      creditBalance: 500 - expected,
+    });
     expect(expected).toBeGreaterThan(0);
     const [row] = await openaiHouse.app.services.db.completion.findMany({ where: { orgId: org.id } });
-    expect(row).toMatchObject({ inputTokensEstimated: true, outputTokensEstimated: true, deliveredChars: delivered.length, creditsCharged: expected });
-    const release = await openaiHouse.app.services.db.creditLedgerEntry.findFirstOrThrow({ where: { completionId: row.id, kind: 'RELEASE' } });
+    expect(row).toMatchObject({
+      inputTokensEstimated: true,
+      outputTokensEstimated: true,
+      deliveredChars: delivered.length,
+      creditsCharged: expected,
+    });
+    const release = await openaiHouse.app.services.db.creditLedgerEntry.findFirstOrThrow({
+      where: { completionId: row.id, kind: 'RELEASE' },
+    });
     expect(release.note).toMatch(/input tokens \d+ estimated, output tokens \d+ estimated/);
     await ledgerAddsUp(openaiHouse, org.id);
   });
 
   it('bills an OpenAI house-model answer from the usage chunk', async () => {
     const { org, admin } = await openaiHouse.seed.org({ credits: 500 });
-    const events = await runCompletion(openaiHouse.client(admin.token), transport, { orgId: org.id, messages: ask('[[usage:3000:500]]'), maxTokens: 2000 });
+    const events = await runCompletion(openaiHouse.client(admin.token), transport, {
+      orgId: org.id,
+      messages: ask('[[usage:3000:500]]'),
+      maxTokens: 2000,
+    });
     // GPT-5 Mini: 1 credit per 1k input, 2 per 1k output.
-    expect(expectOneEnding(events, 'IvyCompletionFinished')).toMatchObject({ inputTokens: 3000, outputTokens: 500, creditsCharged: 4, creditBalance: 496 });
+    expect(expectOneEnding(events, 'IvyCompletionFinished')).toMatchObject({
+      inputTokens: 3000,
+      outputTokens: 500,
+      creditsCharged: 4,
+      creditBalance: 496,
+    });
   });
 });
 
 describe.each<Transport>(['ws', 'sse'])('streaming and cancellation over %s', (transport) => {
   it('forwards each delta as it arrives rather than at the end', async () => {
     const { org, admin } = await server.seed.org();
-    const sub = subscribeIvy(server.client(admin.token), transport, { orgId: org.id, messages: ask('[[slow:150]] [[deltas:4]]') });
+    const sub = subscribeIvy(server.client(admin.token), transport, {
+      orgId: org.id,
+      messages: ask('[[slow:150]] [[deltas:4]]'),
+    });
     await sub.waitFor(2, 5000); // started + first delta
     const firstDeltaAt = performance.now();
     const results = await sub.done;
@@ -124,7 +178,12 @@ describe.each<Transport>(['ws', 'sse'])('streaming and cancellation over %s', (t
   it('aborts the upstream request as soon as the client leaves, not at the stall timer, and charges what was reported', async () => {
     const { org, admin } = await server.seed.org({ credits: 500 });
     const requestId = `leave-${transport}`;
-    const sub = subscribeIvy(server.client(admin.token), transport, { orgId: org.id, messages: ask('[[hang]] [[usage:5000:100]]'), maxTokens: 2000, requestId });
+    const sub = subscribeIvy(server.client(admin.token), transport, {
+      orgId: org.id,
+      messages: ask('[[hang]] [[usage:5000:100]]'),
+      maxTokens: 2000,
+      requestId,
+    });
     await sub.waitFor(2, 5000);
     const abortsBefore = anthropic.aborts.length;
     const leftAt = performance.now();
@@ -147,7 +206,10 @@ describe.each<Transport>(['ws', 'sse'])('streaming and cancellation over %s', (t
 describe('a result that cannot be recorded', () => {
   it('still ends the stream with exactly one IvyCompletionFailed, charging nothing', async () => {
     const { org, admin } = await server.seed.org({ credits: 500 });
-    const sub = subscribeIvy(server.client(admin.token), 'ws', { orgId: org.id, messages: ask('[[slow:100]] [[deltas:3]]') });
+    const sub = subscribeIvy(server.client(admin.token), 'ws', {
+      orgId: org.id,
+      messages: ask('[[slow:100]] [[deltas:3]]'),
+    });
     await sub.waitFor(2, 5000);
     // The org vanishes mid-answer (its completion row with it), so settling the hold fails.
     await server.app.services.db.org.delete({ where: { id: org.id } });

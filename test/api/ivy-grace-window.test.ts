@@ -6,13 +6,21 @@ import type { FakeVendorServer } from '../support/vendors/common.ts';
 import { balanceOf, runCompletion, type Transport } from '../support/ivy.ts';
 
 let server: TestServer, anthropic: FakeVendorServer, stop: () => Promise<void>;
-beforeAll(async () => { ({ server, anthropic, stop } = await startServerWithVendors()); });
+beforeAll(async () => {
+  ({ server, anthropic, stop } = await startServerWithVendors());
+});
 afterAll(() => stop?.());
 
 describe.each<Transport>(['ws', 'sse'])('Ivy in a legacy grace window, over %s', (transport) => {
   it('runs on the member’s own key on FREE while the window is open, and on credits from the instant it ends', async () => {
     const endsAt = new Date(server.clock.now().getTime() + 10 * DAY_MS);
-    const { org, admin } = await server.seed.org({ plan: 'FREE', credits: 300, provider: 'ANTHROPIC', model: 'claude-sonnet-5-5', graceWindowEndsAt: endsAt });
+    const { org, admin } = await server.seed.org({
+      plan: 'FREE',
+      credits: 300,
+      provider: 'ANTHROPIC',
+      model: 'claude-sonnet-5-5',
+      graceWindowEndsAt: endsAt,
+    });
     await server.seed.key(org.id, admin.id, 'ANTHROPIC', 'sk-ant-legacy-admin-key-000000-LGCY');
     const ask = { orgId: org.id, messages: [{ role: 'USER', content: 'status? [[usage:2000:200]]' }], maxTokens: 500 };
     const c = server.client(admin.token);

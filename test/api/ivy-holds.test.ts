@@ -32,7 +32,10 @@ describe('a hold placed for a client that leaves before the first event', () => 
     if (requestId === 'complete-early') socket.complete('1');
     else socket.drop();
     await lock.release();
-    expect(await waitForSettlement(server, org.id, requestId)).toMatchObject({ status: 'CANCELLED', creditsCharged: 0 });
+    expect(await waitForSettlement(server, org.id, requestId)).toMatchObject({
+      status: 'CANCELLED',
+      creditsCharged: 0,
+    });
     expect(await balanceOf(server, org.id)).toBe(500);
     expect(env.anthropic.requests.filter((r) => JSON.stringify(r.body).includes(requestId))).toHaveLength(0);
     socket.drop();
@@ -42,11 +45,19 @@ describe('a hold placed for a client that leaves before the first event', () => 
   it('is released when the SSE request is aborted while the hold is being placed', async () => {
     const { org, interviewer } = await server.seed.org({ credits: 500 });
     const lock = await lockOrgRow(server, org.id);
-    const sub = subscribeIvy(server.client(interviewer.token), 'sse', { orgId: org.id, messages: ask('hi'), requestId: 'sse-early', ...BIG });
+    const sub = subscribeIvy(server.client(interviewer.token), 'sse', {
+      orgId: org.id,
+      messages: ask('hi'),
+      requestId: 'sse-early',
+      ...BIG,
+    });
     await lock.untilBlocked();
     sub.stop();
     await lock.release();
-    expect(await waitForSettlement(server, org.id, 'sse-early')).toMatchObject({ status: 'CANCELLED', creditsCharged: 0 });
+    expect(await waitForSettlement(server, org.id, 'sse-early')).toMatchObject({
+      status: 'CANCELLED',
+      creditsCharged: 0,
+    });
     expect(await balanceOf(server, org.id)).toBe(500);
     await ledgerAddsUp(server, org.id);
   });
@@ -59,12 +70,18 @@ describe('a hold placed for a client that leaves before the first event', () => 
       socket.subscribe(`s${i}`, { orgId: org.id, messages: ask('hi [[slow:50]]'), requestId: `starve-${i}`, ...BIG });
       socket.complete(`s${i}`);
     }
-    const rows = await Promise.all(Array.from({ length: 12 }, (_, i) => waitForSettlement(server, org.id, `starve-${i}`)));
+    const rows = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => waitForSettlement(server, org.id, `starve-${i}`)),
+    );
     expect(rows.every((r) => r.status === 'CANCELLED')).toBe(true);
     expect(await balanceOf(server, org.id)).toBe(1000 - rows.reduce((n, r) => n + r.creditsCharged, 0));
     expect(await server.app.services.db.completion.count({ where: { orgId: org.id, status: 'RUNNING' } })).toBe(0);
     socket.drop();
-    const events = await subscribeIvy(server.client(interviewer.token), 'ws', { orgId: org.id, messages: ask('real question'), ...BIG }).done;
+    const events = await subscribeIvy(server.client(interviewer.token), 'ws', {
+      orgId: org.id,
+      messages: ask('real question'),
+      ...BIG,
+    }).done;
     expect(events.at(-1)?.data?.ivyCompletion.__typename).toBe('IvyCompletionFinished');
     await ledgerAddsUp(server, org.id);
   });
@@ -74,7 +91,12 @@ describe('a hold whose client leaves mid-answer', () => {
   it('is settled, for what was delivered, when the socket drops after two deltas', async () => {
     const { org, interviewer } = await server.seed.org({ credits: 500 });
     const socket = await rawIvySocket(server, interviewer.token);
-    socket.subscribe('1', { orgId: org.id, messages: ask('go [[deltas:50]] [[slow:30]]'), requestId: 'drop-mid', ...BIG });
+    socket.subscribe('1', {
+      orgId: org.id,
+      messages: ask('go [[deltas:50]] [[slow:30]]'),
+      requestId: 'drop-mid',
+      ...BIG,
+    });
     await socket.events('1', 3); // started + two deltas
     const aborted = env.anthropic.waitForAborts(env.anthropic.aborts.length + 1);
     socket.drop();
@@ -96,7 +118,12 @@ describe('stopping the server', () => {
     const url = own.server.config.databaseUrl!;
     const { org, interviewer } = await own.server.seed.org({ credits: 500 });
     const c = own.server.client(interviewer.token);
-    const input = (requestId: string) => ({ orgId: org.id, messages: ask('long [[deltas:200]] [[slow:30]]'), requestId, ...BIG });
+    const input = (requestId: string) => ({
+      orgId: org.id,
+      messages: ask('long [[deltas:200]] [[slow:30]]'),
+      requestId,
+      ...BIG,
+    });
     const ws = subscribeIvy(c, 'ws', input('stop-ws'));
     const sse = subscribeIvy(c, 'sse', input('stop-sse'));
     await Promise.all([ws.waitFor(2), sse.waitFor(2)]);
@@ -104,16 +131,23 @@ describe('stopping the server', () => {
     const db = new pg.Client(pgConfigFromUrl(url));
     await db.connect();
     try {
-      const { rows } = await db.query(`SELECT request_id, status, error_code, credits_charged FROM completions WHERE org_id = $1 ORDER BY request_id`, [org.id]);
+      const { rows } = await db.query(
+        `SELECT request_id, status, error_code, credits_charged FROM completions WHERE org_id = $1 ORDER BY request_id`,
+        [org.id],
+      );
       // Cut by the server, not the client: the stream says SERVER_SHUTTING_DOWN (retry), billed like any cut stream.
       expect(rows.map((r) => [r.request_id, r.status, r.error_code])).toEqual([
         ['stop-sse', 'FAILED', 'SERVER_SHUTTING_DOWN'],
         ['stop-ws', 'FAILED', 'SERVER_SHUTTING_DOWN'],
       ]);
       const charged = rows.reduce((n, r) => n + r.credits_charged, 0);
-      const { rows: [o] } = await db.query('SELECT credit_balance FROM orgs WHERE id = $1', [org.id]);
+      const {
+        rows: [o],
+      } = await db.query('SELECT credit_balance FROM orgs WHERE id = $1', [org.id]);
       expect(o.credit_balance).toBe(500 - charged);
-      const { rows: [l] } = await db.query('SELECT sum(amount)::int AS s FROM credit_ledger WHERE org_id = $1', [org.id]);
+      const {
+        rows: [l],
+      } = await db.query('SELECT sum(amount)::int AS s FROM credit_ledger WHERE org_id = $1', [org.id]);
       expect(l.s).toBe(o.credit_balance);
     } finally {
       await db.end();

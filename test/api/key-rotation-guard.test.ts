@@ -11,20 +11,29 @@ const B = Keyring.generateEntry('ring-b');
 describe('npm run keys:rotate with a master key missing from the ring', () => {
   let server: TestServer;
   const rotate = (ring: string, ...args: string[]) =>
-    runCommand(rotateKeysCommand, args, { DATABASE_URL: server.config.databaseUrl, AUTH_JWT_SECRET: server.config.jwtSecret, KEY_ENCRYPTION_KEYS: ring });
-  const keyIds = async () => (await server.app.services.db.personalApiKey.findMany({ orderBy: { provider: 'asc' } })).map((r) => r.encKeyId);
+    runCommand(rotateKeysCommand, args, {
+      DATABASE_URL: server.config.databaseUrl,
+      AUTH_JWT_SECRET: server.config.jwtSecret,
+      KEY_ENCRYPTION_KEYS: ring,
+    });
+  const keyIds = async () =>
+    (await server.app.services.db.personalApiKey.findMany({ orderBy: { provider: 'asc' } })).map((r) => r.encKeyId);
 
   beforeAll(async () => {
     server = await startTestServer({ keyEncryptionKeys: A });
     const o = await server.seed.org({ plan: 'GROWTH' });
-    await server.client(o.admin.token).data(SET_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: 'sk-ant-api03-rotation-guard-0000000000000' } });
+    await server.client(o.admin.token).data(SET_KEY, {
+      input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: 'sk-ant-api03-rotation-guard-0000000000000' },
+    });
   });
   afterAll(() => server?.stop());
 
   it('refuses, names the missing master key, and rewrites nothing', async () => {
     const run = await rotate(B);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/missing from KEY_ENCRYPTION_KEYS: "ring-a" \(1 key\(s\)\)\. Nothing was rotated\..*--skip-unreadable/);
+    expect(run.stderr).toMatch(
+      /missing from KEY_ENCRYPTION_KEYS: "ring-a" \(1 key\(s\)\)\. Nothing was rotated\..*--skip-unreadable/,
+    );
     expect(run.stdout).toBe('');
     expect(await keyIds()).toEqual(['ring-a']);
   });
@@ -32,7 +41,9 @@ describe('npm run keys:rotate with a master key missing from the ring', () => {
   it('with --skip-unreadable, rotates what it can and reports the rest', async () => {
     const run = await rotate(B, '--skip-unreadable');
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/^Re-encrypted 0 key\(s\) under master key "ring-b"; 0 already used it\.\nCould not read key .* \(org .*ANTHROPIC\): left as is/);
+    expect(run.stdout).toMatch(
+      /^Re-encrypted 0 key\(s\) under master key "ring-b"; 0 already used it\.\nCould not read key .* \(org .*ANTHROPIC\): left as is/,
+    );
     expect(await keyIds()).toEqual(['ring-a']);
   });
 

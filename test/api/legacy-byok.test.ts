@@ -36,16 +36,28 @@ function migrate(...args: string[]): Promise<CommandResult> {
   });
 }
 
-async function legacyOrg(plan: 'FREE' | 'GROWTH', setting: Partial<Omit<LegacyByokInput, 'orgId' | 'adminUserId'>> = {}) {
+async function legacyOrg(
+  plan: 'FREE' | 'GROWTH',
+  setting: Partial<Omit<LegacyByokInput, 'orgId' | 'adminUserId'>> = {},
+) {
   const o = await server.seed.org({ plan });
-  const input = { orgId: o.org.id, adminUserId: o.admin.id, provider: 'ANTHROPIC' as const, model: 'claude-opus-5-5', apiKey: ANTHROPIC_KEY, ...setting };
+  const input = {
+    orgId: o.org.id,
+    adminUserId: o.admin.id,
+    provider: 'ANTHROPIC' as const,
+    model: 'claude-opus-5-5',
+    apiKey: ANTHROPIC_KEY,
+    ...setting,
+  };
   await writeLegacyByokSetting(server.app.services.db, LEGACY_KEY, input);
   return o;
 }
 
 const db = () => server.app.services.db;
-const settings = async (o: SeededOrg, token = o.admin.token) => (await server.client(token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings;
-const audit = async (o: SeededOrg) => (await server.client(o.admin.token).data(AUDIT, { orgId: o.org.id })).auditLog.edges.map((e: any) => e.node);
+const settings = async (o: SeededOrg, token = o.admin.token) =>
+  (await server.client(token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings;
+const audit = async (o: SeededOrg) =>
+  (await server.client(o.admin.token).data(AUDIT, { orgId: o.org.id })).auditLog.edges.map((e: any) => e.node);
 const lineFor = (run: CommandResult, o: SeededOrg) => lines(run.stdout).find((l) => l.startsWith(`${o.org.slug}: `));
 
 /** Everything the move could have changed about an org, to compare before and after. */
@@ -68,21 +80,32 @@ describe('npm run migrate:legacy-byok', () => {
     const after = Date.now();
     expect(run.code).toBe(0);
     expect(lines(run.stdout)).toHaveLength(2);
-    expect(lineFor(run, free)).toMatch(/: moved; org setting ANTHROPIC claude-opus-5-5; personal Anthropic key for .*; grace window ends 20\d\d-/);
-    expect(lineFor(run, growth)).toMatch(/: moved; org setting OPENAI o3; personal OpenAI key for .*; no grace window$/);
+    expect(lineFor(run, free)).toMatch(
+      /: moved; org setting ANTHROPIC claude-opus-5-5; personal Anthropic key for .*; grace window ends 20\d\d-/,
+    );
+    expect(lineFor(run, growth)).toMatch(
+      /: moved; org setting OPENAI o3; personal OpenAI key for .*; no grace window$/,
+    );
     expect(run.stdout + run.stderr).not.toMatch(/Aa1Bb2|Ff6Gg7/);
 
     server.clock.set(new Date(after)); // the command ran on the real clock
     const freeView = await settings(free);
     expect(freeView).toMatchObject({
-      provider: 'ANTHROPIC', effectiveProvider: 'ANTHROPIC', model: { id: 'claude-opus-5-5' },
+      provider: 'ANTHROPIC',
+      effectiveProvider: 'ANTHROPIC',
+      model: { id: 'claude-opus-5-5' },
       graceWindow: { active: true, daysRemaining: 30 },
       viewerKeys: [{ provider: 'ANTHROPIC', hint: 'sk-ant-…4Ee5', status: 'UNTESTED' }],
     });
     const endsAt = Date.parse(freeView.graceWindow.endsAt);
     expect(endsAt).toBeGreaterThanOrEqual(before + 30 * DAY_MS);
     expect(endsAt).toBeLessThanOrEqual(after + 30 * DAY_MS);
-    expect(await settings(growth)).toMatchObject({ provider: 'OPENAI', effectiveProvider: 'OPENAI', model: { id: 'o3' }, graceWindow: null });
+    expect(await settings(growth)).toMatchObject({
+      provider: 'OPENAI',
+      effectiveProvider: 'OPENAI',
+      model: { id: 'o3' },
+      graceWindow: null,
+    });
     // Other members get the org setting, not the admin's key.
     expect((await settings(free, free.interviewer.token)).viewerKeys).toEqual([]);
 
@@ -94,8 +117,16 @@ describe('npm run migrate:legacy-byok', () => {
 
     const [event] = await audit(free);
     expect(event).toEqual({
-      action: 'ai_settings.legacy_byok_migrated', actorId: null,
-      detail: { adminUserId: free.admin.id, provider: 'ANTHROPIC', model: 'claude-opus-5-5', orgSetting: 'adopted', personalKey: 'created', graceWindowEndsAt: new Date(endsAt).toISOString() },
+      action: 'ai_settings.legacy_byok_migrated',
+      actorId: null,
+      detail: {
+        adminUserId: free.admin.id,
+        provider: 'ANTHROPIC',
+        model: 'claude-opus-5-5',
+        orgSetting: 'adopted',
+        personalKey: 'created',
+        graceWindowEndsAt: new Date(endsAt).toISOString(),
+      },
     });
     expect(JSON.stringify(await audit(growth))).not.toMatch(/Ff6Gg7|sk-proj/);
     expect((await snapshot(free)).legacy?.migratedAt).toBeInstanceOf(Date);
@@ -116,7 +147,11 @@ describe('npm run migrate:legacy-byok', () => {
     const before = await snapshot(o);
     const dry = await migrate('--dry-run');
     expect(dry.code).toBe(0);
-    expect(lines(dry.stdout)).toEqual([expect.stringMatching(new RegExp(`^${o.org.slug}: would move; org setting ANTHROPIC claude-haiku-5-5; .*grace window ends `))]);
+    expect(lines(dry.stdout)).toEqual([
+      expect.stringMatching(
+        new RegExp(`^${o.org.slug}: would move; org setting ANTHROPIC claude-haiku-5-5; .*grace window ends `),
+      ),
+    ]);
     expect(dry.stderr).toMatch(/Nothing was written/);
     expect(await snapshot(o)).toEqual(before);
     expect(await settings(o)).toMatchObject({ provider: 'INTERVY_CREDITS', graceWindow: null, viewerKeys: [] });
@@ -127,9 +162,15 @@ describe('npm run migrate:legacy-byok', () => {
   it('reports and skips each unreadable row, moves the rest, and exits 1', async () => {
     const good = await legacyOrg('FREE');
     const badCiphertext = await legacyOrg('FREE');
-    await db().legacyByokSetting.update({ where: { orgId: badCiphertext.org.id }, data: { encryptedKey: 'v0:AAAA:BBBB' } });
+    await db().legacyByokSetting.update({
+      where: { orgId: badCiphertext.org.id },
+      data: { encryptedKey: 'v0:AAAA:BBBB' },
+    });
     const otherMasterKey = await legacyOrg('FREE');
-    await db().legacyByokSetting.update({ where: { orgId: otherMasterKey.org.id }, data: { encryptedKey: encryptLegacyKey(randomBytes(32), ANTHROPIC_KEY) } });
+    await db().legacyByokSetting.update({
+      where: { orgId: otherMasterKey.org.id },
+      data: { encryptedKey: encryptLegacyKey(randomBytes(32), ANTHROPIC_KEY) },
+    });
     const unknownModel = await legacyOrg('FREE', { model: 'claude-2.1' });
     const adminGone = await legacyOrg('FREE');
     await db().membership.delete({ where: { orgId_userId: { orgId: adminGone.org.id, userId: adminGone.admin.id } } });
@@ -141,10 +182,16 @@ describe('npm run migrate:legacy-byok', () => {
     expect(run.code).toBe(1);
     expect(lines(run.stdout)).toHaveLength(6);
     expect(lineFor(run, good)).toMatch(/: moved; /);
-    expect(lineFor(run, badCiphertext)).toMatch(/: skipped: the legacy key could not be decrypted \(malformed IV or ciphertext\)$/);
-    expect(lineFor(run, otherMasterKey)).toMatch(/: skipped: (the legacy key could not be decrypted|the decrypted key is not an Anthropic API key)/);
+    expect(lineFor(run, badCiphertext)).toMatch(
+      /: skipped: the legacy key could not be decrypted \(malformed IV or ciphertext\)$/,
+    );
+    expect(lineFor(run, otherMasterKey)).toMatch(
+      /: skipped: (the legacy key could not be decrypted|the decrypted key is not an Anthropic API key)/,
+    );
     expect(lineFor(run, unknownModel)).toMatch(/: skipped: "claude-2.1" is not an Anthropic model Ivy offers$/);
-    expect(lineFor(run, adminGone)).toMatch(new RegExp(`: skipped: the admin \\(user ${adminGone.admin.id}\\) is no longer a member of the org$`));
+    expect(lineFor(run, adminGone)).toMatch(
+      new RegExp(`: skipped: the admin \\(user ${adminGone.admin.id}\\) is no longer a member of the org$`),
+    );
     expect(lineFor(run, wrongKeyShape)).toMatch(/: skipped: the decrypted key is not an Anthropic API key/);
     expect(run.stdout + run.stderr).not.toMatch(/Aa1Bb2|Ff6Gg7/);
     expect(run.stderr).toMatch(/Moved 1 org\(s\); skipped 5/);
@@ -163,8 +210,15 @@ describe('npm run migrate:legacy-byok', () => {
     await server.seed.key(o.org.id, o.admin.id, 'ANTHROPIC', 'sk-ant-api03-newer-key-Zz1Yy2Xx3W');
     const run = await migrate();
     expect(run.code).toBe(0);
-    expect(lineFor(run, o)).toMatch(/: moved; org setting kept \(the org already chose its own provider\); personal key kept \(.* already saved one\); no grace window$/);
-    expect(await settings(o)).toMatchObject({ provider: 'OPENAI', model: { id: 'gpt-5-mini' }, graceWindow: null, viewerKeys: [{ provider: 'ANTHROPIC', hint: 'sk-ant-…Xx3W' }] });
+    expect(lineFor(run, o)).toMatch(
+      /: moved; org setting kept \(the org already chose its own provider\); personal key kept \(.* already saved one\); no grace window$/,
+    );
+    expect(await settings(o)).toMatchObject({
+      provider: 'OPENAI',
+      model: { id: 'gpt-5-mini' },
+      graceWindow: null,
+      viewerKeys: [{ provider: 'ANTHROPIC', hint: 'sk-ant-…Xx3W' }],
+    });
     expect((await snapshot(o)).legacy?.migratedAt).toBeInstanceOf(Date);
   });
 
@@ -200,7 +254,9 @@ describe('shredding the legacy secrets', () => {
     await migrate();
     const run = await migrate('--purge');
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(new RegExp(`Refused: 1 legacy BYOK setting\\(s\\) not moved yet \\(${stuck.org.slug}\\).*Nothing was purged`));
+    expect(run.stderr).toMatch(
+      new RegExp(`Refused: 1 legacy BYOK setting\\(s\\) not moved yet \\(${stuck.org.slug}\\).*Nothing was purged`),
+    );
     expect(await db().legacyByokSetting.count({ where: { orgId: { in: [moved.org.id, stuck.org.id] } } })).toBe(2);
   });
 
@@ -232,7 +288,10 @@ describe('the demo seed', () => {
     await seedDemo(database, keyring, server.clock, LEGACY_KEY);
     const now = server.clock.now().getTime();
     const view = async (slug: string) => {
-      const org = await database.org.findUniqueOrThrow({ where: { slug }, include: { memberships: true, legacyByokSettings: true } });
+      const org = await database.org.findUniqueOrThrow({
+        where: { slug },
+        include: { memberships: true, legacyByokSettings: true },
+      });
       const admin = org.memberships.find((m) => m.role === 'ADMIN')!;
       const token = await server.tokenFor(admin.userId);
       return { org, s: (await server.client(token).data(SETTINGS, { orgId: org.id })).orgAiSettings };
@@ -240,7 +299,9 @@ describe('the demo seed', () => {
 
     const initech = await view('initech');
     expect(initech.s).toMatchObject({
-      provider: 'ANTHROPIC', effectiveProvider: 'ANTHROPIC', model: { id: 'claude-sonnet-5-5' },
+      provider: 'ANTHROPIC',
+      effectiveProvider: 'ANTHROPIC',
+      model: { id: 'claude-sonnet-5-5' },
       graceWindow: { endsAt: new Date(now + 10 * DAY_MS).toISOString(), active: true, daysRemaining: 10 },
       viewerKeys: [{ provider: 'ANTHROPIC', hint: 'sk-ant-…0000' }],
     });
@@ -248,7 +309,8 @@ describe('the demo seed', () => {
 
     const umbrella = await view('umbrella');
     expect(umbrella.s).toMatchObject({
-      provider: 'OPENAI', effectiveProvider: 'INTERVY_CREDITS',
+      provider: 'OPENAI',
+      effectiveProvider: 'INTERVY_CREDITS',
       graceWindow: { endsAt: new Date(now - DAY_MS).toISOString(), active: false, daysRemaining: 0 },
       viewerKeys: [{ provider: 'OPENAI' }],
     });

@@ -17,7 +17,8 @@ beforeAll(async () => {
 });
 afterAll(() => env?.stop());
 
-const ask = (content: string, orgId = o.org.id) => server.client(o.interviewer.token).subscribeWs(IVY, { input: { orgId, messages: [{ role: 'USER', content }] } });
+const ask = (content: string, orgId = o.org.id) =>
+  server.client(o.interviewer.token).subscribeWs(IVY, { input: { orgId, messages: [{ role: 'USER', content }] } });
 const last = async (content: string) => (await ask(content).done).at(-1)!;
 
 it('frees the slot when a completion finishes, so the next one starts', async () => {
@@ -26,16 +27,23 @@ it('frees the slot when a completion finishes, so the next one starts', async ()
 });
 
 it('frees the slot when the provider fails mid-answer', async () => {
-  expect((await last('[[500]] fails')).data?.ivyCompletion).toMatchObject({ __typename: 'IvyCompletionFailed', code: 'PROVIDER_UNAVAILABLE' });
+  expect((await last('[[500]] fails')).data?.ivyCompletion).toMatchObject({
+    __typename: 'IvyCompletionFailed',
+    code: 'PROVIDER_UNAVAILABLE',
+  });
   expect((await last('[[deltas:2]] [[drop]] cut off')).data?.ivyCompletion.__typename).toBe('IvyCompletionFailed');
   expect((await last('after the failures')).data?.ivyCompletion.__typename).toBe('IvyCompletionFinished');
 });
 
 it('frees the slot when the completion is refused after taking it (INSUFFICIENT_CREDITS)', async () => {
   const poor = await server.seed.org({ plan: 'GROWTH', credits: 0 });
-  const refused = await server.client(poor.interviewer.token).subscribeWs(IVY, { input: { orgId: poor.org.id, messages: [{ role: 'USER', content: 'hi' }] } }).done;
+  const refused = await server
+    .client(poor.interviewer.token)
+    .subscribeWs(IVY, { input: { orgId: poor.org.id, messages: [{ role: 'USER', content: 'hi' }] } }).done;
   expect(refused[0].errors?.[0].extensions?.code).toBe('INSUFFICIENT_CREDITS');
-  const again = await server.client(poor.interviewer.token).subscribeWs(IVY, { input: { orgId: poor.org.id, messages: [{ role: 'USER', content: 'hi' }] } }).done;
+  const again = await server
+    .client(poor.interviewer.token)
+    .subscribeWs(IVY, { input: { orgId: poor.org.id, messages: [{ role: 'USER', content: 'hi' }] } }).done;
   expect(again[0].errors?.[0].extensions?.code).toBe('INSUFFICIENT_CREDITS'); // not RATE_LIMITED: the slot came back
 });
 
@@ -46,17 +54,27 @@ it('holds the slot while a stream runs, refusing a second with RATE_LIMITED, and
   expect(second[0].errors?.[0]).toMatchObject({ extensions: { code: 'RATE_LIMITED', retryAfter: 5 } });
 
   const limits = server.app.services.limits;
-  const freed = limits.whenReleased('completions-member', o.interviewer.id, limits.released('completions-member', o.interviewer.id) + 1);
+  const freed = limits.whenReleased(
+    'completions-member',
+    o.interviewer.id,
+    limits.released('completions-member', o.interviewer.id) + 1,
+  );
   running.stop(); // disposes the socket
   await freed;
   expect((await last('after the drop')).data?.ivyCompletion.__typename).toBe('IvyCompletionFinished');
 });
 
 it('frees the slot when the client unsubscribes over SSE', async () => {
-  const running = server.client(o.interviewer.token).subscribeSse(IVY, { input: { orgId: o.org.id, messages: [{ role: 'USER', content: '[[hang]] over SSE' }] } });
+  const running = server
+    .client(o.interviewer.token)
+    .subscribeSse(IVY, { input: { orgId: o.org.id, messages: [{ role: 'USER', content: '[[hang]] over SSE' }] } });
   await running.waitFor(1);
   const limits = server.app.services.limits;
-  const freed = limits.whenReleased('completions-member', o.interviewer.id, limits.released('completions-member', o.interviewer.id) + 1);
+  const freed = limits.whenReleased(
+    'completions-member',
+    o.interviewer.id,
+    limits.released('completions-member', o.interviewer.id) + 1,
+  );
   running.stop();
   await freed;
   expect((await last('after SSE')).data?.ivyCompletion.__typename).toBe('IvyCompletionFinished');
@@ -70,12 +88,21 @@ it('caps an org at 2 streams across its members, and admits another member once 
   const second = askAs(team.staffing.token, '[[hang]] two');
   await Promise.all([first.waitFor(1), second.waitFor(1)]);
   const third = await askAs(team.interviewer.token, 'three').done;
-  expect(third[0].errors?.[0]).toMatchObject({ message: expect.stringMatching(/This org already has 2 Ivy answers streaming/), extensions: { code: 'RATE_LIMITED' } });
+  expect(third[0].errors?.[0]).toMatchObject({
+    message: expect.stringMatching(/This org already has 2 Ivy answers streaming/),
+    extensions: { code: 'RATE_LIMITED' },
+  });
 
   const limits = server.app.services.limits;
-  const freed = limits.whenReleased('completions-org', team.org.id, limits.released('completions-org', team.org.id) + 1);
+  const freed = limits.whenReleased(
+    'completions-org',
+    team.org.id,
+    limits.released('completions-org', team.org.id) + 1,
+  );
   first.stop();
   await freed;
-  expect((await askAs(team.interviewer.token, 'three again').done).at(-1)?.data?.ivyCompletion.__typename).toBe('IvyCompletionFinished');
+  expect((await askAs(team.interviewer.token, 'three again').done).at(-1)?.data?.ivyCompletion.__typename).toBe(
+    'IvyCompletionFinished',
+  );
   second.stop();
 });

@@ -12,7 +12,11 @@ let two: TestServer;
 beforeAll(async () => {
   if (!redisUrl) return;
   const databaseUrl = await createTestDatabase();
-  const shared = { databaseUrl, jwtSecret: 'shared-secret-for-both-instances-000', keyEncryptionKeys: Keyring.generateEntry('k1') };
+  const shared = {
+    databaseUrl,
+    jwtSecret: 'shared-secret-for-both-instances-000',
+    keyEncryptionKeys: Keyring.generateEntry('k1'),
+  };
   one = await startTestServer(shared);
   two = await startTestServer(shared);
 });
@@ -23,15 +27,23 @@ afterAll(async () => {
 
 it.skipIf(!redisUrl)('delivers a change made on one instance to a subscriber on the other, over Redis', async () => {
   const { org, admin, interviewer } = await one.seed.org({ plan: 'GROWTH' });
-  const watch = two.client(interviewer.token).subscribeWs(
-    `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider model { id } viewerCanManage } }`,
-    { o: org.id },
-  );
+  const watch = two
+    .client(interviewer.token)
+    .subscribeWs(
+      `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider model { id } viewerCanManage } }`,
+      { o: org.id },
+    );
   // Instance two says when its subscriber is live, Redis SUBSCRIBE acknowledged: a change on instance one now reaches it.
   await two.waitForSubscribers(settingsTopic(org.id), 1);
-  await one.client(admin.token).data(`mutation($o: ID!) { updateProvider(input: { orgId: $o, provider: OPENAI, model: "o3" }) { provider } }`, { o: org.id });
+  await one
+    .client(admin.token)
+    .data(`mutation($o: ID!) { updateProvider(input: { orgId: $o, provider: OPENAI, model: "o3" }) { provider } }`, {
+      o: org.id,
+    });
   const [event] = await watch.waitFor(1);
-  expect(event.data).toEqual({ orgAiSettingsChanged: { provider: 'OPENAI', model: { id: 'o3' }, viewerCanManage: false } });
+  expect(event.data).toEqual({
+    orgAiSettingsChanged: { provider: 'OPENAI', model: { id: 'o3' }, viewerCanManage: false },
+  });
   expect(one.probe.publishedOn(settingsTopic(org.id))).toEqual([{ orgId: org.id }]);
   expect(two.probe.publishedOn(settingsTopic(org.id))).toEqual([]);
   watch.stop();

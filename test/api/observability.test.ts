@@ -25,14 +25,24 @@ beforeAll(async () => {
 afterAll(() => env?.stop());
 
 const post = (body: unknown, headers: Record<string, string> = {}) =>
-  fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  fetch(`${server.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
 const operationLines = () => server.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'operation');
 const scrape = async (token: string | null = METRICS_TOKEN) => {
   const res = await fetch(`${server.url}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
   return { status: res.status, text: await res.text() };
 };
 /** The value of one sample line, e.g. value(text, 'ivy_completions_total{provider="INTERVY_CREDITS",...}'). */
-const value = (text: string, sample: string) => Number(text.split('\n').find((l) => l.startsWith(`${sample} `))?.split(' ')[1] ?? 0);
+const value = (text: string, sample: string) =>
+  Number(
+    text
+      .split('\n')
+      .find((l) => l.startsWith(`${sample} `))
+      ?.split(' ')[1] ?? 0,
+  );
 
 describe('request ids', () => {
   it('echoes the client’s X-Request-Id in the response header, in each error’s extensions and on the operation’s log line', async () => {
@@ -56,8 +66,15 @@ describe('request ids', () => {
 
   it('tags errors of a subscription over graphql-ws too', async () => {
     const { org } = await server.seed.org();
-    const results = await server.client(null).subscribeWs(`subscription { ivyCompletion(input: { orgId: "${org.id}", messages: [{ role: USER, content: "hi" }] }) { __typename } }`).done;
-    expect(results[0].errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED', requestId: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    const results = await server
+      .client(null)
+      .subscribeWs(
+        `subscription { ivyCompletion(input: { orgId: "${org.id}", messages: [{ role: USER, content: "hi" }] }) { __typename } }`,
+      ).done;
+    expect(results[0].errors?.[0]?.extensions).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    });
   });
 });
 
@@ -74,22 +91,40 @@ describe('the operation log', () => {
       await server.app.services.db.$executeRawUnsafe('ALTER TABLE audit_events_gone RENAME TO audit_events');
     }
     const lines = operationLines();
-    expect(lines.find((l) => l.requestId === 'client-mistake')).toMatchObject({ level: 'info', outcome: 'BAD_USER_INPUT' });
-    expect(lines.filter((l) => l.level === 'error')).toEqual([expect.objectContaining({ operation: 'Audit', outcome: 'INTERNAL_SERVER_ERROR' })]);
+    expect(lines.find((l) => l.requestId === 'client-mistake')).toMatchObject({
+      level: 'info',
+      outcome: 'BAD_USER_INPUT',
+    });
+    expect(lines.filter((l) => l.level === 'error')).toEqual([
+      expect.objectContaining({ operation: 'Audit', outcome: 'INTERNAL_SERVER_ERROR' }),
+    ]);
   });
 
   it('redacts keys, tokens and prompt text by path wherever they sit in a line', () => {
     const lines: string[] = [];
     const log = createLogger('debug', (l) => lines.push(l));
     log.info('call', {
-      variables: { input: { apiKey: 'plain-provider-key-1', messages: [{ role: 'user', content: 'the candidate’s salary is 90k' }], system: 'secret system prompt' } },
+      variables: {
+        input: {
+          apiKey: 'plain-provider-key-1',
+          messages: [{ role: 'user', content: 'the candidate’s salary is 90k' }],
+          system: 'secret system prompt',
+        },
+      },
       headers: { authorization: 'opaque-session-token' },
       token: 'opaque-token-2',
       orgId: 'org-1',
     });
     const line = JSON.parse(lines[0]);
     expect(line.orgId).toBe('org-1');
-    for (const leaked of ['plain-provider-key-1', '90k', 'secret system prompt', 'opaque-session-token', 'opaque-token-2']) expect(lines[0]).not.toContain(leaked);
+    for (const leaked of [
+      'plain-provider-key-1',
+      '90k',
+      'secret system prompt',
+      'opaque-session-token',
+      'opaque-token-2',
+    ])
+      expect(lines[0]).not.toContain(leaked);
     expect(line.variables.input.apiKey).toBe('[redacted]');
   });
 });
@@ -118,7 +153,9 @@ describe('GET /metrics', () => {
 
     const moved = (sample: string, text = after) => value(text, sample) - value(before, sample);
     expect(moved('ivy_completions_total{provider="INTERVY_CREDITS",billing="CREDITS",outcome="finished"}')).toBe(1);
-    expect(moved('ivy_completions_total{provider="INTERVY_CREDITS",billing="CREDITS",outcome="PROVIDER_UNAVAILABLE"}')).toBe(1);
+    expect(
+      moved('ivy_completions_total{provider="INTERVY_CREDITS",billing="CREDITS",outcome="PROVIDER_UNAVAILABLE"}'),
+    ).toBe(1);
     expect(moved('ivy_provider_errors_total{provider="INTERVY_CREDITS",code="PROVIDER_UNAVAILABLE"}')).toBe(1);
     expect(moved('ivy_completion_first_token_seconds_count{provider="INTERVY_CREDITS"}')).toBeGreaterThanOrEqual(1);
     expect(moved('ivy_credits_charged_total')).toBeGreaterThan(0);
@@ -148,13 +185,18 @@ describe('health', () => {
     expect((await fetch(`${server.url}/livez`)).status).toBe(200);
     for (const path of ['/healthz', '/health']) {
       const res = await fetch(`${server.url}${path}`);
-      expect([res.status, await res.json()]).toEqual([200, { status: 'ok', database: 'ok', redis: expect.any(String) }]);
+      expect([res.status, await res.json()]).toEqual([
+        200,
+        { status: 'ok', database: 'ok', redis: expect.any(String) },
+      ]);
     }
   });
 
   it('is not ready while a migration the code ships is missing from the database', async () => {
     const db = server.app.services.db;
-    const [last] = await db.$queryRawUnsafe<{ id: string }[]>(`SELECT id FROM "_prisma_migrations" ORDER BY migration_name DESC LIMIT 1`);
+    const [last] = await db.$queryRawUnsafe<{ id: string }[]>(
+      `SELECT id FROM "_prisma_migrations" ORDER BY migration_name DESC LIMIT 1`,
+    );
     await db.$executeRawUnsafe(`UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE id = $1`, last.id);
     try {
       const res = await fetch(`${server.url}/healthz`);
@@ -168,11 +210,19 @@ describe('health', () => {
 describe('migrations with DATABASE_URL', () => {
   const emptyDatabase = () => createEmptyDatabase('empty');
   const configFor = (databaseUrl: string, extra: Record<string, string> = {}) =>
-    loadConfig({ DATABASE_URL: databaseUrl, AUTH_JWT_SECRET: 'x'.repeat(43), KEY_ENCRYPTION_KEYS: Keyring.generateEntry('m1'), LOG_LEVEL: 'silent', ...extra });
+    loadConfig({
+      DATABASE_URL: databaseUrl,
+      AUTH_JWT_SECRET: 'x'.repeat(43),
+      KEY_ENCRYPTION_KEYS: Keyring.generateEntry('m1'),
+      LOG_LEVEL: 'silent',
+      ...extra,
+    });
 
   it('refuses to serve a database behind the code, naming the command; MIGRATE_ON_START=1 migrates it instead', async () => {
     const databaseUrl = await emptyDatabase();
-    await expect(buildApp(configFor(databaseUrl), { backgroundJobs: false })).rejects.toThrow(new RegExp(`behind the code: ${readMigrations().length} migration\\(s\\) pending.*Run \`npm run db:migrate\``));
+    await expect(buildApp(configFor(databaseUrl), { backgroundJobs: false })).rejects.toThrow(
+      new RegExp(`behind the code: ${readMigrations().length} migration\\(s\\) pending.*Run \`npm run db:migrate\``),
+    );
     const app = await buildApp(configFor(databaseUrl, { MIGRATE_ON_START: '1' }), { backgroundJobs: false });
     try {
       const port = await app.listen(0, '127.0.0.1');

@@ -28,7 +28,12 @@ describe('the token command (npm run --silent token -- <email>), on a database s
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
     const emptyDb = await createTestDatabase();
-    const env = (url: string, extra: Record<string, string> = {}) => ({ DATABASE_URL: url, AUTH_JWT_SECRET: jwtSecret, KEY_ENCRYPTION_KEYS: keyEncryptionKeys, ...extra });
+    const env = (url: string, extra: Record<string, string> = {}) => ({
+      DATABASE_URL: url,
+      AUTH_JWT_SECRET: jwtSecret,
+      KEY_ENCRYPTION_KEYS: keyEncryptionKeys,
+      ...extra,
+    });
     issued = await runCommand(token, ['admin@acme.test'], env(databaseUrl, { SEED_DEMO: '1' }));
     unknown = await runCommand(token, ['nobody@acme.test'], env(emptyDb));
     missing = await runCommand(token, [], env(emptyDb));
@@ -46,7 +51,9 @@ describe('the token command (npm run --silent token -- <email>), on a database s
   });
 
   it('prints a token that signs in as that user on a server using the same database', async () => {
-    const d = await server.client(issued.stdout.trim()).data(`{ viewer { user { email } memberships { role org { slug plan } } } }`);
+    const d = await server
+      .client(issued.stdout.trim())
+      .data(`{ viewer { user { email } memberships { role org { slug plan } } } }`);
     expect(d.viewer.user.email).toBe('admin@acme.test');
     expect(d.viewer.memberships).toEqual([{ role: 'ADMIN', org: { slug: 'acme', plan: 'GROWTH' } }]);
   });
@@ -77,7 +84,13 @@ describe('the token command (npm run --silent token -- <email>), on a database s
         `query($id: ID!) { orgAiSettings(orgId: $id) { provider effectiveProvider viewerCanManage } creditBalance(orgId: $id) { balance } }`,
         { id: m.org.id },
       );
-      return { role: m.role, plan: m.org.plan, provider: orgAiSettings.provider, effective: orgAiSettings.effectiveProvider, balance: creditBalance.balance };
+      return {
+        role: m.role,
+        plan: m.org.plan,
+        provider: orgAiSettings.provider,
+        effective: orgAiSettings.effectiveProvider,
+        balance: creditBalance.balance,
+      };
     };
 
     it('gives acme: Growth, 10,000 credits, Intervy Credits, with an admin, a staffing member and an interviewer', async () => {
@@ -85,13 +98,20 @@ describe('the token command (npm run --silent token -- <email>), on a database s
       expect(await orgView('admin@acme.test', 'acme')).toEqual({ ...acme, role: 'ADMIN' });
       expect(await orgView('staffing@acme.test', 'acme')).toEqual({ ...acme, role: 'STAFFING' });
       expect(await orgView('interviewer@acme.test', 'acme')).toEqual({ ...acme, role: 'INTERVIEWER' });
-      const org = await server.app.services.db.org.findUniqueOrThrow({ where: { slug: 'acme' }, include: { memberships: true } });
+      const org = await server.app.services.db.org.findUniqueOrThrow({
+        where: { slug: 'acme' },
+        include: { memberships: true },
+      });
       expect(org.memberships).toHaveLength(3);
     });
 
     it('gives globex: Free, 500 credits, Intervy Credits, with admin@globex.test as its admin', async () => {
       expect(await orgView('admin@globex.test', 'globex')).toEqual({
-        role: 'ADMIN', plan: 'FREE', provider: 'INTERVY_CREDITS', effective: 'INTERVY_CREDITS', balance: 500,
+        role: 'ADMIN',
+        plan: 'FREE',
+        provider: 'INTERVY_CREDITS',
+        effective: 'INTERVY_CREDITS',
+        balance: 500,
       });
     });
 
@@ -105,7 +125,9 @@ describe('the token command (npm run --silent token -- <email>), on a database s
           );
           const out: Record<string, string[]> = {};
           for (const { table_name } of tables) {
-            out[table_name] = (await client.query<{ t: string }>(`SELECT t::text AS t FROM "${table_name}" t ORDER BY 1`)).rows.map((r) => r.t);
+            out[table_name] = (
+              await client.query<{ t: string }>(`SELECT t::text AS t FROM "${table_name}" t ORDER BY 1`)
+            ).rows.map((r) => r.t);
           }
           return out;
         } finally {
@@ -140,13 +162,21 @@ describe('the key rotation command (npm run keys:rotate)', () => {
     const before = await startTestServer({ databaseUrl, jwtSecret, keyEncryptionKeys: A, env });
     const o = await before.seed.org({ plan: 'GROWTH' });
     try {
-      await before.client(o.admin.token).data(SET_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: keys[0] } });
-      await before.client(o.interviewer.token).data(SET_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: keys[1] } });
+      await before
+        .client(o.admin.token)
+        .data(SET_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: keys[0] } });
+      await before
+        .client(o.interviewer.token)
+        .data(SET_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: keys[1] } });
     } finally {
       await before.stop();
     }
 
-    const rotation = await runCommand(rotateKeys, [], { DATABASE_URL: databaseUrl, KEY_ENCRYPTION_KEYS: `${A},${B}`, AUTH_JWT_SECRET: jwtSecret });
+    const rotation = await runCommand(rotateKeys, [], {
+      DATABASE_URL: databaseUrl,
+      KEY_ENCRYPTION_KEYS: `${A},${B}`,
+      AUTH_JWT_SECRET: jwtSecret,
+    });
     expect(rotation.code, rotation.stderr).toBe(0);
     expect(rotation.stdout).toBe('Re-encrypted 2 key(s) under master key "new"; 0 already used it.\n');
     expect(rotation.stderr).not.toMatch(/sk-ant/);
@@ -176,14 +206,22 @@ describe('the key rotation command (npm run keys:rotate)', () => {
     } finally {
       await before.stop();
     }
-    const env = { DATABASE_URL: databaseUrl, KEY_ENCRYPTION_KEYS: Keyring.generateEntry('only'), AUTH_JWT_SECRET: 'x'.repeat(32) };
+    const env = {
+      DATABASE_URL: databaseUrl,
+      KEY_ENCRYPTION_KEYS: Keyring.generateEntry('only'),
+      AUTH_JWT_SECRET: 'x'.repeat(32),
+    };
     // Its master key is missing from the ring: refused as a likely mistake, unless told to rotate the rest anyway.
     const refused = await runCommand(rotateKeys, [], env);
     expect(refused).toMatchObject({ code: 1, stdout: '' });
     expect(refused.stderr).toMatch(/missing from KEY_ENCRYPTION_KEYS: "lost" \(1 key\(s\)\)/);
     const rotation = await runCommand(rotateKeys, ['--skip-unreadable'], env);
     expect(rotation.code).toBe(1);
-    expect(rotation.stdout).toMatch(new RegExp(`^Re-encrypted 0 key\\(s\\) under master key "only"; 0 already used it\.\nCould not read key .* \\(org ${o.org.id}, user ${o.admin.id}, ANTHROPIC\\): left as is; its owner must save it again\.\n$`));
+    expect(rotation.stdout).toMatch(
+      new RegExp(
+        `^Re-encrypted 0 key\\(s\\) under master key "only"; 0 already used it\\.\nCould not read key .* \\(org ${o.org.id}, user ${o.admin.id}, ANTHROPIC\\): left as is; its owner must save it again\\.\n$`,
+      ),
+    );
     const usage = await runCommand(rotateKeys, ['--now'], env);
     expect(usage).toMatchObject({ code: 2, stdout: '' });
     expect(usage.stderr).toMatch(/Usage: npm run keys:rotate/);
@@ -200,7 +238,11 @@ describe('GET /healthz', () => {
     try {
       const up = await fetch(`${server.url}/healthz`);
       expect(up.status).toBe(200);
-      expect(await up.json()).toEqual({ status: 'ok', database: 'ok', redis: server.config.redisUrl ? 'connected' : 'not configured' });
+      expect(await up.json()).toEqual({
+        status: 'ok',
+        database: 'ok',
+        redis: server.config.redisUrl ? 'connected' : 'not configured',
+      });
 
       // Gone, with the server's connections cut.
       await admin.query(`DROP DATABASE "${name}" WITH (FORCE)`);
@@ -234,7 +276,15 @@ describe('GraphiQL', () => {
     expect(res.headers.get('content-type')).toMatch(/text\/html/);
     const html = await res.text();
     expect(html).toMatch(/graphiql/i);
-    for (const op of ['query Me', 'query Settings', 'query Impact', 'mutation SwitchToAnthropic', 'mutation SaveMyKey', 'mutation TestMyKey', 'subscription WatchSettings']) {
+    for (const op of [
+      'query Me',
+      'query Settings',
+      'query Impact',
+      'mutation SwitchToAnthropic',
+      'mutation SaveMyKey',
+      'mutation TestMyKey',
+      'subscription WatchSettings',
+    ]) {
       expect(html, op).toContain(op);
     }
     expect(html).toContain('npm run --silent token -- admin@acme.test');
@@ -245,13 +295,15 @@ describe('GraphiQL', () => {
     const html = await (await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } })).text();
     expect(html).not.toContain('unpkg.com');
     const assets = [...html.matchAll(/\/graphiql-assets\/[A-Za-z0-9./_-]+?\.(?:js|css)/g)].map((m) => m[0]);
-    expect(new Set(assets)).toEqual(new Set([
-      '/graphiql-assets/graphiql.css',
-      '/graphiql-assets/yoga-graphiql.umd.js',
-      '/graphiql-assets/monacoeditorwork/editor.worker.bundle.js',
-      '/graphiql-assets/monacoeditorwork/json.worker.bundle.js',
-      '/graphiql-assets/monacoeditorwork/graphql.worker..bundle.js',
-    ]));
+    expect(new Set(assets)).toEqual(
+      new Set([
+        '/graphiql-assets/graphiql.css',
+        '/graphiql-assets/yoga-graphiql.umd.js',
+        '/graphiql-assets/monacoeditorwork/editor.worker.bundle.js',
+        '/graphiql-assets/monacoeditorwork/json.worker.bundle.js',
+        '/graphiql-assets/monacoeditorwork/graphql.worker..bundle.js',
+      ]),
+    );
     for (const asset of new Set(assets)) {
       const res = await fetch(`${server.url}${asset}`);
       expect(res.status, asset).toBe(200);
@@ -261,7 +313,9 @@ describe('GraphiQL', () => {
   });
 
   it('does not answer a plain GET for JSON with the page', async () => {
-    const res = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'application/json' } });
+    const res = await fetch(`${server.url}/graphql?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { accept: 'application/json' },
+    });
     expect(res.headers.get('content-type')).toMatch(/json/);
     expect(await res.json()).toEqual({ data: { __typename: 'Query' } });
   });

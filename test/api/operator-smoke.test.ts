@@ -29,13 +29,17 @@ describe('each operator command, spawned as an operator runs it', () => {
     const env = await commandEnv();
     const db = new pg.Client(pgConfigFromUrl(env.DATABASE_URL));
     await db.connect();
-    const { rows } = await db.query<{ id: string }>(`INSERT INTO users (id, email, name) VALUES (gen_random_uuid(), 'ops@smoke.test', 'Ops') RETURNING id`);
+    const { rows } = await db.query<{ id: string }>(
+      `INSERT INTO users (id, email, name) VALUES (gen_random_uuid(), 'ops@smoke.test', 'Ops') RETURNING id`,
+    );
     await db.end();
     const run = await spawnCommand('npm', ['run', '--silent', 'token', '--', 'ops@smoke.test'], env);
     expect(run.code, run.stderr).toBe(0);
     expect(lines(run.stdout)).toEqual([expect.stringMatching(JWT)]);
     expect(run.stdout.split('\n')).toHaveLength(2);
-    expect(await verifyUserToken(new TextEncoder().encode(env.AUTH_JWT_SECRET), run.stdout.trim(), 12 * 3600)).toMatchObject({ ok: true, userId: rows[0].id });
+    expect(
+      await verifyUserToken(new TextEncoder().encode(env.AUTH_JWT_SECRET), run.stdout.trim(), 12 * 3600),
+    ).toMatchObject({ ok: true, userId: rows[0].id });
   });
 
   it('credits balance of an unknown org says so on stderr, exit 1', async () => {
@@ -61,6 +65,10 @@ describe('each operator command, spawned as an operator runs it', () => {
 
   it('rotate-keys on a database with no keys rewrites none, exit 0', async () => {
     const run = await spawnScript('rotate-keys', [], await commandEnv());
-    expect(run).toMatchObject({ code: 0, stdout: 'Re-encrypted 0 key(s) under master key "smoke"; 0 already used it.\n', stderr: '' });
+    expect(run).toMatchObject({
+      code: 0,
+      stdout: 'Re-encrypted 0 key(s) under master key "smoke"; 0 already used it.\n',
+      stderr: '',
+    });
   });
 });

@@ -34,8 +34,11 @@ beforeEach(() => {
   for (const v of [anthropic, openai]) v.requests.length = 0;
 });
 
-const input = (o: SeededOrg, provider: string, apiKey?: string) => ({ input: { orgId: o.org.id, provider, ...(apiKey ? { apiKey } : {}) } });
-const myKeys = async (o: SeededOrg, token: string) => (await server.client(token).data(MY_KEYS, { orgId: o.org.id })).orgAiSettings.viewerKeys;
+const input = (o: SeededOrg, provider: string, apiKey?: string) => ({
+  input: { orgId: o.org.id, provider, ...(apiKey ? { apiKey } : {}) },
+});
+const myKeys = async (o: SeededOrg, token: string) =>
+  (await server.client(token).data(MY_KEYS, { orgId: o.org.id })).orgAiSettings.viewerKeys;
 
 describe('setPersonalKey', () => {
   it('lets every member save their own key, interviewers included, and returns only a hint', async () => {
@@ -69,7 +72,11 @@ describe('setPersonalKey', () => {
       expect(r.errors?.[0].message, key).toContain(prefix);
       expect(JSON.stringify(r)).not.toContain(key);
     }
-    for (const key of ['sk-ant-api03-has space-Aa1Bb2Cc3Dd4', 'sk-ant-api03-trailing-newline-Aa1Bb2Cc\n', ' sk-ant-api03-leading-space-Aa1Bb2Cc']) {
+    for (const key of [
+      'sk-ant-api03-has space-Aa1Bb2Cc3Dd4',
+      'sk-ant-api03-trailing-newline-Aa1Bb2Cc\n',
+      ' sk-ant-api03-leading-space-Aa1Bb2Cc',
+    ]) {
       const r = await c.request(SET_KEY, input(o, 'ANTHROPIC', key));
       expect(r.errors?.[0].extensions?.code, JSON.stringify(key)).toBe('INVALID_API_KEY_FORMAT');
     }
@@ -78,7 +85,11 @@ describe('setPersonalKey', () => {
 
   it('refuses Intervy Credits as a key provider with BAD_USER_INPUT', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
-    expect(await server.client(o.admin.token).errorCode(SET_KEY, input(o, 'INTERVY_CREDITS', 'sk-ant-api03-whatever-Aa1Bb2Cc3Dd4'))).toBe('BAD_USER_INPUT');
+    expect(
+      await server
+        .client(o.admin.token)
+        .errorCode(SET_KEY, input(o, 'INTERVY_CREDITS', 'sk-ant-api03-whatever-Aa1Bb2Cc3Dd4')),
+    ).toBe('BAD_USER_INPUT');
   });
 
   it('leaves an earlier saved key untouched when a malformed one is refused: the old key is still the one used', async () => {
@@ -88,14 +99,22 @@ describe('setPersonalKey', () => {
     await c.data(SET_KEY, input(o, 'ANTHROPIC', good));
     expect((await c.data(TEST_KEY, input(o, 'ANTHROPIC'))).testPersonalKey.status).toBe('VALID');
     const before = await myKeys(o, o.staffing.token);
-    const rowBefore = await server.app.services.db.personalApiKey.findFirstOrThrow({ where: { orgId: o.org.id, userId: o.staffing.id } });
+    const rowBefore = await server.app.services.db.personalApiKey.findFirstOrThrow({
+      where: { orgId: o.org.id, userId: o.staffing.id },
+    });
 
-    expect(await c.errorCode(SET_KEY, input(o, 'ANTHROPIC', 'sk-proj-wrong-vendor-Zz9Yy8Xx7Ww6'))).toBe('INVALID_API_KEY_FORMAT');
-    expect(await c.errorCode(SET_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-with a space-Zz9Yy8Xx'))).toBe('INVALID_API_KEY_FORMAT');
+    expect(await c.errorCode(SET_KEY, input(o, 'ANTHROPIC', 'sk-proj-wrong-vendor-Zz9Yy8Xx7Ww6'))).toBe(
+      'INVALID_API_KEY_FORMAT',
+    );
+    expect(await c.errorCode(SET_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-with a space-Zz9Yy8Xx'))).toBe(
+      'INVALID_API_KEY_FORMAT',
+    );
 
     expect(await myKeys(o, o.staffing.token)).toEqual(before);
     expect(before[0]).toMatchObject({ hint: 'sk-ant-…Lm9N', status: 'VALID' });
-    const rowAfter = await server.app.services.db.personalApiKey.findFirstOrThrow({ where: { orgId: o.org.id, userId: o.staffing.id } });
+    const rowAfter = await server.app.services.db.personalApiKey.findFirstOrThrow({
+      where: { orgId: o.org.id, userId: o.staffing.id },
+    });
     expect(Buffer.from(rowAfter.ciphertext).equals(Buffer.from(rowBefore.ciphertext))).toBe(true);
     anthropic.requests.length = 0;
     expect((await c.data(TEST_KEY, input(o, 'ANTHROPIC'))).testPersonalKey.ok).toBe(true);
@@ -133,10 +152,12 @@ describe('setPersonalKey', () => {
     const rows = await server.app.services.db.personalApiKey.findMany({ where: { orgId: o.org.id } });
     expect(rows.map((r) => r.userId)).toEqual([o.admin.id]);
     // Input has no user field: asking for one is a schema error.
-    const r = await server.client(o.admin.token).request(
-      `mutation($o: ID!, $u: ID!) { setPersonalKey(input: { orgId: $o, userId: $u, provider: ANTHROPIC, apiKey: "sk-ant-api03-x-Aa1Bb2Cc3Dd4" }) { hint } }`,
-      { o: o.org.id, u: o.interviewer.id },
-    );
+    const r = await server
+      .client(o.admin.token)
+      .request(
+        `mutation($o: ID!, $u: ID!) { setPersonalKey(input: { orgId: $o, userId: $u, provider: ANTHROPIC, apiKey: "sk-ant-api03-x-Aa1Bb2Cc3Dd4" }) { hint } }`,
+        { o: o.org.id, u: o.interviewer.id },
+      );
     expect(r.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
   });
 
@@ -160,9 +181,16 @@ describe('testPersonalKey', () => {
     const r = (await c.data(TEST_KEY, input(o, 'ANTHROPIC'))).testPersonalKey;
     expect(r).toEqual({ ok: true, status: 'VALID', message: 'Anthropic accepted the API key.' });
     expect(anthropic.requests).toHaveLength(1);
-    expect(anthropic.requests[0]).toMatchObject({ method: 'GET', path: '/v1/models', authKeyHash: hashOf(key), authKeyLast4: '3Rr4' });
+    expect(anthropic.requests[0]).toMatchObject({
+      method: 'GET',
+      path: '/v1/models',
+      authKeyHash: hashOf(key),
+      authKeyLast4: '3Rr4',
+    });
     expect(openai.requests).toHaveLength(0);
-    expect(await myKeys(o, o.interviewer.token)).toEqual([expect.objectContaining({ status: 'VALID', lastTestedAt: '2026-11-27T08:30:00.000Z' })]);
+    expect(await myKeys(o, o.interviewer.token)).toEqual([
+      expect.objectContaining({ status: 'VALID', lastTestedAt: '2026-11-27T08:30:00.000Z' }),
+    ]);
   });
 
   it('calls OpenAI with the saved key and stores VALID', async () => {
@@ -170,8 +198,14 @@ describe('testPersonalKey', () => {
     const key = 'sk-proj-openai-works-Tt5Yy6Uu7Ii8';
     const c = server.client(o.staffing.token);
     await c.data(SET_KEY, input(o, 'OPENAI', key));
-    expect((await c.data(TEST_KEY, input(o, 'OPENAI'))).testPersonalKey).toEqual({ ok: true, status: 'VALID', message: 'OpenAI accepted the API key.' });
-    expect(openai.requests.map((r) => [r.method, r.path, r.authScheme, r.authKeyHash])).toEqual([['GET', '/v1/models', 'bearer', hashOf(key)]]);
+    expect((await c.data(TEST_KEY, input(o, 'OPENAI'))).testPersonalKey).toEqual({
+      ok: true,
+      status: 'VALID',
+      message: 'OpenAI accepted the API key.',
+    });
+    expect(openai.requests.map((r) => [r.method, r.path, r.authScheme, r.authKeyHash])).toEqual([
+      ['GET', '/v1/models', 'bearer', hashOf(key)],
+    ]);
   });
 
   it('stores INVALID when the provider rejects the key, quoting what the provider said', async () => {
@@ -188,7 +222,10 @@ describe('testPersonalKey', () => {
     // OpenAI echoes a masked key; none of it may come back.
     expect(b.message).not.toMatch(/Cc1|\*{4}/);
     const keys = await myKeys(o, o.admin.token);
-    expect(keys.map((k: any) => [k.provider, k.status, k.lastTestedAt !== null])).toEqual([['ANTHROPIC', 'INVALID', true], ['OPENAI', 'INVALID', true]]);
+    expect(keys.map((k: any) => [k.provider, k.status, k.lastTestedAt !== null])).toEqual([
+      ['ANTHROPIC', 'INVALID', true],
+      ['OPENAI', 'INVALID', true],
+    ]);
   });
 
   it('reports a rate-limited key as genuine but not usable right now, quoting the provider', async () => {
@@ -214,7 +251,10 @@ describe('testPersonalKey', () => {
     await c.data(TEST_KEY, input(o, 'OPENAI')); // VALID, with a time
     const before = await myKeys(o, o.interviewer.token);
     const far = unreachable.client(o.interviewer.token);
-    for (const [provider, vendor] of [['ANTHROPIC', 'Anthropic'], ['OPENAI', 'OpenAI']]) {
+    for (const [provider, vendor] of [
+      ['ANTHROPIC', 'Anthropic'],
+      ['OPENAI', 'OpenAI'],
+    ]) {
       const r = (await far.data(TEST_KEY, input(o, provider))).testPersonalKey;
       expect(r.ok).toBe(false);
       expect(r.message).toBe(`Could not reach ${vendor}: connection refused.`);
@@ -256,8 +296,12 @@ describe('deletePersonalKey', () => {
     expect(await myKeys(o, o.interviewer.token)).toHaveLength(1);
     // Nor the same member's key in another org.
     const other = await server.seed.org({ plan: 'GROWTH' });
-    await server.app.services.db.membership.create({ data: { orgId: other.org.id, userId: o.interviewer.id, role: 'INTERVIEWER' } });
-    expect((await server.client(o.interviewer.token).data(DELETE_KEY, input(other, 'ANTHROPIC'))).deletePersonalKey).toBe(false);
+    await server.app.services.db.membership.create({
+      data: { orgId: other.org.id, userId: o.interviewer.id, role: 'INTERVIEWER' },
+    });
+    expect(
+      (await server.client(o.interviewer.token).data(DELETE_KEY, input(other, 'ANTHROPIC'))).deletePersonalKey,
+    ).toBe(false);
     expect(await myKeys(o, o.interviewer.token)).toHaveLength(1);
   });
 });

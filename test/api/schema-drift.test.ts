@@ -29,12 +29,22 @@ it('enforces the invariants the code relies on: no negative balance, charge with
   const client = new pg.Client(pgConfigFromUrl(url));
   await client.connect();
   try {
-    const { rows } = await client.query<{ conname: string }>(`SELECT conname FROM pg_constraint WHERE contype = 'c' ORDER BY conname`);
-    expect(rows.map((r) => r.conname)).toEqual(
-      expect.arrayContaining(['completions_amounts_valid', 'orgs_credit_balance_nonnegative', 'personal_api_keys_byok_only']),
+    const { rows } = await client.query<{ conname: string }>(
+      `SELECT conname FROM pg_constraint WHERE contype = 'c' ORDER BY conname`,
     );
-    await client.query(`INSERT INTO orgs (id, slug, name, credit_balance, updated_at) VALUES (gen_random_uuid(), 'neg', 'neg', 0, now())`);
-    await expect(client.query(`UPDATE orgs SET credit_balance = -1 WHERE slug = 'neg'`)).rejects.toThrow(/orgs_credit_balance_nonnegative/);
+    expect(rows.map((r) => r.conname)).toEqual(
+      expect.arrayContaining([
+        'completions_amounts_valid',
+        'orgs_credit_balance_nonnegative',
+        'personal_api_keys_byok_only',
+      ]),
+    );
+    await client.query(
+      `INSERT INTO orgs (id, slug, name, credit_balance, updated_at) VALUES (gen_random_uuid(), 'neg', 'neg', 0, now())`,
+    );
+    await expect(client.query(`UPDATE orgs SET credit_balance = -1 WHERE slug = 'neg'`)).rejects.toThrow(
+      /orgs_credit_balance_nonnegative/,
+    );
   } finally {
     await client.end();
   }

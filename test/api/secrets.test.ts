@@ -35,7 +35,9 @@ afterAll(async () => {
 });
 
 const vendorEnv = () => ({ ANTHROPIC_BASE_URL: anthropic.url, OPENAI_BASE_URL: openai.url });
-const keyInput = (o: SeededOrg, provider: string, apiKey?: string) => ({ input: { orgId: o.org.id, provider, ...(apiKey ? { apiKey } : {}) } });
+const keyInput = (o: SeededOrg, provider: string, apiKey?: string) => ({
+  input: { orgId: o.org.id, provider, ...(apiKey ? { apiKey } : {}) },
+});
 
 /** Every column of every row of every table in the public schema, as PostgreSQL prints it, plus the raw bytea values. */
 async function dumpDatabase(databaseUrl: string): Promise<{ text: string; bytes: Buffer[] }> {
@@ -82,7 +84,10 @@ describe('a personal API key saved through the API', () => {
   it('appears nowhere in clear: not in responses, subscription events, errors, logs, the audit trail or any table', async () => {
     const o = await server.seed.org({ plan: 'GROWTH', provider: 'ANTHROPIC' });
     const secrets = {
-      anthropic1: secretPart(), anthropic2: secretPart(), openai1: secretPart(), openai2: secretPart(),
+      anthropic1: secretPart(),
+      anthropic2: secretPart(),
+      openai1: secretPart(),
+      openai2: secretPart(),
     };
     const keys = {
       anthropic1: `sk-ant-api03-${secrets.anthropic1}`,
@@ -103,14 +108,27 @@ describe('a personal API key saved through the API', () => {
       bodies.push(text);
       return JSON.parse(text);
     };
-    const watchers = await watchOrgSettings(server, o.org.id, [o.admin.token, o.interviewer.token], '{ viewerKeys { provider hint status } }');
+    const watchers = await watchOrgSettings(
+      server,
+      o.org.id,
+      [o.admin.token, o.interviewer.token],
+      '{ viewerKeys { provider hint status } }',
+    );
 
     const admin = o.admin.token;
     const interviewer = o.interviewer.token;
     // Save, test, refuse a bad one, replace, test again: for both providers, by two members.
     expect((await send(admin, SET_KEY, keyInput(o, 'ANTHROPIC', keys.anthropic1))).errors).toBeUndefined();
     expect((await send(interviewer, SET_KEY, keyInput(o, 'OPENAI', keys.openai1))).errors).toBeUndefined();
-    expect((await send(interviewer, SET_KEY, keyInput(o, 'ANTHROPIC', keys.anthropic1.replace('sk-ant-', 'sk-ant-invalid-')))).errors).toBeUndefined();
+    expect(
+      (
+        await send(
+          interviewer,
+          SET_KEY,
+          keyInput(o, 'ANTHROPIC', keys.anthropic1.replace('sk-ant-', 'sk-ant-invalid-')),
+        )
+      ).errors,
+    ).toBeUndefined();
     expect((await send(admin, TEST_KEY, keyInput(o, 'ANTHROPIC'))).data.testPersonalKey.ok).toBe(true);
     expect((await send(interviewer, TEST_KEY, keyInput(o, 'OPENAI'))).data.testPersonalKey.ok).toBe(true);
     expect((await send(interviewer, TEST_KEY, keyInput(o, 'ANTHROPIC'))).data.testPersonalKey.status).toBe('INVALID');
@@ -119,19 +137,34 @@ describe('a personal API key saved through the API', () => {
       await send(admin, SET_KEY, keyInput(o, 'ANTHROPIC', `${keys.anthropic1} `)), // whitespace
       await send(interviewer, SET_KEY, keyInput(o, 'ANTHROPIC', keys.openai1)),
       await send(admin, SET_KEY, { input: { orgId: o.org.id, apiKey: keys.anthropic1 } }), // no provider: variable coercion
-      await send(admin, SET_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: keys.anthropic1, userId: o.interviewer.id } }),
-      await send(admin, `mutation { setPersonalKey(input: { orgId: "${o.org.id}", apiKey: "${keys.anthropic1}" }) { hint } }`, {}),
+      await send(admin, SET_KEY, {
+        input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: keys.anthropic1, userId: o.interviewer.id },
+      }),
+      await send(
+        admin,
+        `mutation { setPersonalKey(input: { orgId: "${o.org.id}", apiKey: "${keys.anthropic1}" }) { hint } }`,
+        {},
+      ),
     ];
     expect(refusals.map((r) => r.errors?.[0]?.extensions?.code)).toEqual([
-      'INVALID_API_KEY_FORMAT', 'INVALID_API_KEY_FORMAT', 'INVALID_API_KEY_FORMAT', 'BAD_USER_INPUT', 'BAD_USER_INPUT', 'BAD_USER_INPUT',
+      'INVALID_API_KEY_FORMAT',
+      'INVALID_API_KEY_FORMAT',
+      'INVALID_API_KEY_FORMAT',
+      'BAD_USER_INPUT',
+      'BAD_USER_INPUT',
+      'BAD_USER_INPUT',
     ]);
     expect((await send(admin, SET_KEY, keyInput(o, 'ANTHROPIC', keys.anthropic2))).errors).toBeUndefined();
     expect((await send(interviewer, SET_KEY, keyInput(o, 'OPENAI', keys.openai2))).errors).toBeUndefined();
     expect((await send(admin, TEST_KEY, keyInput(o, 'ANTHROPIC'))).data.testPersonalKey.ok).toBe(true);
     expect((await send(interviewer, TEST_KEY, keyInput(o, 'OPENAI'))).data.testPersonalKey.ok).toBe(true);
     // The stand-ins prove the keys really reached the providers, so the server did hold them in clear.
-    expect(anthropic.requests.map((r) => r.authKeyHash)).toEqual(expect.arrayContaining([hashOf(keys.anthropic1), hashOf(keys.anthropic2)]));
-    expect(openai.requests.map((r) => r.authKeyHash)).toEqual(expect.arrayContaining([hashOf(keys.openai1), hashOf(keys.openai2)]));
+    expect(anthropic.requests.map((r) => r.authKeyHash)).toEqual(
+      expect.arrayContaining([hashOf(keys.anthropic1), hashOf(keys.anthropic2)]),
+    );
+    expect(openai.requests.map((r) => r.authKeyHash)).toEqual(
+      expect.arrayContaining([hashOf(keys.openai1), hashOf(keys.openai2)]),
+    );
     // Everything a client can read back.
     for (const token of [admin, interviewer, o.staffing.token]) await send(token, SETTINGS, { orgId: o.org.id });
     const audit = await send(admin, AUDIT, { orgId: o.org.id });
@@ -161,7 +194,8 @@ describe('a personal API key saved through the API', () => {
         for (const form of forms) expect(text.includes(form), `${name} (${form}) in ${where}`).toBe(false);
       }
       for (const b of bytes) {
-        for (const form of [key, ...forms.slice(4)]) expect(b.includes(Buffer.from(form)), `${name} bytes in a bytea column`).toBe(false);
+        for (const form of [key, ...forms.slice(4)])
+          expect(b.includes(Buffer.from(form)), `${name} bytes in a bytea column`).toBe(false);
       }
     }
     // The hint is the most a response may show.
@@ -171,7 +205,9 @@ describe('a personal API key saved through the API', () => {
   it('does not decrypt once its ciphertext is copied onto another member’s row, and the key is never sent upstream', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const elsewhere = await server.seed.org({ plan: 'GROWTH' });
-    await server.app.services.db.membership.create({ data: { orgId: elsewhere.org.id, userId: o.admin.id, role: 'ADMIN' } });
+    await server.app.services.db.membership.create({
+      data: { orgId: elsewhere.org.id, userId: o.admin.id, role: 'ADMIN' },
+    });
     const key = `sk-ant-api03-${secretPart()}`;
     await server.client(o.admin.token).data(SET_KEY, keyInput(o, 'ANTHROPIC', key));
     expect((await server.client(o.admin.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok).toBe(true);
@@ -215,13 +251,18 @@ describe('a personal API key saved through the API', () => {
     expect(openai.requests).toEqual([]);
     // Nothing was recorded as tested, and the copied rows keep the status they had.
     expect(await db.auditEvent.count()).toBe(auditBefore);
-    const staffingKeys = (await server.client(o.staffing.token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings.viewerKeys;
+    const staffingKeys = (await server.client(o.staffing.token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings
+      .viewerKeys;
     expect(staffingKeys).toEqual([expect.objectContaining({ status: 'VALID', lastTestedAt: null })]);
     // The victim's own key still works, and saving again repairs a copied row.
     expect((await server.client(o.admin.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok).toBe(true);
     expect(anthropic.requests.map((r) => r.authKeyHash)).toEqual([hashOf(key)]);
-    await server.client(o.staffing.token).data(SET_KEY, keyInput(o, 'ANTHROPIC', 'sk-ant-api03-staffing-fresh-Gg6Hh7Jj8'));
-    expect((await server.client(o.staffing.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok).toBe(true);
+    await server
+      .client(o.staffing.token)
+      .data(SET_KEY, keyInput(o, 'ANTHROPIC', 'sk-ant-api03-staffing-fresh-Gg6Hh7Jj8'));
+    expect((await server.client(o.staffing.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok).toBe(
+      true,
+    );
     expect(server.logs.join('\n')).not.toContain(key.slice(13));
   });
 });
@@ -233,7 +274,8 @@ describe('master key rotation', () => {
 
   it('re-encrypts every key under the newest master key, after which the old master key can be dropped', async () => {
     const databaseUrl = await createTestDatabase();
-    const start = (keyEncryptionKeys: string) => startTestServer({ databaseUrl, jwtSecret, keyEncryptionKeys, env: vendorEnv() });
+    const start = (keyEncryptionKeys: string) =>
+      startTestServer({ databaseUrl, jwtSecret, keyEncryptionKeys, env: vendorEnv() });
     const encKeyIds = async (s: TestServer) =>
       (await s.app.services.db.personalApiKey.findMany({ orderBy: { hint: 'asc' } })).map((r) => r.encKeyId);
 
@@ -261,10 +303,16 @@ describe('master key rotation', () => {
     try {
       // Old ciphertexts still decrypt while A is in the ring; new writes already use B.
       anthropic.requests.length = 0;
-      expect((await server.client(o.admin.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok).toBe(true);
+      expect((await server.client(o.admin.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok).toBe(
+        true,
+      );
       expect(anthropic.requests.map((r) => r.authKeyHash)).toEqual([hashOf(keys.admin)]);
       const before = await server.app.services.db.personalApiKey.findMany();
-      expect(await reencryptAllKeys(server.app.services.db, server.app.services.keyring)).toEqual({ rewritten: 2, alreadyCurrent: 0, unreadable: [] });
+      expect(await reencryptAllKeys(server.app.services.db, server.app.services.keyring)).toEqual({
+        rewritten: 2,
+        alreadyCurrent: 0,
+        unreadable: [],
+      });
       expect(await encKeyIds(server)).toEqual(['b', 'b']);
       const after = await server.app.services.db.personalApiKey.findMany();
       for (const row of after) {
@@ -272,7 +320,11 @@ describe('master key rotation', () => {
         expect(Buffer.from(row.nonce).equals(Buffer.from(old.nonce))).toBe(false);
         expect([row.status, row.hint]).toEqual([old.status, old.hint]);
       }
-      expect(await reencryptAllKeys(server.app.services.db, server.app.services.keyring)).toEqual({ rewritten: 0, alreadyCurrent: 2, unreadable: [] });
+      expect(await reencryptAllKeys(server.app.services.db, server.app.services.keyring)).toEqual({
+        rewritten: 0,
+        alreadyCurrent: 2,
+        unreadable: [],
+      });
     } finally {
       await server.stop();
     }
@@ -281,13 +333,19 @@ describe('master key rotation', () => {
     try {
       anthropic.requests.length = 0;
       openai.requests.length = 0;
-      expect((await server.client(o.admin.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey).toMatchObject({ ok: true, status: 'VALID' });
-      expect((await server.client(o.interviewer.token).data(TEST_KEY, keyInput(o, 'OPENAI'))).testPersonalKey).toMatchObject({ ok: true, status: 'VALID' });
+      expect(
+        (await server.client(o.admin.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey,
+      ).toMatchObject({ ok: true, status: 'VALID' });
+      expect(
+        (await server.client(o.interviewer.token).data(TEST_KEY, keyInput(o, 'OPENAI'))).testPersonalKey,
+      ).toMatchObject({ ok: true, status: 'VALID' });
       expect(anthropic.requests.map((r) => r.authKeyHash)).toEqual([hashOf(keys.admin)]);
       expect(openai.requests.map((r) => r.authKeyHash)).toEqual([hashOf(keys.interviewer)]);
       // New writes use B.
       await server.client(o.staffing.token).data(SET_KEY, keyInput(o, 'ANTHROPIC', `sk-ant-api03-${secretPart()}`));
-      const staffingRow = await server.app.services.db.personalApiKey.findFirstOrThrow({ where: { userId: o.staffing.id } });
+      const staffingRow = await server.app.services.db.personalApiKey.findFirstOrThrow({
+        where: { userId: o.staffing.id },
+      });
       expect(staffingRow.encKeyId).toBe('b');
     } finally {
       await server.stop();
@@ -305,7 +363,8 @@ describe('master key rotation', () => {
       await server.client(o.admin.token).data(SET_KEY, keyInput(o, 'ANTHROPIC', `sk-ant-api03-${secretPart()}`));
       await server.client(o.staffing.token).data(SET_KEY, keyInput(o, 'OPENAI', `sk-proj-${secretPart()}`));
       // One row's ciphertext is damaged (a bad restore, say).
-      await server.app.services.db.$executeRaw`UPDATE personal_api_keys SET ciphertext = decode('00112233445566778899aabbccddeeff00', 'hex') WHERE user_id = ${o.staffing.id}::uuid`;
+      await server.app.services.db
+        .$executeRaw`UPDATE personal_api_keys SET ciphertext = decode('00112233445566778899aabbccddeeff00', 'hex') WHERE user_id = ${o.staffing.id}::uuid`;
     } finally {
       await server.stop();
     }
@@ -315,7 +374,10 @@ describe('master key rotation', () => {
       expect(report.rewritten).toBe(1);
       expect(report.unreadable).toEqual([expect.objectContaining({ userId: o.staffing.id, provider: 'OPENAI' })]);
       const rows = await server.app.services.db.personalApiKey.findMany({ orderBy: { provider: 'asc' } });
-      expect(rows.map((r) => [r.provider, r.encKeyId])).toEqual([['ANTHROPIC', 'rb'], ['OPENAI', 'ra']]);
+      expect(rows.map((r) => [r.provider, r.encKeyId])).toEqual([
+        ['ANTHROPIC', 'rb'],
+        ['OPENAI', 'ra'],
+      ]);
     } finally {
       await server.stop();
     }

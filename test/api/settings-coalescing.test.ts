@@ -13,14 +13,32 @@ describe('one operation of 100 aliased settings changes', () => {
     // The per-org rate limit is lifted so that all 100 changes apply, and the per-member socket limit so that each
     // subscription has its own socket: this is about the events alone.
     // 100 aliases: above the operation limits, which are lifted here to reach the coalescer.
-    server = await startTestServer({ env: { RATE_LIMIT_SETTINGS_CHANGES: '1000/60', MAX_SOCKETS_PER_MEMBER: '100', LIMIT_ALIASES: '1000', LIMIT_COST: '100000000', LIMIT_STRUCTURAL_COST: '100000000', LIMIT_TOKENS: '100000', LIMIT_DOCUMENT_BYTES: '1000000' } });
+    server = await startTestServer({
+      env: {
+        RATE_LIMIT_SETTINGS_CHANGES: '1000/60',
+        MAX_SOCKETS_PER_MEMBER: '100',
+        LIMIT_ALIASES: '1000',
+        LIMIT_COST: '100000000',
+        LIMIT_STRUCTURAL_COST: '100000000',
+        LIMIT_TOKENS: '100000',
+        LIMIT_DOCUMENT_BYTES: '1000000',
+      },
+    });
   });
   afterAll(() => server?.stop());
 
   it('pushes one event to each of 50 subscriptions, showing the final state', async () => {
     const { org, admin, interviewer, staffing } = await server.seed.org({ plan: 'GROWTH' });
-    const subs = await watchOrgSettings(server, org.id, [...Array(25).fill(interviewer.token), ...Array(25).fill(staffing.token)], SELECTION);
-    const aliases = Array.from({ length: 100 }, (_, i) => `a${i}: updateProvider(input: { orgId: $o, provider: OPENAI, model: "${MODELS[i % 5]}" }) { provider }`);
+    const subs = await watchOrgSettings(
+      server,
+      org.id,
+      [...Array(25).fill(interviewer.token), ...Array(25).fill(staffing.token)],
+      SELECTION,
+    );
+    const aliases = Array.from(
+      { length: 100 },
+      (_, i) => `a${i}: updateProvider(input: { orgId: $o, provider: OPENAI, model: "${MODELS[i % 5]}" }) { provider }`,
+    );
     const r = await server.client(admin.token).request(`mutation($o: ID!) { ${aliases.join(' ')} }`, { o: org.id });
     expect(r.errors).toBeUndefined();
     await server.app.services.pubsub.settingsEvents.idle();
@@ -38,7 +56,9 @@ describe('a burst of separate operations', () => {
   let server: TestServer;
   beforeAll(async () => {
     // A quiet window longer than any test: the burst is delivered only when the test flushes it.
-    server = await startTestServer({ env: { SETTINGS_EVENTS_QUIET_MS: '600000', SETTINGS_EVENTS_MAX_DELAY_MS: '600000' } });
+    server = await startTestServer({
+      env: { SETTINGS_EVENTS_QUIET_MS: '600000', SETTINGS_EVENTS_MAX_DELAY_MS: '600000' },
+    });
   });
   afterAll(() => server?.stop());
 
@@ -47,7 +67,10 @@ describe('a burst of separate operations', () => {
     const [watch] = await watchOrgSettings(server, org.id, [interviewer.token], SELECTION);
     const c = server.client(admin.token);
     for (const model of MODELS) await c.data(UPDATE, { input: { orgId: org.id, provider: 'OPENAI', model } });
-    await c.data(`mutation($o: ID!) { setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: "sk-ant-api03-coalesced-AbCdEfGhIjKl" }) { status } }`, { o: org.id });
+    await c.data(
+      `mutation($o: ID!) { setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: "sk-ant-api03-coalesced-AbCdEfGhIjKl" }) { status } }`,
+      { o: org.id },
+    );
     const events = server.app.services.pubsub.settingsEvents;
     expect(events.delivered.get(org.id)).toBeUndefined(); // six changes, nothing sent yet: one burst, still pending
 

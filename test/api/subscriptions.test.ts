@@ -35,7 +35,9 @@ afterAll(async () => {
   await Promise.all([anthropic?.close(), openai?.close()]);
 });
 
-const keyInput = (o: SeededOrg, provider: string, apiKey?: string) => ({ input: { orgId: o.org.id, provider, ...(apiKey ? { apiKey } : {}) } });
+const keyInput = (o: SeededOrg, provider: string, apiKey?: string) => ({
+  input: { orgId: o.org.id, provider, ...(apiKey ? { apiKey } : {}) },
+});
 
 const SELECTION = `{ orgId provider effectiveProvider viewerCanManage model { id } viewerKeys { provider hint status } }`;
 const watch = (o: SeededOrg, ...tokens: string[]) => watchOrgSettings(server, o.org.id, tokens, SELECTION, open);
@@ -51,17 +53,28 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
     await server.client(o.interviewer.token).data(SET_KEY, keyInput(o, 'OPENAI', 'sk-proj-interviewer-sub-Ee5Ff6Gg7H'));
     const [admin, interviewer] = await watch(o, o.admin.token, o.interviewer.token);
 
-    await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'ANTHROPIC', model: 'claude-opus-5-5' } });
+    await server
+      .client(o.admin.token)
+      .data(UPDATE, { input: { orgId: o.org.id, provider: 'ANTHROPIC', model: 'claude-opus-5-5' } });
     const [a] = await admin.waitFor(1);
     const [i] = await interviewer.waitFor(1);
     expect(a.errors).toBeUndefined();
     expect(i.errors).toBeUndefined();
-    const shared = { orgId: o.org.id, provider: 'ANTHROPIC', effectiveProvider: 'ANTHROPIC', model: { id: 'claude-opus-5-5' } };
+    const shared = {
+      orgId: o.org.id,
+      provider: 'ANTHROPIC',
+      effectiveProvider: 'ANTHROPIC',
+      model: { id: 'claude-opus-5-5' },
+    };
     expect(a.data!.orgAiSettingsChanged).toEqual({
-      ...shared, viewerCanManage: true, viewerKeys: [{ provider: 'ANTHROPIC', hint: 'sk-ant-…3Dd4', status: 'UNTESTED' }],
+      ...shared,
+      viewerCanManage: true,
+      viewerKeys: [{ provider: 'ANTHROPIC', hint: 'sk-ant-…3Dd4', status: 'UNTESTED' }],
     });
     expect(i.data!.orgAiSettingsChanged).toEqual({
-      ...shared, viewerCanManage: false, viewerKeys: [{ provider: 'OPENAI', hint: 'sk-proj-…Gg7H', status: 'UNTESTED' }],
+      ...shared,
+      viewerCanManage: false,
+      viewerKeys: [{ provider: 'OPENAI', hint: 'sk-proj-…Gg7H', status: 'UNTESTED' }],
     });
   });
 
@@ -72,7 +85,9 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
 
     await c.data(SET_KEY, keyInput(o, 'OPENAI', 'sk-proj-staffing-live-Hh8Jj9Kk0L'));
     await staffing.waitFor(1);
-    expect(staffing.results[0].data!.orgAiSettingsChanged.viewerKeys).toEqual([{ provider: 'OPENAI', hint: 'sk-proj-…Kk0L', status: 'UNTESTED' }]);
+    expect(staffing.results[0].data!.orgAiSettingsChanged.viewerKeys).toEqual([
+      { provider: 'OPENAI', hint: 'sk-proj-…Kk0L', status: 'UNTESTED' },
+    ]);
 
     await c.data(TEST_KEY, keyInput(o, 'OPENAI'));
     await staffing.waitFor(2);
@@ -92,8 +107,12 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
   it('sends nothing for a refused change or a delete that removed nothing', async () => {
     const o = await server.seed.org({ plan: 'FREE' });
     const [admin] = await watch(o, o.admin.token);
-    expect(await server.client(o.admin.token).errorCode(UPDATE, { input: { orgId: o.org.id, provider: 'OPENAI' } })).toBe('PLAN_UPGRADE_REQUIRED');
-    expect(await server.client(o.admin.token).errorCode(SET_KEY, keyInput(o, 'OPENAI', 'not-a-key'))).toBe('INVALID_API_KEY_FORMAT');
+    expect(
+      await server.client(o.admin.token).errorCode(UPDATE, { input: { orgId: o.org.id, provider: 'OPENAI' } }),
+    ).toBe('PLAN_UPGRADE_REQUIRED');
+    expect(await server.client(o.admin.token).errorCode(SET_KEY, keyInput(o, 'OPENAI', 'not-a-key'))).toBe(
+      'INVALID_API_KEY_FORMAT',
+    );
     expect((await server.client(o.admin.token).data(DELETE_KEY, keyInput(o, 'OPENAI'))).deletePersonalKey).toBe(false);
     // Then one real change: the server published that one event and no other, and the subscriber got it.
     await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'INTERVY_CREDITS' } });
@@ -119,7 +138,9 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
   it('stops sending to a member removed from the org while subscribed', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const [admin, leaver] = await watch(o, o.admin.token, o.interviewer.token);
-    await server.app.services.db.membership.delete({ where: { orgId_userId: { orgId: o.org.id, userId: o.interviewer.id } } });
+    await server.app.services.db.membership.delete({
+      where: { orgId_userId: { orgId: o.org.id, userId: o.interviewer.id } },
+    });
     await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'OPENAI' } });
     await admin.waitFor(1);
     // It is told why, once, and the server ends the stream rather than letting it linger.
@@ -134,7 +155,10 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
     const [staffing] = await watch(o, o.staffing.token);
     await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'OPENAI' } });
     await staffing.waitFor(1);
-    await server.app.services.db.membership.update({ where: { orgId_userId: { orgId: o.org.id, userId: o.staffing.id } }, data: { role: 'ADMIN' } });
+    await server.app.services.db.membership.update({
+      where: { orgId_userId: { orgId: o.org.id, userId: o.staffing.id } },
+      data: { role: 'ADMIN' },
+    });
     await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'ANTHROPIC' } });
     await staffing.waitFor(2);
     expect(staffing.results.map((r) => r.data!.orgAiSettingsChanged.viewerCanManage)).toEqual([false, true]);
@@ -144,10 +168,17 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const outsider = await server.seed.outsider();
     const member = await server.seed.org({ plan: 'GROWTH' }); // an admin of some other org
-    for (const [token, code] of [[outsider.token, 'FORBIDDEN'], [member.admin.token, 'FORBIDDEN'], [null, 'UNAUTHENTICATED']] as const) {
+    for (const [token, code] of [
+      [outsider.token, 'FORBIDDEN'],
+      [member.admin.token, 'FORBIDDEN'],
+      [null, 'UNAUTHENTICATED'],
+    ] as const) {
       const sub = server.client(token).subscribeWs(WATCH, { orgId: o.org.id });
       open.push(sub);
-      const outcome = await sub.done.then((results) => ({ results, error: null as unknown }), (error) => ({ results: sub.results, error }));
+      const outcome = await sub.done.then(
+        (results) => ({ results, error: null as unknown }),
+        (error) => ({ results: sub.results, error }),
+      );
       const codes = [
         ...outcome.results.flatMap((r) => (r.errors ?? []).map((e) => e.extensions?.code)),
         ...(Array.isArray(outcome.error) ? outcome.error.map((e: any) => e.extensions?.code) : []),
@@ -163,7 +194,9 @@ describe('auditLog', () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const key = 'sk-ant-api03-audited-key-Zq1Xw2Ce3Vr4';
     await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'ANTHROPIC' } });
-    await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'ANTHROPIC', model: 'claude-haiku-5-5' } });
+    await server
+      .client(o.admin.token)
+      .data(UPDATE, { input: { orgId: o.org.id, provider: 'ANTHROPIC', model: 'claude-haiku-5-5' } });
     await server.client(o.interviewer.token).data(SET_KEY, keyInput(o, 'ANTHROPIC', key));
     await server.client(o.interviewer.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'));
     await server.client(o.interviewer.token).data(DELETE_KEY, keyInput(o, 'ANTHROPIC'));
@@ -173,8 +206,22 @@ describe('auditLog', () => {
       ['personal_key.deleted', o.interviewer.id, { provider: 'ANTHROPIC' }],
       ['personal_key.tested', o.interviewer.id, { provider: 'ANTHROPIC', status: 'VALID' }],
       ['personal_key.saved', o.interviewer.id, { provider: 'ANTHROPIC' }],
-      ['ai_settings.provider_changed', o.admin.id, { from: { provider: 'ANTHROPIC', model: 'claude-sonnet-5-5' }, to: { provider: 'ANTHROPIC', model: 'claude-haiku-5-5' } }],
-      ['ai_settings.provider_changed', o.admin.id, { from: { provider: 'INTERVY_CREDITS', model: null }, to: { provider: 'ANTHROPIC', model: 'claude-sonnet-5-5' } }],
+      [
+        'ai_settings.provider_changed',
+        o.admin.id,
+        {
+          from: { provider: 'ANTHROPIC', model: 'claude-sonnet-5-5' },
+          to: { provider: 'ANTHROPIC', model: 'claude-haiku-5-5' },
+        },
+      ],
+      [
+        'ai_settings.provider_changed',
+        o.admin.id,
+        {
+          from: { provider: 'INTERVY_CREDITS', model: null },
+          to: { provider: 'ANTHROPIC', model: 'claude-sonnet-5-5' },
+        },
+      ],
     ]);
     const times = log.edges.map((e: any) => Date.parse(e.node.createdAt));
     expect([...times].sort((x, y) => y - x)).toEqual(times);
@@ -185,7 +232,8 @@ describe('auditLog', () => {
   it('pages with first/after through every event exactly once, newest first', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const models = ['gpt-5-nano', 'gpt-5-mini', 'gpt-5', 'o4-mini', 'o3', 'gpt-5-nano', 'gpt-5'];
-    for (const model of models) await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'OPENAI', model } });
+    for (const model of models)
+      await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'OPENAI', model } });
 
     const seen: any[] = [];
     let after: string | undefined;

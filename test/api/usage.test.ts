@@ -3,7 +3,6 @@ import { main as credits } from '../../src/commands/credits.ts';
 import { reserveCredits } from '../../src/domain/credits.ts';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
 import { balanceOf, ledgerAddsUp, runCompletion } from '../support/ivy.ts';
 import { runCommand } from '../support/operator-command.ts';
 
@@ -14,9 +13,12 @@ const USAGE = `query($o: ID!, $first: Int, $after: String) {
   }
 }`;
 
-let server: TestServer, anthropic: FakeVendorServer, stop: () => Promise<void>;
+let server: TestServer, stop: () => Promise<void>;
 beforeAll(async () => {
-  ({ server, anthropic, stop } = await startServerWithVendors({ env: { HOLD_TIMEOUT_MS: '60000', SWEEP_INTERVAL_MS: '50' }, backgroundJobs: true }));
+  ({ server, stop } = await startServerWithVendors({
+    env: { HOLD_TIMEOUT_MS: '60000', SWEEP_INTERVAL_MS: '50' },
+    backgroundJobs: true,
+  }));
 });
 afterAll(() => stop?.());
 
@@ -29,16 +31,29 @@ describe('the Usage page', () => {
     server.clock.advance(1000);
     await runCompletion(server.client(admin.token), 'ws', { orgId: org.id, messages: ask('[[500]]') });
     const d = await server.client(admin.token).data(USAGE, { o: org.id });
-    expect(d.usage).toMatchObject({ trackingAvailable: true, notice: null, providerDashboardUrl: null, totalCreditsCharged: 3 });
+    expect(d.usage).toMatchObject({
+      trackingAvailable: true,
+      notice: null,
+      providerDashboardUrl: null,
+      totalCreditsCharged: 3,
+    });
     expect(d.usage.entries.edges.map((e: any) => e.node)).toMatchObject([
       { member: { email: admin.email }, model: 'claude-haiku-5-5', creditsCharged: 0, status: 'FAILED' },
-      { member: { email: interviewer.email }, model: 'claude-haiku-5-5', inputTokens: 2000, outputTokens: 100, creditsCharged: 3, status: 'SUCCEEDED' },
+      {
+        member: { email: interviewer.email },
+        model: 'claude-haiku-5-5',
+        inputTokens: 2000,
+        outputTokens: 100,
+        creditsCharged: 3,
+        status: 'SUCCEEDED',
+      },
     ]);
   });
 
   it('pages with first and after', async () => {
     const { org, admin } = await server.seed.org({ credits: 1000 });
-    for (let i = 0; i < 3; i++) await runCompletion(server.client(admin.token), 'ws', { orgId: org.id, messages: ask(`q${i}`) });
+    for (let i = 0; i < 3; i++)
+      await runCompletion(server.client(admin.token), 'ws', { orgId: org.id, messages: ask(`q${i}`) });
     const c = server.client(admin.token);
     const p1 = (await c.data(USAGE, { o: org.id, first: 2 })).usage.entries;
     expect(p1.edges).toHaveLength(2);
@@ -75,7 +90,15 @@ describe('credits', () => {
     const { org, admin } = await server.seed.org({ credits: 100 });
     const db = server.app.services.db;
     // A process that placed this hold and then died never settles it.
-    await reserveCredits(db, { orgId: org.id, userId: admin.id, requestId: 'orphan', vendor: 'ANTHROPIC', model: 'claude-haiku-5-5', holdAmount: 40, holdExpiresAt: new Date(server.clock.now().getTime() + 60_000) });
+    await reserveCredits(db, {
+      orgId: org.id,
+      userId: admin.id,
+      requestId: 'orphan',
+      vendor: 'ANTHROPIC',
+      model: 'claude-haiku-5-5',
+      holdAmount: 40,
+      holdExpiresAt: new Date(server.clock.now().getTime() + 60_000),
+    });
     expect(await balanceOf(server, org.id)).toBe(60);
     server.clock.advance(59_000);
     await server.probe.waitForSweeps(); // a whole sweep ran at this time: not yet expired
@@ -83,7 +106,10 @@ describe('credits', () => {
     server.clock.advance(1_001);
     await server.probe.waitForSweeps();
     expect(await balanceOf(server, org.id)).toBe(100);
-    expect(await db.completion.findFirstOrThrow({ where: { orgId: org.id } })).toMatchObject({ status: 'EXPIRED', creditsCharged: 0 });
+    expect(await db.completion.findFirstOrThrow({ where: { orgId: org.id } })).toMatchObject({
+      status: 'EXPIRED',
+      creditsCharged: 0,
+    });
     await ledgerAddsUp(server, org.id);
   });
 
@@ -91,11 +117,23 @@ describe('credits', () => {
     const { org } = await server.seed.org({ credits: 10 });
     const slug = (await server.app.services.db.org.findUniqueOrThrow({ where: { id: org.id } })).slug;
     const fields = await server.client().data(`{ __schema { mutationType { fields { name } } } }`);
-    expect(fields.__schema.mutationType.fields.map((f: any) => f.name).filter((n: string) => /credit|balance|grant/i.test(n))).toEqual([]);
+    expect(
+      fields.__schema.mutationType.fields
+        .map((f: any) => f.name)
+        .filter((n: string) => /credit|balance|grant/i.test(n)),
+    ).toEqual([]);
 
     // An operator command runs with the server's settings: with DATABASE_URL, its secrets are required too.
-    const env = { DATABASE_URL: server.config.databaseUrl, AUTH_JWT_SECRET: server.config.jwtSecret, KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys, LOG_LEVEL: 'error' };
-    expect(await runCommand(credits, ['grant', slug, '5000'], env)).toMatchObject({ code: 0, stdout: `Granted 5000 credits to ${slug}; balance is now 5010.\n` });
+    const env = {
+      DATABASE_URL: server.config.databaseUrl,
+      AUTH_JWT_SECRET: server.config.jwtSecret,
+      KEY_ENCRYPTION_KEYS: server.config.keyEncryptionKeys,
+      LOG_LEVEL: 'error',
+    };
+    expect(await runCommand(credits, ['grant', slug, '5000'], env)).toMatchObject({
+      code: 0,
+      stdout: `Granted 5000 credits to ${slug}; balance is now 5010.\n`,
+    });
     expect(await balanceOf(server, org.id)).toBe(5010);
     await ledgerAddsUp(server, org.id);
     expect(await runCommand(credits, ['grant', slug, '-5'], env)).toMatchObject({ code: 2, stdout: '' });

@@ -3,7 +3,15 @@
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import {
-  ANTHROPIC, OPENAI, closedPortURL, collect, expectNoKeyMaterial, silentServer, texts, useStandIn, type VendorUnderTest,
+  ANTHROPIC,
+  OPENAI,
+  closedPortURL,
+  collect,
+  expectNoKeyMaterial,
+  silentServer,
+  texts,
+  useStandIn,
+  type VendorUnderTest,
 } from '../support/provider-helpers.ts';
 
 const VENDORS = [ANTHROPIC, OPENAI].map((vendor): [string, VendorUnderTest] => [vendor.name, vendor]);
@@ -14,7 +22,8 @@ describe.each(VENDORS)('%s adapter against the loopback stand-in', (_name, vendo
 
   it('yields each delta as soon as it arrives instead of buffering the stream', async () => {
     const seen: Array<{ type: string; at: number }> = [];
-    for await (const part of adapter().stream(request('[[slow:50]] [[deltas:4]]'))) seen.push({ type: part.type, at: performance.now() });
+    for await (const part of adapter().stream(request('[[slow:50]] [[deltas:4]]')))
+      seen.push({ type: part.type, at: performance.now() });
     const firstDelta = seen.find((s) => s.type === 'text-delta')!;
     const finish = seen.at(-1)!;
     expect(finish.type).toBe('finish');
@@ -47,7 +56,15 @@ describe.each(VENDORS)('%s adapter against the loopback stand-in', (_name, vendo
     const controller = new AbortController();
     controller.abort();
     const parts = await collect(adapter().stream(request('hi', { signal: controller.signal })));
-    expect(parts).toEqual([{ type: 'error', code: 'CANCELLED', message: 'The request was cancelled.', inputTokens: null, outputTokens: null }]);
+    expect(parts).toEqual([
+      {
+        type: 'error',
+        code: 'CANCELLED',
+        message: 'The request was cancelled.',
+        inputTokens: null,
+        outputTokens: null,
+      },
+    ]);
   });
 
   it('releases the upstream request when the consumer stops iterating early', async () => {
@@ -60,9 +77,15 @@ describe.each(VENDORS)('%s adapter against the loopback stand-in', (_name, vendo
 
   it('reports an unreachable endpoint as PROVIDER_UNAVAILABLE', async () => {
     const parts = await collect(adapter({ baseURL: await closedPortURL() }).stream(request('hi')));
-    expect(parts).toEqual([{
-      type: 'error', code: 'PROVIDER_UNAVAILABLE', message: `Could not reach ${vendor.name}: connection refused.`, inputTokens: null, outputTokens: null,
-    }]);
+    expect(parts).toEqual([
+      {
+        type: 'error',
+        code: 'PROVIDER_UNAVAILABLE',
+        message: `Could not reach ${vendor.name}: connection refused.`,
+        inputTokens: null,
+        outputTokens: null,
+      },
+    ]);
   });
 
   it('reports a provider that never sends response headers as PROVIDER_UNAVAILABLE once timeoutMs passes', async () => {
@@ -70,9 +93,15 @@ describe.each(VENDORS)('%s adapter against the loopback stand-in', (_name, vendo
     try {
       const started = performance.now();
       const parts = await collect(adapter({ baseURL: silent.url, timeoutMs: 300 }).stream(request('hi')));
-      expect(parts).toEqual([{
-        type: 'error', code: 'PROVIDER_UNAVAILABLE', message: `${vendor.name} did not respond within 0.3 s.`, inputTokens: null, outputTokens: null,
-      }]);
+      expect(parts).toEqual([
+        {
+          type: 'error',
+          code: 'PROVIDER_UNAVAILABLE',
+          message: `${vendor.name} did not respond within 0.3 s.`,
+          inputTokens: null,
+          outputTokens: null,
+        },
+      ]);
       expect(performance.now() - started).toBeLessThan(2000);
     } finally {
       await silent.close();
@@ -81,7 +110,10 @@ describe.each(VENDORS)('%s adapter against the loopback stand-in', (_name, vendo
 
   describe('checkKey', () => {
     it('accepts a working key with a single GET /v1/models', async () => {
-      expect(await adapter().checkKey(vendor.goodKey)).toEqual({ outcome: 'valid', message: `${vendor.name} accepted the API key.` });
+      expect(await adapter().checkKey(vendor.goodKey)).toEqual({
+        outcome: 'valid',
+        message: `${vendor.name} accepted the API key.`,
+      });
       expect(standIn.server.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /v1/models']);
       expect(standIn.server.requests[0].authKeyLast4).toBe(vendor.goodKey.slice(-4));
     });
@@ -96,7 +128,9 @@ describe.each(VENDORS)('%s adapter against the loopback stand-in', (_name, vendo
     it('reports a provider that does not answer within keyCheckTimeoutMs as unreachable', async () => {
       const silent = await silentServer(vendor.baseURLSuffix);
       try {
-        const check = await adapter({ baseURL: silent.url, keyCheckTimeoutMs: 200, maxRetries: 2 }).checkKey(vendor.goodKey);
+        const check = await adapter({ baseURL: silent.url, keyCheckTimeoutMs: 200, maxRetries: 2 }).checkKey(
+          vendor.goodKey,
+        );
         expect(check).toEqual({ outcome: 'unreachable', message: `${vendor.name} did not respond within 0.2 s.` });
       } finally {
         await silent.close();

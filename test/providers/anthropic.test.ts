@@ -1,7 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import type { StreamPart } from '../../src/providers/types.ts';
-import { ANTHROPIC, SYSTEM, collect, expectNoKeyMaterial, expectSingleTerminal, texts, useStandIn } from '../support/provider-helpers.ts';
+import {
+  ANTHROPIC,
+  SYSTEM,
+  collect,
+  expectNoKeyMaterial,
+  expectSingleTerminal,
+  texts,
+  useStandIn,
+} from '../support/provider-helpers.ts';
 
 // Only what is particular to this vendor; the behaviour both adapters share is in adapters.test.ts.
 const { model: MODEL, badKey: BAD_KEY, throttledKey: THROTTLED_KEY } = ANTHROPIC;
@@ -18,7 +26,13 @@ describe('Anthropic adapter against the loopback stand-in', () => {
     expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens, outputTokens: 15 });
     expect(parts.filter((p) => p.type === 'usage').at(-1)).toEqual({ type: 'usage', inputTokens, outputTokens: 15 });
     expect(standIn.server.requests).toHaveLength(1);
-    expect(standIn.server.requests[0]).toMatchObject({ method: 'POST', path: '/v1/messages', model: MODEL, maxTokens: 256, stream: true });
+    expect(standIn.server.requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/v1/messages',
+      model: MODEL,
+      maxTokens: 256,
+      stream: true,
+    });
     expect(standIn.server.requests[0].body).toMatchObject({ system: SYSTEM, messages: [{ role: 'user', content }] });
   });
 
@@ -45,10 +59,15 @@ describe('Anthropic adapter against the loopback stand-in', () => {
 
   it('reports an HTTP 500 as PROVIDER_UNAVAILABLE', async () => {
     const parts = await collect(adapter().stream(request('[[500]]')));
-    expect(parts).toEqual([{
-      type: 'error', code: 'PROVIDER_UNAVAILABLE', inputTokens: null, outputTokens: null,
-      message: 'Anthropic returned an error (HTTP 500): "Internal server error". Try again later.',
-    }]);
+    expect(parts).toEqual([
+      {
+        type: 'error',
+        code: 'PROVIDER_UNAVAILABLE',
+        inputTokens: null,
+        outputTokens: null,
+        message: 'Anthropic returned an error (HTTP 500): "Internal server error". Try again later.',
+      },
+    ]);
   });
 
   it('reports an in-stream overloaded_error as PROVIDER_UNAVAILABLE with the usage seen so far', async () => {
@@ -57,9 +76,11 @@ describe('Anthropic adapter against the loopback stand-in', () => {
     expect(texts(parts)).toEqual(['Ivy ', 'here. ']);
     expectSingleTerminal(parts);
     expect(parts.at(-1)).toEqual({
-      type: 'error', code: 'PROVIDER_UNAVAILABLE',
+      type: 'error',
+      code: 'PROVIDER_UNAVAILABLE',
       message: 'Anthropic reported an error mid-reply: "Overloaded". Try again later.',
-      inputTokens: Math.ceil((SYSTEM + content).length / 4), outputTokens: 1,
+      inputTokens: Math.ceil((SYSTEM + content).length / 4),
+      outputTokens: 1,
     });
   });
 

@@ -1,7 +1,15 @@
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import type { StreamPart } from '../../src/providers/types.ts';
-import { OPENAI, SYSTEM, collect, expectNoKeyMaterial, expectSingleTerminal, texts, useStandIn } from '../support/provider-helpers.ts';
+import {
+  OPENAI,
+  SYSTEM,
+  collect,
+  expectNoKeyMaterial,
+  expectSingleTerminal,
+  texts,
+  useStandIn,
+} from '../support/provider-helpers.ts';
 import { startFakeOpenAI } from '../support/vendors/openai-server.ts';
 
 // Only what is particular to this vendor; the behaviour both adapters share is in adapters.test.ts.
@@ -19,9 +27,18 @@ describe('OpenAI adapter against the loopback stand-in', () => {
     expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens, outputTokens: 15 });
     expect(parts.filter((p) => p.type === 'usage').at(-1)).toEqual({ type: 'usage', inputTokens, outputTokens: 15 });
     expect(standIn.server.requests).toHaveLength(1);
-    expect(standIn.server.requests[0]).toMatchObject({ method: 'POST', path: '/v1/chat/completions', model: MODEL, maxTokens: 256, stream: true });
+    expect(standIn.server.requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/v1/chat/completions',
+      model: MODEL,
+      maxTokens: 256,
+      stream: true,
+    });
     expect(standIn.server.requests[0].body).toMatchObject({
-      messages: [{ role: 'system', content: SYSTEM }, { role: 'user', content }],
+      messages: [
+        { role: 'system', content: SYSTEM },
+        { role: 'user', content },
+      ],
       max_completion_tokens: 256,
       stream_options: { include_usage: true },
     });
@@ -52,10 +69,16 @@ describe('OpenAI adapter against the loopback stand-in', () => {
 
   it('reports an HTTP 500 as PROVIDER_UNAVAILABLE', async () => {
     const parts = await collect(adapter().stream(request('[[500]]')));
-    expect(parts).toEqual([{
-      type: 'error', code: 'PROVIDER_UNAVAILABLE', inputTokens: null, outputTokens: null,
-      message: 'OpenAI returned an error (HTTP 500): "The server had an error while processing your request. Sorry about that!" Try again later.',
-    }]);
+    expect(parts).toEqual([
+      {
+        type: 'error',
+        code: 'PROVIDER_UNAVAILABLE',
+        inputTokens: null,
+        outputTokens: null,
+        message:
+          'OpenAI returned an error (HTTP 500): "The server had an error while processing your request. Sorry about that!" Try again later.',
+      },
+    ]);
   });
 
   it('reports an error chunk inside the stream as PROVIDER_UNAVAILABLE', async () => {
@@ -63,9 +86,12 @@ describe('OpenAI adapter against the loopback stand-in', () => {
     expect(texts(parts)).toEqual(['Ivy ', 'here. ']);
     expectSingleTerminal(parts);
     expect(parts.at(-1)).toEqual({
-      type: 'error', code: 'PROVIDER_UNAVAILABLE',
-      message: 'OpenAI reported an error mid-reply: "The server had an error while processing your request." Try again later.',
-      inputTokens: null, outputTokens: null,
+      type: 'error',
+      code: 'PROVIDER_UNAVAILABLE',
+      message:
+        'OpenAI reported an error mid-reply: "The server had an error while processing your request." Try again later.',
+      inputTokens: null,
+      outputTokens: null,
     });
   });
 
@@ -86,7 +112,11 @@ describe('OpenAI adapter against the loopback stand-in', () => {
     expect(texts(parts)).toHaveLength(2);
     expectSingleTerminal(parts);
     expect(parts.at(-1)).toEqual({
-      type: 'error', code: 'PROVIDER_UNAVAILABLE', message: 'The connection to OpenAI was cut before the reply finished.', inputTokens: null, outputTokens: null,
+      type: 'error',
+      code: 'PROVIDER_UNAVAILABLE',
+      message: 'The connection to OpenAI was cut before the reply finished.',
+      inputTokens: null,
+      outputTokens: null,
     });
     expect(standIn.server.requests).toHaveLength(1);
   });

@@ -24,7 +24,11 @@ const first = (errors: GqlError[] | undefined, data: unknown, status?: number): 
 async function viaSse(client: GraphQLClient, query: string, variables?: Record<string, unknown>): Promise<Outcome> {
   const res = await fetch(`${client.baseUrl}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(client.token ? { authorization: `Bearer ${client.token}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+      ...(client.token ? { authorization: `Bearer ${client.token}` } : {}),
+    },
     body: JSON.stringify({ query, variables }),
   });
   const text = await res.text();
@@ -33,7 +37,15 @@ async function viaSse(client: GraphQLClient, query: string, variables?: Record<s
     return first(body.errors, body.data, res.status);
   }
   const frame = text.split('\n\n').find((f) => /^data:/m.test(f) && !/^event: complete/m.test(f));
-  const body = frame ? JSON.parse(frame.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5)).join('\n')) : {};
+  const body = frame
+    ? JSON.parse(
+        frame
+          .split('\n')
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.slice(5))
+          .join('\n'),
+      )
+    : {};
   return first(body.errors, body.data, res.status);
 }
 
@@ -45,19 +57,28 @@ function viaWs(client: GraphQLClient, query: string, variables?: Record<string, 
       { query, variables },
       {
         next: (r: any) => (outcome ??= first(r.errors, r.data)),
-        error: (e: any) => resolve(Array.isArray(e) ? first(e, undefined) : { code: `CLOSED:${e?.code}`, message: e?.reason }),
+        error: (e: any) =>
+          resolve(Array.isArray(e) ? first(e, undefined) : { code: `CLOSED:${e?.code}`, message: e?.reason }),
         complete: () => resolve(outcome ?? {}),
       },
     );
   }).finally(() => ws.dispose());
 }
 
-export async function attempt(client: GraphQLClient, transport: Transport, query: string, variables?: Record<string, unknown>): Promise<Outcome> {
+export async function attempt(
+  client: GraphQLClient,
+  transport: Transport,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<Outcome> {
   if (transport === 'ws') return viaWs(client, query, variables);
   if (transport === 'sse') return viaSse(client, query, variables);
   const res = await fetch(`${client.baseUrl}/graphql`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(client.token ? { authorization: `Bearer ${client.token}` } : {}) },
+    headers: {
+      'content-type': 'application/json',
+      ...(client.token ? { authorization: `Bearer ${client.token}` } : {}),
+    },
     body: JSON.stringify({ query, variables }),
   });
   const body = await res.json();

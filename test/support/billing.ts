@@ -40,7 +40,9 @@ export async function lockOrgRow(server: TestServer, orgId: string) {
     async untilBlocked(): Promise<void> {
       // Asks PostgreSQL who waits on this session's lock, once per round trip, until someone does.
       for (;;) {
-        const { rows } = await client.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [me]);
+        const { rows } = await client.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [
+          me,
+        ]);
         if (rows.length) return;
       }
     },
@@ -71,7 +73,8 @@ export async function rawIvySocket(server: { url: string }, token: string) {
   socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }));
   const until = (pred: (m: any[]) => boolean) =>
     new Promise<void>((resolve, reject) => {
-      const check = () => (pred(messages) ? resolve() : closed ? reject(new Error('socket closed')) : waiters.push(check));
+      const check = () =>
+        pred(messages) ? resolve() : closed ? reject(new Error('socket closed')) : waiters.push(check);
       check();
     });
   await until((m) => m.some((x) => x.type === 'connection_ack'));

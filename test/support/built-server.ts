@@ -18,7 +18,12 @@ export function ensureBuild(): Promise<void> {
 /** A clean environment for a child: none of this process's Ivy settings, only `env`. */
 export function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(DATABASE_URL|REDIS_URL|SEED_DEMO|AUTH_JWT_SECRET|KEY_ENCRYPTION_KEYS|DATA_DIR|LOG_LEVEL|PORT|METRICS.*|VITEST.*|NODE_OPTIONS|NODE_ENV)$/.test(k)),
+    Object.entries(process.env).filter(
+      ([k]) =>
+        !/^(DATABASE_URL|REDIS_URL|SEED_DEMO|AUTH_JWT_SECRET|KEY_ENCRYPTION_KEYS|DATA_DIR|LOG_LEVEL|PORT|METRICS.*|VITEST.*|NODE_OPTIONS|NODE_ENV)$/.test(
+          k,
+        ),
+    ),
   );
   return { ...base, NODE_ENV: 'production', ...env };
 }
@@ -34,7 +39,11 @@ export interface BuiltServer {
 }
 
 export function runBuilt(script: string, env: Record<string, string>, args: string[] = []): BuiltServer {
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist', script), ...args], { cwd: ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist', script), ...args], {
+    cwd: ROOT,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const out: BuiltServer = { child, stdout: '', stderr: '', ready: null!, exited: null! };
   out.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
   out.ready = new Promise((resolve, reject) => {

@@ -25,9 +25,19 @@ export interface ChildServer {
 
 export async function spawnServer(env: Record<string, string | undefined>): Promise<ChildServer> {
   const port = await freePort();
-  const merged: NodeJS.ProcessEnv = { ...process.env, SEED_DEMO: undefined, LOG_LEVEL: 'error', ...env, PORT: String(port) };
+  const merged: NodeJS.ProcessEnv = {
+    ...process.env,
+    SEED_DEMO: undefined,
+    LOG_LEVEL: 'error',
+    ...env,
+    PORT: String(port),
+  };
   for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k];
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], { cwd: root, env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], {
+    cwd: root,
+    env: merged,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let output = '';
   await new Promise<void>((resolve, reject) => {

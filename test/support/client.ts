@@ -19,11 +19,19 @@ export class GraphQLClient {
   ) {}
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { 'content-type': 'application/json', ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
+    return {
+      'content-type': 'application/json',
+      ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+      ...extra,
+    };
   }
 
   async request<T = any>(query: string, variables?: Record<string, unknown>): Promise<GqlResult<T>> {
-    const res = await fetch(`${this.baseUrl}/graphql`, { method: 'POST', headers: this.headers(), body: JSON.stringify({ query, variables }) });
+    const res = await fetch(`${this.baseUrl}/graphql`, {
+      method: 'POST',
+      headers: this.headers(),
+      body: JSON.stringify({ query, variables }),
+    });
     return (await res.json()) as GqlResult<T>;
   }
 
@@ -54,7 +62,10 @@ export class GraphQLClient {
   subscribeWs<T = any>(query: string, variables?: Record<string, unknown>, shared?: Client) {
     const client = shared ?? this.ws();
     // A shared connection outlives this subscription: stop() then only unsubscribes.
-    return collect<T>((sink) => client.subscribe<T>({ query, variables }, sink), () => (shared ? undefined : client.dispose()));
+    return collect<T>(
+      (sink) => client.subscribe<T>({ query, variables }, sink),
+      () => (shared ? undefined : client.dispose()),
+    );
   }
 
   /** Subscribes over Yoga's server-sent events (POST, Accept: text/event-stream); `stop()` aborts the request. */
@@ -78,7 +89,11 @@ export class GraphQLClient {
               const frame = buffer.slice(0, sep);
               buffer = buffer.slice(sep + 2);
               const event = /^event: (.*)$/m.exec(frame)?.[1];
-              const data = frame.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+              const data = frame
+                .split('\n')
+                .filter((l) => l.startsWith('data:'))
+                .map((l) => l.slice(5).trimStart())
+                .join('\n');
               if (event === 'complete') return sink.complete();
               if (data) sink.next(JSON.parse(data));
             }
@@ -130,7 +145,10 @@ function collect<T>(start: (sink: Sink<T>) => () => void, dispose: () => void): 
     done,
     waitFor(n, timeoutMs = 10_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${n} results; got ${JSON.stringify(results)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`timed out waiting for ${n} results; got ${JSON.stringify(results)}`)),
+          timeoutMs,
+        );
         const check = () => {
           if (results.length >= n) {
             clearTimeout(timer);

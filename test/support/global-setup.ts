@@ -36,7 +36,9 @@ export async function dropDatabasesLike(serverUrl: string, prefix: string): Prom
   // PostgreSQL turns half a minute of teardown into a few seconds.
   const pool = new pg.Pool({ ...pgConfigFromUrl(withDatabase(serverUrl, 'postgres')), max: 8 });
   try {
-    const { rows } = await pool.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${prefix}%`]);
+    const { rows } = await pool.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
+      `${prefix}%`,
+    ]);
     await Promise.all(rows.map(({ datname }) => pool.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`)));
   } finally {
     await pool.end();
@@ -53,7 +55,13 @@ export default async function setup(project: TestProject) {
   } else {
     const dataDir = path.join(os.tmpdir(), `ivy-test-pg-${process.pid}`);
     // Throwaway: no disk flushes, which made each template clone and the shutdown checkpoint slow on a busy machine.
-    embedded = await startEmbeddedPostgres({ dataDir, port: await freePort(), log: createLogger('silent'), database: 'postgres', throwaway: true });
+    embedded = await startEmbeddedPostgres({
+      dataDir,
+      port: await freePort(),
+      log: createLogger('silent'),
+      database: 'postgres',
+      throwaway: true,
+    });
     serverUrl = embedded.url;
     templateDb = 'ivy_tmpl';
     project.onTestsRerun?.(() => {});

@@ -3,24 +3,51 @@ import { expect } from 'vitest';
 import type { GraphQLClient, Subscription } from './client.ts';
 import type { TestServer } from './server.ts';
 
-export const IVY = /* GraphQL */ `subscription Ivy($input: IvyCompletionInput!) {
-  ivyCompletion(input: $input) {
-    __typename
-    ... on IvyCompletionStarted { requestId provider model billing }
-    ... on IvyTextDelta { text }
-    ... on IvyCompletionFinished { inputTokens outputTokens creditsCharged creditBalance }
-    ... on IvyCompletionFailed { code message creditsCharged creditBalance }
+export const IVY = /* GraphQL */ `
+  subscription Ivy($input: IvyCompletionInput!) {
+    ivyCompletion(input: $input) {
+      __typename
+      ... on IvyCompletionStarted {
+        requestId
+        provider
+        model
+        billing
+      }
+      ... on IvyTextDelta {
+        text
+      }
+      ... on IvyCompletionFinished {
+        inputTokens
+        outputTokens
+        creditsCharged
+        creditBalance
+      }
+      ... on IvyCompletionFailed {
+        code
+        message
+        creditsCharged
+        creditBalance
+      }
+    }
   }
-}`;
+`;
 
 export type Transport = 'ws' | 'sse';
 
-export function subscribeIvy(client: GraphQLClient, transport: Transport, input: Record<string, unknown>): Subscription<any> {
+export function subscribeIvy(
+  client: GraphQLClient,
+  transport: Transport,
+  input: Record<string, unknown>,
+): Subscription<any> {
   return transport === 'ws' ? client.subscribeWs(IVY, { input }) : client.subscribeSse(IVY, { input });
 }
 
 /** Runs a completion to its end and returns its events; fails the test on a GraphQL error. */
-export async function runCompletion(client: GraphQLClient, transport: Transport, input: Record<string, unknown>): Promise<any[]> {
+export async function runCompletion(
+  client: GraphQLClient,
+  transport: Transport,
+  input: Record<string, unknown>,
+): Promise<any[]> {
   const results = await subscribeIvy(client, transport, input).done;
   const errors = results.flatMap((r) => r.errors ?? []);
   if (errors.length) throw new Error(`ivyCompletion failed: ${JSON.stringify(errors)}`);
@@ -42,7 +69,9 @@ export async function ledgerAddsUp(server: TestServer, orgId: string): Promise<v
   const charged = await db.completion.aggregate({ where: { orgId }, _sum: { creditsCharged: true } });
   const grants = entries.filter((e) => e.kind === 'GRANT').reduce((n, e) => n + e.amount, 0);
   // Open overages paid off by a grant are the only movement not tied to a completion.
-  const overagePaid = entries.filter((e) => e.kind === 'OVERAGE' && e.completionId === null).reduce((n, e) => n - e.amount, 0);
+  const overagePaid = entries
+    .filter((e) => e.kind === 'OVERAGE' && e.completionId === null)
+    .reduce((n, e) => n - e.amount, 0);
   const running = await db.completion.aggregate({ where: { orgId, status: 'RUNNING' }, _sum: { holdAmount: true } });
   expect(grants - overagePaid - (charged._sum.creditsCharged ?? 0) - (running._sum.holdAmount ?? 0)).toBe(sum);
 }

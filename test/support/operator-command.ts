@@ -20,13 +20,23 @@ export const tempDataDir = (): string => fs.mkdtempSync(path.join(inject('scratc
 
 /** `env` adds to (or, with undefined, removes from) this process's environment; DATA_DIR defaults to a fresh temp dir. */
 function commandEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
-  const merged: NodeJS.ProcessEnv = { ...process.env, SEED_DEMO: undefined, LOG_LEVEL: 'warn', DATA_DIR: tempDataDir(), ...env };
+  const merged: NodeJS.ProcessEnv = {
+    ...process.env,
+    SEED_DEMO: undefined,
+    LOG_LEVEL: 'warn',
+    DATA_DIR: tempDataDir(),
+    ...env,
+  };
   for (const k of Object.keys(merged)) if (merged[k] === undefined) delete merged[k];
   return merged;
 }
 
 /** Runs a command's main() in this process, capturing what it writes. */
-export async function runCommand(main: CommandMain, args: string[], env: Record<string, string | undefined>): Promise<CommandResult> {
+export async function runCommand(
+  main: CommandMain,
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<CommandResult> {
   let stdout = '';
   let stderr = '';
   const code = await main(args, {
@@ -38,8 +48,18 @@ export async function runCommand(main: CommandMain, args: string[], env: Record<
 }
 
 /** Runs `command args` from the project root in a child process (e.g. `npm run --silent token -- …`). */
-export function spawnCommand(command: string, args: string[], env: Record<string, string | undefined>): Promise<CommandResult> {
-  const childEnv = commandEnv({ VITEST: undefined, VITEST_POOL_ID: undefined, VITEST_WORKER_ID: undefined, NODE_OPTIONS: undefined, ...env });
+export function spawnCommand(
+  command: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<CommandResult> {
+  const childEnv = commandEnv({
+    VITEST: undefined,
+    VITEST_POOL_ID: undefined,
+    VITEST_WORKER_ID: undefined,
+    NODE_OPTIONS: undefined,
+    ...env,
+  });
   return new Promise((resolve) => {
     execFile(command, args, { cwd: root, env: childEnv, timeout: 60_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;

@@ -61,13 +61,28 @@ export interface StandIn {
 /** Starts the vendor's stand-in for the enclosing file or describe block (registers beforeAll, afterAll and beforeEach). */
 export function useStandIn(vendor: VendorUnderTest): StandIn {
   let server: FakeVendorServer;
-  beforeAll(async () => { server = await vendor.startStandIn(); });
-  afterAll(async () => { await server.close(); });
-  beforeEach(() => { server.requests.length = 0; server.aborts.length = 0; });
+  beforeAll(async () => {
+    server = await vendor.startStandIn();
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+  beforeEach(() => {
+    server.requests.length = 0;
+    server.aborts.length = 0;
+  });
   return {
-    get server() { return server; },
+    get server() {
+      return server;
+    },
     adapter: (overrides = {}) =>
-      vendor.createAdapter({ baseURL: server.url, timeoutMs: 5000, maxRetries: 0, keyCheckTimeoutMs: 2000, ...overrides }),
+      vendor.createAdapter({
+        baseURL: server.url,
+        timeoutMs: 5000,
+        maxRetries: 0,
+        keyCheckTimeoutMs: 2000,
+        ...overrides,
+      }),
     request: (content, opts = {}) => ({
       apiKey: opts.apiKey ?? vendor.goodKey,
       model: vendor.model,
@@ -111,11 +126,18 @@ export async function closedPortURL(): Promise<string> {
 /** Accepts connections but never answers, like a provider stuck before sending headers. `urlSuffix` is appended to its URL (e.g. '/v1'). */
 export async function silentServer(urlSuffix = ''): Promise<{ url: string; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
-  const silent = createServer((socket) => { sockets.add(socket); socket.resume(); });
+  const silent = createServer((socket) => {
+    sockets.add(socket);
+    socket.resume();
+  });
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const { port } = silent.address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}${urlSuffix}`,
-    close: () => new Promise<void>((resolve) => { sockets.forEach((s) => s.destroy()); silent.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        sockets.forEach((s) => s.destroy());
+        silent.close(() => resolve());
+      }),
   };
 }

@@ -15,8 +15,15 @@ export interface RawSocket {
   message(idOrType: string): Promise<any>;
 }
 
-export function openRawSocket(baseUrl: string, opts: { origin?: string; connectionParams?: Record<string, unknown>; init?: boolean } = {}): RawSocket {
-  const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', opts.origin ? { origin: opts.origin } : {});
+export function openRawSocket(
+  baseUrl: string,
+  opts: { origin?: string; connectionParams?: Record<string, unknown>; init?: boolean } = {},
+): RawSocket {
+  const ws = new WebSocket(
+    `${baseUrl.replace(/^http/, 'ws')}/graphql`,
+    'graphql-transport-ws',
+    opts.origin ? { origin: opts.origin } : {},
+  );
   const inbox: any[] = [];
   const waiters: (() => void)[] = [];
   let ack!: () => void;
@@ -39,7 +46,8 @@ export function openRawSocket(baseUrl: string, opts: { origin?: string; connecti
     inbox.push(msg);
     waiters.splice(0).forEach((w) => w());
   });
-  if (opts.init !== false) ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: opts.connectionParams ?? {} })));
+  if (opts.init !== false)
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: opts.connectionParams ?? {} })));
   return {
     ws,
     closed,
@@ -51,7 +59,8 @@ export function openRawSocket(baseUrl: string, opts: { origin?: string; connecti
         const check = () => {
           const at = inbox.findIndex((m) => m.id === idOrType || (!m.id && m.type === idOrType));
           if (at >= 0) return resolve(inbox.splice(at, 1)[0]);
-          if (ws.readyState === WebSocket.CLOSED) return reject(new Error(`socket closed before a message for ${idOrType}`));
+          if (ws.readyState === WebSocket.CLOSED)
+            return reject(new Error(`socket closed before a message for ${idOrType}`));
           waiters.push(check);
         };
         ws.once('close', () => waiters.splice(0).forEach((w) => w()));

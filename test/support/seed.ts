@@ -47,9 +47,17 @@ export class Seeder {
         graceWindowEndsAt: spec.graceWindowEndsAt ?? null,
       },
     });
-    if (credits > 0) await this.s.db.creditLedgerEntry.create({ data: { orgId: org.id, kind: 'GRANT', amount: credits, balanceAfter: credits } });
+    if (credits > 0)
+      await this.s.db.creditLedgerEntry.create({
+        data: { orgId: org.id, kind: 'GRANT', amount: credits, balanceAfter: credits },
+      });
     const member = async (role: OrgRole) => this.member(org.id, role);
-    return { org, admin: await member('ADMIN'), staffing: await member('STAFFING'), interviewer: await member('INTERVIEWER') };
+    return {
+      org,
+      admin: await member('ADMIN'),
+      staffing: await member('STAFFING'),
+      interviewer: await member('INTERVIEWER'),
+    };
   }
 
   async member(orgId: string, role: OrgRole): Promise<SeededMember> {
@@ -67,9 +75,22 @@ export class Seeder {
   }
 
   /** Stores a key directly (for tests about using keys rather than saving them). */
-  async key(orgId: string, userId: string, provider: 'ANTHROPIC' | 'OPENAI', apiKey: string, status: 'UNTESTED' | 'VALID' | 'INVALID' = 'VALID') {
+  async key(
+    orgId: string,
+    userId: string,
+    provider: 'ANTHROPIC' | 'OPENAI',
+    apiKey: string,
+    status: 'UNTESTED' | 'VALID' | 'INVALID' = 'VALID',
+  ) {
     await this.s.db.personalApiKey.create({
-      data: { orgId, userId, provider, hint: keyHint(apiKey), status, ...sealPersonalKey(this.s.keyring, orgId, userId, provider, apiKey) },
+      data: {
+        orgId,
+        userId,
+        provider,
+        hint: keyHint(apiKey),
+        status,
+        ...sealPersonalKey(this.s.keyring, orgId, userId, provider, apiKey),
+      },
     });
   }
 }

@@ -51,18 +51,27 @@ export class ServerProbe implements PubSubObserver {
 
   /** Resolves once exactly `n` subscribers of `topic` are live on this server. */
   waitForSubscribers(topic: string, n: number): Promise<void> {
-    return this.until(() => this.subscribers(topic) === n, () => `${n} subscriber(s) on ${topic}; there are ${this.subscribers(topic)}`);
+    return this.until(
+      () => this.subscribers(topic) === n,
+      () => `${n} subscriber(s) on ${topic}; there are ${this.subscribers(topic)}`,
+    );
   }
 
   /** Resolves once `n` events have been delivered to subscribers of `topic`. */
   waitForDelivered(topic: string, n: number): Promise<void> {
-    return this.until(() => this.deliveredOn(topic).length >= n, () => `${n} event(s) delivered on ${topic}; got ${JSON.stringify(this.deliveredOn(topic))}`);
+    return this.until(
+      () => this.deliveredOn(topic).length >= n,
+      () => `${n} event(s) delivered on ${topic}; got ${JSON.stringify(this.deliveredOn(topic))}`,
+    );
   }
 
   /** Resolves once a whole round of background sweeps has both started and ended after this call. */
   waitForSweeps(): Promise<void> {
     const target = this.sweepRounds + 2; // the round running now may have read the clock before the call
-    return this.until(() => this.sweepRounds >= target, () => 'a full round of background sweeps (are background jobs on?)');
+    return this.until(
+      () => this.sweepRounds >= target,
+      () => 'a full round of background sweeps (are background jobs on?)',
+    );
   }
 
   private list(map: Map<string, unknown[]>, topic: string): unknown[] {

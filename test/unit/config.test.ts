@@ -37,13 +37,34 @@ describe('loadConfig with DATABASE_URL set (production)', () => {
   });
 
   it('reports every problem at once, each naming its variable', () => {
-    const found = problems({ DATABASE_URL: 'mysql://x', PORT: 'eighty', LOG_LEVEL: 'loud', REDIS_URL: 'localhost:6379', SHUTDOWN_GRACE_MS: '-1', KEY_ENCRYPTION_KEYS: 'k1:short' });
-    expect(found.map((p) => p.split(' ')[0]).sort()).toEqual(['DATABASE_URL', 'KEY_ENCRYPTION_KEYS', 'LOG_LEVEL', 'PORT', 'REDIS_URL', 'SHUTDOWN_GRACE_MS']);
+    const found = problems({
+      DATABASE_URL: 'mysql://x',
+      PORT: 'eighty',
+      LOG_LEVEL: 'loud',
+      REDIS_URL: 'localhost:6379',
+      SHUTDOWN_GRACE_MS: '-1',
+      KEY_ENCRYPTION_KEYS: 'k1:short',
+    });
+    expect(found.map((p) => p.split(' ')[0]).sort()).toEqual([
+      'DATABASE_URL',
+      'KEY_ENCRYPTION_KEYS',
+      'LOG_LEVEL',
+      'PORT',
+      'REDIS_URL',
+      'SHUTDOWN_GRACE_MS',
+    ]);
   });
 
   it('starts with both secrets given, and takes the production defaults', () => {
     const config = loadConfig({ DATABASE_URL: DB, AUTH_JWT_SECRET: SECRET, KEY_ENCRYPTION_KEYS: RING });
-    expect(config).toMatchObject({ databaseUrl: DB, port: 4000, migrateOnStart: false, shutdownGraceMs: 10_000, metricsEnabled: false, logFormat: 'json' });
+    expect(config).toMatchObject({
+      databaseUrl: DB,
+      port: 4000,
+      migrateOnStart: false,
+      shutdownGraceMs: 10_000,
+      metricsEnabled: false,
+      logFormat: 'json',
+    });
   });
 
   it('lets db:migrate run without the secrets, which it never uses', () => {
@@ -51,7 +72,9 @@ describe('loadConfig with DATABASE_URL set (production)', () => {
   });
 
   it('refuses a JWT secret too short to be safe', () => {
-    expect(problems({ DATABASE_URL: DB, AUTH_JWT_SECRET: 'short', KEY_ENCRYPTION_KEYS: RING })[0]).toMatch(/^AUTH_JWT_SECRET must be at least 32 characters/);
+    expect(problems({ DATABASE_URL: DB, AUTH_JWT_SECRET: 'short', KEY_ENCRYPTION_KEYS: RING })[0]).toMatch(
+      /^AUTH_JWT_SECRET must be at least 32 characters/,
+    );
   });
 });
 
@@ -64,9 +87,13 @@ describe('the keyring', () => {
 
   it('refuses a malformed entry loudly instead of skipping it', () => {
     const good = Keyring.generateEntry('a');
-    expect(() => Keyring.parse(`${good}\nb:${randomBytes(16).toString('base64')}`)).toThrow(/master key "b" \(entry 2\) must be 32 bytes/);
+    expect(() => Keyring.parse(`${good}\nb:${randomBytes(16).toString('base64')}`)).toThrow(
+      /master key "b" \(entry 2\) must be 32 bytes/,
+    );
     expect(() => Keyring.parse(`${good}\nnot-an-entry`)).toThrow(/entry 2 does not look like/);
-    expect(problems({ KEY_ENCRYPTION_KEYS: `${good},b:!!!` })[0]).toMatch(/^KEY_ENCRYPTION_KEYS .*entry 2.*generate an entry with/);
+    expect(problems({ KEY_ENCRYPTION_KEYS: `${good},b:!!!` })[0]).toMatch(
+      /^KEY_ENCRYPTION_KEYS .*entry 2.*generate an entry with/,
+    );
   });
 
   it('refuses a malformed file in DATA_DIR on the embedded default, naming the file', () => {
@@ -97,7 +124,9 @@ describe('secrets that are never invented', () => {
     expect(() => loadLegacyByokKey(loadConfig({ DATA_DIR: dataDir }))).toThrow(/Set LEGACY_BYOK_KEY/);
     expect(fs.readdirSync(dataDir)).toEqual([]);
     const key = randomBytes(32);
-    expect(loadLegacyByokKey(loadConfig({ DATA_DIR: dataDir, LEGACY_BYOK_KEY: key.toString('base64') })).equals(key)).toBe(true);
+    expect(
+      loadLegacyByokKey(loadConfig({ DATA_DIR: dataDir, LEGACY_BYOK_KEY: key.toString('base64') })).equals(key),
+    ).toBe(true);
   });
 });
 

@@ -12,22 +12,49 @@ const FIELDS: Record<string, Record<string, string>> = {
     auditLog: 'AuditEventConnection!',
     usage: 'UsageReport!',
   },
-  Mutation: { updateProvider: 'OrgAiSettings!', setPersonalKey: 'PersonalApiKey!', testPersonalKey: 'KeyTestResult!', deletePersonalKey: 'Boolean!' },
+  Mutation: {
+    updateProvider: 'OrgAiSettings!',
+    setPersonalKey: 'PersonalApiKey!',
+    testPersonalKey: 'KeyTestResult!',
+    deletePersonalKey: 'Boolean!',
+  },
   Subscription: { orgAiSettingsChanged: 'OrgAiSettings!', ivyCompletion: 'IvyCompletionEvent!' },
   OrgAiSettings: {
-    orgId: 'ID!', provider: 'AiProvider!', effectiveProvider: 'AiProvider!', model: 'AiModel!', availableModels: '[AiModel!]!', plan: 'Plan!',
-    byokAvailable: 'Boolean!', byokActive: 'Boolean!', viewerCanManage: 'Boolean!', viewerKeys: '[PersonalApiKey!]!', updatedAt: 'DateTime!', graceWindow: 'GraceWindow',
+    orgId: 'ID!',
+    provider: 'AiProvider!',
+    effectiveProvider: 'AiProvider!',
+    model: 'AiModel!',
+    availableModels: '[AiModel!]!',
+    plan: 'Plan!',
+    byokAvailable: 'Boolean!',
+    byokActive: 'Boolean!',
+    viewerCanManage: 'Boolean!',
+    viewerKeys: '[PersonalApiKey!]!',
+    updatedAt: 'DateTime!',
+    graceWindow: 'GraceWindow',
   },
   GraceWindow: { endsAt: 'DateTime!', active: 'Boolean!', daysRemaining: 'Int!' },
   AiModel: { id: 'ID!', label: 'String!', provider: 'AiProvider!', description: 'String!', recommended: 'Boolean!' },
-  PersonalApiKey: { provider: 'AiProvider!', hint: 'String!', status: 'KeyStatus!', lastTestedAt: 'DateTime', updatedAt: 'DateTime!' },
+  PersonalApiKey: {
+    provider: 'AiProvider!',
+    hint: 'String!',
+    status: 'KeyStatus!',
+    lastTestedAt: 'DateTime',
+    updatedAt: 'DateTime!',
+  },
   KeyTestResult: { ok: 'Boolean!', status: 'KeyStatus!', message: 'String!' },
   CreditBalance: { balance: 'Int!' },
   IvyCompletionStarted: { requestId: 'ID!', provider: 'AiProvider!', model: 'String!', billing: 'BillingMode!' },
   IvyTextDelta: { text: 'String!' },
   IvyCompletionFinished: { inputTokens: 'Int', outputTokens: 'Int', creditsCharged: 'Int!', creditBalance: 'Int!' },
   IvyCompletionFailed: { code: 'ErrorCode!', message: 'String!', creditsCharged: 'Int!' },
-  UsageReport: { trackingAvailable: 'Boolean!', notice: 'String', providerDashboardUrl: 'String', totalCreditsCharged: 'Int!', entries: 'UsageEntryConnection!' },
+  UsageReport: {
+    trackingAvailable: 'Boolean!',
+    notice: 'String',
+    providerDashboardUrl: 'String',
+    totalCreditsCharged: 'Int!',
+    entries: 'UsageEntryConnection!',
+  },
 };
 
 const ENUMS: Record<string, string[]> = {
@@ -39,8 +66,16 @@ const ENUMS: Record<string, string[]> = {
 };
 
 const REQUIRED_CODES = [
-  'UNAUTHENTICATED', 'FORBIDDEN', 'BAD_USER_INPUT', 'PLAN_UPGRADE_REQUIRED', 'INVALID_API_KEY_FORMAT', 'NO_API_KEY',
-  'INSUFFICIENT_CREDITS', 'PROVIDER_AUTH_FAILED', 'PROVIDER_RATE_LIMITED', 'PROVIDER_UNAVAILABLE',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'BAD_USER_INPUT',
+  'PLAN_UPGRADE_REQUIRED',
+  'INVALID_API_KEY_FORMAT',
+  'NO_API_KEY',
+  'INSUFFICIENT_CREDITS',
+  'PROVIDER_AUTH_FAILED',
+  'PROVIDER_RATE_LIMITED',
+  'PROVIDER_UNAVAILABLE',
 ];
 
 describe('the GraphQL contract', () => {
@@ -48,7 +83,8 @@ describe('the GraphQL contract', () => {
     const type = schema.getType(typeName) as GraphQLObjectType;
     expect(type, typeName).toBeInstanceOf(GraphQLObjectType);
     const actual = type.getFields();
-    for (const [field, typeString] of Object.entries(fields)) expect(String(actual[field]?.type), `${typeName}.${field}`).toBe(typeString);
+    for (const [field, typeString] of Object.entries(fields))
+      expect(String(actual[field]?.type), `${typeName}.${field}`).toBe(typeString);
   });
 
   it('keeps the fixed enums, and ErrorCode holds every code the issues name', () => {
@@ -62,11 +98,22 @@ describe('the GraphQL contract', () => {
   it('keeps the ivyCompletion input and event union', () => {
     const input = (schema.getType('IvyCompletionInput') as GraphQLInputObjectType).getFields();
     expect(Object.fromEntries(Object.entries(input).map(([k, f]) => [k, String(f.type)]))).toEqual({
-      orgId: 'ID!', messages: '[IvyMessageInput!]!', system: 'String', maxTokens: 'Int', requestId: 'ID',
+      orgId: 'ID!',
+      messages: '[IvyMessageInput!]!',
+      system: 'String',
+      maxTokens: 'Int',
+      requestId: 'ID',
     });
     const union = schema.getType('IvyCompletionEvent') as GraphQLUnionType;
-    expect(union.getTypes().map((t) => t.name)).toEqual(['IvyCompletionStarted', 'IvyTextDelta', 'IvyCompletionFinished', 'IvyCompletionFailed']);
-    const args = (schema.getType('Query') as GraphQLObjectType).getFields().usage.args.map((a) => `${a.name}: ${a.type}`);
+    expect(union.getTypes().map((t) => t.name)).toEqual([
+      'IvyCompletionStarted',
+      'IvyTextDelta',
+      'IvyCompletionFinished',
+      'IvyCompletionFailed',
+    ]);
+    const args = (schema.getType('Query') as GraphQLObjectType)
+      .getFields()
+      .usage.args.map((a) => `${a.name}: ${a.type}`);
     expect(args).toEqual(['orgId: ID!', 'first: Int', 'after: String']);
   });
 });

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { DecryptionError, Keyring, open, seal } from '../../src/lib/crypto.ts';
 
 const ringA = Keyring.parse(Keyring.generateEntry('a'));
-const ringAB = Keyring.parse(`${ringA.keys.map((k) => `${k.id}:${k.key.toString('base64')}`).join(',')},${Keyring.generateEntry('b')}`);
+const ringAB = Keyring.parse(
+  `${ringA.keys.map((k) => `${k.id}:${k.key.toString('base64')}`).join(',')},${Keyring.generateEntry('b')}`,
+);
 const AAD = 'ivy/test|org=1|user=2|provider=ANTHROPIC';
 
 describe('the AES-256-GCM envelope', () => {
@@ -36,9 +38,13 @@ describe('the AES-256-GCM envelope', () => {
       return c;
     };
     expect(() => open(ringA, { ...sealed, ciphertext: flip(sealed.ciphertext, 0) }, AAD)).toThrow(DecryptionError);
-    expect(() => open(ringA, { ...sealed, ciphertext: flip(sealed.ciphertext, sealed.ciphertext.length - 1) }, AAD)).toThrow(DecryptionError);
+    expect(() =>
+      open(ringA, { ...sealed, ciphertext: flip(sealed.ciphertext, sealed.ciphertext.length - 1) }, AAD),
+    ).toThrow(DecryptionError);
     expect(() => open(ringA, { ...sealed, nonce: flip(sealed.nonce, 0) }, AAD)).toThrow(DecryptionError);
-    expect(() => open(ringA, { ...sealed, ciphertext: sealed.ciphertext.subarray(0, 8) }, AAD)).toThrow(DecryptionError);
+    expect(() => open(ringA, { ...sealed, ciphertext: sealed.ciphertext.subarray(0, 8) }, AAD)).toThrow(
+      DecryptionError,
+    );
   });
 
   it('binds the master key id: relabelling a ciphertext with another key id fails even when that key is in the ring', () => {

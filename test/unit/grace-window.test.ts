@@ -14,8 +14,12 @@ describe('which orgs the grace-window sweep switches back', () => {
 
   it('leaves an open window, a BYOK plan, credits and an org that never had a window alone', () => {
     expect(graceWindowNeedsSweep({ plan: 'FREE', aiProvider: 'ANTHROPIC', graceWindowEndsAt: open }, NOW)).toBe(false);
-    expect(graceWindowNeedsSweep({ plan: 'GROWTH', aiProvider: 'ANTHROPIC', graceWindowEndsAt: ended }, NOW)).toBe(false);
-    expect(graceWindowNeedsSweep({ plan: 'FREE', aiProvider: 'INTERVY_CREDITS', graceWindowEndsAt: ended }, NOW)).toBe(false);
+    expect(graceWindowNeedsSweep({ plan: 'GROWTH', aiProvider: 'ANTHROPIC', graceWindowEndsAt: ended }, NOW)).toBe(
+      false,
+    );
+    expect(graceWindowNeedsSweep({ plan: 'FREE', aiProvider: 'INTERVY_CREDITS', graceWindowEndsAt: ended }, NOW)).toBe(
+      false,
+    );
     expect(graceWindowNeedsSweep({ plan: 'FREE', aiProvider: 'OPENAI', graceWindowEndsAt: null }, NOW)).toBe(false);
   });
 

@@ -37,7 +37,12 @@ describe('checkKeyFormat', () => {
   });
 
   it('refuses whitespace anywhere, including a pasted trailing newline', () => {
-    for (const bad of [`${ANTHROPIC_KEY}\n`, ` ${ANTHROPIC_KEY}`, ANTHROPIC_KEY.replace('Xy7', 'Xy 7'), ANTHROPIC_KEY.replace('Xy7', 'Xy\t7')]) {
+    for (const bad of [
+      `${ANTHROPIC_KEY}\n`,
+      ` ${ANTHROPIC_KEY}`,
+      ANTHROPIC_KEY.replace('Xy7', 'Xy 7'),
+      ANTHROPIC_KEY.replace('Xy7', 'Xy\t7'),
+    ]) {
       expect(refusal(() => checkKeyFormat('ANTHROPIC', bad)).code).toBe('INVALID_API_KEY_FORMAT');
     }
   });
@@ -50,7 +55,11 @@ describe('checkKeyFormat', () => {
   });
 
   it('never echoes the refused key', () => {
-    for (const [vendor, bad] of [['ANTHROPIC', OPENAI_KEY], ['OPENAI', ANTHROPIC_KEY], ['ANTHROPIC', `${ANTHROPIC_KEY} `]] as const) {
+    for (const [vendor, bad] of [
+      ['ANTHROPIC', OPENAI_KEY],
+      ['OPENAI', ANTHROPIC_KEY],
+      ['ANTHROPIC', `${ANTHROPIC_KEY} `],
+    ] as const) {
       const { message } = refusal(() => checkKeyFormat(vendor, bad));
       expect(message).not.toContain(bad.trim());
       expect(message).not.toContain(bad.trim().slice(-4));

@@ -20,7 +20,14 @@ describe('the legacy key encryption (v0)', () => {
   it('refuses another version, a malformed value or a truncated ciphertext as unreadable', () => {
     const good = encryptLegacyKey(KEY, API_KEY);
     const [, iv, ct] = good.split(':');
-    for (const bad of ['', 'v1:' + iv + ':' + ct, `v0:${iv}`, `v0:${iv}:${ct}:extra`, 'v0:AAAA:BBBB', `v0:${iv}:${ct.slice(0, 10)}`]) {
+    for (const bad of [
+      '',
+      'v1:' + iv + ':' + ct,
+      `v0:${iv}`,
+      `v0:${iv}:${ct}:extra`,
+      'v0:AAAA:BBBB',
+      `v0:${iv}:${ct.slice(0, 10)}`,
+    ]) {
       expect(() => decryptLegacyKey(KEY, bad), bad).toThrow(LegacyKeyUnreadable);
     }
   });
@@ -40,15 +47,39 @@ describe('the legacy key encryption (v0)', () => {
 });
 
 describe('the move report', () => {
-  const base = { orgId: 'o', slug: 'initech', provider: 'ANTHROPIC' as const, model: 'claude-sonnet-5-5', adminEmail: 'admin@initech.test' };
+  const base = {
+    orgId: 'o',
+    slug: 'initech',
+    provider: 'ANTHROPIC' as const,
+    model: 'claude-sonnet-5-5',
+    adminEmail: 'admin@initech.test',
+  };
 
   it('says in one line what was moved, kept and until when', () => {
     expect(
-      describeLegacyMove({ ...base, outcome: 'moved', orgSetting: 'adopted', personalKey: 'created', graceWindowEndsAt: new Date('2026-12-26T12:00:00.000Z') }),
-    ).toBe('initech: moved; org setting ANTHROPIC claude-sonnet-5-5; personal Anthropic key for admin@initech.test; grace window ends 2026-12-26T12:00:00.000Z');
-    expect(describeLegacyMove({ ...base, outcome: 'would-move', orgSetting: 'kept', personalKey: 'kept', graceWindowEndsAt: null })).toBe(
+      describeLegacyMove({
+        ...base,
+        outcome: 'moved',
+        orgSetting: 'adopted',
+        personalKey: 'created',
+        graceWindowEndsAt: new Date('2026-12-26T12:00:00.000Z'),
+      }),
+    ).toBe(
+      'initech: moved; org setting ANTHROPIC claude-sonnet-5-5; personal Anthropic key for admin@initech.test; grace window ends 2026-12-26T12:00:00.000Z',
+    );
+    expect(
+      describeLegacyMove({
+        ...base,
+        outcome: 'would-move',
+        orgSetting: 'kept',
+        personalKey: 'kept',
+        graceWindowEndsAt: null,
+      }),
+    ).toBe(
       'initech: would move; org setting kept (the org already chose its own provider); personal key kept (admin@initech.test already saved one); no grace window',
     );
-    expect(describeLegacyMove({ orgId: 'o', slug: 'umbrella', outcome: 'skipped', reason: 'why' })).toBe('umbrella: skipped: why');
+    expect(describeLegacyMove({ orgId: 'o', slug: 'umbrella', outcome: 'skipped', reason: 'why' })).toBe(
+      'umbrella: skipped: why',
+    );
   });
 });

@@ -1,7 +1,13 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BYOK_MODELS, ModelCatalogue } from '../../src/domain/models.ts';
-import { daysRemaining, effectiveProvider, graceWindowOpen, mayChooseProvider, planAllowsByok } from '../../src/domain/plans.ts';
+import {
+  daysRemaining,
+  effectiveProvider,
+  graceWindowOpen,
+  mayChooseProvider,
+  planAllowsByok,
+} from '../../src/domain/plans.ts';
 import { DAY_MS } from '../../src/lib/clock.ts';
 
 const NOW = new Date('2026-11-26T12:00:00.000Z');
@@ -10,7 +16,9 @@ const later = (ms: number) => new Date(NOW.getTime() + ms);
 describe('effectiveProvider', () => {
   it('keeps Intervy Credits on every plan', () => {
     for (const plan of ['FREE', 'GROWTH', 'ENTERPRISE'] as const) {
-      expect(effectiveProvider({ plan, aiProvider: 'INTERVY_CREDITS', graceWindowEndsAt: null }, NOW)).toBe('INTERVY_CREDITS');
+      expect(effectiveProvider({ plan, aiProvider: 'INTERVY_CREDITS', graceWindowEndsAt: null }, NOW)).toBe(
+        'INTERVY_CREDITS',
+      );
     }
   });
 
@@ -31,7 +39,11 @@ describe('effectiveProvider', () => {
   });
 
   it('allows BYOK by plan only on Growth and Enterprise', () => {
-    expect([planAllowsByok('FREE'), planAllowsByok('GROWTH'), planAllowsByok('ENTERPRISE')]).toEqual([false, true, true]);
+    expect([planAllowsByok('FREE'), planAllowsByok('GROWTH'), planAllowsByok('ENTERPRISE')]).toEqual([
+      false,
+      true,
+      true,
+    ]);
   });
 
   it('counts grace days rounded up, never below zero', () => {
@@ -68,7 +80,9 @@ describe('the model catalogue', () => {
 
   it('uses model ids that the official SDKs list as current models', () => {
     const sdkFile = (file: string) => fs.readFileSync(new URL(`../../node_modules/${file}`, import.meta.url), 'utf8');
-    const anthropic = /export type Model = ([^;]+);/.exec(sdkFile('@anthropic-ai/sdk/resources/messages/messages.d.ts'))![1];
+    const anthropic = /export type Model = ([^;]+);/.exec(
+      sdkFile('@anthropic-ai/sdk/resources/messages/messages.d.ts'),
+    )![1];
     const openai = /export type ChatModel = ([^;]+);/.exec(sdkFile('openai/resources/shared.d.ts'))![1];
     const deprecated = sdkFile('@anthropic-ai/sdk/internal/data/deprecated-models.js');
     for (const m of BYOK_MODELS) {

@@ -42,26 +42,63 @@ describe('the bill', () => {
   const prompt = () => 100;
 
   it('charges a finished answer exactly what the provider reported', () => {
-    const bill = billFor(HAIKU, { finished: true, reported: { inputTokens: 1000, outputTokens: 10 }, delivered: estimate('x'.repeat(4000)), promptTokens: prompt });
-    expect(bill).toEqual({ charge: creditsFor(HAIKU, 1000, 10), inputTokens: 1000, outputTokens: 10, inputEstimated: false, outputEstimated: false });
+    const bill = billFor(HAIKU, {
+      finished: true,
+      reported: { inputTokens: 1000, outputTokens: 10 },
+      delivered: estimate('x'.repeat(4000)),
+      promptTokens: prompt,
+    });
+    expect(bill).toEqual({
+      charge: creditsFor(HAIKU, 1000, 10),
+      inputTokens: 1000,
+      outputTokens: 10,
+      inputEstimated: false,
+      outputEstimated: false,
+    });
   });
 
   it('charges a cut stream at least the delivered text when the provider reported less, marking the figure estimated', () => {
-    const bill = billFor(HAIKU, { finished: false, reported: { inputTokens: 1000, outputTokens: 1 }, delivered: estimate('x'.repeat(4000)), promptTokens: prompt });
+    const bill = billFor(HAIKU, {
+      finished: false,
+      reported: { inputTokens: 1000, outputTokens: 1 },
+      delivered: estimate('x'.repeat(4000)),
+      promptTokens: prompt,
+    });
     const delivered = estimate('x'.repeat(4000)).tokens;
     expect(delivered).toBe(500);
-    expect(bill).toMatchObject({ inputTokens: 1000, outputTokens: delivered, inputEstimated: false, outputEstimated: true, charge: creditsFor(HAIKU, 1000, delivered) });
+    expect(bill).toMatchObject({
+      inputTokens: 1000,
+      outputTokens: delivered,
+      inputEstimated: false,
+      outputEstimated: true,
+      charge: creditsFor(HAIKU, 1000, delivered),
+    });
   });
 
   it('keeps the provider’s output figure on a cut stream when it exceeds the estimate', () => {
-    const bill = billFor(HAIKU, { finished: false, reported: { inputTokens: 10, outputTokens: 900 }, delivered: estimate('tiny'), promptTokens: prompt });
+    const bill = billFor(HAIKU, {
+      finished: false,
+      reported: { inputTokens: 10, outputTokens: 900 },
+      delivered: estimate('tiny'),
+      promptTokens: prompt,
+    });
     expect(bill).toMatchObject({ outputTokens: 900, outputEstimated: false });
   });
 
   it('estimates the input of a stream the provider accepted without reporting it, and charges nothing for one it refused', () => {
-    const accepted = billFor(HAIKU, { finished: false, reported: { inputTokens: null, outputTokens: null }, delivered: estimate('abcd'), promptTokens: prompt });
+    const accepted = billFor(HAIKU, {
+      finished: false,
+      reported: { inputTokens: null, outputTokens: null },
+      delivered: estimate('abcd'),
+      promptTokens: prompt,
+    });
     expect(accepted).toMatchObject({ inputTokens: 100, inputEstimated: true, outputTokens: 1 });
-    const refused = billFor(HAIKU, { finished: false, reported: { inputTokens: null, outputTokens: null }, delivered: estimate(), promptTokens: prompt });
+    const refused = billFor(HAIKU, {
+      finished: false,
+      reported: { inputTokens: null, outputTokens: null },
+      delivered: estimate(),
+      promptTokens: prompt,
+    });
     expect(refused).toMatchObject({ charge: 0, inputTokens: 0, inputEstimated: false });
   });
 });

@@ -28,12 +28,34 @@ export class Limits {
   ) {
     const r = config.rateLimits;
     this.rates = {
-      keyTests: new RateRuleLimiter({ name: 'key-tests', limit: r.keyTests, what: 'key tests', whenRedisDown: 'refuse' }, redis, log),
-      keySaves: new RateRuleLimiter({ name: 'key-saves', limit: r.keySaves, what: 'key saves', whenRedisDown: 'refuse' }, redis, log),
-      settingsChanges: new RateRuleLimiter({ name: 'settings-changes', limit: r.settingsChanges, what: 'settings changes for this org', whenRedisDown: 'count-locally' }, redis, log),
+      keyTests: new RateRuleLimiter(
+        { name: 'key-tests', limit: r.keyTests, what: 'key tests', whenRedisDown: 'refuse' },
+        redis,
+        log,
+      ),
+      keySaves: new RateRuleLimiter(
+        { name: 'key-saves', limit: r.keySaves, what: 'key saves', whenRedisDown: 'refuse' },
+        redis,
+        log,
+      ),
+      settingsChanges: new RateRuleLimiter(
+        {
+          name: 'settings-changes',
+          limit: r.settingsChanges,
+          what: 'settings changes for this org',
+          whenRedisDown: 'count-locally',
+        },
+        redis,
+        log,
+      ),
     };
-    const pool = (name: string) => new SlotPool(name, redis, config.concurrency.slotLeaseMs, log, (p, key) => this.countRelease(p, key));
-    this.pools = { completionsPerMember: pool('completions-member'), completionsPerOrg: pool('completions-org'), socketsPerMember: pool('sockets-member') };
+    const pool = (name: string) =>
+      new SlotPool(name, redis, config.concurrency.slotLeaseMs, log, (p, key) => this.countRelease(p, key));
+    this.pools = {
+      completionsPerMember: pool('completions-member'),
+      completionsPerOrg: pool('completions-org'),
+      socketsPerMember: pool('sockets-member'),
+    };
   }
 
   /** Counts one call against a rate rule; throws RATE_LIMITED over the limit. Aliases count one each. */
@@ -52,8 +74,22 @@ export class Limits {
     const releaseAll: Release = () => (released ??= Promise.all(held.map((r) => r())).then(() => undefined));
     try {
       if (who.socket) held.push(this.takeSocketSlot(who.socket, c.completionsPerSocket));
-      held.push(await this.take('completionsPerMember', who.userId, c.completionsPerMember, `You already have ${c.completionsPerMember} Ivy answers streaming`));
-      held.push(await this.take('completionsPerOrg', who.orgId, c.completionsPerOrg, `This org already has ${c.completionsPerOrg} Ivy answers streaming`));
+      held.push(
+        await this.take(
+          'completionsPerMember',
+          who.userId,
+          c.completionsPerMember,
+          `You already have ${c.completionsPerMember} Ivy answers streaming`,
+        ),
+      );
+      held.push(
+        await this.take(
+          'completionsPerOrg',
+          who.orgId,
+          c.completionsPerOrg,
+          `This org already has ${c.completionsPerOrg} Ivy answers streaming`,
+        ),
+      );
     } catch (err) {
       await releaseAll();
       throw err;
@@ -88,7 +124,11 @@ export class Limits {
 
   private takeSocketSlot(socket: object, limit: number): Release {
     const n = this.perSocket.get(socket) ?? 0;
-    if (n >= limit) throw new RateLimited(`This connection already has ${limit} Ivy answers streaming: wait for one to finish, then try again.`, RETRY_AFTER_CONCURRENCY_S);
+    if (n >= limit)
+      throw new RateLimited(
+        `This connection already has ${limit} Ivy answers streaming: wait for one to finish, then try again.`,
+        RETRY_AFTER_CONCURRENCY_S,
+      );
     this.perSocket.set(socket, n + 1);
     let done = false;
     return async () => {

@@ -35,7 +35,9 @@ export class RateRuleLimiter {
   ) {
     const base = { keyPrefix: `ivy:rl:${rule.name}`, points: rule.limit.points, duration: rule.limit.seconds };
     this.local = new RateLimiterMemory(base);
-    this.shared = redis ? new RateLimiterRedis({ ...base, storeClient: redis.commands, rejectIfRedisNotReady: true }) : null;
+    this.shared = redis
+      ? new RateLimiterRedis({ ...base, storeClient: redis.commands, rejectIfRedisNotReady: true })
+      : null;
   }
 
   /** Counts one call for `key`; throws RateLimited when over the limit. */
@@ -45,10 +47,17 @@ export class RateRuleLimiter {
       return;
     } catch (err) {
       if (err instanceof RateLimiterRes) throw this.refusal(err);
-      this.log.warn('rate limiter store unreachable', { rule: this.rule.name, fallback: this.rule.whenRedisDown, error: err });
+      this.log.warn('rate limiter store unreachable', {
+        rule: this.rule.name,
+        fallback: this.rule.whenRedisDown,
+        error: err,
+      });
     }
     if (this.rule.whenRedisDown === 'refuse') {
-      throw new RateLimited(`${capitalise(this.rule.what)} are paused for a moment: try again in ${RETRY_WHILE_REDIS_DOWN_S} s.`, RETRY_WHILE_REDIS_DOWN_S);
+      throw new RateLimited(
+        `${capitalise(this.rule.what)} are paused for a moment: try again in ${RETRY_WHILE_REDIS_DOWN_S} s.`,
+        RETRY_WHILE_REDIS_DOWN_S,
+      );
     }
     try {
       await this.local.consume(key);
@@ -61,7 +70,10 @@ export class RateRuleLimiter {
   private refusal(res: RateLimiterRes): RateLimited {
     const retryAfter = Math.ceil(res.msBeforeNext / 1000);
     const { points, seconds } = this.rule.limit;
-    return new RateLimited(`Too many ${this.rule.what}: at most ${points} per ${seconds} s. Try again in ${Math.max(1, retryAfter)} s.`, retryAfter);
+    return new RateLimited(
+      `Too many ${this.rule.what}: at most ${points} per ${seconds} s. Try again in ${Math.max(1, retryAfter)} s.`,
+      retryAfter,
+    );
   }
 }
 

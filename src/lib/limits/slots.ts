@@ -38,15 +38,30 @@ export class SlotPool {
       const setKey = `ivy:slots:${this.name}:${key}`;
       const now = Date.now();
       try {
-        const granted = await this.redis.commands.eval(ACQUIRE, 1, setKey, now, now + this.leaseMs, limit, lease, this.leaseMs);
+        const granted = await this.redis.commands.eval(
+          ACQUIRE,
+          1,
+          setKey,
+          now,
+          now + this.leaseMs,
+          limit,
+          lease,
+          this.leaseMs,
+        );
         if (granted !== 1) return null;
         return this.once(key, () =>
           this.redis!.commands.zrem(setKey, lease).catch((err: unknown) =>
-            this.log.warn('a concurrency slot could not be released in redis; it lapses with its lease', { pool: this.name, error: err }),
+            this.log.warn('a concurrency slot could not be released in redis; it lapses with its lease', {
+              pool: this.name,
+              error: err,
+            }),
           ),
         );
       } catch (err) {
-        this.log.warn('concurrency slots store unreachable: counting on this instance only', { pool: this.name, error: err });
+        this.log.warn('concurrency slots store unreachable: counting on this instance only', {
+          pool: this.name,
+          error: err,
+        });
       }
     }
     const held = this.local.get(key) ?? new Set<string>();

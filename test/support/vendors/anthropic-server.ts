@@ -1,8 +1,17 @@
 // Loopback stand-in for the Anthropic Messages API, speaking its real wire format (JSON errors, SSE event stream).
 import {
-  judgeRequest, lastUserText, newId, parseDirectives, planReply, promptText, sendJson, startFakeServer,
-  type Exchange, type FakeServerOptions, type FakeVendorServer,
-} from './common.js';
+  judgeRequest,
+  lastUserText,
+  newId,
+  parseDirectives,
+  planReply,
+  promptText,
+  sendJson,
+  startFakeServer,
+  type Exchange,
+  type FakeServerOptions,
+  type FakeVendorServer,
+} from './common.ts';
 
 export const ANTHROPIC_MODELS = [
   { id: 'claude-opus-4-7', display_name: 'Claude Opus 4.7', created_at: '2026-04-16T00:00:00Z' },
@@ -21,19 +30,29 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
   const requestId = newId('req_');
   const headers = { 'request-id': requestId };
   const verdict = judgeRequest(ex.auth.key, ex.body);
-  if (verdict === 'missing') return sendJson(res, 401, errorBody('authentication_error', 'x-api-key header is required'), headers);
+  if (verdict === 'missing')
+    return sendJson(res, 401, errorBody('authentication_error', 'x-api-key header is required'), headers);
   if (verdict === 'invalid') return sendJson(res, 401, errorBody('authentication_error', 'invalid x-api-key'), headers);
   if (verdict === 'ratelimited') {
     return sendJson(
-      res, 429,
-      errorBody('rate_limit_error', 'This request would exceed the rate limit for your organization of 50 requests per minute.'),
+      res,
+      429,
+      errorBody(
+        'rate_limit_error',
+        'This request would exceed the rate limit for your organization of 50 requests per minute.',
+      ),
       { ...headers, 'retry-after': options.retryAfter ?? '1' },
     );
   }
 
   if (req.method === 'GET' && ex.path === '/v1/models') {
     const data = ANTHROPIC_MODELS.map((m) => ({ type: 'model', ...m }));
-    return sendJson(res, 200, { data, has_more: false, first_id: data[0].id, last_id: data[data.length - 1].id }, headers);
+    return sendJson(
+      res,
+      200,
+      { data, has_more: false, first_id: data[0].id, last_id: data[data.length - 1].id },
+      headers,
+    );
   }
   if (req.method !== 'POST' || ex.path !== '/v1/messages') {
     return sendJson(res, 404, errorBody('not_found_error', `Not found: ${req.method} ${ex.path}`), headers);
@@ -41,7 +60,12 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
 
   const body = ex.body;
   if (!body || typeof body.model !== 'string' || typeof body.max_tokens !== 'number' || !Array.isArray(body.messages)) {
-    return sendJson(res, 400, errorBody('invalid_request_error', 'model, max_tokens and messages are required'), headers);
+    return sendJson(
+      res,
+      400,
+      errorBody('invalid_request_error', 'model, max_tokens and messages are required'),
+      headers,
+    );
   }
   const last = lastUserText(body.messages);
   const d = parseDirectives(last);
@@ -52,12 +76,21 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
   const stopReason = reply.truncated ? 'max_tokens' : 'end_turn';
 
   if (body.stream !== true) {
-    return sendJson(res, 200, {
-      id, type: 'message', role: 'assistant', model: body.model,
-      content: [{ type: 'text', text: reply.deltas.join('') }],
-      stop_reason: stopReason, stop_sequence: null,
-      usage: { input_tokens: reply.inputTokens, output_tokens: reply.outputTokens },
-    }, headers);
+    return sendJson(
+      res,
+      200,
+      {
+        id,
+        type: 'message',
+        role: 'assistant',
+        model: body.model,
+        content: [{ type: 'text', text: reply.deltas.join('') }],
+        stop_reason: stopReason,
+        stop_sequence: null,
+        usage: { input_tokens: reply.inputTokens, output_tokens: reply.outputTokens },
+      },
+      headers,
+    );
   }
 
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers });
@@ -67,9 +100,19 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
   send('message_start', {
     type: 'message_start',
     message: {
-      id, type: 'message', role: 'assistant', model: body.model, content: [],
-      stop_reason: null, stop_sequence: null,
-      usage: { input_tokens: reply.inputTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 },
+      id,
+      type: 'message',
+      role: 'assistant',
+      model: body.model,
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
+      usage: {
+        input_tokens: reply.inputTokens,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: 1,
+      },
     },
   });
   send('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } });

@@ -76,7 +76,11 @@ export function parseDirectives(text: string): Directives {
   };
 }
 
-const stripDirectives = (text: string) => text.replace(/\[\[[^\]]*\]\]/g, '').replace(/\s+/g, ' ').trim();
+const stripDirectives = (text: string) =>
+  text
+    .replace(/\[\[[^\]]*\]\]/g, '')
+    .replace(/\s+/g, ' ')
+    .trim();
 
 export interface Reply {
   deltas: string[];
@@ -87,9 +91,10 @@ export interface Reply {
 
 // Deterministic reply: the same request always yields the same deltas and token counts.
 export function planReply(promptText: string, lastUserMessage: string, maxTokens: number, d: Directives): Reply {
-  let deltas = d.deltas !== null
-    ? Array.from({ length: d.deltas }, (_, i) => `t${i + 1} `)
-    : `Ivy here. You asked: ${stripDirectives(lastUserMessage).slice(0, 40)}`.split(/(?<= )/);
+  let deltas =
+    d.deltas !== null
+      ? Array.from({ length: d.deltas }, (_, i) => `t${i + 1} `)
+      : `Ivy here. You asked: ${stripDirectives(lastUserMessage).slice(0, 40)}`.split(/(?<= )/);
   let truncated = false;
   const cap = Math.max(1, Math.floor(maxTokens / 3));
   if (d.deltas === null && deltas.length > cap) {
@@ -141,7 +146,12 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
@@ -189,12 +199,20 @@ export async function startFakeServer(
     });
     const untilGone = () => new Promise<void>((resolve) => (gone ? resolve() : goneWaiters.push(resolve)));
     const exchange: Exchange = {
-      req, res, path, body: null,
+      req,
+      res,
+      path,
+      body: null,
       auth: readAuth(req),
-      get gone() { return gone; },
+      get gone() {
+        return gone;
+      },
       pause: (ms) => Promise.race([new Promise<void>((r) => setTimeout(r, ms)), untilGone()]),
       untilGone,
-      drop: () => { dropped = true; res.socket?.destroy(); },
+      drop: () => {
+        dropped = true;
+        res.socket?.destroy();
+      },
     };
     void (async () => {
       exchange.body = req.method === 'POST' ? await readJson(req) : null;
@@ -204,8 +222,12 @@ export async function startFakeServer(
         method: req.method ?? 'GET',
         path,
         model: typeof b.model === 'string' ? b.model : null,
-        maxTokens: typeof b.max_tokens === 'number' ? b.max_tokens
-          : typeof b.max_completion_tokens === 'number' ? b.max_completion_tokens : null,
+        maxTokens:
+          typeof b.max_tokens === 'number'
+            ? b.max_tokens
+            : typeof b.max_completion_tokens === 'number'
+              ? b.max_completion_tokens
+              : null,
         stream: b.stream === true,
         authScheme: exchange.auth.scheme,
         authKeyLast4: key ? key.slice(-4) : null,
@@ -229,7 +251,10 @@ export async function startFakeServer(
     new Promise<T>((resolve, reject) => {
       const now = ready?.();
       if (now !== undefined) return resolve(now);
-      const timer = setTimeout(() => { events.off(event, listener); reject(new Error(`no ${event} within ${timeoutMs} ms`)); }, timeoutMs);
+      const timer = setTimeout(() => {
+        events.off(event, listener);
+        reject(new Error(`no ${event} within ${timeoutMs} ms`));
+      }, timeoutMs);
       const listener = (value: T) => {
         const result = ready ? ready() : value;
         if (result === undefined) return;
@@ -259,8 +284,10 @@ export async function startFakeServer(
 // The text the stand-ins count as "input": system prompt plus every message's text content.
 export function promptText(system: unknown, messages: unknown): string {
   const text = (content: unknown): string =>
-    typeof content === 'string' ? content
-      : Array.isArray(content) ? content.map((part) => (part && typeof part === 'object' && 'text' in part ? String(part.text) : '')).join('')
+    typeof content === 'string'
+      ? content
+      : Array.isArray(content)
+        ? content.map((part) => (part && typeof part === 'object' && 'text' in part ? String(part.text) : '')).join('')
         : '';
   const list = Array.isArray(messages) ? messages : [];
   return text(system) + list.map((m) => text((m as { content?: unknown })?.content)).join('');
