@@ -17,6 +17,11 @@ export interface AiModel {
   /** Credits per thousand input / output tokens. */
   creditsPer1kInput: number;
   creditsPer1kOutput: number;
+  /**
+   * Credits per million input tokens served from the vendor's prompt cache (Anthropic cache reads, OpenAI cached
+   * tokens): the vendors charge a tenth (o-series: a quarter) of the input price for them, and so do we.
+   */
+  creditsPer1MCachedInput: number;
 }
 
 type Entry = Omit<AiModel, 'provider' | 'vendor'>;
@@ -29,6 +34,7 @@ const ANTHROPIC: Entry[] = [
     recommended: false,
     creditsPer1kInput: 1,
     creditsPer1kOutput: 5,
+    creditsPer1MCachedInput: 100,
   },
   {
     id: 'claude-sonnet-5-5',
@@ -37,6 +43,7 @@ const ANTHROPIC: Entry[] = [
     recommended: true,
     creditsPer1kInput: 3,
     creditsPer1kOutput: 15,
+    creditsPer1MCachedInput: 300,
   },
   {
     id: 'claude-opus-5-5',
@@ -45,6 +52,7 @@ const ANTHROPIC: Entry[] = [
     recommended: false,
     creditsPer1kInput: 5,
     creditsPer1kOutput: 25,
+    creditsPer1MCachedInput: 500,
   },
 ];
 
@@ -56,6 +64,7 @@ const OPENAI: Entry[] = [
     recommended: false,
     creditsPer1kInput: 1,
     creditsPer1kOutput: 1,
+    creditsPer1MCachedInput: 100,
   },
   {
     id: 'gpt-5-mini',
@@ -64,6 +73,7 @@ const OPENAI: Entry[] = [
     recommended: false,
     creditsPer1kInput: 1,
     creditsPer1kOutput: 2,
+    creditsPer1MCachedInput: 100,
   },
   {
     id: 'gpt-5',
@@ -72,6 +82,7 @@ const OPENAI: Entry[] = [
     recommended: true,
     creditsPer1kInput: 2,
     creditsPer1kOutput: 10,
+    creditsPer1MCachedInput: 200,
   },
   {
     id: 'o4-mini',
@@ -80,6 +91,7 @@ const OPENAI: Entry[] = [
     recommended: false,
     creditsPer1kInput: 2,
     creditsPer1kOutput: 5,
+    creditsPer1MCachedInput: 500,
   },
   {
     id: 'o3',
@@ -88,6 +100,7 @@ const OPENAI: Entry[] = [
     recommended: false,
     creditsPer1kInput: 2,
     creditsPer1kOutput: 8,
+    creditsPer1MCachedInput: 500,
   },
 ];
 

@@ -2,14 +2,24 @@
 // a provider does not report them, and what a completion is charged however it ends.
 import type { AiModel } from './models.ts';
 
-type Price = Pick<AiModel, 'creditsPer1kInput' | 'creditsPer1kOutput'>;
+type Price = Pick<AiModel, 'creditsPer1kInput' | 'creditsPer1kOutput'> &
+  Partial<Pick<AiModel, 'creditsPer1MCachedInput'>>;
 
 /** Framing tokens a vendor adds around each message and the system prompt (role markers, separators). */
 const FRAMING_TOKENS_PER_MESSAGE = 8;
 
-/** Credits for a token count at a model's price, rounded up to whole credits. */
-export function creditsFor(model: Price, inputTokens: number, outputTokens: number): number {
-  return Math.ceil((inputTokens * model.creditsPer1kInput + outputTokens * model.creditsPer1kOutput) / 1000);
+/**
+ * Credits for a token count at a model's price, rounded up to whole credits. `cachedInputTokens` are part of
+ * `inputTokens` and cost the model's cached price instead (integer arithmetic in millionths, so no float rounding).
+ */
+export function creditsFor(model: Price, inputTokens: number, outputTokens: number, cachedInputTokens = 0): number {
+  const cached = Math.min(Math.max(0, cachedInputTokens), inputTokens);
+  const cachedPrice = model.creditsPer1MCachedInput ?? model.creditsPer1kInput * 1000;
+  const millionths =
+    (inputTokens - cached) * model.creditsPer1kInput * 1000 +
+    cached * cachedPrice +
+    outputTokens * model.creditsPer1kOutput * 1000;
+  return Math.ceil(millionths / 1_000_000);
 }
 
 /**
@@ -74,6 +84,8 @@ export class TextTokenEstimate {
 export interface Usage {
   inputTokens: number | null;
   outputTokens: number | null;
+  /** Part of inputTokens the provider served from its prompt cache. */
+  cachedInputTokens?: number | null;
 }
 
 export interface Bill {
@@ -82,6 +94,10 @@ export interface Bill {
   outputTokens: number;
   inputEstimated: boolean;
   outputEstimated: boolean;
+  /** Reported cached input tokens (null when the provider said nothing, or the input was estimated). */
+  cachedInputTokens: number | null;
+  /** What the cached tokens saved against the full input price. */
+  cacheSaving: number;
 }
 
 /**
@@ -110,11 +126,17 @@ export function billFor(
     outputEstimated = o.reported.outputTokens == null || estimate > o.reported.outputTokens;
     outputTokens = outputEstimated ? estimate : o.reported.outputTokens!;
   }
+  // An estimated input has no cache figure to go with it: billed in full.
+  const cachedInputTokens =
+    inputEstimated || o.reported.cachedInputTokens == null ? null : Math.min(o.reported.cachedInputTokens, inputTokens);
+  const charge = creditsFor(model, inputTokens, outputTokens, cachedInputTokens ?? 0);
   return {
-    charge: creditsFor(model, inputTokens, outputTokens),
+    charge,
     inputTokens,
     outputTokens,
     inputEstimated,
     outputEstimated,
+    cachedInputTokens,
+    cacheSaving: creditsFor(model, inputTokens, outputTokens) - charge,
   };
 }

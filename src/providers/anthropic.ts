@@ -11,21 +11,45 @@ import type { ProviderAdapter, ProviderOptions, StreamPart } from './types.ts';
 const VENDOR = 'Anthropic';
 const sdk: SdkErrors = { APIError, APIUserAbortError, APIConnectionError, APIConnectionTimeoutError };
 
+interface InputUsage {
+  input_tokens?: number | null;
+  cache_creation_input_tokens?: number | null;
+  cache_read_input_tokens?: number | null;
+}
+
+/**
+ * Anthropic's input_tokens leaves out the tokens read from and written to its prompt cache; ours counts every input
+ * token, with the cache reads (billed at the cached price) as a part of them. Cache writes are billed as input.
+ */
+function countInput(usage: InputUsage, tally: Tally): void {
+  if (usage.input_tokens == null) return;
+  const read = usage.cache_read_input_tokens ?? 0;
+  tally.inputTokens = usage.input_tokens + (usage.cache_creation_input_tokens ?? 0) + read;
+  tally.cachedInputTokens = read;
+}
+
+const usagePart = (tally: Tally): StreamPart => ({
+  type: 'usage',
+  inputTokens: tally.inputTokens,
+  outputTokens: tally.outputTokens,
+  cachedInputTokens: tally.cachedInputTokens,
+});
+
 function translate(event: RawMessageStreamEvent, tally: Tally): StreamPart[] {
   switch (event.type) {
     case 'message_start':
-      tally.inputTokens = event.message.usage.input_tokens;
+      countInput(event.message.usage, tally);
       tally.outputTokens = event.message.usage.output_tokens;
-      return [{ type: 'usage', inputTokens: tally.inputTokens, outputTokens: tally.outputTokens }];
+      return [usagePart(tally)];
     case 'content_block_delta':
       return event.delta.type === 'text_delta' && event.delta.text
         ? [{ type: 'text-delta', text: event.delta.text }]
         : [];
     case 'message_delta':
-      // Cumulative counts; input_tokens is only present on some API versions.
-      tally.inputTokens = event.usage.input_tokens ?? tally.inputTokens;
+      // Cumulative counts; the input figures are only present on some API versions.
+      countInput(event.usage, tally);
       tally.outputTokens = event.usage.output_tokens ?? tally.outputTokens;
-      return [{ type: 'usage', inputTokens: tally.inputTokens, outputTokens: tally.outputTokens }];
+      return [usagePart(tally)];
     case 'message_stop':
       tally.completed = true;
       return [];

@@ -13,10 +13,17 @@ function translate(chunk: ChatCompletionChunk, tally: Tally): StreamPart[] {
   // A finish_reason means the reply is whole even if the usage chunk never comes (e.g. a proxy drops stream_options).
   if (choice?.finish_reason) tally.completed = true;
   if (chunk.usage) {
+    // prompt_tokens counts every input token; cached_tokens is the part served from the prompt cache.
     tally.inputTokens = chunk.usage.prompt_tokens;
     tally.outputTokens = chunk.usage.completion_tokens;
+    tally.cachedInputTokens = chunk.usage.prompt_tokens_details?.cached_tokens ?? null;
     tally.completed = true;
-    parts.push({ type: 'usage', inputTokens: tally.inputTokens, outputTokens: tally.outputTokens });
+    parts.push({
+      type: 'usage',
+      inputTokens: tally.inputTokens,
+      outputTokens: tally.outputTokens,
+      cachedInputTokens: tally.cachedInputTokens,
+    });
   }
   return parts;
 }

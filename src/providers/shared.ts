@@ -18,6 +18,7 @@ export interface Failure {
 export interface Tally {
   inputTokens: number | null;
   outputTokens: number | null;
+  cachedInputTokens: number | null;
   // The provider sent its end-of-reply marker.
   completed: boolean;
 }
@@ -123,12 +124,13 @@ export interface DriveOptions<E> {
 
 export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> {
   const { vendor, req } = o;
-  const tally: Tally = { inputTokens: null, outputTokens: null, completed: false };
+  const tally: Tally = { inputTokens: null, outputTokens: null, cachedInputTokens: null, completed: false };
   const end = (f: Failure): StreamPart => ({
     type: 'error',
     ...f,
     inputTokens: tally.inputTokens,
     outputTokens: tally.outputTokens,
+    cachedInputTokens: tally.cachedInputTokens,
   });
   if (!req.apiKey.trim()) {
     yield end({ code: 'PROVIDER_AUTH_FAILED', message: `No ${vendor} API key is configured.` });
@@ -170,7 +172,12 @@ export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> 
     const stopped = interruption();
     if (stopped) last = end(stopped);
     else if (tally.completed)
-      last = { type: 'finish', inputTokens: tally.inputTokens, outputTokens: tally.outputTokens };
+      last = {
+        type: 'finish',
+        inputTokens: tally.inputTokens,
+        outputTokens: tally.outputTokens,
+        cachedInputTokens: tally.cachedInputTokens,
+      };
     else
       last = end({
         code: 'PROVIDER_UNAVAILABLE',

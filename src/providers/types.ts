@@ -18,15 +18,17 @@ export type ProviderFailureCode = 'PROVIDER_AUTH_FAILED' | 'PROVIDER_RATE_LIMITE
 
 export type StreamPart =
   | { type: 'text-delta'; text: string }
-  // Cumulative, as reported so far.
-  | { type: 'usage'; inputTokens: number | null; outputTokens: number | null }
-  | { type: 'finish'; inputTokens: number | null; outputTokens: number | null }
+  // Cumulative, as reported so far. inputTokens counts every input token, cached ones included;
+  // cachedInputTokens is the part served from the vendor's prompt cache (null: not reported).
+  | { type: 'usage'; inputTokens: number | null; outputTokens: number | null; cachedInputTokens?: number | null }
+  | { type: 'finish'; inputTokens: number | null; outputTokens: number | null; cachedInputTokens?: number | null }
   | {
       type: 'error';
       code: ProviderFailureCode | 'CANCELLED';
       message: string;
       inputTokens: number | null;
       outputTokens: number | null;
+      cachedInputTokens?: number | null;
     };
 
 // Contract: stream() NEVER throws; it always ends with exactly one 'finish' or 'error' part as its last item.

@@ -54,7 +54,42 @@ describe('the bill', () => {
       outputTokens: 10,
       inputEstimated: false,
       outputEstimated: false,
+      cachedInputTokens: null,
+      cacheSaving: 0,
     });
+  });
+
+  it('bills reported cached input tokens at the cached price and records what they saved', () => {
+    const HAIKU_CACHED = { ...HAIKU, creditsPer1MCachedInput: 100 };
+    const bill = billFor(HAIKU_CACHED, {
+      finished: true,
+      reported: { inputTokens: 10_000, outputTokens: 200, cachedInputTokens: 8000 },
+      delivered: estimate('x'),
+      promptTokens: prompt,
+    });
+    // 2,000 uncached at 1/1k = 2, 8,000 cached at 100/1M = 0.8, 200 output at 5/1k = 1: 3.8, rounded up.
+    expect(bill).toMatchObject({ charge: 4, cachedInputTokens: 8000, cacheSaving: creditsFor(HAIKU, 10_000, 200) - 4 });
+    expect(bill.cacheSaving).toBe(7);
+  });
+
+  it('bills every input token at the full price when the input was estimated, whatever cache figure came', () => {
+    const bill = billFor(
+      { ...HAIKU, creditsPer1MCachedInput: 100 },
+      {
+        finished: false,
+        reported: { inputTokens: null, outputTokens: null, cachedInputTokens: 50 },
+        delivered: estimate('Hello world'),
+        promptTokens: () => 1000,
+      },
+    );
+    expect(bill).toMatchObject({ inputEstimated: true, cachedInputTokens: null, cacheSaving: 0 });
+  });
+
+  it('prices in whole millionths, so a round figure is not pushed up a credit by float error', () => {
+    expect(creditsFor({ ...HAIKU, creditsPer1MCachedInput: 100 }, 10_000, 0, 10_000)).toBe(1);
+    expect(
+      creditsFor({ creditsPer1kInput: 3, creditsPer1kOutput: 15, creditsPer1MCachedInput: 300 }, 1000, 0, 1000),
+    ).toBe(1);
   });
 
   it('charges a cut stream at least the delivered text when the provider reported less, marking the figure estimated', () => {
