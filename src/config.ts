@@ -77,6 +77,15 @@ export interface Config {
   transport: TransportConfig;
   /** Longest lifetime (exp - iat) a bearer token may have, in seconds; also the default of `npm run token`. */
   tokenMaxTtlSeconds: number;
+  /** Scheduled re-tests of saved personal keys (issue 14). */
+  keyRetest: {
+    /** Each key is re-tested about this long after its last test. */
+    intervalMs: number;
+    /** Key checks in flight at once, per round. */
+    concurrency: number;
+    /** Key checks sent to one vendor, at most, per window (spread over the fleet: one instance runs them). */
+    perVendor: RateLimit;
+  };
 }
 
 /** Checked on every transport before execution; the size ones before parsing. Defaults at least as strict as graphql-armor's. */
@@ -147,6 +156,19 @@ const rate = (points: number, seconds: number) =>
       return z.NEVER;
     }
     return { points: Number(m[1]), seconds: Number(m[2]) };
+  });
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** A duration like "24h", "90m", "30s", "500ms" or "1d" (a bare number is milliseconds). */
+const duration = (fallbackMs: number, minMs: number) =>
+  opt.transform((v, ctx): number => {
+    if (v === undefined) return fallbackMs;
+    const m = /^(\d+)\s*(ms|s|m|h|d)?$/.exec(v);
+    const ms = m ? Number(m[1]) * DURATION_UNITS[m[2] ?? 'ms'] : NaN;
+    if (!(ms >= minMs)) {
+      ctx.addIssue({ code: 'custom', message: `must be a duration like "24h", "90m" or "30s", at least ${minMs} ms` });
+      return z.NEVER;
+    }
+    return ms;
   });
 const flag = z.preprocess((v) => v === '1' || v === 'true', z.boolean());
 /** A switch whose default depends on the setup (embedded or production): unset stays undefined. */
@@ -252,6 +274,9 @@ const EnvSchema = z.object({
   WS_IDLE_TIMEOUT_MS: int(5 * 60_000, 1),
   WS_TOKEN_RECHECK_MS: int(30_000, 1),
   AUTH_TOKEN_MAX_TTL_SECONDS: int(12 * 3600, 60),
+  KEY_RETEST_INTERVAL: duration(24 * 3_600_000, 1000),
+  KEY_RETEST_CONCURRENCY: int(4, 1),
+  KEY_RETEST_RATE: rate(60, 60),
 });
 
 /** Production (DATABASE_URL set): every instance must share these, so none may invent its own. */
@@ -347,6 +372,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
       wsTokenRecheckMs: e.WS_TOKEN_RECHECK_MS,
     },
     tokenMaxTtlSeconds: e.AUTH_TOKEN_MAX_TTL_SECONDS,
+    keyRetest: {
+      intervalMs: e.KEY_RETEST_INTERVAL,
+      concurrency: e.KEY_RETEST_CONCURRENCY,
+      perVendor: e.KEY_RETEST_RATE,
+    },
   };
 }
 

@@ -2,6 +2,7 @@
 import type { AiProvider, Plan } from '../generated/prisma/enums.ts';
 import { refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
+import { keyReadiness, type KeyReadiness } from './key-readiness.ts';
 import type { AiModel } from './models.ts';
 import { daysRemaining, effectiveProvider, graceWindowOpen, mayChooseProvider, planAllowsByok } from './plans.ts';
 import type { Actor, Services } from './services.ts';
@@ -23,6 +24,8 @@ export interface OrgAiSettingsView {
   byokAvailable: boolean;
   byokActive: boolean;
   graceWindow: GraceWindowView | null;
+  /** A BYOK completion whose member has no usable key runs on Intervy Credits (an admin's consent). */
+  fallbackToCredits: boolean;
   updatedAt: Date;
 }
 
@@ -54,8 +57,31 @@ export async function orgAiSettings(s: Services, orgId: string): Promise<OrgAiSe
           daysRemaining: daysRemaining(org.graceWindowEndsAt, now),
         }
       : null,
+    fallbackToCredits: org.fallbackToCredits,
     updatedAt: org.updatedAt,
   };
+}
+
+/** Turns the fallback to Intervy Credits on or off (Org Admins only; the schema enforces who). Audited. */
+export async function setFallbackToCredits(
+  s: Services,
+  actor: Actor,
+  input: { orgId: string; enabled: boolean },
+): Promise<void> {
+  await s.db.$transaction(async (tx) => {
+    const [org] = await tx.$queryRaw<{ fallback_to_credits: boolean }[]>`
+      SELECT fallback_to_credits FROM orgs WHERE id = ${input.orgId}::uuid FOR UPDATE`;
+    if (!org) return refuse('FORBIDDEN', 'You are not a member of that org.');
+    if (org.fallback_to_credits === input.enabled) return;
+    await tx.org.update({ where: { id: input.orgId }, data: { fallbackToCredits: input.enabled } });
+    await recordAudit(tx, {
+      orgId: input.orgId,
+      actorId: actor.userId,
+      action: 'ai_settings.fallback_changed',
+      detail: { fallbackToCredits: input.enabled },
+    });
+  });
+  s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
 }
 
 function pickModel(s: Services, provider: AiProvider, modelId: string | null | undefined): AiModel {
@@ -133,6 +159,10 @@ export interface ProviderChangeImpact {
   membersTotal: number;
   membersWithKey: number;
   membersWithValidKey: number;
+  /** The same figures as orgAiSettings.keyReadiness, for the chosen provider (null for Intervy Credits). */
+  keyReadiness: KeyReadiness | null;
+  /** Whether members without a usable key would fall back to credits (shown in the dialog). */
+  fallbackToCredits: boolean;
 }
 
 /** What the confirmation dialog shows before a provider change is saved. Counts only, never who. */
@@ -146,16 +176,9 @@ export async function providerChangeImpact(
   const current = effectiveProvider(org, now);
   const allowed = mayChooseProvider(org, provider, now);
   const after = allowed ? effectiveProvider({ ...org, aiProvider: provider }, now) : current;
-  const [membersTotal, membersWithKey, membersWithValidKey] =
-    provider === 'INTERVY_CREDITS'
-      ? [await s.db.membership.count({ where: { orgId } }), 0, 0]
-      : await Promise.all([
-          s.db.membership.count({ where: { orgId } }),
-          s.db.personalApiKey.count({ where: { orgId, provider, user: { memberships: { some: { orgId } } } } }),
-          s.db.personalApiKey.count({
-            where: { orgId, provider, status: 'VALID', user: { memberships: { some: { orgId } } } },
-          }),
-        ]);
+  const readiness =
+    provider === 'INTERVY_CREDITS' ? null : (await keyReadiness(s, orgId)).find((r) => r.provider === provider)!;
+  const membersTotal = readiness?.membersTotal ?? (await s.db.membership.count({ where: { orgId } }));
   return {
     provider,
     allowed,
@@ -165,7 +188,9 @@ export async function providerChangeImpact(
     creditsResumeBeingDeducted: current !== 'INTERVY_CREDITS' && after === 'INTERVY_CREDITS',
     usageTrackingAvailableAfter: after === 'INTERVY_CREDITS',
     membersTotal,
-    membersWithKey,
-    membersWithValidKey,
+    membersWithKey: readiness ? readiness.valid + readiness.invalid + readiness.untested : 0,
+    membersWithValidKey: readiness?.valid ?? 0,
+    keyReadiness: readiness,
+    fallbackToCredits: org.fallbackToCredits,
   };
 }

@@ -12,7 +12,11 @@ export type AuditAction =
   | 'personal_key.invalidated'
   | 'plan.changed'
   | 'credits.granted'
-  | 'credits.overage';
+  | 'credits.overage'
+  | 'credits.member_cap_set'
+  | 'credits.default_member_cap_set'
+  | 'ai_settings.fallback_changed'
+  | 'personal_key.status_changed';
 
 type Tx = Pick<Db, 'auditEvent'>;
 

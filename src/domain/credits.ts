@@ -9,6 +9,7 @@ import type { AiProvider, CompletionStatus } from '../generated/prisma/enums.ts'
 import type { Db } from '../lib/database.ts';
 import { refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
+import { countAgainstCap, isoDay } from './member-caps.ts';
 
 export interface Hold {
   completionId: string;
@@ -25,51 +26,106 @@ interface CompletionRequest {
   holdExpiresAt: Date;
 }
 
+export interface HoldRequest extends CompletionRequest {
+  holdAmount: number;
+  /** The calendar month (UTC, its first day) whose member spend the hold counts against. */
+  spendMonth: Date;
+  /** Set when a BYOK org's completion runs on credits with the org's consent. */
+  fallbackReason?: string | null;
+}
+
 const duplicate = (requestId: string) =>
   refuse(
     'DUPLICATE_REQUEST',
     `requestId "${requestId}" was already used in this org: it is not run or billed again. Send a new requestId to ask again.`,
   );
 
+async function insufficient(tx: Tx, orgId: string, holdAmount: number): Promise<never> {
+  const org = await tx.org.findUnique({ where: { id: orgId }, select: { creditBalance: true } });
+  return refuse(
+    'INSUFFICIENT_CREDITS',
+    `This request may use up to ${holdAmount} credits and the org has ${org?.creditBalance ?? 0}. Ask an Org Admin to buy a credit pack, or shorten the request (lower maxTokens).`,
+  );
+}
+
 /**
- * Reserves `holdAmount` for one completion. Refuses with INSUFFICIENT_CREDITS when the balance cannot cover it and
- * DUPLICATE_REQUEST when the org already accepted this requestId; either way nothing is written.
+ * Reserves `holdAmount` for one completion. Refuses with INSUFFICIENT_CREDITS when the balance cannot cover it,
+ * MEMBER_CAP_REACHED when it would take the member past their monthly cap, and DUPLICATE_REQUEST when the org
+ * already accepted this requestId; in every case nothing is written (one transaction).
  */
-export async function reserveCredits(db: Db, req: CompletionRequest & { holdAmount: number }): Promise<Hold> {
+export async function reserveCredits(db: Db, req: HoldRequest): Promise<Hold> {
   const completionId = randomUUID();
-  let rows: { balance_after: number }[];
   try {
-    // One statement, so one round trip and atomic by itself: debit only if the balance covers the hold, and record
-    // the completion and its HOLD entry only if the debit happened. A repeated requestId violates the unique index.
-    rows = await db.$queryRaw<{ balance_after: number }[]>`
-      WITH debit AS (
-        UPDATE orgs SET credit_balance = credit_balance - ${req.holdAmount}
-        WHERE id = ${req.orgId}::uuid AND credit_balance >= ${req.holdAmount}
-        RETURNING credit_balance
-      ), completion AS (
-        INSERT INTO completions (id, org_id, user_id, request_id, vendor, model, hold_amount, hold_expires_at)
-        SELECT ${completionId}::uuid, ${req.orgId}::uuid, ${req.userId}::uuid, ${req.requestId}, ${req.vendor}::"AiProvider",
-               ${req.model}, ${req.holdAmount}, ${req.holdExpiresAt}
-        FROM debit
-        RETURNING id
-      ), ledger AS (
-        INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, completion_id)
-        SELECT ${randomUUID()}::uuid, ${req.orgId}::uuid, 'HOLD', ${-req.holdAmount}, debit.credit_balance, completion.id
-        FROM debit, completion
-      )
-      SELECT credit_balance AS balance_after FROM debit`;
+    return await db.$transaction(async (tx) => {
+      // Debit only if the balance covers the hold, and record the completion and its HOLD entry only if the debit
+      // happened: one statement. A repeated requestId violates the unique index. The org row stays locked until
+      // commit, so the member's spend row below is always locked after it (the order settlement uses too).
+      const rows = await tx.$queryRaw<{ balance_after: number }[]>`
+        WITH debit AS (
+          UPDATE orgs SET credit_balance = credit_balance - ${req.holdAmount}
+          WHERE id = ${req.orgId}::uuid AND credit_balance >= ${req.holdAmount}
+          RETURNING credit_balance
+        ), completion AS (
+          INSERT INTO completions (id, org_id, user_id, request_id, vendor, model, hold_amount, hold_expires_at,
+                                   spend_month, fallback_reason)
+          SELECT ${completionId}::uuid, ${req.orgId}::uuid, ${req.userId}::uuid, ${req.requestId}, ${req.vendor}::"AiProvider",
+                 ${req.model}, ${req.holdAmount}, ${req.holdExpiresAt}, ${isoDay(req.spendMonth)}::date, ${req.fallbackReason ?? null}
+          FROM debit
+          RETURNING id
+        ), ledger AS (
+          INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, completion_id)
+          SELECT ${randomUUID()}::uuid, ${req.orgId}::uuid, 'HOLD', ${-req.holdAmount}, debit.credit_balance, completion.id
+          FROM debit, completion
+        )
+        SELECT credit_balance AS balance_after FROM debit`;
+      if (rows.length === 0) return insufficient(tx, req.orgId, req.holdAmount);
+      await countAgainstCap(tx, { ...req, month: req.spendMonth, amount: req.holdAmount });
+      return { completionId, holdAmount: req.holdAmount, balanceAfter: rows[0].balance_after };
+    });
   } catch (err) {
     if (isUniqueViolation(err)) return duplicate(req.requestId);
     throw err;
   }
-  if (rows.length === 0) {
-    const org = await db.org.findUnique({ where: { id: req.orgId }, select: { creditBalance: true } });
-    return refuse(
-      'INSUFFICIENT_CREDITS',
-      `This request may use up to ${req.holdAmount} credits and the org has ${org?.creditBalance ?? 0}. Ask an Org Admin to buy a credit pack, or shorten the request (lower maxTokens).`,
-    );
+}
+
+/**
+ * Turns a running BYOK completion into a credits one with a hold (fallback after the member's key was refused
+ * before any text streamed): the same checks and the same single transaction as reserveCredits. Returns null when
+ * the completion is no longer running (it was cancelled meanwhile): nothing is held then.
+ */
+export async function holdForFallback(
+  db: Db,
+  completionId: string,
+  req: Omit<HoldRequest, 'requestId' | 'holdExpiresAt'>,
+): Promise<Hold | null> {
+  const gone = Symbol('settled');
+  try {
+    return await db.$transaction(async (tx) => {
+      const rows = await tx.$queryRaw<{ balance_after: number | null }[]>`
+        WITH converted AS (
+          UPDATE completions SET billing = 'CREDITS', vendor = ${req.vendor}::"AiProvider", model = ${req.model},
+            hold_amount = ${req.holdAmount}, spend_month = ${isoDay(req.spendMonth)}::date, fallback_reason = ${req.fallbackReason ?? null}
+          WHERE id = ${completionId}::uuid AND status = 'RUNNING' AND billing = 'BYOK'
+          RETURNING id
+        ), debit AS (
+          UPDATE orgs SET credit_balance = credit_balance - ${req.holdAmount}
+          FROM converted WHERE orgs.id = ${req.orgId}::uuid AND credit_balance >= ${req.holdAmount}
+          RETURNING credit_balance
+        ), ledger AS (
+          INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, completion_id)
+          SELECT ${randomUUID()}::uuid, ${req.orgId}::uuid, 'HOLD', ${-req.holdAmount}, debit.credit_balance, converted.id
+          FROM debit, converted
+        )
+        SELECT (SELECT credit_balance FROM debit) AS balance_after FROM converted`;
+      if (rows.length === 0) throw gone;
+      if (rows[0].balance_after == null) return insufficient(tx, req.orgId, req.holdAmount);
+      await countAgainstCap(tx, { ...req, month: req.spendMonth, amount: req.holdAmount });
+      return { completionId, holdAmount: req.holdAmount, balanceAfter: rows[0].balance_after };
+    });
+  } catch (err) {
+    if (err === gone) return null;
+    throw err;
   }
-  return { completionId, holdAmount: req.holdAmount, balanceAfter: rows[0].balance_after };
 }
 
 /**
@@ -121,6 +177,9 @@ export interface Outcome {
   inputEstimated?: boolean;
   outputEstimated?: boolean;
   deliveredChars?: number;
+  /** Input tokens served from the provider's cache (part of inputTokens), and what they saved in credits. */
+  cachedInputTokens?: number | null;
+  cacheSaving?: number;
   errorCode?: string | null;
   now: Date;
 }
@@ -150,13 +209,19 @@ export async function settleCompletion(db: Db, completionId: string, o: Outcome)
     WITH claim AS (
       UPDATE completions SET status = ${o.status}::"CompletionStatus", settled_at = ${o.now}, credits_charged = ${charge},
         input_tokens = ${o.inputTokens}, output_tokens = ${o.outputTokens}, input_tokens_estimated = ${o.inputEstimated ?? false},
-        output_tokens_estimated = ${o.outputEstimated ?? false}, delivered_chars = ${o.deliveredChars ?? 0}, error_code = ${o.errorCode ?? null}
+        output_tokens_estimated = ${o.outputEstimated ?? false}, delivered_chars = ${o.deliveredChars ?? 0}, error_code = ${o.errorCode ?? null},
+        cached_input_tokens = ${o.cachedInputTokens ?? null}, cache_saving_credits = ${o.cacheSaving ?? 0}
       WHERE id = ${completionId}::uuid AND status = 'RUNNING' AND billing = 'CREDITS' AND hold_amount >= ${charge}
-      RETURNING org_id, hold_amount
+      RETURNING org_id, user_id, hold_amount, spend_month
     ), credit AS (
       UPDATE orgs SET credit_balance = orgs.credit_balance + (claim.hold_amount - ${charge})
       FROM claim WHERE orgs.id = claim.org_id
       RETURNING orgs.credit_balance
+    ), spend AS (
+      -- The member's month moves from the hold to the charge, like the balance (joined to credit: org row first).
+      UPDATE member_spend SET spent = member_spend.spent - (claim.hold_amount - ${charge})
+      FROM claim, credit
+      WHERE member_spend.org_id = claim.org_id AND member_spend.user_id = claim.user_id AND member_spend.month = claim.spend_month
     ), ledger AS (
       INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, completion_id, note)
       SELECT ${randomUUID()}::uuid, claim.org_id, 'RELEASE', claim.hold_amount - ${charge}, credit.credit_balance, ${completionId}::uuid,
@@ -179,11 +244,18 @@ async function settleSlowly(
   note: string,
 ): Promise<Settlement> {
   const claimed = await tx.$queryRaw<
-    { org_id: string; user_id: string; request_id: string; hold_amount: number; billing: string }[]
+    {
+      org_id: string;
+      user_id: string;
+      request_id: string;
+      hold_amount: number;
+      billing: string;
+      spend_month: Date | null;
+    }[]
   >`
     UPDATE completions SET status = ${o.status}::"CompletionStatus", settled_at = ${o.now}, error_code = ${o.errorCode ?? null}
     WHERE id = ${completionId}::uuid AND status = 'RUNNING'
-    RETURNING org_id, user_id, request_id, hold_amount, billing::text`;
+    RETURNING org_id, user_id, request_id, hold_amount, billing::text, spend_month`;
   if (claimed.length === 0) {
     const done = await tx.completion.findUniqueOrThrow({
       where: { id: completionId },
@@ -192,6 +264,7 @@ async function settleSlowly(
     return { creditsCharged: done.creditsCharged, balance: done.org.creditBalance };
   }
   const { org_id: orgId, user_id: userId, request_id: requestId, hold_amount: hold, billing } = claimed[0];
+  const month = claimed[0].spend_month;
   if (billing === 'BYOK') {
     const org = await tx.org.findUniqueOrThrow({ where: { id: orgId }, select: { creditBalance: true } });
     return { creditsCharged: 0, balance: org.creditBalance };
@@ -217,8 +290,16 @@ async function settleSlowly(
       inputTokensEstimated: o.inputEstimated ?? false,
       outputTokensEstimated: o.outputEstimated ?? false,
       deliveredChars: o.deliveredChars ?? 0,
+      cachedInputTokens: o.cachedInputTokens ?? null,
+      cacheSavingCredits: o.cacheSaving ?? 0,
     },
   });
+  // The member's month: from the hold to what was taken (an overage, which no hold foresaw, counts in full).
+  if (month)
+    await tx.$executeRaw`
+      UPDATE member_spend SET spent = spent + ${taken - released}
+      WHERE org_id = ${orgId}::uuid AND user_id = ${userId}::uuid
+        AND month = (SELECT spend_month FROM completions WHERE id = ${completionId}::uuid)`;
   await tx.creditLedgerEntry.create({
     data: {
       orgId,

@@ -1,8 +1,10 @@
 // Streams an accepted completion and settles it exactly once, however it ends: finished, failed upstream, the
 // member removed mid-answer, the client pressing Stop before the first event, or the connection dropping at any point.
-import type { ErrorCode } from '../lib/errors.ts';
+import { DomainError, type ErrorCode } from '../lib/errors.ts';
 import type { StreamPart } from '../providers/types.ts';
-import { extendHold, settleCompletion, type Settlement } from './credits.ts';
+import { extendHold, holdForFallback, settleCompletion, type Settlement } from './credits.ts';
+import { creditsRoute } from './ivy-plan.ts';
+import { spendMonth } from './member-caps.ts';
 import {
   acceptCompletion,
   failureMessage,
@@ -16,7 +18,14 @@ import type { Actor, Services } from './services.ts';
 
 type Ending =
   | Extract<StreamPart, { type: 'finish' }>
-  | { type: 'error'; code: ErrorCode; message: string; inputTokens: number | null; outputTokens: number | null };
+  | {
+      type: 'error';
+      code: ErrorCode;
+      message: string;
+      inputTokens: number | null;
+      outputTokens: number | null;
+      cachedInputTokens?: number | null;
+    };
 
 export interface StreamOptions {
   /** Aborted when the client goes away (an SSE request closed). graphql-ws says the same by calling return(). */
@@ -36,8 +45,10 @@ const CANCELLED = { code: 'CANCELLED', message: 'Cancelled by the client.' } as 
 /** One completion's meter (what was delivered, what the provider reported) and its once-only settlement. */
 class CompletionRun {
   readonly delivered = new TextTokenEstimate();
-  usage: Usage = { inputTokens: null, outputTokens: null };
+  usage: Usage = { inputTokens: null, outputTokens: null, cachedInputTokens: null };
   private settlement?: Promise<Bill & Settlement>;
+  /** Why Intervy Credits could not take over after the member's key was refused (said in the failure message). */
+  private fallbackRefused?: string;
   onSettled?: () => void;
 
   constructor(
@@ -82,6 +93,7 @@ class CompletionRun {
     const reported = {
       inputTokens: end.inputTokens ?? this.usage.inputTokens,
       outputTokens: end.outputTokens ?? this.usage.outputTokens,
+      cachedInputTokens: end.cachedInputTokens ?? this.usage.cachedInputTokens,
     };
     if (end.type === 'error' && end.code === 'PROVIDER_AUTH_FAILED' && c.billing === 'BYOK') {
       await markKeyInvalid(s, c.orgId, c.userId, c.vendor);
@@ -101,6 +113,8 @@ class CompletionRun {
       inputEstimated: bill.inputEstimated,
       outputEstimated: bill.outputEstimated,
       deliveredChars: this.delivered.chars,
+      cachedInputTokens: c.billing === 'CREDITS' ? bill.cachedInputTokens : null,
+      cacheSaving: c.billing === 'CREDITS' ? bill.cacheSaving : 0,
       errorCode: end.type === 'error' ? end.code : null,
       now: s.clock.now(),
     });
@@ -110,30 +124,95 @@ class CompletionRun {
       : ({ ...bill, ...reported, ...settled } as Bill & Settlement);
   }
 
+  private upstream(signal: AbortSignal): AsyncIterable<StreamPart> {
+    const { s, c } = this;
+    return s.providers[c.vendor].stream({
+      apiKey: c.apiKey,
+      model: c.model.id,
+      system: c.system,
+      messages: c.messages,
+      maxTokens: c.maxTokens,
+      signal,
+    });
+  }
+
+  /**
+   * Reads the member's provider until its first text or its end. A 401/403 before any text marks the key INVALID and
+   * places a credits hold on this same completion (same requestId, settled once); the house model then answers.
+   */
+  private async fallBackIfRefused(parts: AsyncIterator<StreamPart>, signal: AbortSignal) {
+    const { s, c } = this;
+    const early: StreamPart[] = [];
+    for (let r = await parts.next(); !r.done; r = await parts.next()) {
+      early.push(r.value);
+      if (r.value.type !== 'usage') break;
+    }
+    const rest = { [Symbol.asyncIterator]: () => parts };
+    const last = early.at(-1);
+    if (last?.type !== 'error' || last.code !== 'PROVIDER_AUTH_FAILED' || signal.aborted) return chain(early, rest);
+    const route = creditsRoute(s, c, 'PROVIDER_AUTH_FAILED');
+    let hold;
+    try {
+      hold = await holdForFallback(s.db, c.completionId, {
+        orgId: c.orgId,
+        userId: c.userId,
+        vendor: route.vendor,
+        model: route.model.id,
+        holdAmount: route.holdAmount,
+        spendMonth: spendMonth(s.clock.now()),
+        fallbackReason: route.fallbackReason,
+      });
+    } catch (err) {
+      if (!(err instanceof DomainError)) throw err;
+      this.fallbackRefused = err.message;
+      return chain(early, rest);
+    }
+    if (!hold) return chain(early, rest); // cancelled meanwhile: settled as BYOK, nothing held
+    await markKeyInvalid(s, c.orgId, c.userId, c.vendor);
+    Object.assign(c, {
+      provider: 'INTERVY_CREDITS',
+      billing: 'CREDITS',
+      vendor: route.vendor,
+      model: route.model,
+      apiKey: route.apiKey,
+      holdAmount: hold.holdAmount,
+      balanceAtAccept: hold.balanceAfter,
+      fallbackReason: route.fallbackReason,
+    });
+    this.usage = { inputTokens: null, outputTokens: null, cachedInputTokens: null };
+    return this.upstream(signal);
+  }
+
   async *events(
     signal: AbortSignal,
     stillAllowed?: () => Promise<boolean>,
     shutdown?: AbortSignal,
   ): AsyncGenerator<IvyEvent> {
     const { s, c } = this;
-    yield { kind: 'started', requestId: c.requestId, provider: c.provider, model: c.model.id, billing: c.billing };
     let end: Ending | null = null;
     let lastCheck = s.clock.now().getTime();
     let lastExtended = lastCheck;
+    let started = false;
     try {
-      const parts = s.providers[c.vendor].stream({
-        apiKey: c.apiKey,
+      let parts: AsyncIterable<StreamPart> = this.upstream(signal);
+      // With the org's consent, the start is held back until the provider's first text: a key refused before then
+      // moves the completion to Intervy Credits. Never after text: the member has seen an answer begin.
+      if (c.fallbackArmed) parts = await this.fallBackIfRefused(parts[Symbol.asyncIterator](), signal);
+      yield {
+        kind: 'started',
+        requestId: c.requestId,
+        provider: c.provider,
         model: c.model.id,
-        system: c.system,
-        messages: c.messages,
-        maxTokens: c.maxTokens,
-        signal,
-      });
+        billing: c.billing,
+        fallbackReason: c.fallbackReason,
+      };
+      started = true;
       for await (const part of parts) {
         if (part.type === 'usage') {
           this.usage = {
             inputTokens: part.inputTokens ?? this.usage.inputTokens,
             outputTokens: part.outputTokens ?? this.usage.outputTokens,
+            cachedInputTokens: part.cachedInputTokens ?? this.usage.cachedInputTokens,
           };
           continue;
         }
@@ -164,6 +243,13 @@ class CompletionRun {
       }
     } catch (err) {
       s.log.error('provider adapter threw instead of ending its stream', { error: err, vendor: c.vendor });
+    }
+    if (!started) {
+      const { requestId, provider, model, billing, fallbackReason } = c;
+      yield { kind: 'started', requestId, provider, model: model.id, billing, fallbackReason };
+    }
+    if (end?.type === 'error' && this.fallbackRefused) {
+      end = { ...end, message: `${end.message} Intervy Credits could not take over: ${this.fallbackRefused}` };
     }
     end ??= {
       type: 'error',
@@ -268,6 +354,11 @@ export function completionStream(
     [Symbol.asyncIterator]: () => wrapper,
   };
   return wrapper;
+}
+
+async function* chain(first: StreamPart[], rest: AsyncIterable<StreamPart>): AsyncGenerator<StreamPart> {
+  yield* first;
+  yield* rest;
 }
 
 type Inflight = Services['inflight'] extends Set<infer E> ? E : never;

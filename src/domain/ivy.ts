@@ -1,33 +1,28 @@
 // Ivy completions: decide who serves and who pays (the org's effective provider) and refuse what cannot start.
 // ivy-stream.ts then streams the provider's answer as events and settles the bill, whatever way the stream ends.
-import { randomUUID } from 'node:crypto';
 import type { AiProvider } from '../generated/prisma/enums.ts';
-import { refuse, type ErrorCode } from '../lib/errors.ts';
+import type { ErrorCode } from '../lib/errors.ts';
 import type { ChatMessage, StreamPart } from '../providers/types.ts';
-import { loadOrg } from './ai-settings.ts';
 import { recordByokCompletion, reserveCredits } from './credits.ts';
-import { personalKeyForCall, vendorName } from './key-vault.ts';
+import { planCompletion, type FallbackReason, type IvyCompletionInput } from './ivy-plan.ts';
+import { vendorName } from './key-vault.ts';
+import { spendMonth } from './member-caps.ts';
 import type { AiModel, Vendor } from './models.ts';
-import { effectiveProvider } from './plans.ts';
-import { holdFor } from './pricing.ts';
 import type { Actor, Services } from './services.ts';
 
-export const MAX_TOKENS_DEFAULT = 1024;
-export const MAX_TOKENS_LIMIT = 8192;
-const MAX_PROMPT_CHARS = 200_000;
-
-export interface IvyCompletionInput {
-  orgId: string;
-  messages: { role: 'USER' | 'ASSISTANT'; content: string }[];
-  system?: string | null;
-  maxTokens?: number | null;
-  requestId?: string | null;
-}
+export { MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyCompletionInput } from './ivy-plan.ts';
 
 export type BillingMode = 'CREDITS' | 'BYOK';
 
 export type IvyEvent =
-  | { kind: 'started'; requestId: string; provider: AiProvider; model: string; billing: BillingMode }
+  | {
+      kind: 'started';
+      requestId: string;
+      provider: AiProvider;
+      model: string;
+      billing: BillingMode;
+      fallbackReason: FallbackReason | null;
+    }
   | { kind: 'delta'; text: string }
   | {
       kind: 'finished';
@@ -56,30 +51,10 @@ export interface AcceptedCompletion {
   holdAmount: number;
   /** The org's balance once accepted (after the hold): the last one known if the bill cannot be recorded. */
   balanceAtAccept: number;
-}
-
-function validate(input: IvyCompletionInput) {
-  const maxTokens = input.maxTokens ?? MAX_TOKENS_DEFAULT;
-  if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > MAX_TOKENS_LIMIT) {
-    refuse('BAD_USER_INPUT', `maxTokens must be between 1 and ${MAX_TOKENS_LIMIT}.`);
-  }
-  if (input.messages.length === 0) refuse('BAD_USER_INPUT', 'Send at least one message.');
-  if (input.messages[input.messages.length - 1].role !== 'USER')
-    refuse('BAD_USER_INPUT', 'The last message must be from the USER.');
-  if (input.messages.some((m) => m.content.trim() === '')) refuse('BAD_USER_INPUT', 'Messages cannot be empty.');
-  const chars = (input.system?.length ?? 0) + input.messages.reduce((n, m) => n + m.content.length, 0);
-  if (chars > MAX_PROMPT_CHARS)
-    refuse('BAD_USER_INPUT', `The conversation is too long (${chars} characters; at most ${MAX_PROMPT_CHARS}).`);
-  if (input.requestId != null && !/^[A-Za-z0-9._:-]{1,128}$/.test(input.requestId)) {
-    refuse('BAD_USER_INPUT', 'requestId must be 1 to 128 letters, digits, ".", "_", ":" or "-".');
-  }
-  return {
-    maxTokens,
-    messages: input.messages.map((m) => ({
-      role: m.role === 'USER' ? ('user' as const) : ('assistant' as const),
-      content: m.content,
-    })),
-  };
+  /** Set when a BYOK org's completion runs on credits (with the org's consent). */
+  fallbackReason: FallbackReason | null;
+  /** BYOK with the org's consent: a 401 before any text streamed moves the completion to credits. */
+  fallbackArmed: boolean;
 }
 
 /**
@@ -92,72 +67,51 @@ export async function acceptCompletion(
   actor: Actor,
   input: IvyCompletionInput,
 ): Promise<AcceptedCompletion> {
-  const { maxTokens, messages } = validate(input);
-  const org = await loadOrg(s, input.orgId);
+  const plan = await planCompletion(s, actor, input);
+  const { org, route, requestId } = plan;
   const now = s.clock.now();
-  const provider = effectiveProvider(org, now);
-  const requestId = input.requestId ?? randomUUID();
   const common = {
     orgId: org.id,
     userId: actor.userId,
     requestId,
-    provider,
-    messages,
-    system: input.system ?? undefined,
-    maxTokens,
+    provider: plan.provider,
+    messages: plan.messages,
+    system: plan.system,
+    maxTokens: plan.maxTokens,
+    vendor: route.vendor,
+    model: route.model,
+    apiKey: route.apiKey,
+    fallbackArmed: plan.fallbackArmed,
   };
-
   const holdExpiresAt = new Date(now.getTime() + s.config.holdTimeoutMs);
-  if (provider !== 'INTERVY_CREDITS') {
-    const { apiKey } = await personalKeyForCall(s, org.id, actor.userId, provider);
-    const model = s.models.resolve(provider, org.aiModel);
-    const completionId = await recordByokCompletion(s.db, {
-      orgId: org.id,
-      userId: actor.userId,
-      requestId,
-      vendor: provider,
-      model: model.id,
-      holdExpiresAt,
-    });
+  const row = { orgId: org.id, userId: actor.userId, requestId, vendor: route.vendor, model: route.model.id };
+  if (route.billing === 'BYOK') {
+    const completionId = await recordByokCompletion(s.db, { ...row, holdExpiresAt });
+    // Raw, so the key's updatedAt (when the member last saved it) stays as it was.
+    await s.db.$executeRaw`UPDATE personal_api_keys SET last_used_at = ${now} WHERE id = ${route.keyId}::uuid`;
     return {
       ...common,
-      vendor: provider,
-      model,
-      apiKey,
       billing: 'BYOK',
       completionId,
       holdAmount: 0,
       balanceAtAccept: org.creditBalance,
+      fallbackReason: null,
     };
   }
-
-  const model = s.models.house;
-  const apiKey = model.vendor === 'ANTHROPIC' ? s.config.intervyAnthropicApiKey : s.config.intervyOpenaiApiKey;
-  if (!apiKey) {
-    s.log.error('no house API key configured for the Intervy Credits model', { vendor: model.vendor });
-    refuse(
-      'PROVIDER_UNAVAILABLE',
-      'Ivy is not available on Intervy Credits right now. Nothing was charged; try again later.',
-    );
-  }
   const hold = await reserveCredits(s.db, {
-    orgId: org.id,
-    userId: actor.userId,
-    requestId,
-    vendor: model.vendor,
-    model: model.id,
-    holdAmount: holdFor(model, input.system, messages, maxTokens),
+    ...row,
+    holdAmount: route.holdAmount,
     holdExpiresAt,
+    spendMonth: spendMonth(now),
+    fallbackReason: route.fallbackReason,
   });
   return {
     ...common,
-    vendor: model.vendor,
-    model,
-    apiKey: apiKey!,
     billing: 'CREDITS',
     completionId: hold.completionId,
     holdAmount: hold.holdAmount,
     balanceAtAccept: hold.balanceAfter,
+    fallbackReason: route.fallbackReason,
   };
 }
 

@@ -16,6 +16,8 @@ export interface UsageSummary {
   notice: string | null;
   providerDashboardUrl: string | null;
   totalCreditsCharged: number;
+  /** What prompt-cache reads saved against the full input price, over every credits completion. */
+  totalCacheSavingCredits: number;
   openOverageCredits: number;
 }
 
@@ -24,9 +26,10 @@ export async function usageSummary(s: Services, orgId: string): Promise<UsageSum
   const provider = effectiveProvider(org, s.clock.now());
   const { _sum } = await s.db.completion.aggregate({
     where: { orgId, billing: 'CREDITS' },
-    _sum: { creditsCharged: true },
+    _sum: { creditsCharged: true, cacheSavingCredits: true },
   });
   const totalCreditsCharged = _sum.creditsCharged ?? 0;
+  const totalCacheSavingCredits = _sum.cacheSavingCredits ?? 0;
   if (provider === 'INTERVY_CREDITS') {
     return {
       orgId,
@@ -34,6 +37,7 @@ export async function usageSummary(s: Services, orgId: string): Promise<UsageSum
       notice: null,
       providerDashboardUrl: null,
       totalCreditsCharged,
+      totalCacheSavingCredits,
       openOverageCredits: org.overageOwed,
     };
   }
@@ -46,6 +50,7 @@ export async function usageSummary(s: Services, orgId: string): Promise<UsageSum
       `receive the data needed to build a usage log. To review usage and costs, open the ${dashboard.name}.`,
     providerDashboardUrl: dashboard.url,
     totalCreditsCharged,
+    totalCacheSavingCredits,
     openOverageCredits: org.overageOwed,
   };
 }

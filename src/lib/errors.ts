@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   INVALID_API_KEY_FORMAT: 'The API key does not look like a key of that provider.',
   NO_API_KEY: 'You have no saved API key for the org provider: add one under Org Settings → AI.',
   INSUFFICIENT_CREDITS: 'The org credit balance cannot cover this request.',
+  MEMBER_CAP_REACHED:
+    'This request would take you past your monthly credit cap in this org; extensions.resetsAt says when it resets (the start of next month, UTC).',
   DUPLICATE_REQUEST: 'A completion with this requestId was already accepted; it is not run or billed again.',
   PROVIDER_AUTH_FAILED: 'The AI provider rejected the API key.',
   PROVIDER_RATE_LIMITED: 'The AI provider is rate limiting requests: try again shortly.',

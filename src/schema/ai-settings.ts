@@ -1,4 +1,5 @@
 import { AiProviderRef, KeyStatusRef, PlanRef } from './scalars.ts';
+import { KeyReadinessRef } from './key-readiness.ts';
 import { builder, requiresOrg } from '../builder.ts';
 import * as settings from '../domain/ai-settings.ts';
 import type { AiModel } from '../domain/models.ts';
@@ -41,7 +42,16 @@ export const PersonalApiKey = builder.prismaObject('PersonalApiKey', {
     provider: t.expose('provider', { type: AiProviderRef }),
     hint: t.exposeString('hint', { description: 'The key’s prefix and last four characters, e.g. "sk-ant-…x9Q2".' }),
     status: t.expose('status', { type: KeyStatusRef }),
-    lastTestedAt: t.expose('lastTestedAt', { type: 'DateTime', nullable: true }),
+    lastTestedAt: t.expose('lastTestedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the key was last tested: by the member, or by the scheduled re-test (KEY_RETEST_INTERVAL).',
+    }),
+    lastUsedAt: t.expose('lastUsedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When an Ivy answer last used the key.',
+    }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
@@ -70,6 +80,10 @@ export const OrgAiSettings = builder.objectRef<settings.OrgAiSettingsView>('OrgA
     byokAvailable: t.exposeBoolean('byokAvailable', { description: 'The plan allows choosing Anthropic or OpenAI.' }),
     byokActive: t.exposeBoolean('byokActive', { description: 'Ivy currently runs on members’ own keys.' }),
     graceWindow: t.field({ type: GraceWindow, nullable: true, resolve: (s) => s.graceWindow }),
+    fallbackToCredits: t.exposeBoolean('fallbackToCredits', {
+      description:
+        'A BYOK answer whose member has no usable key runs on Intervy Credits, marked as a fallback (set by an Org Admin).',
+    }),
     viewerCanManage: t.boolean({
       description: 'The viewer may change the provider (Org Admins).',
       resolve: async (s, _a, ctx) => (await ctx.membership(s.orgId))?.role === 'ADMIN',
@@ -113,6 +127,15 @@ const ProviderChangeImpact = builder.objectRef<settings.ProviderChangeImpact>('P
     membersWithKey: t.exposeInt('membersWithKey', { description: 'Members with a saved key for this provider.' }),
     membersWithValidKey: t.exposeInt('membersWithValidKey', {
       description: 'Members whose key for this provider last tested VALID.',
+    }),
+    keyReadiness: t.field({
+      type: KeyReadinessRef,
+      nullable: true,
+      description: 'The figures of orgAiSettings.keyReadiness for this provider; null for Intervy Credits.',
+      resolve: (i) => i.keyReadiness,
+    }),
+    fallbackToCredits: t.exposeBoolean('fallbackToCredits', {
+      description: 'Whether members without a usable key would fall back to Intervy Credits.',
     }),
   }),
 });

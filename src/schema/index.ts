@@ -6,3 +6,5 @@ import './personal-keys.ts';
 import './audit.ts';
 import './ivy.ts';
 import './usage.ts';
+import './spending.ts';
+import './key-health.ts';

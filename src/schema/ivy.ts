@@ -6,9 +6,14 @@ import { releaseOnEnd } from '../lib/release-on-end.ts';
 import { PROVIDER_CALL_COST } from '../lib/operation-cost.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
 
-const BillingMode = builder.enumType('BillingMode', {
+export const BillingModeRef = builder.enumType('BillingMode', {
   description: 'CREDITS: billed to the org’s prepaid credits. BYOK: billed by the provider to the member’s own key.',
   values: ['CREDITS', 'BYOK'] as const,
+});
+export const FallbackReasonRef = builder.enumType('FallbackReason', {
+  description:
+    'Why an answer in a BYOK org ran on Intervy Credits (only when an Org Admin turned fallbackToCredits on): the member had no key (NO_API_KEY), their key was marked INVALID (KEY_INVALID), or the provider refused it before any text streamed (PROVIDER_AUTH_FAILED).',
+  values: ['NO_API_KEY', 'KEY_INVALID', 'PROVIDER_AUTH_FAILED'] as const,
 });
 const IvyMessageRole = builder.enumType('IvyMessageRole', { values: ['USER', 'ASSISTANT'] as const });
 
@@ -19,7 +24,7 @@ const IvyMessageInput = builder.inputType('IvyMessageInput', {
   }),
 });
 
-const IvyCompletionInput = builder.inputType('IvyCompletionInput', {
+export const IvyCompletionInputRef = builder.inputType('IvyCompletionInput', {
   fields: (t) => ({
     orgId: t.id({ required: true }),
     messages: t.field({
@@ -45,7 +50,12 @@ const Started = builder.objectRef<Of<'started'>>('IvyCompletionStarted').impleme
     requestId: t.exposeID('requestId'),
     provider: t.expose('provider', { type: AiProviderRef }),
     model: t.exposeString('model', { description: 'The vendor model id serving this answer.' }),
-    billing: t.expose('billing', { type: BillingMode }),
+    billing: t.expose('billing', { type: BillingModeRef }),
+    fallbackReason: t.expose('fallbackReason', {
+      type: FallbackReasonRef,
+      nullable: true,
+      description: 'Set when this answer runs on Intervy Credits instead of the member’s own key.',
+    }),
   }),
 });
 const Delta = builder.objectRef<Of<'delta'>>('IvyTextDelta').implement({
@@ -93,7 +103,7 @@ builder.subscriptionField('ivyCompletion', (t) =>
     ),
     type: IvyCompletionEvent,
     complexity: PROVIDER_CALL_COST,
-    args: { input: t.arg({ type: IvyCompletionInput, required: true }) },
+    args: { input: t.arg({ type: IvyCompletionInputRef, required: true }) },
     subscribe: async (_root, { input }, ctx) => {
       const orgId = String(input.orgId);
       const { lifecycle, metrics } = ctx.services;

@@ -1,7 +1,10 @@
 import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { builder, requiresOrg } from '../builder.ts';
 import { usageSummary, type UsageSummary } from '../domain/usage.ts';
+import { memberSpendThisMonth } from '../domain/member-caps.ts';
+import { FallbackReasonRef } from './ivy.ts';
 import { AiProviderRef } from './scalars.ts';
+import { MemberSpend } from './spending.ts';
 import { refuse } from '../lib/errors.ts';
 import { pageCost } from '../lib/operation-cost.ts';
 
@@ -34,7 +37,23 @@ const UsageEntry = builder.prismaObject('Completion', {
       description: 'The vendor that served it on Intervy’s account.',
     }),
     model: t.exposeString('model'),
-    inputTokens: t.exposeInt('inputTokens', { nullable: true }),
+    inputTokens: t.exposeInt('inputTokens', {
+      nullable: true,
+      description: 'Every input token, cached ones included.',
+    }),
+    cachedInputTokens: t.exposeInt('cachedInputTokens', {
+      nullable: true,
+      description: 'Input tokens the vendor served from its prompt cache, billed at the model’s cached price.',
+    }),
+    cacheSavingCredits: t.exposeInt('cacheSavingCredits', {
+      description: 'Credits the cached input tokens saved against the full input price.',
+    }),
+    fallbackReason: t.field({
+      type: FallbackReasonRef,
+      nullable: true,
+      description: 'Set when this answer ran on credits in a BYOK org (a fallback the org consented to).',
+      resolve: (c) => c.fallbackReason as 'NO_API_KEY' | 'KEY_INVALID' | 'PROVIDER_AUTH_FAILED' | null,
+    }),
     outputTokens: t.exposeInt('outputTokens', { nullable: true }),
     creditsHeld: t.exposeInt('holdAmount'),
     creditsCharged: t.exposeInt('creditsCharged', {
@@ -71,6 +90,14 @@ const UsageReport = builder.objectRef<UsageSummary & Page>('UsageReport').implem
       description: 'Anthropic Console or OpenAI Platform usage page, in BYOK mode.',
     }),
     totalCreditsCharged: t.exposeInt('totalCreditsCharged'),
+    totalCacheSavingCredits: t.exposeInt('totalCacheSavingCredits', {
+      description: 'What cached prompt tokens saved, in credits, against the full input price.',
+    }),
+    memberSpend: t.field({
+      type: [MemberSpend],
+      description: 'Each member’s credit spend this month (UTC) against their cap.',
+      resolve: (report, _a, ctx) => memberSpendThisMonth(ctx.services, report.orgId),
+    }),
     openOverageCredits: t.exposeInt('openOverageCredits', {
       description:
         'Credits owed for answers that cost more than their hold and the balance; paid off by the next top-up.',

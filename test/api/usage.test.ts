@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main as credits } from '../../src/commands/credits.ts';
+import { spendMonth } from '../../src/domain/member-caps.ts';
 import { reserveCredits } from '../../src/domain/credits.ts';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
@@ -98,6 +99,7 @@ describe('credits', () => {
       model: 'claude-haiku-5-5',
       holdAmount: 40,
       holdExpiresAt: new Date(server.clock.now().getTime() + 60_000),
+      spendMonth: spendMonth(server.clock.now()),
     });
     expect(await balanceOf(server, org.id)).toBe(60);
     server.clock.advance(59_000);
