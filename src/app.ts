@@ -16,6 +16,7 @@ import { createMaskError } from './lib/graphql-errors.ts';
 import { attachGraphqlWs } from './lib/graphql-ws.ts';
 import { renderLocalGraphiQL, serveGraphiqlAsset } from './lib/graphiql-assets.ts';
 import { ProcessLifecycle } from './lib/lifecycle.ts';
+import { createFleetLock } from './lib/fleet-lock.ts';
 import { Limits } from './lib/limits/limits.ts';
 import { createLogger, type LogSink } from './lib/logger.ts';
 import { AppMetrics } from './lib/metrics.ts';
@@ -115,6 +116,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     events: new EventEmitter(),
     inflight: new Set(),
     limits: new Limits(config, redis, log),
+    locks: createFleetLock(redis, log),
   };
 
   const originAllowed = createOriginCheck(config.transport);

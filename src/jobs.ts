@@ -1,6 +1,7 @@
 // Periodic sweeps the server runs in the background. Each also exists as an operator command.
 import { releaseExpiredHolds } from './domain/credits.ts';
 import { sweepEndedGraceWindows } from './domain/grace-window.ts';
+import { keyRetestScheduler } from './domain/key-retests.ts';
 import type { Services } from './domain/services.ts';
 
 export type Sweep = (s: Services) => Promise<unknown>;
@@ -11,6 +12,7 @@ export const SWEEPS: { name: string; run: Sweep }[] = [
     run: async (s) => s.metrics?.sweepReleases.inc(await releaseExpiredHolds(s.db, s.clock.now())),
   },
   { name: 'grace-windows', run: (s) => sweepEndedGraceWindows(s) },
+  { name: 'key-retests', run: (s) => keyRetestScheduler(s).runRound() },
 ];
 
 /** Runs every sweep now and then every SWEEP_INTERVAL_MS; `afterSweeps` is called after each complete round. */

@@ -2,6 +2,7 @@
 import type { AiProvider, KeyStatus } from '../generated/prisma/enums.ts';
 import { DecryptionError, open, seal, type Keyring } from '../lib/crypto.ts';
 import { refuse } from '../lib/errors.ts';
+import { memberKey } from '../lib/pubsub.ts';
 import { recordAudit } from './audit.ts';
 import type { Vendor } from './models.ts';
 import type { Actor, Services } from './services.ts';
@@ -161,8 +162,9 @@ export async function testPersonalKey(
   if (check.outcome === 'unreachable') return { ok: false, status: row.status, message: check.message };
   // 429 comes after authentication: the key is genuine, but it cannot serve Ivy right now.
   const status: KeyStatus = check.outcome === 'invalid' ? 'INVALID' : 'VALID';
+  const testedAt = s.clock.now();
   await s.db.$transaction(async (tx) => {
-    await tx.personalApiKey.update({ where: { id: row.id }, data: { status, lastTestedAt: s.clock.now() } });
+    await tx.personalApiKey.update({ where: { id: row.id }, data: { status, lastTestedAt: testedAt } });
     await recordAudit(tx, {
       orgId: input.orgId,
       actorId: actor.userId,
@@ -171,12 +173,34 @@ export async function testPersonalKey(
     });
   });
   s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
+  if (status !== row.status) pushKeyStatus(s, { ...input, userId: actor.userId, vendor }, row.status, status, testedAt);
   return { ok: check.outcome === 'valid', status, message: check.message };
+}
+
+/** Tells the member (and no one else) that their key's status changed. Published after commit. */
+export function pushKeyStatus(
+  s: Services,
+  key: { orgId: string; userId: string; vendor: Vendor },
+  previousStatus: KeyStatus,
+  status: KeyStatus,
+  testedAt: Date | null,
+): void {
+  s.pubsub.publish('viewerKeyStatusChanged', memberKey(key.orgId, key.userId), {
+    orgId: key.orgId,
+    userId: key.userId,
+    provider: key.vendor,
+    status,
+    previousStatus,
+    testedAt: testedAt?.toISOString() ?? null,
+  });
 }
 
 /** Marks a key INVALID after the provider refused it mid-use (a 401 during an Ivy completion). */
 export async function markKeyInvalid(s: Services, orgId: string, userId: string, vendor: Vendor): Promise<void> {
-  await s.db.$transaction(async (tx) => {
+  const before = await s.db.$transaction(async (tx) => {
+    const [row] = await tx.$queryRaw<{ status: KeyStatus }[]>`
+      SELECT status::text AS status FROM personal_api_keys
+      WHERE org_id = ${orgId}::uuid AND user_id = ${userId}::uuid AND provider = ${vendor}::"AiProvider" FOR UPDATE`;
     const { count } = await tx.personalApiKey.updateMany({
       where: { orgId, userId, provider: vendor },
       data: { status: 'INVALID' },
@@ -188,6 +212,8 @@ export async function markKeyInvalid(s: Services, orgId: string, userId: string,
         action: 'personal_key.invalidated',
         detail: { provider: vendor },
       });
+    return row?.status;
   });
   s.pubsub.publish('orgAiSettingsChanged', orgId, { orgId });
+  if (before && before !== 'INVALID') pushKeyStatus(s, { orgId, userId, vendor }, before, 'INVALID', null);
 }

@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/database.ts';
+import type { FleetLock } from '../lib/fleet-lock.ts';
 import type { Limits } from '../lib/limits/limits.ts';
 import type { Lifecycle } from '../lib/lifecycle.ts';
 import type { Logger } from '../lib/logger.ts';
@@ -27,6 +28,8 @@ export interface Services {
   inflight: Set<{ cancel(): Promise<unknown> }>;
   /** Rate and concurrency limits (RATE_LIMITED). */
   limits: Limits;
+  /** Background work that one instance of the fleet runs at a time (Redis lock; always granted without Redis). */
+  locks: FleetLock;
   /** Serving or draining; completions end with SERVER_SHUTTING_DOWN when shutdownSignal aborts. */
   lifecycle?: Lifecycle;
   /** Prometheus counters of our own (lib/metrics.ts); absent in operator commands. */
@@ -39,6 +42,8 @@ export interface DomainEvents {
   ];
   /** A completion started being accepted, or one left `inflight` (settled, or refused before it held anything). */
   'inflight-changed': [size: number];
+  /** A round of scheduled key re-tests ran on this instance. */
+  'key-retest-round': [round: import('./key-retests.ts').RetestRound];
 }
 
 /** The signed-in member acting in one org. */

@@ -16,12 +16,33 @@ export interface OrgSettingsChangedEvent {
   orgId: string;
 }
 
-type Topics = { orgAiSettingsChanged: [orgId: string, event: OrgSettingsChangedEvent] };
+/** A member's own key changed status (a test, a scheduled re-test, or a provider refusing it mid-answer). */
+export interface KeyStatusChangedEvent {
+  orgId: string;
+  userId: string;
+  provider: 'ANTHROPIC' | 'OPENAI';
+  status: 'UNTESTED' | 'VALID' | 'INVALID';
+  previousStatus: 'UNTESTED' | 'VALID' | 'INVALID';
+  testedAt: string | null;
+}
+
+export type Topics = {
+  orgAiSettingsChanged: [orgId: string, event: OrgSettingsChangedEvent];
+  /** Keyed by memberKey(orgId, userId): only that member hears it. */
+  viewerKeyStatusChanged: [memberKey: string, event: KeyStatusChangedEvent];
+};
+export type TopicName = keyof Topics;
+
+/** The routing id of one member's own events. */
+export const memberKey = (orgId: string, userId: string) => `${orgId}:${userId}`;
 
 export interface AppPubSub {
-  /** "This org's AI settings changed": subscribers hear it once per burst, shortly after. */
-  publish(topic: 'orgAiSettingsChanged', orgId: string, event: OrgSettingsChangedEvent): void;
-  subscribe(topic: 'orgAiSettingsChanged', orgId: string): AsyncIterable<OrgSettingsChangedEvent>;
+  /**
+   * orgAiSettingsChanged ("this org's AI settings changed"): subscribers hear it once per burst, shortly after.
+   * viewerKeyStatusChanged: delivered at once, to that member only.
+   */
+  publish<K extends TopicName>(topic: K, id: string, event: Topics[K][1]): void;
+  subscribe<K extends TopicName>(topic: K, id: string): AsyncIterable<Topics[K][1]>;
   /** Runs one GraphQL operation so that all its settings changes count as one burst. */
   batch<T>(fn: () => T | Promise<T>): Promise<T>;
   /** Test hook: the coalescer (pending bursts, deliveries per org). */
@@ -34,11 +55,9 @@ export interface AppPubSub {
 
 const CHANNEL = 'ivy:events:v1';
 
-interface Relayed {
-  origin: string;
-  topic: 'orgAiSettingsChanged';
-  orgId: string;
-}
+type Relayed =
+  | { origin: string; topic: 'orgAiSettingsChanged'; orgId: string }
+  | { origin: string; topic: 'viewerKeyStatusChanged'; id: string; event: KeyStatusChangedEvent };
 
 /** `observer` (tests, metrics) hears each publish, each subscriber going live or away, and each event delivered. */
 export function createAppPubSub(opts: {
@@ -51,9 +70,9 @@ export function createAppPubSub(opts: {
   const instanceId = randomUUID();
   const { redis, log } = opts;
 
-  const relay = (orgId: string) => {
+  const relay = (message: Relayed) => {
     if (!redis) return;
-    const message: Relayed = { origin: instanceId, topic: 'orgAiSettingsChanged', orgId };
+    const orgId = message.topic === 'orgAiSettingsChanged' ? message.orgId : message.event.orgId;
     redis.commands.publish(CHANNEL, JSON.stringify(message)).catch((err: unknown) => {
       // The state change is logged by the link; this is the per-event detail.
       log.debug('a settings event was not relayed to other instances (redis unreachable)', { orgId, error: err });
@@ -68,19 +87,33 @@ export function createAppPubSub(opts: {
       return;
     }
     // Our own events were delivered locally already.
-    if (m.origin === instanceId || m.topic !== 'orgAiSettingsChanged' || typeof m.orgId !== 'string') return;
-    local.publish('orgAiSettingsChanged', m.orgId, { orgId: m.orgId });
+    if (m.origin === instanceId) return;
+    if (m.topic === 'orgAiSettingsChanged' && typeof m.orgId === 'string')
+      local.publish('orgAiSettingsChanged', m.orgId, { orgId: m.orgId });
+    if (m.topic === 'viewerKeyStatusChanged' && typeof m.id === 'string' && m.event)
+      local.publish('viewerKeyStatusChanged', m.id, m.event);
   });
 
   const settingsEvents = new Coalescer((orgId) => {
     local.publish('orgAiSettingsChanged', orgId, { orgId });
-    relay(orgId);
+    relay({ origin: instanceId, topic: 'orgAiSettingsChanged', orgId });
   }, opts.coalesce);
 
   const listening = new Listening();
   const pubsub: AppPubSub = {
-    publish: (_topic, orgId) => settingsEvents.changed(orgId),
-    subscribe: (topic, orgId) => listening.track(orgId, local.subscribe(topic, orgId)),
+    publish: (topic, id, event) => {
+      if (topic === 'orgAiSettingsChanged') return settingsEvents.changed(id);
+      const keyEvent = event as KeyStatusChangedEvent;
+      local.publish('viewerKeyStatusChanged', id, keyEvent);
+      relay({ origin: instanceId, topic: 'viewerKeyStatusChanged', id, event: keyEvent });
+    },
+    subscribe: <K extends TopicName>(topic: K, id: string) =>
+      listening.track(
+        id,
+        (local.subscribe as (t: TopicName, key: string) => AsyncIterable<unknown>)(topic, id) as AsyncIterable<
+          Topics[K][1]
+        >,
+      ),
     whenSubscribed: (orgId, count) => listening.when(orgId, count),
     subscribers: (orgId) => listening.count(orgId),
     batch: (fn) => settingsEvents.batch(fn),

@@ -1,11 +1,14 @@
 // Keys that look after themselves: readiness counts for admins, the fallback-to-credits consent, and each member's
 // own key status pushed to them alone.
-import { builder } from '../builder.ts';
+import { builder, requiresOrg } from '../builder.ts';
 import * as settings from '../domain/ai-settings.ts';
 import { keyReadiness } from '../domain/key-readiness.ts';
-import { PERMISSIONS } from '../domain/permissions.ts';
+import { PERMISSIONS, roleHas } from '../domain/permissions.ts';
+import { refuse } from '../lib/errors.ts';
+import { memberKey, type KeyStatusChangedEvent } from '../lib/pubsub.ts';
+import { whileAllowed } from '../lib/subscriptions.ts';
+import { AiProviderRef, KeyStatusRef } from './scalars.ts';
 import { WRITE_COST } from '../lib/operation-cost.ts';
-import { requiresOrg } from '../builder.ts';
 import { OrgAiSettings } from './ai-settings.ts';
 import { KeyReadinessRef } from './key-readiness.ts';
 
@@ -43,5 +46,46 @@ builder.mutationField('setFallbackToCredits', (t) =>
       await settings.setFallbackToCredits(ctx.services, ctx.viewer!, { orgId, enabled: input.enabled });
       return settings.orgAiSettings(ctx.services, orgId);
     },
+  }),
+);
+
+const ACCESS_REVOKED = Symbol('access revoked');
+
+const KeyStatusChange = builder.objectRef<KeyStatusChangedEvent>('KeyStatusChange').implement({
+  description: 'One of the viewer’s own keys changed status.',
+  fields: (t) => ({
+    provider: t.expose('provider', { type: AiProviderRef }),
+    status: t.expose('status', { type: KeyStatusRef }),
+    previousStatus: t.expose('previousStatus', { type: KeyStatusRef }),
+    testedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'The test that found it (null when an Ivy answer found the key refused).',
+      resolve: (e) => (e.testedAt ? new Date(e.testedAt) : null),
+    }),
+  }),
+});
+
+builder.subscriptionField('viewerKeyStatusChanged', (t) =>
+  t.field({
+    ...requiresOrg(
+      'personal-key:manage',
+      'The viewer’s own keys in the org, each time one changes status: found by the scheduled re-test, by a Test, or by a provider refusing it during an answer. Only that member hears it.',
+    ),
+    type: KeyStatusChange,
+    args: { orgId: t.arg.id({ required: true }) },
+    subscribe: (_r, args, ctx) =>
+      whileAllowed(
+        ctx.services.pubsub.subscribe('viewerKeyStatusChanged', memberKey(String(args.orgId), ctx.viewer!.userId)),
+        async () => {
+          const membership = await ctx.refreshMembership(String(args.orgId));
+          return membership !== null && roleHas(membership.role, 'personal-key:manage');
+        },
+        ACCESS_REVOKED,
+      ),
+    resolve: (event) =>
+      event === ACCESS_REVOKED
+        ? refuse('FORBIDDEN', 'You are not a member of that org, or your role does not allow this.')
+        : event,
   }),
 );

@@ -29,7 +29,7 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
   const { res, req } = ex;
   const requestId = newId('req_');
   const headers = { 'request-id': requestId };
-  const verdict = judgeRequest(ex.auth.key, ex.body);
+  const verdict = ex.revoked ? 'invalid' : judgeRequest(ex.auth.key, ex.body);
   if (verdict === 'missing')
     return sendJson(res, 401, errorBody('authentication_error', 'x-api-key header is required'), headers);
   if (verdict === 'invalid') return sendJson(res, 401, errorBody('authentication_error', 'invalid x-api-key'), headers);
@@ -87,7 +87,11 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
         content: [{ type: 'text', text: reply.deltas.join('') }],
         stop_reason: stopReason,
         stop_sequence: null,
-        usage: { input_tokens: reply.inputTokens, output_tokens: reply.outputTokens },
+        usage: {
+          input_tokens: reply.inputTokens - reply.cachedInputTokens,
+          cache_read_input_tokens: reply.cachedInputTokens,
+          output_tokens: reply.outputTokens,
+        },
       },
       headers,
     );
@@ -107,10 +111,11 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
       content: [],
       stop_reason: null,
       stop_sequence: null,
+      // Like the real API: input_tokens leaves out the tokens read from the prompt cache.
       usage: {
-        input_tokens: reply.inputTokens,
+        input_tokens: reply.inputTokens - reply.cachedInputTokens,
         cache_creation_input_tokens: 0,
-        cache_read_input_tokens: 0,
+        cache_read_input_tokens: reply.cachedInputTokens,
         output_tokens: 1,
       },
     },
@@ -138,7 +143,13 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
   send('message_delta', {
     type: 'message_delta',
     delta: { stop_reason: stopReason, stop_sequence: null },
-    usage: { output_tokens: reply.outputTokens },
+    // Current API versions repeat the cumulative input figures here.
+    usage: {
+      input_tokens: reply.inputTokens - reply.cachedInputTokens,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: reply.cachedInputTokens,
+      output_tokens: reply.outputTokens,
+    },
   });
   send('message_stop', { type: 'message_stop' });
   res.end();

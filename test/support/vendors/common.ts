@@ -36,6 +36,10 @@ export interface FakeVendorServer {
   onAbort(timeoutMs?: number): Promise<AbortRecord>;
   // Resolves once at least `count` aborts have been recorded in total (race-free when the abort already happened).
   waitForAborts(count?: number, timeoutMs?: number): Promise<AbortRecord>;
+  /** Revokes a key at the provider: from now on every request with it gets the vendor's 401. */
+  revoke(key: string): void;
+  /** While true, every request gets a 503 (the provider is down): key checks report it unreachable. */
+  outage: boolean;
   close(): Promise<void>;
 }
 
@@ -56,6 +60,8 @@ export interface Directives {
   fail500: boolean;
   deltas: number | null;
   usage: { input: number; output: number } | null;
+  /** Input tokens the reply reports as read from the prompt cache (part of the input). */
+  cached: number;
 }
 
 export function parseDirectives(text: string): Directives {
@@ -73,6 +79,7 @@ export function parseDirectives(text: string): Directives {
     fail500: text.includes('[[500]]'),
     deltas: num(/\[\[deltas:(\d+)\]\]/),
     usage: usage ? { input: Number(usage[1]), output: Number(usage[2]) } : null,
+    cached: num(/\[\[cached:(\d+)\]\]/) ?? 0,
   };
 }
 
@@ -84,7 +91,9 @@ const stripDirectives = (text: string) =>
 
 export interface Reply {
   deltas: string[];
+  /** Every input token, cached ones included. */
   inputTokens: number;
+  cachedInputTokens: number;
   outputTokens: number;
   truncated: boolean;
 }
@@ -101,9 +110,11 @@ export function planReply(promptText: string, lastUserMessage: string, maxTokens
     deltas = deltas.slice(0, cap);
     truncated = true;
   }
+  const inputTokens = d.usage?.input ?? Math.ceil(promptText.length / 4);
   return {
     deltas,
-    inputTokens: d.usage?.input ?? Math.ceil(promptText.length / 4),
+    inputTokens,
+    cachedInputTokens: Math.min(d.cached, inputTokens),
     outputTokens: d.usage?.output ?? Math.min(deltas.length * 3, maxTokens),
     truncated,
   };
@@ -164,6 +175,8 @@ export interface Exchange {
   res: ServerResponse;
   path: string;
   auth: { scheme: AuthScheme; key: string | null };
+  /** The key was revoked at the provider (FakeVendorServer.revoke): answer the vendor's 401. */
+  revoked: boolean;
   body: Record<string, unknown> | null;
   readonly gone: boolean;
   // Resolves after ms, or early when the client disconnects.
@@ -181,6 +194,9 @@ export async function startFakeServer(
   const requests: RecordedRequest[] = [];
   const aborts: AbortRecord[] = [];
   const events = new EventEmitter();
+  const revoked = new Set<string>();
+  const state = { outage: false };
+  const hash = (key: string) => createHash('sha256').update(key).digest('hex');
 
   const server = createServer((req, res) => {
     const startedAt = performance.now();
@@ -204,6 +220,7 @@ export async function startFakeServer(
       path,
       body: null,
       auth: readAuth(req),
+      revoked: false,
       get gone() {
         return gone;
       },
@@ -237,6 +254,8 @@ export async function startFakeServer(
       };
       requests.push(record);
       events.emit('request', record);
+      if (state.outage) return sendJson(res, 503, { error: { message: 'The service is temporarily unavailable.' } });
+      exchange.revoked = key !== null && revoked.has(hash(key));
       await handle(exchange);
     })().catch((err: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: `stand-in failure: ${String(err)}` } });
@@ -273,6 +292,13 @@ export async function startFakeServer(
     onAbort: (timeoutMs = 5000) => waitFor<AbortRecord>('abort', timeoutMs),
     waitForAborts: (count = 1, timeoutMs = 5000) =>
       waitFor<AbortRecord>('abort', timeoutMs, () => (aborts.length >= count ? aborts[count - 1] : undefined)),
+    revoke: (key) => void revoked.add(hash(key)),
+    get outage() {
+      return state.outage;
+    },
+    set outage(on: boolean) {
+      state.outage = on;
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

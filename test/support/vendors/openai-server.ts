@@ -30,7 +30,7 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
   const { res, req } = ex;
   const headers = { 'x-request-id': newId('req_', 16), 'openai-processing-ms': '12', 'openai-version': '2020-10-01' };
   const key = ex.auth.key;
-  const verdict = judgeRequest(key, ex.body);
+  const verdict = ex.revoked ? 'invalid' : judgeRequest(key, ex.body);
   if (verdict === 'missing') {
     return sendJson(
       res,
@@ -119,10 +119,18 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
   const id = newId('chatcmpl-', 14);
   const created = Math.floor(Date.now() / 1000);
   const finishReason = reply.truncated ? 'length' : 'stop';
+  // prompt_tokens counts every input token; the cached part is in prompt_tokens_details.
   const usage = {
     prompt_tokens: reply.inputTokens,
     completion_tokens: reply.outputTokens,
     total_tokens: reply.inputTokens + reply.outputTokens,
+    prompt_tokens_details: { cached_tokens: reply.cachedInputTokens, audio_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
   };
 
   if (body.stream !== true) {
