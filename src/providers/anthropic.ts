@@ -5,7 +5,7 @@ import Anthropic, {
   APIUserAbortError,
 } from '@anthropic-ai/sdk';
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
-import { checkKeyWith, drive, type SdkErrors, type Tally } from './shared.ts';
+import { cached, checkKeyWith, drive, type SdkErrors, type Tally } from './shared.ts';
 import type { ProviderAdapter, ProviderOptions, StreamPart } from './types.ts';
 
 const VENDOR = 'Anthropic';
@@ -32,7 +32,7 @@ const usagePart = (tally: Tally): StreamPart => ({
   type: 'usage',
   inputTokens: tally.inputTokens,
   outputTokens: tally.outputTokens,
-  cachedInputTokens: tally.cachedInputTokens,
+  ...cached(tally),
 });
 
 function translate(event: RawMessageStreamEvent, tally: Tally): StreamPart[] {

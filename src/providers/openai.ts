@@ -1,6 +1,6 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { checkKeyWith, drive, type SdkErrors, type Tally } from './shared.ts';
+import { cached, checkKeyWith, drive, type SdkErrors, type Tally } from './shared.ts';
 import type { ProviderAdapter, ProviderOptions, StreamPart } from './types.ts';
 
 const VENDOR = 'OpenAI';
@@ -22,7 +22,7 @@ function translate(chunk: ChatCompletionChunk, tally: Tally): StreamPart[] {
       type: 'usage',
       inputTokens: tally.inputTokens,
       outputTokens: tally.outputTokens,
-      cachedInputTokens: tally.cachedInputTokens,
+      ...cached(tally),
     });
   }
   return parts;

@@ -23,6 +23,10 @@ export interface Tally {
   completed: boolean;
 }
 
+/** The cached-input figure of a part, present only when the vendor reported one. */
+export const cached = (tally: Tally): { cachedInputTokens?: number } =>
+  tally.cachedInputTokens == null ? {} : { cachedInputTokens: tally.cachedInputTokens };
+
 const REDACTED = '[redacted]';
 const FRAGMENT = 8;
 
@@ -130,7 +134,7 @@ export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> 
     ...f,
     inputTokens: tally.inputTokens,
     outputTokens: tally.outputTokens,
-    cachedInputTokens: tally.cachedInputTokens,
+    ...cached(tally),
   });
   if (!req.apiKey.trim()) {
     yield end({ code: 'PROVIDER_AUTH_FAILED', message: `No ${vendor} API key is configured.` });
@@ -176,7 +180,7 @@ export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> 
         type: 'finish',
         inputTokens: tally.inputTokens,
         outputTokens: tally.outputTokens,
-        cachedInputTokens: tally.cachedInputTokens,
+        ...cached(tally),
       };
     else
       last = end({

@@ -32,7 +32,13 @@ describe.each(VENDORS)('%s adapter against the loopback stand-in', (_name, vendo
 
   it('passes through the exact token counts the provider reports', async () => {
     const parts = await collect(adapter().stream(request('[[usage:1234:56]] hi')));
-    expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens: 1234, outputTokens: 56 });
+    expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens: 1234, outputTokens: 56, cachedInputTokens: 0 });
+  });
+
+  it('reports cached input tokens as part of the input, the vendor’s own way', async () => {
+    const parts = await collect(adapter().stream(request('[[usage:1234:56]] [[cached:1000]] hi')));
+    // Anthropic's input_tokens leaves out cache reads and OpenAI's prompt_tokens includes them: both end up here.
+    expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens: 1234, outputTokens: 56, cachedInputTokens: 1000 });
   });
 
   it('honours maxRetries on a 429 before giving up', async () => {

@@ -23,8 +23,13 @@ describe('Anthropic adapter against the loopback stand-in', () => {
     expect(texts(parts)).toEqual(['t1 ', 't2 ', 't3 ', 't4 ', 't5 ']);
     expectSingleTerminal(parts);
     const inputTokens = Math.ceil((SYSTEM + content).length / 4);
-    expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens, outputTokens: 15 });
-    expect(parts.filter((p) => p.type === 'usage').at(-1)).toEqual({ type: 'usage', inputTokens, outputTokens: 15 });
+    expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens, outputTokens: 15, cachedInputTokens: 0 });
+    expect(parts.filter((p) => p.type === 'usage').at(-1)).toEqual({
+      type: 'usage',
+      inputTokens,
+      outputTokens: 15,
+      cachedInputTokens: 0,
+    });
     expect(standIn.server.requests).toHaveLength(1);
     expect(standIn.server.requests[0]).toMatchObject({
       method: 'POST',
@@ -81,6 +86,7 @@ describe('Anthropic adapter against the loopback stand-in', () => {
       message: 'Anthropic reported an error mid-reply: "Overloaded". Try again later.',
       inputTokens: Math.ceil((SYSTEM + content).length / 4),
       outputTokens: 1,
+      cachedInputTokens: 0,
     });
   });
 
