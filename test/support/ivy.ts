@@ -12,6 +12,7 @@ export const IVY = /* GraphQL */ `
         provider
         model
         billing
+        fallbackReason
       }
       ... on IvyTextDelta {
         text
