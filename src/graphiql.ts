@@ -49,7 +49,9 @@ export const GRAPHIQL_EXAMPLES = /* GraphQL */ `
         hint
         status
         lastTestedAt
+        lastUsedAt
       }
+      fallbackToCredits
       graceWindow {
         endsAt
         active
@@ -69,6 +71,105 @@ export const GRAPHIQL_EXAMPLES = /* GraphQL */ `
       membersTotal
       membersWithKey
       membersWithValidKey
+      fallbackToCredits
+      keyReadiness {
+        valid
+        invalid
+        untested
+        notSaved
+        notTestedWithinInterval
+      }
+    }
+  }
+
+  # Org Admins: do members' keys still work today? Counts only, never who.
+  query KeyReadiness($orgId: ID!) {
+    orgAiSettings(orgId: $orgId) {
+      keyReadiness {
+        provider
+        membersTotal
+        valid
+        invalid
+        untested
+        notSaved
+        notTestedWithinInterval
+        intervalSeconds
+      }
+    }
+  }
+
+  # Org Admins: let members without a usable key fall back to Intervy Credits (off by default).
+  mutation AllowFallback($orgId: ID!) {
+    setFallbackToCredits(input: { orgId: $orgId, enabled: true }) {
+      fallbackToCredits
+    }
+  }
+
+  # Org Admins: 500 credits a month for every member, unless a member has a cap of their own.
+  mutation DefaultCap($orgId: ID!) {
+    setDefaultMemberCreditCap(input: { orgId: $orgId, monthlyCredits: 500 }) {
+      member {
+        email
+      }
+      monthlyCap
+      spentThisMonth
+    }
+  }
+
+  mutation MemberCap($orgId: ID!, $userId: ID!) {
+    setMemberCreditCap(input: { orgId: $orgId, userId: $userId, monthlyCredits: 2000 }) {
+      monthlyCap
+      capSource
+      remaining
+      resetsAt
+    }
+  }
+
+  # Before sending a long request: what it would hold, against the balance and your remaining cap.
+  query Estimate($orgId: ID!) {
+    ivyCompletionEstimate(
+      input: { orgId: $orgId, maxTokens: 4000, messages: [{ role: USER, content: "Draft interview feedback" }] }
+    ) {
+      billing
+      holdCredits
+      creditBalance
+      remainingCap
+      capResetsAt
+      refusal
+    }
+    viewerSpend(orgId: $orgId) {
+      spentThisMonth
+      monthlyCap
+      remaining
+    }
+  }
+
+  # Org Admins and Staffing: the Usage page, with cache savings, fallbacks and each member's spend against their cap.
+  query Usage($orgId: ID!) {
+    usage(orgId: $orgId, first: 10) {
+      trackingAvailable
+      totalCreditsCharged
+      totalCacheSavingCredits
+      memberSpend {
+        member {
+          email
+        }
+        spentThisMonth
+        monthlyCap
+        remaining
+      }
+      entries {
+        edges {
+          node {
+            requestId
+            inputTokens
+            cachedInputTokens
+            cacheSavingCredits
+            creditsCharged
+            fallbackReason
+          }
+        }
+      }
     }
   }
 
@@ -96,6 +197,16 @@ export const GRAPHIQL_EXAMPLES = /* GraphQL */ `
       ok
       status
       message
+    }
+  }
+
+  # Your own keys only: pushed when the scheduled re-test (or a Test, or a refused answer) changes a status.
+  subscription WatchMyKeys($orgId: ID!) {
+    viewerKeyStatusChanged(orgId: $orgId) {
+      provider
+      status
+      previousStatus
+      testedAt
     }
   }
 

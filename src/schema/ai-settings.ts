@@ -24,6 +24,10 @@ const AiModelRef = builder.objectRef<AiModel>('AiModel').implement({
     creditsPer1kOutputTokens: t.exposeInt('creditsPer1kOutput', {
       description: 'Credits per 1,000 output tokens when billed to credits.',
     }),
+    creditsPer1MCachedInputTokens: t.exposeInt('creditsPer1MCachedInput', {
+      description:
+        'Credits per 1,000,000 input tokens the vendor served from its prompt cache, when billed to credits.',
+    }),
   }),
 });
 

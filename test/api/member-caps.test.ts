@@ -116,7 +116,7 @@ describe('a member cap under concurrency', () => {
     expect(during).toMatchObject({ spentThisMonth: 10 * hold, monthlyCap: cap, remaining: cap - 10 * hold });
 
     subs.forEach((s) => s.stop());
-    ws.dispose();
+    void ws.dispose();
     const ids = firsts.flatMap((r, i) => (r.data?.ivyCompletion ? [`cap-${i}`] : []));
     const rows = await Promise.all(ids.map((id) => waitForSettlement(server, org.id, id)));
     const charged = rows.reduce((n, r) => n + r.creditsCharged, 0);
