@@ -3,14 +3,15 @@ import type { AiProvider, Plan } from '../generated/prisma/enums.ts';
 import { refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
 import type { AiModel } from './models.ts';
-import { daysRemaining, effectiveProvider, graceWindowOpen, mayChooseProvider, planAllowsByok } from './plans.ts';
+import {
+  effectiveProvider,
+  graceWindowView,
+  mayChooseProvider,
+  providerChangeEndsGraceWindow,
+  type GraceWindowView,
+} from './grace-window.ts';
+import { planAllowsByok } from './plans.ts';
 import type { Actor, Services } from './services.ts';
-
-export interface GraceWindowView {
-  endsAt: Date;
-  active: boolean;
-  daysRemaining: number;
-}
 
 export interface OrgAiSettingsView {
   orgId: string;
@@ -47,13 +48,7 @@ export async function orgAiSettings(s: Services, orgId: string): Promise<OrgAiSe
     plan: org.plan,
     byokAvailable: planAllowsByok(org.plan),
     byokActive: effective !== 'INTERVY_CREDITS',
-    graceWindow: org.graceWindowEndsAt
-      ? {
-          endsAt: org.graceWindowEndsAt,
-          active: graceWindowOpen(org, now),
-          daysRemaining: daysRemaining(org.graceWindowEndsAt, now),
-        }
-      : null,
+    graceWindow: graceWindowView(org, now),
     updatedAt: org.updatedAt,
   };
 }
@@ -98,8 +93,7 @@ export async function updateProvider(
         `Bring Your Own Key is available on the Growth plan and above; this org is on ${org.plan}. Upgrade to use ${input.provider === 'ANTHROPIC' ? 'Anthropic' : 'OpenAI'}.`,
       );
     }
-    // Switching back to credits ends a legacy grace window: there is nothing left for it to protect.
-    const endsWindow = input.provider === 'INTERVY_CREDITS' && org.grace_window_ends_at !== null;
+    const endsWindow = providerChangeEndsGraceWindow({ graceWindowEndsAt: org.grace_window_ends_at }, input.provider);
     await tx.org.update({
       where: { id: input.orgId },
       data: {

@@ -7,7 +7,7 @@ import type { Db } from '../lib/database.ts';
 import { keyHint, sealPersonalKey } from './key-vault.ts';
 import { writeLegacyByokSetting } from './legacy-byok.ts';
 import { moveLegacyByokSetting } from './legacy-byok-move.ts';
-import { GRACE_WINDOW_DAYS } from './plans.ts';
+import { GRACE_WINDOW_DAYS } from './grace-window.ts';
 
 interface DemoOrg {
   slug: string;

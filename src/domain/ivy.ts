@@ -8,7 +8,7 @@ import { loadOrg } from './ai-settings.ts';
 import { recordByokCompletion, reserveCredits } from './credits.ts';
 import { personalKeyForCall, vendorName } from './key-vault.ts';
 import type { AiModel, Vendor } from './models.ts';
-import { effectiveProvider } from './plans.ts';
+import { effectiveProvider } from './grace-window.ts';
 import { holdFor } from './pricing.ts';
 import type { Actor, Services } from './services.ts';
 

@@ -2,7 +2,7 @@
 // become the org's, the admin's key becomes their personal key, and an org below Growth gets the grace window.
 import type { LegacyByokSetting, Prisma } from '../generated/prisma/client.ts';
 import type { Vendor } from './models.ts';
-import { DAY_MS, type Clock } from '../lib/clock.ts';
+import type { Clock } from '../lib/clock.ts';
 import type { Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/database.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
@@ -10,7 +10,7 @@ import { recordAudit } from './audit.ts';
 import { checkKeyFormat, keyHint, sealPersonalKey, vendorName } from './key-vault.ts';
 import { decryptLegacyKey, LegacyKeyUnreadable } from './legacy-byok.ts';
 import { BYOK_MODELS } from './models.ts';
-import { GRACE_WINDOW_DAYS, planAllowsByok } from './plans.ts';
+import { openGraceWindow } from './grace-window.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -92,8 +92,7 @@ async function planMove(db: Tx, row: LegacyByokSetting, legacyKey: Buffer, now: 
     adminUserId: row.adminUserId,
     orgSetting: adopts ? 'adopted' : 'kept',
     personalKey: existingKey ? 'kept' : 'created',
-    graceWindowEndsAt:
-      adopts && !planAllowsByok(org.plan) ? new Date(now.getTime() + GRACE_WINDOW_DAYS * DAY_MS) : null,
+    graceWindowEndsAt: adopts ? openGraceWindow(org.plan, now) : null,
     row,
     apiKey,
   };

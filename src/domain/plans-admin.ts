@@ -9,7 +9,7 @@ import type { Db } from '../lib/database.ts';
 import { refuse } from '../lib/errors.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import { recordAudit } from './audit.ts';
-import { planAllowsByok } from './plans.ts';
+import { planChangeClearsGraceWindow } from './grace-window.ts';
 
 export interface PlanChange {
   orgId: string;
@@ -31,7 +31,7 @@ export async function setOrgPlan(
     const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM orgs WHERE slug = ${slug} FOR UPDATE`;
     if (!locked) return refuse('BAD_USER_INPUT', `No org with slug "${slug}".`);
     const org = await tx.org.findUniqueOrThrow({ where: { id: locked.id } });
-    const graceWindowCleared = planAllowsByok(plan) && org.graceWindowEndsAt !== null;
+    const graceWindowCleared = planChangeClearsGraceWindow(org, plan);
     const result: PlanChange = {
       orgId: org.id,
       slug,

@@ -2,7 +2,7 @@
 // to the member's provider, so there is nothing to list and the page points at the provider's own dashboard.
 import type { AiProvider } from '../generated/prisma/enums.ts';
 import { loadOrg } from './ai-settings.ts';
-import { effectiveProvider } from './plans.ts';
+import { effectiveProvider } from './grace-window.ts';
 import type { Services } from './services.ts';
 
 export const PROVIDER_DASHBOARDS: Record<Exclude<AiProvider, 'INTERVY_CREDITS'>, { name: string; url: string }> = {

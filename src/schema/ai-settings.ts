@@ -1,6 +1,7 @@
 import { AiProviderRef, KeyStatusRef, PlanRef } from './scalars.ts';
 import { builder, requiresOrg } from '../builder.ts';
 import * as settings from '../domain/ai-settings.ts';
+import type { GraceWindowView } from '../domain/grace-window.ts';
 import type { AiModel } from '../domain/models.ts';
 import { roleHas } from '../domain/permissions.ts';
 import { refuse } from '../lib/errors.ts';
@@ -26,7 +27,7 @@ const AiModelRef = builder.objectRef<AiModel>('AiModel').implement({
   }),
 });
 
-const GraceWindow = builder.objectRef<settings.GraceWindowView>('GraceWindow').implement({
+const GraceWindow = builder.objectRef<GraceWindowView>('GraceWindow').implement({
   description: 'The 30-day window in which an org that used per-admin BYOK keeps it on a plan below Growth.',
   fields: (t) => ({
     endsAt: t.expose('endsAt', { type: 'DateTime' }),
