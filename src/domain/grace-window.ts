@@ -11,6 +11,7 @@ import type { Db } from '../lib/database.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import { recordAudit } from './audit.ts';
+import { lockOrg } from './orgs.ts';
 import { BYOK_PLANS, planAllowsByok, type OrgAiState } from './plans.ts';
 
 export const GRACE_WINDOW_DAYS = 30;
@@ -118,8 +119,7 @@ export async function sweepEndedGraceWindows(deps: GraceSweepDeps): Promise<Ende
   const ended: EndedGraceWindow[] = [];
   for (const { id } of due) {
     const done = await deps.db.$transaction(async (tx) => {
-      await tx.$queryRaw`SELECT 1 FROM orgs WHERE id = ${id}::uuid FOR UPDATE`;
-      const org = await tx.org.findUnique({ where: { id } });
+      const org = await lockOrg(tx, { id });
       // Another server's sweep, an upgrade or an admin's own switch may have come first.
       if (!org || !graceWindowNeedsSweep(org, now)) return null;
       await tx.org.update({ where: { id }, data: { aiProvider: 'INTERVY_CREDITS', aiModel: null } });

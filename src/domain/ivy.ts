@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { AiProvider } from '../generated/prisma/enums.ts';
 import { refuse, type ErrorCode } from '../lib/errors.ts';
 import type { ChatMessage, StreamPart } from '../providers/types.ts';
-import { loadOrg } from './ai-settings.ts';
+import { loadOrg } from './orgs.ts';
 import { recordByokCompletion, reserveCredits } from './credits.ts';
 import { personalKeyForCall, vendorName } from './key-vault.ts';
 import type { AiModel, Vendor } from './models.ts';
@@ -93,7 +93,7 @@ export async function acceptCompletion(
   input: IvyCompletionInput,
 ): Promise<AcceptedCompletion> {
   const { maxTokens, messages } = validate(input);
-  const org = await loadOrg(s, input.orgId);
+  const org = await loadOrg(s.db, input.orgId);
   const now = s.clock.now();
   const provider = effectiveProvider(org, now);
   const requestId = input.requestId ?? randomUUID();

@@ -11,6 +11,7 @@ import { checkKeyFormat, keyHint, sealPersonalKey, vendorName } from './key-vaul
 import { decryptLegacyKey, LegacyKeyUnreadable } from './legacy-byok.ts';
 import { BYOK_MODELS } from './models.ts';
 import { openGraceWindow } from './grace-window.ts';
+import { lockOrg } from './orgs.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -155,7 +156,7 @@ export async function moveLegacyByokSetting(
     include: { org: { select: { slug: true } } },
   });
   if (!locked) return { orgId: row.orgId, slug: row.org.slug, outcome: 'already-moved' };
-  await tx.$queryRaw`SELECT 1 FROM orgs WHERE id = ${row.orgId}::uuid FOR UPDATE`;
+  await lockOrg(tx, { id: row.orgId });
   const plan = await planMove(tx, row, deps.legacyKey, now);
   await applyMove(tx, deps.keyring, plan, now);
   return report(plan, 'moved');

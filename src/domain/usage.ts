@@ -1,7 +1,7 @@
 // Settings → Usage. In credits mode Intervy bills each completion and can list them; in BYOK mode calls go straight
 // to the member's provider, so there is nothing to list and the page points at the provider's own dashboard.
 import type { AiProvider } from '../generated/prisma/enums.ts';
-import { loadOrg } from './ai-settings.ts';
+import { loadOrg } from './orgs.ts';
 import { effectiveProvider } from './grace-window.ts';
 import type { Services } from './services.ts';
 
@@ -20,7 +20,7 @@ export interface UsageSummary {
 }
 
 export async function usageSummary(s: Services, orgId: string): Promise<UsageSummary> {
-  const org = await loadOrg(s, orgId);
+  const org = await loadOrg(s.db, orgId);
   const provider = effectiveProvider(org, s.clock.now());
   const { _sum } = await s.db.completion.aggregate({
     where: { orgId, billing: 'CREDITS' },

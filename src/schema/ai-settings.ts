@@ -2,6 +2,7 @@ import { AiProviderRef, KeyStatusRef, PlanRef } from './scalars.ts';
 import { builder, requiresOrg } from '../builder.ts';
 import * as settings from '../domain/ai-settings.ts';
 import type { GraceWindowView } from '../domain/grace-window.ts';
+import { loadOrg } from '../domain/orgs.ts';
 import type { AiModel } from '../domain/models.ts';
 import { roleHas } from '../domain/permissions.ts';
 import { refuse } from '../lib/errors.ts';
@@ -130,7 +131,7 @@ builder.queryFields((t) => ({
     type: CreditBalance,
     args: { orgId: t.arg.id({ required: true }) },
     resolve: async (_r, args, ctx) => {
-      const org = await settings.loadOrg(ctx.services, String(args.orgId));
+      const org = await loadOrg(ctx.services.db, String(args.orgId));
       return { orgId: org.id, balance: org.creditBalance };
     },
   }),
