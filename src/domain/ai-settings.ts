@@ -12,6 +12,7 @@ import {
 } from './grace-window.ts';
 import { loadOrg, lockOrg } from './orgs.ts';
 import { planAllowsByok } from './plans.ts';
+import { asVendor, vendorName } from './vendors.ts';
 import type { Actor, Services } from './services.ts';
 
 export interface OrgAiSettingsView {
@@ -75,7 +76,7 @@ export async function updateProvider(
     if (!mayChooseProvider(org, input.provider, s.clock.now())) {
       refuse(
         'PLAN_UPGRADE_REQUIRED',
-        `Bring Your Own Key is available on the Growth plan and above; this org is on ${org.plan}. Upgrade to use ${input.provider === 'ANTHROPIC' ? 'Anthropic' : 'OpenAI'}.`,
+        `Bring Your Own Key is available on the Growth plan and above; this org is on ${org.plan}. Upgrade to use ${vendorName(asVendor(input.provider))}.`,
       );
     }
     const endsWindow = providerChangeEndsGraceWindow(org, input.provider);

@@ -10,7 +10,8 @@ import {
   type IvyCompletionInput,
   type IvyEvent,
 } from './ivy.ts';
-import { markKeyInvalid, vendorName } from './key-vault.ts';
+import { markKeyInvalid } from './key-vault.ts';
+import { vendorName } from './vendors.ts';
 import { billFor, TextTokenEstimate, type Bill, type Usage } from './pricing.ts';
 import type { Actor, Services } from './services.ts';
 

@@ -1,13 +1,13 @@
 // Moves each org's legacy per-admin BYOK setting to the org (npm run migrate:legacy-byok): the provider and model
 // become the org's, the admin's key becomes their personal key, and an org below Growth gets the grace window.
 import type { LegacyByokSetting, Prisma } from '../generated/prisma/client.ts';
-import type { Vendor } from './models.ts';
+import { checkKeyFormat, keyHint, vendorName, type Vendor } from './vendors.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/database.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import { recordAudit } from './audit.ts';
-import { checkKeyFormat, keyHint, sealPersonalKey, vendorName } from './key-vault.ts';
+import { sealPersonalKey } from './key-vault.ts';
 import { decryptLegacyKey, LegacyKeyUnreadable } from './legacy-byok.ts';
 import { BYOK_MODELS } from './models.ts';
 import { openGraceWindow } from './grace-window.ts';
