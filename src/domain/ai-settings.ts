@@ -1,6 +1,6 @@
 // Org Settings → AI: the org's provider and default model, what a change would mean, and saving it.
 import type { AiProvider, Plan } from '../generated/prisma/enums.ts';
-import { refuse } from '../lib/errors.ts';
+import { forbidden, refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
 import type { AiModel } from './models.ts';
 import {
@@ -72,7 +72,7 @@ export async function updateProvider(
   await s.db.$transaction(async (tx) => {
     // A concurrent plan change or sweep of the same org waits rather than interleaves.
     const org = await lockOrg(tx, { id: input.orgId });
-    if (!org) return refuse('FORBIDDEN', 'You are not a member of that org.');
+    if (!org) return forbidden();
     if (!mayChooseProvider(org, input.provider, s.clock.now())) {
       refuse(
         'PLAN_UPGRADE_REQUIRED',

@@ -1,7 +1,7 @@
 // Loading an org for a member and locking an org's row: the one place either is written.
 import { Prisma, type Org } from '../generated/prisma/client.ts';
 import type { Db } from '../lib/database.ts';
-import { refuse } from '../lib/errors.ts';
+import { forbidden } from '../lib/errors.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -12,7 +12,7 @@ export type OrgRef = { id: string } | { slug: string };
 export async function loadOrg(db: Db, orgId: string): Promise<Org> {
   const org = await db.org.findUnique({ where: { id: orgId } });
   // A missing org here is a race with deletion: to the caller it is no longer an org they belong to.
-  return org ?? refuse('FORBIDDEN', 'You are not a member of that org.');
+  return org ?? forbidden();
 }
 
 // Every column under its Prisma field name, so the locked row is a plain Org. Record<keyof Org, …> makes the
