@@ -1,3 +1,4 @@
+import { scrubSecrets } from '../lib/scrub.ts';
 import type { CompletionRequest, KeyCheck, ProviderFailureCode, StreamPart } from './types.ts';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
@@ -20,23 +21,6 @@ export interface Tally {
   outputTokens: number | null;
   // The provider sent its end-of-reply marker.
   completed: boolean;
-}
-
-const REDACTED = '[redacted]';
-const FRAGMENT = 8;
-
-export function scrub(text: string, apiKey: string): string {
-  let out = text;
-  const key = apiKey.trim();
-  if (key) {
-    out = out.split(key).join(REDACTED);
-    for (let i = 0; key.length >= FRAGMENT && i + FRAGMENT <= key.length; i++) {
-      const fragment = key.slice(i, i + FRAGMENT);
-      if (out.includes(fragment)) out = out.split(fragment).join(REDACTED);
-    }
-  }
-  // Vendors echo masked keys ("sk-abc****wxyz"); the visible ends are still key material.
-  return out.replace(/\bsk-[\w*-]+/g, REDACTED).replace(/[\w-]*\*{4,}[\w-]*/g, REDACTED);
 }
 
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))} s`;
@@ -78,7 +62,7 @@ export function describeFailure(
   // A quoted provider message usually ends its own sentence; avoid `"...".` doubling.
   const fail = (code: Failure['code'], message: string): Failure => ({
     code,
-    message: scrub(message.replace(/([.!?])"\./g, '$1"'), apiKey),
+    message: scrubSecrets(message.replace(/([.!?])"\./g, '$1"'), apiKey),
   });
   if (err instanceof sdk.APIUserAbortError) return fail('CANCELLED', 'The request was cancelled.');
   if (err instanceof sdk.APIConnectionTimeoutError) {
