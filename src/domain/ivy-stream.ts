@@ -233,6 +233,8 @@ export function completionStream(
   const run = new CompletionRun(s, c);
   const upstream = new AbortController();
   const inner = run.events(upstream.signal, opts.stillAllowed, opts.shutdown);
+  // Listeners by hand, not AbortSignal.any: the shutdown signal lives as long as the process, and composites that
+  // SDKs listen on stay attached to such a signal (nodejs/node#55351, #64476); removing ours on settle frees them.
   const cutForShutdown = () => upstream.abort();
   opts.shutdown?.addEventListener('abort', cutForShutdown, { once: true });
   const gone = opts.clientGone;

@@ -118,10 +118,11 @@ export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> 
     yield end({ code: 'PROVIDER_AUTH_FAILED', message: `No ${vendor} API key is configured.` });
     return;
   }
+  // The upstream request stops when the caller aborts, the stream stalls, or the consumer stops iterating. req.signal
+  // lives as long as one completion, so the combined signal is collected with it (AbortSignal.any would keep
+  // composites alive on a process-long signal: nodejs/node#55351).
   const ctrl = new AbortController();
-  const cancel = () => ctrl.abort();
-  req.signal.addEventListener('abort', cancel, { once: true });
-  if (req.signal.aborted) ctrl.abort();
+  const signal = AbortSignal.any([req.signal, ctrl.signal]);
   // The SDK timeout only covers waiting for response headers; a stream that stalls afterwards would hang forever.
   let stalled = false;
   let timer: NodeJS.Timeout | undefined;
@@ -143,7 +144,7 @@ export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> 
         : null;
   let last: StreamPart;
   try {
-    const events = await o.open(ctrl.signal);
+    const events = await o.open(signal);
     arm();
     for await (const event of events) {
       clearTimeout(timer);
@@ -164,7 +165,6 @@ export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> 
     last = end(interruption() ?? describeFailure(vendor, err, o.sdk, o.timeoutMs, req.apiKey));
   } finally {
     clearTimeout(timer);
-    req.signal.removeEventListener('abort', cancel);
     // Also reached when the consumer stops iterating early: release the upstream request.
     ctrl.abort();
   }
