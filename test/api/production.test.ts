@@ -167,8 +167,9 @@ describe('the embedded PostgreSQL', () => {
     async ({ onTestFailed }) => {
       // When a try fails, say which step it was on and what each server printed: the rare hang is undiagnosed.
       let stage = 'picking a port';
+      const mine: BuiltServer[] = []; // this try's servers (afterEach empties `children`)
       onTestFailed(() => {
-        const outputs = children.map((c, i) => `server ${i + 1} stderr:\n${c.stderr.slice(-2000)}`).join('\n');
+        const outputs = mine.map((c, i) => `server ${i + 1} stderr:\n${c.stderr.slice(-2000)}`).join('\n');
         console.error(`orphan-adoption try failed while ${stage}\n${outputs}`);
       });
       // Three servers start PostgreSQL on this port in turn, with gaps between them. A port from the kernel's ephemeral
@@ -181,6 +182,7 @@ describe('the embedded PostgreSQL', () => {
       const runBuiltTracked = (script: string, e: Record<string, string>) => {
         const server = runBuilt(script, e);
         children.push(server);
+        mine.push(server);
         return server;
       };
       stage = 'the first server starting its PostgreSQL';
