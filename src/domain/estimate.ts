@@ -3,7 +3,7 @@
 // nothing.
 import { DomainError, type ErrorCode } from '../lib/errors.ts';
 import type { AiProvider } from '../generated/prisma/enums.ts';
-import { loadOrg } from './ai-settings.ts';
+import { loadOrg } from './orgs.ts';
 import { planCompletion, type FallbackReason, type IvyCompletionInput } from './ivy-plan.ts';
 import type { BillingMode } from './ivy.ts';
 import { capResetsAt, memberCapOf, spendMonth } from './member-caps.ts';
@@ -39,7 +39,7 @@ export async function estimateCompletion(
     plan = await planCompletion(s, actor, input);
   } catch (err) {
     if (!(err instanceof DomainError) || err.code !== 'NO_API_KEY') throw err;
-    const org = await loadOrg(s, input.orgId);
+    const org = await loadOrg(s.db, input.orgId);
     return {
       ...member,
       billing: 'BYOK',

@@ -5,10 +5,11 @@ import { randomUUID } from 'node:crypto';
 import type { AiProvider } from '../generated/prisma/enums.ts';
 import { DomainError, refuse } from '../lib/errors.ts';
 import type { ChatMessage } from '../providers/types.ts';
-import { loadOrg } from './ai-settings.ts';
+import { loadOrg } from './orgs.ts';
 import { personalKeyForCall } from './key-vault.ts';
-import type { AiModel, Vendor } from './models.ts';
-import { effectiveProvider } from './plans.ts';
+import type { AiModel } from './models.ts';
+import { effectiveProvider } from './grace-window.ts';
+import type { Vendor } from './vendors.ts';
 import { holdFor } from './pricing.ts';
 import type { Actor, Services } from './services.ts';
 
@@ -96,7 +97,7 @@ export function creditsRoute(
 /** Every refusal that does not need the ledger happens here (the ledger's own come when the hold is placed). */
 export async function planCompletion(s: Services, actor: Actor, input: IvyCompletionInput): Promise<CompletionPlan> {
   const { maxTokens, messages } = validate(input);
-  const org = await loadOrg(s, input.orgId);
+  const org = await loadOrg(s.db, input.orgId);
   const provider = effectiveProvider(org, s.clock.now());
   const common = {
     org,

@@ -5,9 +5,9 @@ import type { ErrorCode } from '../lib/errors.ts';
 import type { ChatMessage, StreamPart } from '../providers/types.ts';
 import { recordByokCompletion, reserveCredits } from './credits.ts';
 import { planCompletion, type FallbackReason, type IvyCompletionInput } from './ivy-plan.ts';
-import { vendorName } from './key-vault.ts';
 import { spendMonth } from './member-caps.ts';
-import type { AiModel, Vendor } from './models.ts';
+import type { AiModel } from './models.ts';
+import { vendorName, type Vendor } from './vendors.ts';
 import type { Actor, Services } from './services.ts';
 
 export { MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyCompletionInput } from './ivy-plan.ts';

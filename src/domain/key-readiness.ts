@@ -1,7 +1,7 @@
 // Key readiness for admins: per provider, how many members have a key VALID, INVALID, UNTESTED or none, and how
 // many saved keys were not tested within the re-test interval. Counts only, never who or which key (the help-center
 // page promises keys are never shown to other members).
-import type { Vendor } from './models.ts';
+import type { Vendor } from './vendors.ts';
 import type { Services } from './services.ts';
 
 export interface KeyReadiness {

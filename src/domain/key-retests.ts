@@ -10,7 +10,7 @@ import { DecryptionError } from '../lib/crypto.ts';
 import type { KeyStatus } from '../generated/prisma/enums.ts';
 import { recordAudit } from './audit.ts';
 import { openPersonalKey, pushKeyStatus } from './key-vault.ts';
-import type { Vendor } from './models.ts';
+import type { Vendor } from './vendors.ts';
 import type { Services } from './services.ts';
 
 export interface RetestRound {

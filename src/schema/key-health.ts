@@ -1,10 +1,10 @@
 // Keys that look after themselves: readiness counts for admins, the fallback-to-credits consent, and each member's
 // own key status pushed to them alone.
-import { builder, requiresOrg } from '../builder.ts';
+import { builder, requiresOrg, stillAllowed } from '../builder.ts';
 import * as settings from '../domain/ai-settings.ts';
 import { keyReadiness } from '../domain/key-readiness.ts';
-import { PERMISSIONS, roleHas } from '../domain/permissions.ts';
-import { refuse } from '../lib/errors.ts';
+import { PERMISSIONS } from '../domain/permissions.ts';
+import { forbidden } from '../lib/errors.ts';
 import { memberKey, type KeyStatusChangedEvent } from '../lib/pubsub.ts';
 import { whileAllowed } from '../lib/subscriptions.ts';
 import { AiProviderRef, KeyStatusRef } from './scalars.ts';
@@ -77,15 +77,9 @@ builder.subscriptionField('viewerKeyStatusChanged', (t) =>
     subscribe: (_r, args, ctx) =>
       whileAllowed(
         ctx.services.pubsub.subscribe('viewerKeyStatusChanged', memberKey(String(args.orgId), ctx.viewer!.userId)),
-        async () => {
-          const membership = await ctx.refreshMembership(String(args.orgId));
-          return membership !== null && roleHas(membership.role, 'personal-key:manage');
-        },
+        stillAllowed(ctx, String(args.orgId), 'personal-key:manage'),
         ACCESS_REVOKED,
       ),
-    resolve: (event) =>
-      event === ACCESS_REVOKED
-        ? refuse('FORBIDDEN', 'You are not a member of that org, or your role does not allow this.')
-        : event,
+    resolve: (event) => (event === ACCESS_REVOKED ? forbidden() : event),
   }),
 );
