@@ -72,13 +72,10 @@ export const GRAPHIQL_EXAMPLES = /* GraphQL */ `
       membersWithKey
       membersWithValidKey
       fallbackToCredits
-      keyReadiness {
-        valid
-        invalid
-        untested
-        notSaved
-        notTestedWithinInterval
-      }
+      membersWithInvalidKey
+      membersWithUntestedKey
+      membersWithoutKey
+      keysNotTestedWithinInterval
     }
   }
 
@@ -107,7 +104,7 @@ export const GRAPHIQL_EXAMPLES = /* GraphQL */ `
 
   # Org Admins: 500 credits a month for every member, unless a member has a cap of their own.
   mutation DefaultCap($orgId: ID!) {
-    setDefaultMemberCreditCap(input: { orgId: $orgId, monthlyCredits: 500 }) {
+    setDefaultMemberCap(input: { orgId: $orgId, monthlyCredits: 500 }) {
       member {
         email
       }
@@ -117,7 +114,7 @@ export const GRAPHIQL_EXAMPLES = /* GraphQL */ `
   }
 
   mutation MemberCap($orgId: ID!, $userId: ID!) {
-    setMemberCreditCap(input: { orgId: $orgId, userId: $userId, monthlyCredits: 2000 }) {
+    setMemberCap(input: { orgId: $orgId, userId: $userId, monthlyCredits: 2000 }) {
       monthlyCap
       capSource
       remaining

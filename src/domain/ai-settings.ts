@@ -2,7 +2,7 @@
 import type { AiProvider, Plan } from '../generated/prisma/enums.ts';
 import { forbidden, refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
-import { keyReadiness, type KeyReadiness } from './key-readiness.ts';
+import { keyReadiness } from './key-readiness.ts';
 import type { AiModel } from './models.ts';
 import {
   effectiveProvider,
@@ -137,8 +137,11 @@ export interface ProviderChangeImpact {
   membersTotal: number;
   membersWithKey: number;
   membersWithValidKey: number;
-  /** The same figures as orgAiSettings.keyReadiness, for the chosen provider (null for Intervy Credits). */
-  keyReadiness: KeyReadiness | null;
+  /** The same figures as orgAiSettings.keyReadiness, for the chosen provider (0 for Intervy Credits). */
+  membersWithInvalidKey: number;
+  membersWithUntestedKey: number;
+  membersWithoutKey: number;
+  keysNotTestedWithinInterval: number;
   /** Whether members without a usable key would fall back to credits (shown in the dialog). */
   fallbackToCredits: boolean;
 }
@@ -168,7 +171,10 @@ export async function providerChangeImpact(
     membersTotal,
     membersWithKey: readiness ? readiness.valid + readiness.invalid + readiness.untested : 0,
     membersWithValidKey: readiness?.valid ?? 0,
-    keyReadiness: readiness,
+    membersWithInvalidKey: readiness?.invalid ?? 0,
+    membersWithUntestedKey: readiness?.untested ?? 0,
+    membersWithoutKey: readiness?.notSaved ?? 0,
+    keysNotTestedWithinInterval: readiness?.notTestedWithinInterval ?? 0,
     fallbackToCredits: org.fallbackToCredits,
   };
 }

@@ -1,5 +1,4 @@
 import { AiProviderRef, KeyStatusRef, PlanRef } from './scalars.ts';
-import { KeyReadinessRef } from './key-readiness.ts';
 import { builder, requiresOrg, stillAllowed } from '../builder.ts';
 import * as settings from '../domain/ai-settings.ts';
 import type { GraceWindowView } from '../domain/grace-window.ts';
@@ -134,11 +133,15 @@ const ProviderChangeImpact = builder.objectRef<settings.ProviderChangeImpact>('P
     membersWithValidKey: t.exposeInt('membersWithValidKey', {
       description: 'Members whose key for this provider last tested VALID.',
     }),
-    keyReadiness: t.field({
-      type: KeyReadinessRef,
-      nullable: true,
-      description: 'The figures of orgAiSettings.keyReadiness for this provider; null for Intervy Credits.',
-      resolve: (i) => i.keyReadiness,
+    membersWithInvalidKey: t.exposeInt('membersWithInvalidKey', {
+      description: 'Members whose key for this provider the provider refused (as in orgAiSettings.keyReadiness).',
+    }),
+    membersWithUntestedKey: t.exposeInt('membersWithUntestedKey', {
+      description: 'Members whose key for this provider was saved and never tested.',
+    }),
+    membersWithoutKey: t.exposeInt('membersWithoutKey', { description: 'Members with no key for this provider.' }),
+    keysNotTestedWithinInterval: t.exposeInt('keysNotTestedWithinInterval', {
+      description: 'Saved keys for this provider not tested within the re-test interval (KEY_RETEST_INTERVAL).',
     }),
     fallbackToCredits: t.exposeBoolean('fallbackToCredits', {
       description: 'Whether members without a usable key would fall back to Intervy Credits.',

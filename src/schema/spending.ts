@@ -82,14 +82,14 @@ builder.queryFields((t) => ({
   }),
 }));
 
-const SetMemberCapInput = builder.inputType('SetMemberCreditCapInput', {
+const SetMemberCapInput = builder.inputType('SetMemberCapInput', {
   fields: (t) => ({
     orgId: t.id({ required: true }),
     userId: t.id({ required: true }),
     monthlyCredits: t.int({ description: 'Credits per calendar month (UTC); null: the org default applies.' }),
   }),
 });
-const SetDefaultCapInput = builder.inputType('SetDefaultMemberCreditCapInput', {
+const SetDefaultCapInput = builder.inputType('SetDefaultMemberCapInput', {
   fields: (t) => ({
     orgId: t.id({ required: true }),
     monthlyCredits: t.int({ description: 'Credits per member per calendar month (UTC); null: no default cap.' }),
@@ -97,7 +97,7 @@ const SetDefaultCapInput = builder.inputType('SetDefaultMemberCreditCapInput', {
 });
 
 builder.mutationFields((t) => ({
-  setMemberCreditCap: t.field({
+  setMemberCap: t.field({
     ...requiresOrg(
       'org:manage',
       'Sets one member’s monthly credit cap (audited). Holds count against it as they do against the balance.',
@@ -112,7 +112,7 @@ builder.mutationFields((t) => ({
       return (await memberSpendThisMonth(ctx.services, orgId, userId))[0];
     },
   }),
-  setDefaultMemberCreditCap: t.field({
+  setDefaultMemberCap: t.field({
     ...requiresOrg('org:manage', 'Sets the monthly credit cap of every member without one of their own (audited).'),
     type: [MemberSpend],
     complexity: WRITE_COST,

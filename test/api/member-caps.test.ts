@@ -21,8 +21,8 @@ beforeAll(async () => {
 afterAll(() => stop?.());
 
 const SET_CAP = /* GraphQL */ `
-  mutation SetCap($input: SetMemberCreditCapInput!) {
-    setMemberCreditCap(input: $input) {
+  mutation SetCap($input: SetMemberCapInput!) {
+    setMemberCap(input: $input) {
       monthlyCap
       capSource
       spentThisMonth
@@ -32,8 +32,8 @@ const SET_CAP = /* GraphQL */ `
   }
 `;
 const SET_DEFAULT = /* GraphQL */ `
-  mutation SetDefault($input: SetDefaultMemberCreditCapInput!) {
-    setDefaultMemberCreditCap(input: $input) {
+  mutation SetDefault($input: SetDefaultMemberCapInput!) {
+    setDefaultMemberCap(input: $input) {
       member {
         id
       }
@@ -189,14 +189,14 @@ describe('setting caps', () => {
       }),
     ).toBe('BAD_USER_INPUT');
     const all = (await server.client(admin.token).data(SET_DEFAULT, { input: { orgId: org.id, monthlyCredits: 50 } }))
-      .setDefaultMemberCreditCap;
+      .setDefaultMemberCap;
     expect(all).toHaveLength(3);
     expect(all.every((m: any) => m.monthlyCap === 50 && m.capSource === 'ORG_DEFAULT')).toBe(true);
     const own = (
       await server
         .client(admin.token)
         .data(SET_CAP, { input: { orgId: org.id, userId: interviewer.id, monthlyCredits: 200 } })
-    ).setMemberCreditCap;
+    ).setMemberCap;
     expect(own).toMatchObject({ monthlyCap: 200, capSource: 'MEMBER', remaining: 200 });
     const audit = await server.app.services.db.auditEvent.findMany({
       where: { orgId: org.id, action: { startsWith: 'credits.' } },
