@@ -14,10 +14,10 @@ import { Keyring } from '../src/lib/crypto.ts';
 import { startEmbeddedPostgres } from '../src/lib/embedded-pg.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import { signUserToken } from '../src/lib/tokens.ts';
-import { GraphQLClient } from '../test/support/client.ts';
-import { IVY } from '../test/support/ivy.ts';
-import { Seeder } from '../test/support/seed.ts';
-import { startFakeAnthropic } from '../test/support/vendors/anthropic-server.ts';
+import { GraphQLClient } from '../dev/client.ts';
+import { IVY } from '../dev/documents.ts';
+import { Seeder } from '../dev/seed.ts';
+import { startFakeAnthropic } from '../dev/vendors/anthropic-server.ts';
 
 const N = Number(process.env.BENCH_N ?? 100);
 

@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUserToken } from '../../src/lib/tokens.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import type { SeededOrg } from '../support/seed.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
 import { attempt, TRANSPORTS } from '../support/attempt.ts';
 
 let server: TestServer;

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import type { SeededOrg } from '../support/seed.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
 import { attempt, TRANSPORTS } from '../support/attempt.ts';
 
 let env: ServerWithVendors;

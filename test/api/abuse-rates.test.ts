@@ -5,9 +5,9 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
-import type { SeededMember, SeededOrg } from '../support/seed.ts';
-import { IVY } from '../support/ivy.ts';
-import type { GqlResult, Subscription } from '../support/client.ts';
+import type { SeededMember, SeededOrg } from '../../dev/seed.ts';
+import { IVY } from '../../dev/documents.ts';
+import type { GqlResult, Subscription } from '../../dev/client.ts';
 
 const SET_KEY = `mutation($o: ID!, $k: String!) { setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: $k }) { status } }`;
 const TEST_KEY = `mutation($o: ID!) { testPersonalKey(input: { orgId: $o, provider: ANTHROPIC }) { ok status } }`;

@@ -5,7 +5,7 @@ import { SignJWT, decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUserToken } from '../../src/lib/tokens.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import type { SeededOrg } from '../support/seed.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
 import { runCommand } from '../support/operator-command.ts';
 import { openRawSocket } from '../support/raw-ws.ts';
 import { main as tokenCommand } from '../../src/commands/token.ts';

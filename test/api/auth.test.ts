@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import { settingsTopic } from '../support/server-probe.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import type { SeededOrg } from '../support/seed.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
 
 const SETTINGS = `query($orgId: ID!) { orgAiSettings(orgId: $orgId) { provider viewerCanManage } }`;
 const IMPACT = `query($orgId: ID!) { providerChangeImpact(orgId: $orgId, provider: INTERVY_CREDITS) { allowed } }`;

@@ -7,10 +7,10 @@ import { writeLegacyByokSetting } from '../../src/domain/legacy-byok.ts';
 import { migrateLegacyByok } from '../../src/domain/legacy-byok-move.ts';
 import { setOrgPlan } from '../../src/domain/plans-admin.ts';
 import { DAY_MS, ManualClock } from '../../src/lib/clock.ts';
-import type { Subscription } from '../support/client.ts';
+import type { Subscription } from '../../dev/client.ts';
 import { lines, runCommand } from '../support/operator-command.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import type { SeededOrg } from '../support/seed.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
 
 const SETTINGS = `query($orgId: ID!) { orgAiSettings(orgId: $orgId) {
   provider effectiveProvider plan byokAvailable byokActive model { id } effectiveModel { id }

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { creditsFor } from '../../src/domain/pricing.ts';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 import { balanceOf, ledgerAddsUp, type Transport, runCompletion, subscribeIvy } from '../support/ivy.ts';
 
 let server: TestServer, anthropic: FakeVendorServer, openai: FakeVendorServer, stop: () => Promise<void>;

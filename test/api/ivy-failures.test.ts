@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 import { creditsFor, TextTokenEstimate } from '../../src/domain/pricing.ts';
 import { waitForSettlement } from '../support/billing.ts';
 import { balanceOf, ledgerAddsUp, runCompletion, subscribeIvy, type Transport } from '../support/ivy.ts';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../../src/lib/clock.ts';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 import { balanceOf, runCompletion, type Transport } from '../support/ivy.ts';
 
 let server: TestServer, anthropic: FakeVendorServer, stop: () => Promise<void>;

@@ -9,8 +9,8 @@ import { ManualClock } from '../../src/lib/clock.ts';
 import { creditsFor, TextTokenEstimate } from '../../src/domain/pricing.ts';
 import { rawIvySocket } from '../support/billing.ts';
 import { spawnServer, type ChildServer } from '../support/child-server.ts';
-import { GraphQLClient } from '../support/client.ts';
-import { IVY } from '../support/ivy.ts';
+import { GraphQLClient } from '../../dev/client.ts';
+import { IVY } from '../../dev/documents.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import type { TestServer } from '../support/server.ts';
 

@@ -8,7 +8,7 @@ import { encryptLegacyKey, writeLegacyByokSetting, type LegacyByokInput } from '
 import { DAY_MS, ManualClock } from '../../src/lib/clock.ts';
 import { lines, runCommand, type CommandResult } from '../support/operator-command.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import type { SeededOrg } from '../support/seed.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
 
 const SETTINGS = `query($orgId: ID!) { orgAiSettings(orgId: $orgId) {
   provider effectiveProvider model { id } graceWindow { endsAt active daysRemaining } viewerKeys { provider hint status }

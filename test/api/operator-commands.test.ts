@@ -8,8 +8,8 @@ import { Keyring } from '../../src/lib/crypto.ts';
 import { pgConfigFromUrl, withDatabase } from '../../src/lib/pg-url.ts';
 import { runCommand, type CommandResult } from '../support/operator-command.ts';
 import { cloneTemplate, createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import { startFakeAnthropic } from '../../dev/vendors/anthropic-server.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 
 const JWT = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 

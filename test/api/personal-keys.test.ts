@@ -3,8 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closedPortURL } from '../support/provider-helpers.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
-import type { SeededOrg } from '../support/seed.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 
 const SET_KEY = `mutation($input: SetPersonalKeyInput!) { setPersonalKey(input: $input) { provider hint status lastTestedAt updatedAt } }`;
 const TEST_KEY = `mutation($input: TestPersonalKeyInput!) { testPersonalKey(input: $input) { ok status message } }`;

@@ -7,11 +7,11 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Keyring } from '../../src/lib/crypto.ts';
 import { ensureBuild, runBuilt, type BuiltServer } from '../support/built-server.ts';
-import { GraphQLClient } from '../support/client.ts';
+import { GraphQLClient } from '../../dev/client.ts';
 import { subscribeIvy } from '../support/ivy.ts';
 import { createEmptyDatabase, createTestDatabase } from '../support/server.ts';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import { startFakeAnthropic } from '../../dev/vendors/anthropic-server.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 import { readMigrations } from '../../src/lib/migrate.ts';
 
 const secrets = {

@@ -6,10 +6,10 @@ import { reencryptAllKeys } from '../../src/domain/key-rotation.ts';
 import { pgConfigFromUrl } from '../../src/lib/pg-url.ts';
 import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
 import { watchOrgSettings } from '../support/live.ts';
-import type { SeededOrg } from '../support/seed.ts';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
-import { startFakeOpenAI } from '../support/vendors/openai-server.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
+import { startFakeAnthropic } from '../../dev/vendors/anthropic-server.ts';
+import { startFakeOpenAI } from '../../dev/vendors/openai-server.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 
 const SET_KEY = `mutation($input: SetPersonalKeyInput!) { setPersonalKey(input: $input) { provider hint status lastTestedAt updatedAt } }`;
 const TEST_KEY = `mutation($input: TestPersonalKeyInput!) { testPersonalKey(input: $input) { ok status message } }`;

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import type { SeededOrg } from '../support/seed.ts';
-import type { Subscription } from '../support/client.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
+import type { Subscription } from '../../dev/client.ts';
 import { watchOrgSettings } from '../support/live.ts';
 import { settingsTopic } from '../support/server-probe.ts';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
-import { startFakeOpenAI } from '../support/vendors/openai-server.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import { startFakeAnthropic } from '../../dev/vendors/anthropic-server.ts';
+import { startFakeOpenAI } from '../../dev/vendors/openai-server.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 
 const WATCH = `subscription($orgId: ID!) { orgAiSettingsChanged(orgId: $orgId) { orgId provider } }`;
 const UPDATE = `mutation($input: UpdateProviderInput!) { updateProvider(input: $input) { provider } }`;

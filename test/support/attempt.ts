@@ -1,6 +1,6 @@
 // Sends one operation over one transport (HTTP POST, SSE, graphql-ws) and reports the first error or the data, the
 // same shape for all three, so an abuse test can try each attack everywhere it applies.
-import type { GraphQLClient, GqlError } from './client.ts';
+import type { GraphQLClient, GqlError } from '../../dev/client.ts';
 
 export type Transport = 'http' | 'sse' | 'ws';
 export const TRANSPORTS: Transport[] = ['http', 'sse', 'ws'];

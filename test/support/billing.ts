@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import type { Completion } from '../../src/generated/prisma/client.ts';
 import { pgConfigFromUrl } from '../../src/lib/pg-url.ts';
 import type { TestServer } from './server.ts';
-import { IVY } from './ivy.ts';
+import { IVY } from '../../dev/documents.ts';
 
 /** Resolves with the completion row once it is settled (already, or when the server says it just was). */
 export function waitForSettlement(server: TestServer, orgId: string, requestId: string): Promise<Completion> {

@@ -1,36 +1,8 @@
 // Helpers for tests of the ivyCompletion subscription.
 import { expect } from 'vitest';
-import type { GraphQLClient, Subscription } from './client.ts';
+import type { GraphQLClient, Subscription } from '../../dev/client.ts';
+import { IVY } from '../../dev/documents.ts';
 import type { TestServer } from './server.ts';
-
-export const IVY = /* GraphQL */ `
-  subscription Ivy($input: IvyCompletionInput!) {
-    ivyCompletion(input: $input) {
-      __typename
-      ... on IvyCompletionStarted {
-        requestId
-        provider
-        model
-        billing
-      }
-      ... on IvyTextDelta {
-        text
-      }
-      ... on IvyCompletionFinished {
-        inputTokens
-        outputTokens
-        creditsCharged
-        creditBalance
-      }
-      ... on IvyCompletionFailed {
-        code
-        message
-        creditsCharged
-        creditBalance
-      }
-    }
-  }
-`;
 
 export type Transport = 'ws' | 'sse';
 

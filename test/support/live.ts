@@ -1,6 +1,6 @@
 // Subscribes to org settings events and returns once the server says the subscriptions are live, so a change made
 // next cannot be missed. No priming events, no waiting for time.
-import type { Subscription } from './client.ts';
+import type { Subscription } from '../../dev/client.ts';
 import type { TestServer } from './server.ts';
 
 /**

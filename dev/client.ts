@@ -1,4 +1,4 @@
-// A small GraphQL client for tests: queries over real HTTP, subscriptions over graphql-ws and over SSE.
+// A small GraphQL client for the tests and the bench: queries over real HTTP, subscriptions over graphql-ws and over SSE.
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 

@@ -1,8 +1,8 @@
-// Small builders for test data: `const { org, admin } = await server.seed.org({ plan: 'GROWTH' })`.
+// Small builders for test and bench data: `const { org, admin } = await server.seed.org({ plan: 'GROWTH' })`.
 import { randomUUID } from 'node:crypto';
-import type { AiProvider, OrgRole, Plan } from '../../src/generated/prisma/enums.ts';
-import type { Services } from '../../src/domain/services.ts';
-import { keyHint, sealPersonalKey } from '../../src/domain/key-vault.ts';
+import type { AiProvider, OrgRole, Plan } from '../src/generated/prisma/enums.ts';
+import type { Services } from '../src/domain/services.ts';
+import { keyHint, sealPersonalKey } from '../src/domain/key-vault.ts';
 
 export interface SeededMember {
   id: string;
