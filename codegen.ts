@@ -4,7 +4,7 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 
 const config: CodegenConfig = {
   schema: 'schema.graphql',
-  documents: ['src/graphiql.ts', 'dev/**/*.ts'],
+  documents: ['src/graphiql.ts', 'dev/**/*.ts', 'test/**/*.ts'],
   emitLegacyCommonJSImports: false,
   generates: {
     'src/generated/graphql/': {

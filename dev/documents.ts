@@ -1,5 +1,7 @@
-// GraphQL documents shared by the tests, the demo and the bench.
-export const IVY = /* GraphQL */ `
+// GraphQL documents shared by the tests and the bench, typed by codegen (npm run codegen).
+import { graphql } from '../src/generated/graphql/index.ts';
+
+export const IVY = graphql(`
   subscription Ivy($input: IvyCompletionInput!) {
     ivyCompletion(input: $input) {
       __typename
@@ -26,4 +28,4 @@ export const IVY = /* GraphQL */ `
       }
     }
   }
-`;
+`);

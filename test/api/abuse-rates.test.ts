@@ -8,6 +8,7 @@ import { startServerWithVendors, type ServerWithVendors } from '../support/serve
 import type { SeededMember, SeededOrg } from '../../dev/seed.ts';
 import { IVY } from '../../dev/documents.ts';
 import type { GqlResult, Subscription } from '../../dev/client.ts';
+import { ask } from '../support/ivy.ts';
 
 const SET_KEY = `mutation($o: ID!, $k: String!) { setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: $k }) { status } }`;
 const TEST_KEY = `mutation($o: ID!) { testPersonalKey(input: { orgId: $o, provider: ANTHROPIC }) { ok status } }`;
@@ -178,7 +179,7 @@ describe('100 aliased settings changes against another member’s 50 subscriptio
 
 describe('one socket starting many completions', () => {
   const hanging = (orgId: string, i: number) => ({
-    input: { orgId, messages: [{ role: 'USER', content: `[[hang]] question ${i}` }] },
+    input: { orgId, messages: ask(`[[hang]] question ${i}`) },
   });
 
   it('starts 3 per socket and refuses the rest with RATE_LIMITED, before any reaches the provider', async () => {

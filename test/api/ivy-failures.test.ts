@@ -5,7 +5,7 @@ import { startServerWithVendors } from '../support/server-with-vendors.ts';
 import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 import { creditsFor, TextTokenEstimate } from '../../src/domain/pricing.ts';
 import { waitForSettlement } from '../support/billing.ts';
-import { balanceOf, ledgerAddsUp, runCompletion, subscribeIvy, type Transport } from '../support/ivy.ts';
+import { balanceOf, ledgerAddsUp, runCompletion, subscribeIvy, type Transport, ask } from '../support/ivy.ts';
 
 let server: TestServer, openaiHouse: TestServer;
 let anthropic: FakeVendorServer, stop: () => Promise<void>;
@@ -21,7 +21,6 @@ afterAll(async () => {
   await stop?.();
 });
 
-const ask = (content: string) => [{ role: 'USER', content }];
 const KEY_SETTINGS = `query($o: ID!) { orgAiSettings(orgId: $o) { viewerKeys { provider status } } }`;
 
 function expectOneEnding(events: any[], typename: string) {
@@ -171,7 +170,7 @@ describe.each<Transport>(['ws', 'sse'])('streaming and cancellation over %s', (t
     const firstDeltaAt = performance.now();
     const results = await sub.done;
     const doneAt = performance.now();
-    expect(results[1].data.ivyCompletion).toEqual({ __typename: 'IvyTextDelta', text: 't1 ' });
+    expect(results[1].data!.ivyCompletion).toEqual({ __typename: 'IvyTextDelta', text: 't1 ' });
     expect(doneAt - firstDeltaAt).toBeGreaterThan(300);
   });
 

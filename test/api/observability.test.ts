@@ -7,14 +7,13 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { SWEEPS } from '../../src/jobs.ts';
 import { createEmptyDatabase, startTestServer, type TestServer } from '../support/server.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
-import { runCompletion, subscribeIvy } from '../support/ivy.ts';
+import { runCompletion, subscribeIvy, ask } from '../support/ivy.ts';
 import { readMigrations } from '../../src/lib/migrate.ts';
 
 const METRICS_TOKEN = 'metrics-scrape-token-0123456789';
 const SETTINGS = `query Settings($orgId: ID!) { orgAiSettings(orgId: $orgId) { provider } }`;
 const AUDIT = `query Audit($orgId: ID!) { auditLog(orgId: $orgId) { edges { node { action } } } }`;
 const TEST_KEY = `mutation TestKey($input: TestPersonalKeyInput!) { testPersonalKey(input: $input) { ok status } }`;
-const ask = (content: string) => [{ role: 'USER', content }];
 
 let env: ServerWithVendors;
 let server: TestServer;

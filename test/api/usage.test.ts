@@ -3,7 +3,7 @@ import { main as credits } from '../../src/commands/credits.ts';
 import { reserveCredits } from '../../src/domain/credits.ts';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
-import { balanceOf, ledgerAddsUp, runCompletion } from '../support/ivy.ts';
+import { balanceOf, ledgerAddsUp, runCompletion, ask } from '../support/ivy.ts';
 import { runCommand } from '../support/operator-command.ts';
 
 const USAGE = `query($o: ID!, $first: Int, $after: String) {
@@ -21,8 +21,6 @@ beforeAll(async () => {
   }));
 });
 afterAll(() => stop?.());
-
-const ask = (content: string) => [{ role: 'USER', content }];
 
 describe('the Usage page', () => {
   it('lists every credits-mode completion, newest first, with member, model, tokens, credits, status and totals', async () => {
