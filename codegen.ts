@@ -9,7 +9,8 @@ const config: CodegenConfig = {
   generates: {
     'src/generated/graphql/': {
       preset: 'client',
-      config: { enumsAsTypes: true, useTypeImports: true },
+      // DateTime travels as an ISO 8601 string; JSON is whatever the field holds, so a reader narrows it.
+      config: { enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string', JSON: 'unknown' } },
     },
   },
 };
