@@ -4,7 +4,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { releaseExpiredHolds } from '../../src/domain/credits.ts';
 import { creditsFor, inputTokenBound, TextTokenEstimate } from '../../src/domain/pricing.ts';
 import { waitForSettlement } from '../support/billing.ts';
-import { balanceOf, ledgerAddsUp, runCompletion, subscribeIvy, type Transport, ask, endOf } from '../support/ivy.ts';
+import {
+  balanceOf,
+  ledgerAddsUp,
+  runCompletion,
+  subscribeIvy,
+  type Transport,
+  type IvyEvent,
+  ask,
+  endOf,
+} from '../support/ivy.ts';
 import { runCommand } from '../support/operator-command.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -26,7 +35,7 @@ afterAll(async () => {
 
 const HAIKU = { creditsPer1kInput: 1, creditsPer1kOutput: 5 };
 const GPT5_MINI = { creditsPer1kInput: 1, creditsPer1kOutput: 2 };
-const textOf = (events: any[]) =>
+const textOf = (events: IvyEvent[]) =>
   events
     .filter((e) => e.__typename === 'IvyTextDelta')
     .map((e) => e.text)

@@ -9,6 +9,7 @@ import { createEmptyDatabase, startTestServer, type TestServer } from '../suppor
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import { runCompletion, subscribeIvy, ask } from '../support/ivy.ts';
 import { readMigrations } from '../../src/lib/migrate.ts';
+import type { GqlResult } from '../../dev/client.ts';
 
 const METRICS_TOKEN = 'metrics-scrape-token-0123456789';
 const SETTINGS = `query Settings($orgId: ID!) { orgAiSettings(orgId: $orgId) { provider } }`;
@@ -47,8 +48,8 @@ describe('request ids', () => {
   it('echoes the client’s X-Request-Id in the response header, in each error’s extensions and on the operation’s log line', async () => {
     const res = await post({ query: SETTINGS, variables: { orgId: randomUUID() } }, { 'x-request-id': 'lb-trace-42' });
     expect(res.headers.get('x-request-id')).toBe('lb-trace-42');
-    const body = (await res.json()) as any;
-    expect(body.errors[0].extensions).toEqual({ code: 'UNAUTHENTICATED', requestId: 'lb-trace-42' });
+    const body = (await res.json()) as GqlResult;
+    expect(body.errors![0].extensions).toEqual({ code: 'UNAUTHENTICATED', requestId: 'lb-trace-42' });
     const line = operationLines().find((l) => l.requestId === 'lb-trace-42');
     expect(line).toMatchObject({ level: 'info', operation: 'Settings', type: 'query', outcome: 'UNAUTHENTICATED' });
     expect(line.durationMs).toBeTypeOf('number');

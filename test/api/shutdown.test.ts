@@ -2,12 +2,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ShutdownTimeline } from '../../src/app.ts';
 import { createPrismaClient } from '../../src/lib/database.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
+import type { GqlResult } from '../../dev/client.ts';
+import type { IvySubscription } from '../../src/generated/graphql/graphql.ts';
 import { subscribeIvy, type Transport, ask, endOf } from '../support/ivy.ts';
 
 const GRACE_MS = 1500;
 const WATCH = `subscription($orgId: ID!) { orgAiSettingsChanged(orgId: $orgId) { provider } }`;
 const SETTINGS = `query($orgId: ID!) { orgAiSettings(orgId: $orgId) { provider } }`;
-const typenames = (results: any[]) => results.map((r) => r.data?.ivyCompletion?.__typename);
+const typenames = (results: GqlResult<IvySubscription>[]) => results.map((r) => r.data?.ivyCompletion?.__typename);
 
 const started: ServerWithVendors[] = [];
 afterAll(() => Promise.all(started.map((s) => s.stop())));
