@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -23,10 +24,21 @@ it('lists audit events newest first even when they share a millisecond', async (
       data: { id, orgId: org.id, actorId: admin.id, action: `step.${i}`, createdAt: sameInstant },
     });
   }
-  const d = await server
-    .client(admin.token)
-    .data(`query($o: ID!) { auditLog(orgId: $o) { edges { node { action } } } }`, { o: org.id });
-  expect(d.auditLog.edges.map((e: any) => e.node.action)).toEqual(['step.2', 'step.1', 'step.0']);
+  const d = await server.client(admin.token).data(
+    graphql(`
+      query ListOrderAudit($o: ID!) {
+        auditLog(orgId: $o) {
+          edges {
+            node {
+              action
+            }
+          }
+        }
+      }
+    `),
+    { o: org.id },
+  );
+  expect(d.auditLog.edges.map((e) => e.node.action)).toEqual(['step.2', 'step.1', 'step.0']);
 });
 
 it('lists usage entries newest first even when they share a millisecond', async () => {
@@ -47,8 +59,23 @@ it('lists usage entries newest first even when they share a millisecond', async 
       },
     });
   }
-  const d = await server
-    .client(admin.token)
-    .data(`query($o: ID!) { usage(orgId: $o) { entries { edges { node { requestId } } } } }`, { o: org.id });
-  expect(d.usage.entries.edges.map((e: any) => e.node.requestId)).toEqual(['r2', 'r1', 'r0']);
+  const d = await server.client(admin.token).data(
+    graphql(`
+      query ListOrderUsage($o: ID!) {
+        usage(orgId: $o) {
+          entries {
+            edges {
+              node {
+                requestId
+              }
+            }
+          }
+        }
+      }
+    `),
+    {
+      o: org.id,
+    },
+  );
+  expect(d.usage.entries.edges.map((e) => e.node.requestId)).toEqual(['r2', 'r1', 'r0']);
 });

@@ -5,13 +5,38 @@ import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
 import { balanceOf, ledgerAddsUp, runCompletion, ask } from '../support/ivy.ts';
 import { runCommand } from '../support/operator-command.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
-const USAGE = `query($o: ID!, $first: Int, $after: String) {
-  usage(orgId: $o, first: $first, after: $after) {
-    trackingAvailable notice providerDashboardUrl totalCreditsCharged
-    entries { edges { cursor node { member { email } model inputTokens outputTokens creditsCharged status createdAt } } pageInfo { hasNextPage endCursor } }
+const USAGE = graphql(`
+  query UsageUsage($o: ID!, $first: Int, $after: String) {
+    usage(orgId: $o, first: $first, after: $after) {
+      trackingAvailable
+      notice
+      providerDashboardUrl
+      totalCreditsCharged
+      entries {
+        edges {
+          cursor
+          node {
+            member {
+              email
+            }
+            model
+            inputTokens
+            outputTokens
+            creditsCharged
+            status
+            createdAt
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
   }
-}`;
+`);
 
 let server: TestServer, stop: () => Promise<void>;
 beforeAll(async () => {
@@ -35,7 +60,7 @@ describe('the Usage page', () => {
       providerDashboardUrl: null,
       totalCreditsCharged: 3,
     });
-    expect(d.usage.entries.edges.map((e: any) => e.node)).toMatchObject([
+    expect(d.usage.entries.edges.map((e) => e.node)).toMatchObject([
       { member: { email: admin.email }, model: 'claude-haiku-5-5', creditsCharged: 0, status: 'FAILED' },
       {
         member: { email: interviewer.email },
@@ -59,7 +84,7 @@ describe('the Usage page', () => {
     const p2 = (await c.data(USAGE, { o: org.id, first: 2, after: p1.pageInfo.endCursor })).usage.entries;
     expect(p2.edges).toHaveLength(1);
     expect(p2.pageInfo.hasNextPage).toBe(false);
-    expect(new Set([...p1.edges, ...p2.edges].map((e: any) => e.cursor)).size).toBe(3);
+    expect(new Set([...p1.edges, ...p2.edges].map((e) => e.cursor)).size).toBe(3);
   });
 
   it('says usage tracking is not available in BYOK mode and links the provider’s dashboard', async () => {
@@ -117,7 +142,7 @@ describe('credits', () => {
     const fields = await server.client().data(`{ __schema { mutationType { fields { name } } } }`);
     expect(
       fields.__schema.mutationType.fields
-        .map((f: any) => f.name)
+        .map((f: { name: string }) => f.name)
         .filter((n: string) => /credit|balance|grant/i.test(n)),
     ).toEqual([]);
 
