@@ -9,7 +9,8 @@ const config: CodegenConfig = {
   generates: {
     'src/generated/graphql/': {
       preset: 'client',
-      config: { enumsAsTypes: true, useTypeImports: true },
+      // What the wire carries: graphql-scalars' DateTime is an ISO-8601 string, JSON any JSON value.
+      config: { enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string', JSON: 'unknown' } },
     },
   },
 };

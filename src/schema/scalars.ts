@@ -1,28 +1,10 @@
-import { GraphQLError, Kind } from 'graphql';
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import { builder } from '../builder.ts';
 import { ERROR_CODES } from '../lib/errors.ts';
 
-builder.scalarType('DateTime', {
-  description: 'An instant, as an ISO-8601 string in UTC.',
-  serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString()),
-  parseValue: (value) => {
-    const d = new Date(String(value));
-    if (typeof value !== 'string' || Number.isNaN(d.getTime()))
-      throw new GraphQLError('DateTime must be an ISO-8601 string.');
-    return d;
-  },
-  parseLiteral: (ast) => {
-    if (ast.kind !== Kind.STRING || Number.isNaN(new Date(ast.value).getTime()))
-      throw new GraphQLError('DateTime must be an ISO-8601 string.');
-    return new Date(ast.value);
-  },
-});
-
-builder.scalarType('JSON', {
-  description: 'Arbitrary JSON (audit event detail).',
-  serialize: (value) => value,
-  parseValue: (value) => value,
-});
+// graphql-scalars does the parsing and ISO-8601 (RFC 3339) serialization; the descriptions stay ours.
+builder.addScalarType('DateTime', DateTimeResolver, { description: 'An instant, as an ISO-8601 string in UTC.' });
+builder.addScalarType('JSON', JSONResolver, { description: 'Arbitrary JSON (audit event detail).' });
 
 export const AiProviderRef = builder.enumType('AiProvider', {
   description: 'Who serves Ivy for the org: Intervy (billed to credits) or the member’s own Anthropic or OpenAI key.',
