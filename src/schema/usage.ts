@@ -2,6 +2,7 @@ import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@poth
 import { builder, requiresOrg } from '../builder.ts';
 import { usageSummary, type UsageSummary } from '../domain/usage.ts';
 import { AiProviderRef } from './scalars.ts';
+import { CompletionStatus } from '../generated/prisma/enums.ts';
 import { refuse } from '../lib/errors.ts';
 import { pageCost } from '../lib/operation-cost.ts';
 
@@ -18,9 +19,7 @@ function entryCursor(after: string | null | undefined): string | undefined {
   return after;
 }
 
-const CompletionStatus = builder.enumType('CompletionStatus', {
-  values: ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'EXPIRED'] as const,
-});
+const CompletionStatusRef = builder.enumType(CompletionStatus, { name: 'CompletionStatus' });
 
 const UsageEntry = builder.prismaObject('Completion', {
   name: 'UsageEntry',
@@ -51,7 +50,7 @@ const UsageEntry = builder.prismaObject('Completion', {
       description:
         'Credits the provider’s report put above the hold that the balance could not cover (owed until the next top-up).',
     }),
-    status: t.expose('status', { type: CompletionStatus }),
+    status: t.expose('status', { type: CompletionStatusRef }),
     errorCode: t.exposeString('errorCode', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
