@@ -181,7 +181,7 @@ describe('GET /metrics', () => {
 });
 
 describe('health', () => {
-  it('answers /livez, and /healthz and Yoga’s /health alike with the readiness check', async () => {
+  it('answers /livez, and /healthz and /health alike with the readiness check, never cached', async () => {
     expect((await fetch(`${server.url}/livez`)).status).toBe(200);
     for (const path of ['/healthz', '/health']) {
       const res = await fetch(`${server.url}${path}`);
@@ -189,6 +189,8 @@ describe('health', () => {
         200,
         { status: 'ok', database: 'ok', redis: expect.any(String) },
       ]);
+      expect(res.headers.get('content-type')).toBe('application/json');
+      expect(res.headers.get('cache-control')).toBe('no-store');
     }
   });
 
@@ -201,6 +203,8 @@ describe('health', () => {
     try {
       const res = await fetch(`${server.url}/healthz`);
       expect([res.status, await res.json()]).toEqual([503, expect.objectContaining({ status: 'migrations pending' })]);
+      // Not ready is not dead: liveness stays 200, so an orchestrator stops routing here without restarting it.
+      expect((await fetch(`${server.url}/livez`)).status).toBe(200);
     } finally {
       await db.$executeRawUnsafe(`UPDATE "_prisma_migrations" SET rolled_back_at = NULL WHERE id = $1`, last.id);
     }
