@@ -20,7 +20,7 @@ import { Limits } from './lib/limits/limits.ts';
 import { createLogger, type LogSink } from './lib/logger.ts';
 import { AppMetrics } from './lib/metrics.ts';
 import { requestIdFor, useOperationLog, useRefuseWhileDraining, useRequestIdHeader } from './lib/operation-plugins.ts';
-import { createMetricsEndpoint, readinessCheck, useReadiness } from './lib/ops-endpoints.ts';
+import { readinessCheck, useMetricsToken, useReadiness } from './lib/ops-endpoints.ts';
 import { createAppPubSub, verifyRedis, type AppPubSub } from './lib/pubsub.ts';
 import { connectRedis, type RedisLink } from './lib/redis.ts';
 import { useOperationLimits } from './lib/operation-limits.ts';
@@ -147,9 +147,10 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       useOneSettingsEventPerOperation(pubsub),
       ...(config.metricsEnabled
         ? [
+            useMetricsToken(config.metricsToken),
             usePrometheus({
               registry: metrics.registry,
-              endpoint: false,
+              endpoint: '/metrics',
               labels: { url: false } /* GET query strings would explode cardinality */,
             }),
           ]
@@ -191,9 +192,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     },
   });
 
-  const metricsEndpoint = createMetricsEndpoint(config, metrics);
-  const httpServer = http.createServer(async (req, res) => {
-    if (await metricsEndpoint(req, res)) return;
+  const httpServer = http.createServer((req, res) => {
     if (serveGraphiqlAsset(req.url ?? '', res)) return;
     if (req.url === '/') {
       res.writeHead(302, { location: '/graphql' }).end();

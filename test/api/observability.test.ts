@@ -130,9 +130,15 @@ describe('the operation log', () => {
 });
 
 describe('GET /metrics', () => {
-  it('is refused without the bearer METRICS_TOKEN', async () => {
+  it('is refused without the bearer METRICS_TOKEN, and served in Prometheus text with it', async () => {
     expect((await scrape(null)).status).toBe(401);
     expect((await scrape('wrong-token')).status).toBe(401);
+    const refused = await fetch(`${server.url}/metrics`);
+    expect(refused.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await refused.text()).not.toMatch(/ivy_|graphql_/);
+    const served = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect([served.status, served.headers.get('content-type')]).toEqual([200, expect.stringMatching(/^text\/plain/)]);
+    expect(await served.text()).toMatch(/^ivy_websocket_connections \d+/m);
   });
 
   it('counts completions, first tokens, credits, provider errors, key tests, operations, sockets and sweep releases', async () => {
