@@ -1,7 +1,6 @@
-import { builder, requiresOrg } from '../builder.ts';
+import { builder, requiresOrg, stillAllowed } from '../builder.ts';
 import { MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
 import { startCompletion } from '../domain/ivy-stream.ts';
-import { roleHas } from '../domain/permissions.ts';
 import { releaseOnEnd } from '../lib/release-on-end.ts';
 import { PROVIDER_CALL_COST } from '../lib/operation-cost.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
@@ -114,10 +113,7 @@ builder.subscriptionField('ivyCompletion', (t) =>
           { ...input, orgId, requestId: input.requestId == null ? null : String(input.requestId) },
           {
             clientGone: ctx.signal,
-            stillAllowed: async () => {
-              const m = await ctx.refreshMembership(orgId);
-              return m != null && roleHas(m.role, 'ivy:use');
-            },
+            stillAllowed: stillAllowed(ctx, orgId, 'ivy:use'),
             onSettled: () => void free(),
             // The end of a shutdown's grace period cuts the upstream request; the stream ends SERVER_SHUTTING_DOWN.
             shutdown: lifecycle?.shutdownSignal,
