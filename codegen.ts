@@ -9,7 +9,7 @@ const config: CodegenConfig = {
   generates: {
     'src/generated/graphql/': {
       preset: 'client',
-      // DateTime travels as an ISO 8601 string; JSON is whatever the field holds, so a reader narrows it.
+      // What the wire carries: graphql-scalars' DateTime is an ISO-8601 string, JSON any JSON value.
       config: { enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string', JSON: 'unknown' } },
     },
   },

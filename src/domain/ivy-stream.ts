@@ -10,7 +10,8 @@ import {
   type IvyCompletionInput,
   type IvyEvent,
 } from './ivy.ts';
-import { markKeyInvalid, vendorName } from './key-vault.ts';
+import { markKeyInvalid } from './key-vault.ts';
+import { vendorName } from './vendors.ts';
 import { billFor, TextTokenEstimate, type Bill, type Usage } from './pricing.ts';
 import type { Actor, Services } from './services.ts';
 
@@ -232,6 +233,8 @@ export function completionStream(
   const run = new CompletionRun(s, c);
   const upstream = new AbortController();
   const inner = run.events(upstream.signal, opts.stillAllowed, opts.shutdown);
+  // Listeners by hand, not AbortSignal.any: the shutdown signal lives as long as the process, and composites that
+  // SDKs listen on stay attached to such a signal (nodejs/node#55351, #64476); removing ours on settle frees them.
   const cutForShutdown = () => upstream.abort();
   opts.shutdown?.addEventListener('abort', cutForShutdown, { once: true });
   const gone = opts.clientGone;

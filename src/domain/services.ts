@@ -10,7 +10,8 @@ import type { Logger } from '../lib/logger.ts';
 import type { AppMetrics } from '../lib/metrics.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import type { ProviderAdapter } from '../providers/types.ts';
-import type { ModelCatalogue, Vendor } from './models.ts';
+import type { ModelCatalogue } from './models.ts';
+import type { Vendor } from './vendors.ts';
 
 export interface Services {
   config: Config;

@@ -6,9 +6,9 @@ import Anthropic, {
 } from '@anthropic-ai/sdk';
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
 import { checkKeyWith, drive, type SdkErrors, type Tally } from './shared.ts';
-import type { ProviderAdapter, ProviderOptions, StreamPart } from './types.ts';
+import { VENDOR_NAMES, type ProviderAdapter, type ProviderOptions, type StreamPart } from './types.ts';
 
-const VENDOR = 'Anthropic';
+const VENDOR = VENDOR_NAMES.ANTHROPIC;
 const sdk: SdkErrors = { APIError, APIUserAbortError, APIConnectionError, APIConnectionTimeoutError };
 
 function translate(event: RawMessageStreamEvent, tally: Tally): StreamPart[] {

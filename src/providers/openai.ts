@@ -1,9 +1,9 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { checkKeyWith, drive, type SdkErrors, type Tally } from './shared.ts';
-import type { ProviderAdapter, ProviderOptions, StreamPart } from './types.ts';
+import { VENDOR_NAMES, type ProviderAdapter, type ProviderOptions, type StreamPart } from './types.ts';
 
-const VENDOR = 'OpenAI';
+const VENDOR = VENDOR_NAMES.OPENAI;
 const sdk: SdkErrors = { APIError, APIUserAbortError, APIConnectionError, APIConnectionTimeoutError };
 
 function translate(chunk: ChatCompletionChunk, tally: Tally): StreamPart[] {

@@ -1,14 +1,14 @@
-import { builder, requiresOrg } from '../builder.ts';
+import { builder, requiresOrg, stillAllowed } from '../builder.ts';
 import { MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
 import { startCompletion } from '../domain/ivy-stream.ts';
-import { roleHas } from '../domain/permissions.ts';
 import { releaseOnEnd } from '../lib/release-on-end.ts';
 import { PROVIDER_CALL_COST } from '../lib/operation-cost.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
+import { BillingMode } from '../generated/prisma/enums.ts';
 
-const BillingMode = builder.enumType('BillingMode', {
+const BillingModeRef = builder.enumType(BillingMode, {
+  name: 'BillingMode',
   description: 'CREDITS: billed to the org’s prepaid credits. BYOK: billed by the provider to the member’s own key.',
-  values: ['CREDITS', 'BYOK'] as const,
 });
 const IvyMessageRole = builder.enumType('IvyMessageRole', { values: ['USER', 'ASSISTANT'] as const });
 
@@ -45,7 +45,7 @@ const Started = builder.objectRef<Of<'started'>>('IvyCompletionStarted').impleme
     requestId: t.exposeID('requestId'),
     provider: t.expose('provider', { type: AiProviderRef }),
     model: t.exposeString('model', { description: 'The vendor model id serving this answer.' }),
-    billing: t.expose('billing', { type: BillingMode }),
+    billing: t.expose('billing', { type: BillingModeRef }),
   }),
 });
 const Delta = builder.objectRef<Of<'delta'>>('IvyTextDelta').implement({
@@ -113,10 +113,7 @@ builder.subscriptionField('ivyCompletion', (t) =>
           { ...input, orgId, requestId: input.requestId == null ? null : String(input.requestId) },
           {
             clientGone: ctx.signal,
-            stillAllowed: async () => {
-              const m = await ctx.refreshMembership(orgId);
-              return m != null && roleHas(m.role, 'ivy:use');
-            },
+            stillAllowed: stillAllowed(ctx, orgId, 'ivy:use'),
             onSettled: () => void free(),
             // The end of a shutdown's grace period cuts the upstream request; the stream ends SERVER_SHUTTING_DOWN.
             shutdown: lifecycle?.shutdownSignal,

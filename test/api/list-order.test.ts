@@ -79,3 +79,23 @@ it('lists usage entries newest first even when they share a millisecond', async 
   );
   expect(d.usage.entries.edges.map((e) => e.node.requestId)).toEqual(['r2', 'r1', 'r0']);
 });
+
+it('serves instants as ISO-8601 UTC strings with milliseconds, and audit detail as the JSON that was written', async () => {
+  const { org, admin } = await server.seed.org();
+  const detail = { provider: 'ANTHROPIC', nested: { n: 1, list: [true, null, 'x'] } };
+  await server.app.services.db.auditEvent.create({
+    data: {
+      orgId: org.id,
+      actorId: admin.id,
+      action: 'shape',
+      detail,
+      createdAt: new Date(Date.UTC(2026, 10, 26, 7, 5, 9, 42)),
+    },
+  });
+  const d = await server
+    .client(admin.token)
+    .data(`query($o: ID!) { auditLog(orgId: $o) { edges { node { detail createdAt } } } }`, { o: org.id });
+  expect(d.auditLog.edges.map((e: { node: unknown }) => e.node)).toEqual([
+    { detail, createdAt: '2026-11-26T07:05:09.042Z' },
+  ]);
+});

@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
+import { GraphQLEnumType } from 'graphql';
+import {
+  AiProvider,
+  BillingMode,
+  CompletionStatus,
+  KeyStatus,
+  OrgRole,
+  Plan,
+} from '../../src/generated/prisma/enums.ts';
 import { getDatamodel } from '../../src/generated/pothos-types.ts';
+import { schema } from '../../src/app.ts';
 import { createPrismaClient, type Db } from '../../src/lib/database.ts';
 import { pgConfigFromUrl } from '../../src/lib/pg-url.ts';
 import { createTestDatabase } from '../support/server.ts';
@@ -49,5 +59,14 @@ it('enforces the invariants the code relies on: no negative balance, charge with
     );
   } finally {
     await client.end();
+  }
+});
+
+it('offers exactly the values of the database enum behind every enum the API mirrors', () => {
+  const mirrored = { AiProvider, Plan, OrgRole, KeyStatus, BillingMode, CompletionStatus };
+  for (const [name, prismaEnum] of Object.entries(mirrored)) {
+    const type = schema.getType(name);
+    expect(type, name).toBeInstanceOf(GraphQLEnumType);
+    expect((type as GraphQLEnumType).getValues().map((v) => v.value)).toEqual(Object.values(prismaEnum));
   }
 });
