@@ -20,7 +20,7 @@ import { ManualClock } from '../src/lib/clock.ts';
 import { Keyring } from '../src/lib/crypto.ts';
 import { startEmbeddedPostgres } from '../src/lib/embedded-pg.ts';
 import { createLogger } from '../src/lib/logger.ts';
-import { startFakeAnthropic } from '../test/support/vendors/anthropic-server.ts';
+import { startFakeAnthropic } from '../dev/vendors/anthropic-server.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

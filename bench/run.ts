@@ -14,10 +14,11 @@ import { Keyring } from '../src/lib/crypto.ts';
 import { startEmbeddedPostgres } from '../src/lib/embedded-pg.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import { signUserToken } from '../src/lib/tokens.ts';
-import { GraphQLClient } from '../test/support/client.ts';
-import { IVY } from '../test/support/ivy.ts';
-import { Seeder } from '../test/support/seed.ts';
-import { startFakeAnthropic } from '../test/support/vendors/anthropic-server.ts';
+import { GraphQLClient } from '../dev/client.ts';
+import { IVY } from '../dev/documents.ts';
+import type { IvyMessageInput } from '../src/generated/graphql/graphql.ts';
+import { Seeder } from '../dev/seed.ts';
+import { startFakeAnthropic } from '../dev/vendors/anthropic-server.ts';
 
 const N = Number(process.env.BENCH_N ?? 100);
 
@@ -63,7 +64,9 @@ const credits = await seed.org({ credits: 100_000_000 });
 const byok = await seed.org({ provider: 'ANTHROPIC' });
 await seed.key(byok.org.id, byok.admin.id, 'ANTHROPIC', 'sk-ant-bench-member-key-00000000000');
 const url = `http://127.0.0.1:${port}`;
-const messages = [{ role: 'USER', content: 'Which candidates are waiting on feedback? [[deltas:8]]' }];
+const messages: IvyMessageInput[] = [
+  { role: 'USER', content: 'Which candidates are waiting on feedback? [[deltas:8]]' },
+];
 
 async function directSdk(): Promise<number> {
   const client = new Anthropic({

@@ -35,7 +35,7 @@ export function observePubSub(pubsub: Routes, observer: PubSubObserver, listenin
         if (state === 'live') observer.unsubscribed(topic);
         state = 'ended';
       };
-      const stream: AsyncIterableIterator<any> = {
+      const stream: AsyncIterableIterator<unknown> = {
         next() {
           const result = source.next();
           if (state === 'idle') {
@@ -65,7 +65,8 @@ export function observePubSub(pubsub: Routes, observer: PubSubObserver, listenin
           return stream;
         },
       };
-      return stream;
+      // Events pass through untouched, so the stream has the type the caller subscribed for.
+      return stream as AsyncIterableIterator<never>;
     },
   };
 }

@@ -4,10 +4,11 @@ import { startCompletion } from '../domain/ivy-stream.ts';
 import { releaseOnEnd } from '../lib/release-on-end.ts';
 import { PROVIDER_CALL_COST } from '../lib/operation-cost.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
+import { BillingMode } from '../generated/prisma/enums.ts';
 
-export const BillingModeRef = builder.enumType('BillingMode', {
+export const BillingModeRef = builder.enumType(BillingMode, {
+  name: 'BillingMode',
   description: 'CREDITS: billed to the org’s prepaid credits. BYOK: billed by the provider to the member’s own key.',
-  values: ['CREDITS', 'BYOK'] as const,
 });
 export const FallbackReasonRef = builder.enumType('FallbackReason', {
   description:

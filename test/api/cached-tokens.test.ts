@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BYOK_MODELS } from '../../src/domain/models.ts';
 import { creditsFor } from '../../src/domain/pricing.ts';
-import { balanceOf, ledgerAddsUp, runCompletion } from '../support/ivy.ts';
+import { balanceOf, endOf, ledgerAddsUp, runCompletion } from '../support/ivy.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -20,7 +20,7 @@ afterAll(async () => {
 });
 
 const USAGE = /* GraphQL */ `
-  query Usage($orgId: ID!) {
+  query CachedTokensUsage($orgId: ID!) {
     usage(orgId: $orgId) {
       totalCreditsCharged
       totalCacheSavingCredits
@@ -85,7 +85,7 @@ describe.each([
       messages: [{ role: 'USER', content: '[[usage:20000:100]] no cache here' }],
       maxTokens: 200,
     });
-    expect(events.at(-1).creditsCharged).toBe(creditsFor(model(modelId), 20_000, 100));
+    expect(endOf(events).creditsCharged).toBe(creditsFor(model(modelId), 20_000, 100));
     const usage = (await server.client(admin.token).data(USAGE, { orgId: org.id })).usage;
     expect(usage.entries.edges[0].node).toMatchObject({ cachedInputTokens: 0, cacheSavingCredits: 0 });
   });

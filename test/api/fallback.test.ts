@@ -2,7 +2,7 @@
 // 401 before any text) it runs on credits when on, and behaves exactly as before when off. Never after text.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { balanceOf, ledgerAddsUp, subscribeIvy } from '../support/ivy.ts';
+import { balanceOf, endOf, ledgerAddsUp, subscribeIvy } from '../support/ivy.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import type { TestServer } from '../support/server.ts';
 
@@ -14,14 +14,14 @@ beforeAll(async () => {
 afterAll(() => env?.stop());
 
 const SET_FALLBACK = /* GraphQL */ `
-  mutation Fallback($input: SetFallbackToCreditsInput!) {
+  mutation FallbackSet($input: SetFallbackToCreditsInput!) {
     setFallbackToCredits(input: $input) {
       fallbackToCredits
     }
   }
 `;
 const DIALOG = /* GraphQL */ `
-  query Dialog($orgId: ID!) {
+  query FallbackDialog($orgId: ID!) {
     orgAiSettings(orgId: $orgId) {
       fallbackToCredits
     }
@@ -31,7 +31,7 @@ const DIALOG = /* GraphQL */ `
   }
 `;
 const USAGE = /* GraphQL */ `
-  query Usage($orgId: ID!) {
+  query FallbackUsage($orgId: ID!) {
     usage(orgId: $orgId) {
       entries(first: 5) {
         edges {
@@ -116,13 +116,13 @@ describe('a member with no key', () => {
       billing: 'CREDITS',
       fallbackReason: 'NO_API_KEY',
     });
-    const finished = run.events.at(-1);
+    const finished = endOf(run.events);
     expect(finished.__typename).toBe('IvyCompletionFinished');
     expect(finished.creditsCharged).toBeGreaterThan(0);
     expect(run.keysUsed).toEqual([HOUSE_LAST4]);
     expect(await balanceOf(server, org.id)).toBe(1000 - finished.creditsCharged);
     const entries = (await server.client(admin.token).data(USAGE, { orgId: org.id })).usage.entries.edges;
-    expect(entries.map((e: any) => e.node)).toEqual([
+    expect(entries.map((e: { node: unknown }) => e.node)).toEqual([
       { requestId: run.requestId, fallbackReason: 'NO_API_KEY', creditsCharged: finished.creditsCharged },
     ]);
     await ledgerAddsUp(server, org.id);
@@ -146,7 +146,7 @@ describe('a member whose key is marked INVALID', () => {
     await server.seed.key(org.id, interviewer.id, 'ANTHROPIC', key, 'INVALID');
     const run = await ask(interviewer.token, org.id);
     expect(run.events[0]).toMatchObject({ billing: 'CREDITS', fallbackReason: 'KEY_INVALID' });
-    expect(run.events.at(-1).__typename).toBe('IvyCompletionFinished');
+    expect(endOf(run.events).__typename).toBe('IvyCompletionFinished');
     expect(run.keysUsed).toEqual([HOUSE_LAST4]);
     await ledgerAddsUp(server, org.id);
   });
@@ -177,7 +177,7 @@ describe('a key the provider refuses (401) before any text', () => {
       billing: 'CREDITS',
       fallbackReason: 'PROVIDER_AUTH_FAILED',
     });
-    const finished = run.events.at(-1);
+    const finished = endOf(run.events);
     expect(finished.__typename).toBe('IvyCompletionFinished');
     expect(run.events.filter((e) => e.__typename === 'IvyCompletionStarted')).toHaveLength(1);
     expect(run.keysUsed).toEqual([key.slice(-4), HOUSE_LAST4]);
@@ -197,13 +197,15 @@ describe('a key the provider refuses (401) before any text', () => {
     env.anthropic.revoke(key);
     const run = await ask(interviewer.token, org.id);
     expect(run.events[0]).toMatchObject({ billing: 'BYOK' });
-    const failed = run.events.at(-1);
+    const failed = endOf(run.events);
     expect(failed).toMatchObject({
       __typename: 'IvyCompletionFailed',
       code: 'PROVIDER_AUTH_FAILED',
       creditsCharged: 0,
     });
-    expect(failed.message).toContain('Intervy Credits could not take over');
+    expect(failed.__typename === 'IvyCompletionFailed' && failed.message).toContain(
+      'Intervy Credits could not take over',
+    );
     expect(run.keysUsed).toEqual([key.slice(-4)]);
     expect(await balanceOf(server, org.id)).toBe(0);
   });

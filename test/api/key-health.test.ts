@@ -28,7 +28,7 @@ const statusOf = async (orgId: string, userId: string) =>
   db().personalApiKey.findFirstOrThrow({ where: { orgId, userId } });
 
 const READINESS = /* GraphQL */ `
-  query Readiness($orgId: ID!) {
+  query KeyHealthReadiness($orgId: ID!) {
     orgAiSettings(orgId: $orgId) {
       keyReadiness {
         provider
@@ -53,7 +53,7 @@ const READINESS = /* GraphQL */ `
   }
 `;
 const MY_KEYS = /* GraphQL */ `
-  query MyKeys($orgId: ID!) {
+  query KeyHealthMyKeys($orgId: ID!) {
     orgAiSettings(orgId: $orgId) {
       viewerKeys {
         status
@@ -65,7 +65,7 @@ const MY_KEYS = /* GraphQL */ `
   }
 `;
 const KEY_STATUS = /* GraphQL */ `
-  subscription KeyStatus($orgId: ID!) {
+  subscription KeyHealthStatus($orgId: ID!) {
     viewerKeyStatusChanged(orgId: $orgId) {
       provider
       status

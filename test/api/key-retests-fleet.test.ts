@@ -6,8 +6,8 @@ import { keyRetestScheduler } from '../../src/domain/key-retests.ts';
 import { Keyring } from '../../src/lib/crypto.ts';
 import { memberKey } from '../../src/lib/pubsub.ts';
 import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import { startFakeAnthropic } from '../../dev/vendors/anthropic-server.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 
 // Needs Redis: runs in CI's second pass (REDIS_URL=redis://127.0.0.1:6379), skipped where there is none.
 const redisUrl = process.env.REDIS_URL;

@@ -3,7 +3,8 @@
 // estimate, which equals the hold the request then places and places nothing itself.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForSettlement } from '../support/billing.ts';
-import { IVY, balanceOf, ledgerAddsUp } from '../support/ivy.ts';
+import { IVY } from '../../dev/documents.ts';
+import { balanceOf, endOf, ledgerAddsUp } from '../support/ivy.ts';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
 
@@ -21,7 +22,7 @@ beforeAll(async () => {
 afterAll(() => stop?.());
 
 const SET_CAP = /* GraphQL */ `
-  mutation SetCap($input: SetMemberCapInput!) {
+  mutation CapsSetMember($input: SetMemberCapInput!) {
     setMemberCap(input: $input) {
       monthlyCap
       capSource
@@ -32,7 +33,7 @@ const SET_CAP = /* GraphQL */ `
   }
 `;
 const SET_DEFAULT = /* GraphQL */ `
-  mutation SetDefault($input: SetDefaultMemberCapInput!) {
+  mutation CapsSetDefault($input: SetDefaultMemberCapInput!) {
     setDefaultMemberCap(input: $input) {
       member {
         id
@@ -43,7 +44,7 @@ const SET_DEFAULT = /* GraphQL */ `
   }
 `;
 const ESTIMATE = /* GraphQL */ `
-  query Estimate($input: IvyCompletionInput!) {
+  query CapsEstimate($input: IvyCompletionInput!) {
     ivyCompletionEstimate(input: $input) {
       billing
       holdCredits
@@ -57,7 +58,7 @@ const ESTIMATE = /* GraphQL */ `
   }
 `;
 const MY_SPEND = /* GraphQL */ `
-  query MySpend($orgId: ID!) {
+  query CapsMySpend($orgId: ID!) {
     viewerSpend(orgId: $orgId) {
       spentThisMonth
       monthlyCap
@@ -66,7 +67,7 @@ const MY_SPEND = /* GraphQL */ `
   }
 `;
 const USAGE_SPEND = /* GraphQL */ `
-  query UsageSpend($orgId: ID!) {
+  query CapsUsageSpend($orgId: ID!) {
     usage(orgId: $orgId) {
       memberSpend {
         member {
@@ -82,7 +83,7 @@ const USAGE_SPEND = /* GraphQL */ `
 `;
 
 const ask = (content: string, extra: Record<string, unknown> = {}) => ({
-  messages: [{ role: 'USER', content }],
+  messages: [{ role: 'USER' as const, content }],
   maxTokens: 1000,
   ...extra,
 });
@@ -191,7 +192,11 @@ describe('setting caps', () => {
     const all = (await server.client(admin.token).data(SET_DEFAULT, { input: { orgId: org.id, monthlyCredits: 50 } }))
       .setDefaultMemberCap;
     expect(all).toHaveLength(3);
-    expect(all.every((m: any) => m.monthlyCap === 50 && m.capSource === 'ORG_DEFAULT')).toBe(true);
+    expect(
+      all.every(
+        (m: { monthlyCap: number | null; capSource: string }) => m.monthlyCap === 50 && m.capSource === 'ORG_DEFAULT',
+      ),
+    ).toBe(true);
     const own = (
       await server
         .client(admin.token)
@@ -214,10 +219,10 @@ describe('setting caps', () => {
     const events = await server
       .client(interviewer.token)
       .subscribeSse(IVY, { input: { orgId: org.id, ...ask('[[usage:1000:200]] hi') } }).done;
-    const charged = events.at(-1)!.data!.ivyCompletion.creditsCharged;
+    const charged = endOf(events.map((r) => r.data!.ivyCompletion)).creditsCharged;
     expect(charged).toBe(2);
     const rows = (await server.client(staffing.token).data(USAGE_SPEND, { orgId: org.id })).usage.memberSpend;
-    const byId = new Map(rows.map((r: any) => [r.member.id, r]));
+    const byId = new Map(rows.map((r: { member: { id: string } }) => [r.member.id, r]));
     expect(byId.get(interviewer.id)).toMatchObject({ spentThisMonth: 2, monthlyCap: 100, remaining: 98 });
     expect(byId.get(admin.id)).toMatchObject({ spentThisMonth: 0, remaining: 100, capSource: 'ORG_DEFAULT' });
     expect(await server.client(interviewer.token).errorCode(USAGE_SPEND, { orgId: org.id })).toBe('FORBIDDEN');
