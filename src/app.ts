@@ -16,6 +16,7 @@ import { createMaskError } from './lib/graphql-errors.ts';
 import { attachGraphqlWs } from './lib/graphql-ws.ts';
 import { renderLocalGraphiQL, serveGraphiqlAsset } from './lib/graphiql-assets.ts';
 import { ProcessLifecycle } from './lib/lifecycle.ts';
+import { Answers } from './domain/answers.ts';
 import { Limits } from './lib/limits/limits.ts';
 import { createLogger, type LogSink } from './lib/logger.ts';
 import { AppMetrics } from './lib/metrics.ts';
@@ -114,6 +115,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     metrics,
     events: new EventEmitter(),
     inflight: new Set(),
+    answers: new Answers(config, log, redis),
     limits: new Limits(config, redis, log),
   };
 

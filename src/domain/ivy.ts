@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AiProvider } from '../generated/prisma/enums.ts';
 import { refuse, type ErrorCode } from '../lib/errors.ts';
-import type { ChatMessage, StreamPart } from '../providers/types.ts';
+import type { ChatMessage, FinishReason, StreamPart } from '../providers/types.ts';
 import { loadOrg } from './ai-settings.ts';
 import { recordByokCompletion, reserveCredits } from './credits.ts';
 import { personalKeyForCall, vendorName } from './key-vault.ts';
@@ -22,6 +22,8 @@ export interface IvyCompletionInput {
   system?: string | null;
   maxTokens?: number | null;
   requestId?: string | null;
+  /** Re-attach to the member's answer with this requestId, after the event with this index (0: from the start). */
+  resumeFrom?: number | null;
 }
 
 export type BillingMode = 'CREDITS' | 'BYOK';
@@ -31,6 +33,7 @@ export type IvyEvent =
   | { kind: 'delta'; text: string }
   | {
       kind: 'finished';
+      finishReason: FinishReason;
       inputTokens: number | null;
       outputTokens: number | null;
       creditsCharged: number;

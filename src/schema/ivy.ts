@@ -1,6 +1,12 @@
 import { builder, requiresOrg } from '../builder.ts';
 import { MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
+import type { IndexedEvent } from '../domain/answer-log.ts';
 import { startCompletion } from '../domain/ivy-stream.ts';
+import { resumeCompletion, stopCompletion } from '../domain/ivy-resume.ts';
+import { FINISH_REASONS } from '../providers/types.ts';
+import { refuse } from '../lib/errors.ts';
+import { socketStillOpen } from '../lib/graphql-ws.ts';
+import { WRITE_COST } from '../lib/operation-cost.ts';
 import { roleHas } from '../domain/permissions.ts';
 import { releaseOnEnd } from '../lib/release-on-end.ts';
 import { PROVIDER_CALL_COST } from '../lib/operation-cost.ts';
@@ -33,15 +39,30 @@ const IvyCompletionInput = builder.inputType('IvyCompletionInput', {
     }),
     requestId: t.id({
       description:
-        'Client-chosen idempotency key, in both billing modes: a repeat in the same org, while the first runs or after it ended, is refused (DUPLICATE_REQUEST), never sent upstream and never billed twice.',
+        'Client-chosen idempotency key, in both billing modes: a repeat in the same org, while the first runs or after it ended, is refused (DUPLICATE_REQUEST), never sent upstream and never billed twice. Also the key to resume or stop the answer.',
+    }),
+    resumeFrom: t.int({
+      description:
+        'Resume: re-attach to your answer `requestId` (the other fields are ignored) and receive the events after this `index` (0: all of them), then the live rest. Works on any instance while it runs and for RESUME_RETENTION_MS after it ended; nothing is sent upstream or billed again. Another member’s requestId is FORBIDDEN, like an unknown one; an answer no longer kept is RESUME_EXPIRED.',
     }),
   }),
 });
 
-type Of<K extends IvyEvent['kind']> = Extract<IvyEvent, { kind: K }>;
+const FinishReason = builder.enumType('IvyFinishReason', {
+  description:
+    'Why an answer ended, from the vendor’s stop reason: END_TURN (it was done), MAX_TOKENS (cut at maxTokens), STOP_SEQUENCE, TOOL_USE, PAUSE_TURN, REFUSAL (the model declined), CONTENT_FILTER (the vendor’s filter cut it), OTHER (a reason this API does not know yet).',
+  values: FINISH_REASONS,
+});
+
+type Of<K extends IvyEvent['kind']> = Extract<IndexedEvent, { kind: K }>;
+const INDEX = {
+  description:
+    'This event’s place in the answer, from 1. After a lost connection, resume with `resumeFrom` set to the last index you received.',
+};
 
 const Started = builder.objectRef<Of<'started'>>('IvyCompletionStarted').implement({
   fields: (t) => ({
+    index: t.exposeInt('index', INDEX),
     requestId: t.exposeID('requestId'),
     provider: t.expose('provider', { type: AiProviderRef }),
     model: t.exposeString('model', { description: 'The vendor model id serving this answer.' }),
@@ -49,10 +70,12 @@ const Started = builder.objectRef<Of<'started'>>('IvyCompletionStarted').impleme
   }),
 });
 const Delta = builder.objectRef<Of<'delta'>>('IvyTextDelta').implement({
-  fields: (t) => ({ text: t.exposeString('text') }),
+  fields: (t) => ({ index: t.exposeInt('index', INDEX), text: t.exposeString('text') }),
 });
 const Finished = builder.objectRef<Of<'finished'>>('IvyCompletionFinished').implement({
   fields: (t) => ({
+    index: t.exposeInt('index', INDEX),
+    finishReason: t.expose('finishReason', { type: FinishReason }),
     inputTokens: t.exposeInt('inputTokens', { nullable: true }),
     outputTokens: t.exposeInt('outputTokens', { nullable: true }),
     creditsCharged: t.exposeInt('creditsCharged'),
@@ -63,6 +86,7 @@ const Finished = builder.objectRef<Of<'finished'>>('IvyCompletionFinished').impl
 });
 const Failed = builder.objectRef<Of<'failed'>>('IvyCompletionFailed').implement({
   fields: (t) => ({
+    index: t.exposeInt('index', INDEX),
     code: t.expose('code', { type: ErrorCodeRef }),
     message: t.exposeString('message'),
     creditsCharged: t.exposeInt('creditsCharged', {
@@ -82,14 +106,14 @@ const IvyCompletionEvent = builder.unionType('IvyCompletionEvent', {
   description:
     'IvyCompletionStarted first, then IvyTextDelta in order, then exactly one IvyCompletionFinished or IvyCompletionFailed.',
   types: [Started, Delta, Finished, Failed],
-  resolveType: (event: IvyEvent) => byKind[event.kind],
+  resolveType: (event: IndexedEvent) => byKind[event.kind],
 });
 
 builder.subscriptionField('ivyCompletion', (t) =>
   t.field({
     ...requiresOrg(
       'ivy:use',
-      'Asks Ivy and streams the answer. Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, RATE_LIMITED for too many answers at once per member, org or connection, …) come before anything is sent upstream.',
+      'Asks Ivy and streams the answer, or resumes one (`resumeFrom`). Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, RATE_LIMITED for too many answers at once per member, org or connection, …) come before anything is sent upstream. graphql-ws `complete` is Stop (the answer is cancelled at once); a connection that goes away (and any SSE request that closes) only detaches: the answer goes on for RESUME_WINDOW_MS, then is cancelled unless someone resumed it.',
     ),
     type: IvyCompletionEvent,
     complexity: PROVIDER_CALL_COST,
@@ -97,6 +121,18 @@ builder.subscriptionField('ivyCompletion', (t) =>
     subscribe: async (_root, { input }, ctx) => {
       const orgId = String(input.orgId);
       const { lifecycle, metrics } = ctx.services;
+      // Over graphql-ws, return() on an open socket is the client's `complete` (Stop); on a closed one, a lost connection.
+      const stopOnReturn = () => ctx.socket != null && socketStillOpen(ctx.socket);
+      if (input.resumeFrom != null) {
+        if (input.requestId == null) refuse('BAD_USER_INPUT', 'To resume, send the requestId of the answer.');
+        const stream = await resumeCompletion(
+          ctx.services,
+          ctx.viewer!,
+          { orgId, requestId: String(input.requestId), resumeFrom: input.resumeFrom },
+          { clientGone: ctx.signal, stopOnReturn },
+        );
+        return lifecycle ? lifecycle.track(stream) : stream;
+      }
       // Concurrency slots (member, org, socket) are taken first and freed once, however the stream ends: when it
       // settles (even if it never took a step) or when its consumer is done with it, whichever comes first.
       const release = await ctx.services.limits.acquireCompletion({
@@ -113,6 +149,7 @@ builder.subscriptionField('ivyCompletion', (t) =>
           { ...input, orgId, requestId: input.requestId == null ? null : String(input.requestId) },
           {
             clientGone: ctx.signal,
+            stopOnReturn,
             stillAllowed: async () => {
               const m = await ctx.refreshMembership(orgId);
               return m != null && roleHas(m.role, 'ivy:use');
@@ -132,6 +169,33 @@ builder.subscriptionField('ivyCompletion', (t) =>
         throw err;
       }
     },
-    resolve: (event: IvyEvent) => event,
+    resolve: (event: IndexedEvent) => event,
+  }),
+);
+
+const StopInput = builder.inputType('StopIvyCompletionInput', {
+  fields: (t) => ({ orgId: t.id({ required: true }), requestId: t.id({ required: true }) }),
+});
+const Stopped = builder.objectRef<{ requestId: string; stopping: boolean }>('IvyCompletionStop').implement({
+  fields: (t) => ({
+    requestId: t.exposeID('requestId'),
+    stopping: t.exposeBoolean('stopping', {
+      description:
+        'True when the answer was still running: it is being cancelled, and its readers get IvyCompletionFailed CANCELLED. False when it had already ended.',
+    }),
+  }),
+});
+
+builder.mutationField('stopIvyCompletion', (t) =>
+  t.field({
+    ...requiresOrg(
+      'ivy:use',
+      'Stop: cancels your answer `requestId` at once, whichever instance produces it and whatever transport asked for it (over SSE a closed request only detaches). Billed for what it produced. Another member’s requestId is FORBIDDEN, like an unknown one.',
+    ),
+    type: Stopped,
+    complexity: WRITE_COST,
+    args: { input: t.arg({ type: StopInput, required: true }) },
+    resolve: (_r, { input }, ctx) =>
+      stopCompletion(ctx.services, ctx.viewer!, { orgId: String(input.orgId), requestId: String(input.requestId) }),
   }),
 );

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { releaseExpiredHolds } from '../../src/domain/credits.ts';
 import { creditsFor, inputTokenBound, TextTokenEstimate } from '../../src/domain/pricing.ts';
 import { waitForSettlement } from '../support/billing.ts';
-import { balanceOf, ledgerAddsUp, runCompletion, subscribeIvy, type Transport } from '../support/ivy.ts';
+import { balanceOf, ledgerAddsUp, runCompletion, stopIvy, subscribeIvy, type Transport } from '../support/ivy.ts';
 import { runCommand } from '../support/operator-command.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -44,7 +44,7 @@ describe.each<Transport>(['ws', 'sse'])('billed for what was delivered, over %s'
       requestId,
     });
     await sub.waitFor(1 + 399, 30_000);
-    sub.stop();
+    await stopIvy(server.client(interviewer.token), transport, sub, org.id, requestId);
     const row = await waitForSettlement(server, org.id, requestId);
     const received = textOf(sub.results.map((r) => r.data!.ivyCompletion));
     expect(row.status).toBe('CANCELLED');
@@ -69,7 +69,7 @@ describe.each<Transport>(['ws', 'sse'])('billed for what was delivered, over %s'
       requestId,
     });
     await sub.waitFor(1 + 999, 30_000);
-    sub.stop();
+    await stopIvy(openaiHouse.client(interviewer.token), transport, sub, org.id, requestId);
     const row = await waitForSettlement(openaiHouse, org.id, requestId);
     const received = textOf(sub.results.map((r) => r.data!.ivyCompletion));
     expect(row.creditsCharged).toBeGreaterThanOrEqual(

@@ -5,7 +5,7 @@ import { startServerWithVendors } from '../support/server-with-vendors.ts';
 import type { FakeVendorServer } from '../support/vendors/common.ts';
 import { creditsFor, TextTokenEstimate } from '../../src/domain/pricing.ts';
 import { waitForSettlement } from '../support/billing.ts';
-import { balanceOf, ledgerAddsUp, runCompletion, subscribeIvy, type Transport } from '../support/ivy.ts';
+import { balanceOf, ledgerAddsUp, runCompletion, stopIvy, subscribeIvy, type Transport } from '../support/ivy.ts';
 
 let server: TestServer, openaiHouse: TestServer;
 let anthropic: FakeVendorServer, stop: () => Promise<void>;
@@ -171,11 +171,11 @@ describe.each<Transport>(['ws', 'sse'])('streaming and cancellation over %s', (t
     const firstDeltaAt = performance.now();
     const results = await sub.done;
     const doneAt = performance.now();
-    expect(results[1].data.ivyCompletion).toEqual({ __typename: 'IvyTextDelta', text: 't1 ' });
+    expect(results[1].data.ivyCompletion).toEqual({ __typename: 'IvyTextDelta', index: 2, text: 't1 ' });
     expect(doneAt - firstDeltaAt).toBeGreaterThan(300);
   });
 
-  it('aborts the upstream request as soon as the client leaves, not at the stall timer, and charges what was reported', async () => {
+  it('aborts the upstream request as soon as the client presses Stop, not at the stall timer, and charges what was reported', async () => {
     const { org, admin } = await server.seed.org({ credits: 500 });
     const requestId = `leave-${transport}`;
     const sub = subscribeIvy(server.client(admin.token), transport, {
@@ -187,9 +187,9 @@ describe.each<Transport>(['ws', 'sse'])('streaming and cancellation over %s', (t
     await sub.waitFor(2, 5000);
     const abortsBefore = anthropic.aborts.length;
     const leftAt = performance.now();
-    sub.stop();
+    await stopIvy(server.client(admin.token), transport, sub, org.id, requestId);
     await anthropic.waitForAborts(abortsBefore + 1, 5000);
-    // The leaving caused the abort: the stand-in hangs, so otherwise only the stall timer (providerTimeoutMs) would,
+    // Stop caused the abort: the stand-in hangs, so otherwise only the stall timer (providerTimeoutMs) would,
     // and the completion would end PROVIDER_UNAVAILABLE, not CANCELLED. The latency itself (p95 under 100 ms) is
     // `npm run bench`'s to measure: on a shared two-core machine any process can be paused for longer than that.
     expect(anthropic.aborts[abortsBefore].at - leftAt).toBeLessThan(server.config.providerTimeoutMs / 5);

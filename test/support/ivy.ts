@@ -8,21 +8,26 @@ export const IVY = /* GraphQL */ `
     ivyCompletion(input: $input) {
       __typename
       ... on IvyCompletionStarted {
+        index
         requestId
         provider
         model
         billing
       }
       ... on IvyTextDelta {
+        index
         text
       }
       ... on IvyCompletionFinished {
+        index
+        finishReason
         inputTokens
         outputTokens
         creditsCharged
         creditBalance
       }
       ... on IvyCompletionFailed {
+        index
         code
         message
         creditsCharged
@@ -40,6 +45,27 @@ export function subscribeIvy(
   input: Record<string, unknown>,
 ): Subscription<any> {
   return transport === 'ws' ? client.subscribeWs(IVY, { input }) : client.subscribeSse(IVY, { input });
+}
+
+export const STOP_IVY = /* GraphQL */ `
+  mutation StopIvy($input: StopIvyCompletionInput!) {
+    stopIvyCompletion(input: $input) {
+      requestId
+      stopping
+    }
+  }
+`;
+
+/** Stop, as a client presses it: graphql-ws `complete`; over SSE, where a closed request only detaches, the mutation. */
+export async function stopIvy(
+  client: GraphQLClient,
+  transport: Transport,
+  sub: Subscription<any>,
+  orgId: string,
+  requestId: string,
+): Promise<void> {
+  if (transport === 'sse') await client.data(STOP_IVY, { input: { orgId, requestId } });
+  sub.stop();
 }
 
 /** Runs a completion to its end and returns its events; fails the test on a GraphQL error. */
