@@ -1,0 +1,160 @@
+// Answers that survive a lost connection, on one instance: a drop detaches (Stop cancels, see ivy-failures.test.ts),
+// a resume replays after the last index seen and then goes live, a finished answer replays to its end, another
+// member's requestId is refused like an unknown one, and a detached answer nobody resumes is cancelled at the window.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { creditsFor, TextTokenEstimate } from '../../src/domain/pricing.ts';
+import { rawIvySocket, waitForSettlement } from '../support/billing.ts';
+import { balanceOf, ledgerAddsUp, runCompletion, STOP_IVY, subscribeIvy, type Transport } from '../support/ivy.ts';
+import { deltasText, expectWhole, textOf, whenAnswer } from '../support/resume.ts';
+import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
+import { startTestServer, type TestServer } from '../support/server.ts';
+
+let env: ServerWithVendors, server: TestServer, shortWindow: TestServer;
+const WINDOW_MS = 300;
+beforeAll(async () => {
+  env = await startServerWithVendors();
+  server = env.server;
+  shortWindow = await startTestServer({ env: { ...env.vendorEnv, RESUME_WINDOW_MS: String(WINDOW_MS) } });
+});
+afterAll(async () => {
+  await shortWindow?.stop();
+  await env?.stop();
+});
+
+const ask = (content: string) => [{ role: 'USER', content }];
+const payloads = (msgs: any[]) => msgs.filter((m) => m.type === 'next').map((m) => m.payload.data.ivyCompletion);
+
+/** Starts an answer, loses the connection after `seen` events, and returns what the client had by then. */
+async function startAndLose(
+  s: TestServer,
+  transport: Transport,
+  token: string,
+  input: Record<string, unknown>,
+  seen = 3,
+) {
+  const detached = whenAnswer(s, 'detached', String(input.requestId));
+  if (transport === 'ws') {
+    const socket = await rawIvySocket(s, token);
+    socket.subscribe('1', input);
+    await socket.events('1', seen);
+    socket.drop();
+    await detached;
+    return payloads(socket.of('1'));
+  }
+  const sub = subscribeIvy(s.client(token), 'sse', input);
+  await sub.waitFor(seen);
+  sub.stop();
+  await detached;
+  return sub.results.map((r) => r.data!.ivyCompletion);
+}
+
+describe.each<Transport>(['ws', 'sse'])('a lost connection over %s', (transport) => {
+  it('detaches instead of cancelling: the answer goes on upstream, and a resume gets the exact text once, billed once', async () => {
+    const { org, interviewer } = await server.seed.org({ credits: 1000 });
+    const requestId = `lost-${transport}`;
+    const aborts = env.anthropic.aborts.length;
+    const input = {
+      orgId: org.id,
+      messages: ask(`${requestId} [[deltas:40]] [[slow:20]] [[usage:400:120]]`),
+      requestId,
+    };
+    const before = await startAndLose(server, transport, interviewer.token, input);
+    const resumed = await runCompletion(server.client(interviewer.token), transport, {
+      ...input,
+      resumeFrom: before.at(-1).index,
+    });
+    const all = expectWhole(before, resumed);
+    expect(textOf(all)).toBe(deltasText(40));
+    expect(all.at(-1)).toMatchObject({ __typename: 'IvyCompletionFinished', finishReason: 'END_TURN' });
+    // Never cut upstream, sent upstream once, billed once for what the provider reported.
+    expect(env.anthropic.aborts.length).toBe(aborts);
+    expect(env.anthropic.requests.filter((r) => JSON.stringify(r.body).includes(requestId))).toHaveLength(1);
+    const row = await waitForSettlement(server, org.id, requestId);
+    expect(row).toMatchObject({
+      status: 'SUCCEEDED',
+      creditsCharged: creditsFor({ creditsPer1kInput: 1, creditsPer1kOutput: 5 }, 400, 120),
+    });
+    expect(await balanceOf(server, org.id)).toBe(1000 - row.creditsCharged);
+    await ledgerAddsUp(server, org.id);
+  });
+});
+
+describe('resume', () => {
+  it('replays a finished answer to its end from any index, sending nothing upstream and billing nothing again', async () => {
+    const { org, interviewer } = await server.seed.org({ credits: 1000 });
+    const input = { orgId: org.id, messages: ask('[[deltas:5]] [[max-tokens]]'), requestId: 'done-then-resumed' };
+    const client = server.client(interviewer.token);
+    const first = await runCompletion(client, 'ws', input);
+    const requests = env.anthropic.requests.length;
+    const balance = await balanceOf(server, org.id);
+    expect(await runCompletion(client, 'sse', { ...input, resumeFrom: 0 })).toEqual(first);
+    expect(await runCompletion(client, 'ws', { ...input, resumeFrom: 4 })).toEqual(first.slice(4));
+    expect(first.at(-1)).toMatchObject({ index: 7, finishReason: 'MAX_TOKENS' });
+    expect(env.anthropic.requests.length).toBe(requests);
+    expect(await balanceOf(server, org.id)).toBe(balance);
+  });
+
+  it('refuses another member’s requestId with FORBIDDEN, exactly as an unknown one, for resume and for Stop', async () => {
+    const { org, interviewer, staffing } = await server.seed.org({ credits: 1000 });
+    const input = { orgId: org.id, messages: ask('[[deltas:2]]'), requestId: 'mine' };
+    await runCompletion(server.client(interviewer.token), 'ws', input);
+    const other = server.client(staffing.token);
+    const refusal = async (requestId: string) => {
+      const [result] = await subscribeIvy(other, 'sse', { ...input, requestId, resumeFrom: 0 }).done;
+      const stop = await other.request(STOP_IVY, { input: { orgId: org.id, requestId } });
+      return [
+        result.errors?.map((e) => [e.message, e.extensions?.code]),
+        stop.errors?.map((e) => [e.message, e.extensions?.code]),
+      ];
+    };
+    const theirs = await refusal('mine');
+    expect(theirs[0]).toEqual([[expect.any(String), 'FORBIDDEN']]);
+    expect(theirs[1]).toEqual([[expect.any(String), 'FORBIDDEN']]);
+    expect(await refusal('nobody-used-this')).toEqual(theirs);
+  });
+
+  it('refuses a negative resumeFrom, and a resume without a requestId, with BAD_USER_INPUT', async () => {
+    const { org, interviewer } = await server.seed.org();
+    const client = server.client(interviewer.token);
+    for (const input of [
+      { orgId: org.id, messages: ask('x'), requestId: 'r', resumeFrom: -1 },
+      { orgId: org.id, messages: ask('x'), resumeFrom: 0 },
+    ]) {
+      const [result] = await subscribeIvy(client, 'sse', input).done;
+      expect(result.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    }
+  });
+});
+
+describe('the resume window', () => {
+  it('cancels a detached answer nobody resumed once it ends, and bills what was generated into the log', async () => {
+    const { org, interviewer } = await shortWindow.seed.org({ credits: 500 });
+    const requestId = 'nobody-came-back';
+    const abortsBefore = env.anthropic.aborts.length;
+    const aborted = env.anthropic.waitForAborts(abortsBefore + 1, 10_000);
+    const detached = whenAnswer(shortWindow, 'detached', requestId);
+    const input = { orgId: org.id, messages: ask('[[deltas:6]] [[hang-after:6]] [[usage:1000:1]]'), requestId };
+    // The client leaves after the first event; the stand-in produces six deltas in all, then hangs.
+    const socket = await rawIvySocket(shortWindow, interviewer.token);
+    socket.subscribe('1', { ...input, maxTokens: 2000 });
+    await socket.events('1', 1);
+    socket.drop();
+    const detachedAt = await detached;
+    const abort = await aborted;
+    expect(abort.at - detachedAt).toBeGreaterThanOrEqual(WINDOW_MS - 2);
+    const row = await waitForSettlement(shortWindow, org.id, requestId);
+    expect(row).toMatchObject({ status: 'CANCELLED', errorCode: 'CANCELLED', deliveredChars: deltasText(6).length });
+    expect(row.creditsCharged).toBeGreaterThanOrEqual(
+      creditsFor({ creditsPer1kInput: 1, creditsPer1kOutput: 5 }, 1000, TextTokenEstimate.of(deltasText(6))),
+    );
+    // Within retention it still replays, to its end: IvyCompletionFailed CANCELLED.
+    const replay = await runCompletion(shortWindow.client(interviewer.token), 'ws', { ...input, resumeFrom: 0 });
+    expect(textOf(replay)).toBe(deltasText(6));
+    expect(replay.at(-1)).toMatchObject({
+      __typename: 'IvyCompletionFailed',
+      code: 'CANCELLED',
+      creditsCharged: row.creditsCharged,
+    });
+    await ledgerAddsUp(shortWindow, org.id);
+  });
+});
