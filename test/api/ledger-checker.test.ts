@@ -43,6 +43,7 @@ const childEnv = () => ({
   INTERVY_ANTHROPIC_API_KEY: server.config.intervyAnthropicApiKey,
   PROVIDER_TIMEOUT_MS: '300',
   PROVIDER_MAX_RETRIES: '0',
+  RESUME_WINDOW_MS: '0',
   ...env.vendorEnv,
 });
 beforeAll(async () => {
