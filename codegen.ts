@@ -4,7 +4,7 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 
 const config: CodegenConfig = {
   schema: 'schema.graphql',
-  documents: ['src/graphiql.ts', 'test/support/ivy.ts'],
+  documents: ['src/graphiql.ts', 'test/support/ivy.ts', 'examples/*.ts'],
   emitLegacyCommonJSImports: false,
   generates: {
     'src/generated/graphql/': {

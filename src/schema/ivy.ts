@@ -131,7 +131,9 @@ builder.subscriptionField('ivyCompletion', (t) =>
           { orgId, requestId: String(input.requestId), resumeFrom: input.resumeFrom },
           { clientGone: ctx.signal, stopOnReturn },
         );
-        return lifecycle ? lifecycle.track(stream) : stream;
+        // Not counted in flight for a drain: it holds no upstream request, and once this instance closes its socket
+        // (1001) the client resumes on another one.
+        return stream;
       }
       // Concurrency slots (member, org, socket) are taken first and freed once, however the stream ends: when it
       // settles (even if it never took a step) or when its consumer is done with it, whichever comes first.
