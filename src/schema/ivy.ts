@@ -136,7 +136,7 @@ builder.subscriptionField('ivyCompletion', (t) =>
         return stream;
       }
       // Concurrency slots (member, org, socket) are taken first and freed once, however the stream ends: when it
-      // settles (even if it never took a step) or when its consumer is done with it, whichever comes first.
+      // settles (even if it never took a step) or when its consumer ends or stops it, whichever comes first.
       const release = await ctx.services.limits.acquireCompletion({
         userId: ctx.viewer!.userId,
         orgId,
@@ -164,7 +164,10 @@ builder.subscriptionField('ivyCompletion', (t) =>
           },
         );
         // In flight (for a shutdown's grace period) until its end reaches the transport, its slot freed first.
-        const guarded = releaseOnEnd(stream, free);
+        // A client gone (socket closed, SSE request aborted) only detached: the answer still runs upstream and keeps
+        // its slot until it settles, so dropping connections cannot run more answers at once than the limits allow.
+        const gone = () => ctx.signal?.aborted === true || (ctx.socket != null && !socketStillOpen(ctx.socket));
+        const guarded = releaseOnEnd(stream, () => (gone() ? Promise.resolve() : free()));
         return lifecycle ? lifecycle.track(guarded) : guarded;
       } catch (err) {
         await free();
