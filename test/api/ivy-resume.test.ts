@@ -14,7 +14,9 @@ const WINDOW_MS = 300;
 beforeAll(async () => {
   env = await startServerWithVendors();
   server = env.server;
-  shortWindow = await startTestServer({ env: { ...env.vendorEnv, RESUME_WINDOW_MS: String(WINDOW_MS) } });
+  shortWindow = await startTestServer({
+    env: { ...env.vendorEnv, RESUME_WINDOW_MS: String(WINDOW_MS), MAX_COMPLETIONS_PER_MEMBER: '1' },
+  });
 });
 afterAll(async () => {
   await shortWindow?.stop();
@@ -156,5 +158,23 @@ describe('the resume window', () => {
       creditsCharged: row.creditsCharged,
     });
     await ledgerAddsUp(shortWindow, org.id);
+  });
+
+  it('keeps a detached answer’s concurrency slot until it settles, so dropped connections cannot run more at once', async () => {
+    const { org, interviewer } = await shortWindow.seed.org({ credits: 500 });
+    const client = shortWindow.client(interviewer.token);
+    const detached = whenAnswer(shortWindow, 'detached', 'slot-held');
+    const socket = await rawIvySocket(shortWindow, interviewer.token);
+    socket.subscribe('1', { orgId: org.id, messages: ask('[[hang]]'), requestId: 'slot-held' });
+    await socket.events('1', 2);
+    socket.drop();
+    await detached;
+    const [refused] = await subscribeIvy(client, 'sse', { orgId: org.id, messages: ask('hi') }).done;
+    expect(refused.errors?.[0].extensions?.code).toBe('RATE_LIMITED');
+    const freed = shortWindow.app.services.limits.whenReleased('completions-member', interviewer.id, 1);
+    expect(await waitForSettlement(shortWindow, org.id, 'slot-held')).toMatchObject({ status: 'CANCELLED' });
+    await freed;
+    const events = await runCompletion(client, 'sse', { orgId: org.id, messages: ask('hi') });
+    expect(events.at(-1).__typename).toBe('IvyCompletionFinished');
   });
 });
