@@ -254,8 +254,9 @@ export function completionStream(
   };
   const reader = answer.attach(0, { clientGone: opts.clientGone, stopOnReturn: opts.stopOnReturn });
   void (async () => {
-    for await (const event of run.events(upstream.signal, opts.stillAllowed, opts.shutdown))
-      s.answers.append(answer, event);
+    const events = run.events(upstream.signal, opts.stillAllowed, opts.shutdown);
+    // A run with no listener (detached) is still in flight for a drain's grace period.
+    for await (const event of s.lifecycle ? s.lifecycle.trackRun(events) : events) s.answers.append(answer, event);
   })();
   return reader;
 }

@@ -177,4 +177,24 @@ describe('the resume window', () => {
     const events = await runCompletion(client, 'sse', { orgId: org.id, messages: ask('hi') });
     expect(events.at(-1).__typename).toBe('IvyCompletionFinished');
   });
+
+  it('lets a detached answer finish during a drain’s grace period instead of cancelling it', async () => {
+    const draining = await startTestServer({ env: { ...env.vendorEnv, SHUTDOWN_GRACE_MS: '20000' } });
+    try {
+      const { org, interviewer } = await draining.seed.org({ credits: 500 });
+      const requestId = 'detached-at-deploy';
+      const detached = whenAnswer(draining, 'detached', requestId);
+      const socket = await rawIvySocket(draining, interviewer.token);
+      socket.subscribe('1', { orgId: org.id, messages: ask('[[deltas:20]] [[slow:20]]'), requestId });
+      await socket.events('1', 2);
+      socket.drop();
+      await detached;
+      const settled = waitForSettlement(draining, org.id, requestId);
+      const timeline = draining.app.shutdown();
+      expect(await settled).toMatchObject({ status: 'SUCCEEDED', deliveredChars: deltasText(20).length });
+      expect((await timeline).map((t) => t.step)).not.toContainEqual(expect.stringMatching(/^grace period over/));
+    } finally {
+      await draining.stop();
+    }
+  });
 });
