@@ -8,7 +8,8 @@ import { GraphQLError } from 'graphql';
 import type PrismaTypes from './generated/pothos-types.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
 import { AUTH_FAILURE_MESSAGES, type Context } from './context.ts';
-import { PERMISSIONS, roleHas, type Permission } from './domain/permissions.ts';
+import { membershipHas, PERMISSIONS, type Permission } from './domain/permissions.ts';
+import { FORBIDDEN_MESSAGE } from './lib/errors.ts';
 
 export interface OrgScope {
   orgId: string;
@@ -42,7 +43,7 @@ export const builder = new SchemaBuilder<{
     // The same refusal whether the org does not exist or the viewer is not in it.
     unauthorizedError: (_parent, ctx) =>
       ctx.viewer
-        ? new GraphQLError('You are not a member of that org, or your role does not allow this.', {
+        ? new GraphQLError(FORBIDDEN_MESSAGE, {
             extensions: { code: 'FORBIDDEN' },
           })
         : new GraphQLError(AUTH_FAILURE_MESSAGES[ctx.authFailure ?? 'missing'], {
@@ -50,10 +51,7 @@ export const builder = new SchemaBuilder<{
           }),
     authScopes: async (ctx) => ({
       signedIn: ctx.viewer !== null,
-      orgPermission: async ({ orgId, permission }) => {
-        const membership = await ctx.membership(orgId);
-        return membership !== null && roleHas(membership.role, permission);
-      },
+      orgPermission: async ({ orgId, permission }) => membershipHas(await ctx.membership(orgId), permission),
     }),
   },
 });
@@ -81,6 +79,15 @@ export function requiresOrg(permission: Permission, description: string) {
       orgPermission: { orgId: String(args.orgId ?? args.input?.orgId ?? ''), permission },
     }),
   } as const;
+}
+
+/**
+ * The per-event re-check of a subscription declared with requiresOrg(permission): the same decision, on the viewer's
+ * membership read afresh (and its token re-verified now and then), so a member removed or demoted, or a token revoked,
+ * while subscribed loses the stream.
+ */
+export function stillAllowed(ctx: Context, orgId: string, permission: Permission): () => Promise<boolean> {
+  return async () => membershipHas(await ctx.refreshMembership(orgId), permission);
 }
 
 /** Declares that a field only needs a signed-in user. */

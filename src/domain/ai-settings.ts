@@ -1,16 +1,19 @@
 // Org Settings → AI: the org's provider and default model, what a change would mean, and saving it.
 import type { AiProvider, Plan } from '../generated/prisma/enums.ts';
-import { refuse } from '../lib/errors.ts';
+import { forbidden, refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
 import type { AiModel } from './models.ts';
-import { daysRemaining, effectiveProvider, graceWindowOpen, mayChooseProvider, planAllowsByok } from './plans.ts';
+import {
+  effectiveProvider,
+  graceWindowView,
+  mayChooseProvider,
+  providerChangeEndsGraceWindow,
+  type GraceWindowView,
+} from './grace-window.ts';
+import { loadOrg, lockOrg } from './orgs.ts';
+import { planAllowsByok } from './plans.ts';
+import { asVendor, vendorName } from './vendors.ts';
 import type { Actor, Services } from './services.ts';
-
-export interface GraceWindowView {
-  endsAt: Date;
-  active: boolean;
-  daysRemaining: number;
-}
 
 export interface OrgAiSettingsView {
   orgId: string;
@@ -26,14 +29,8 @@ export interface OrgAiSettingsView {
   updatedAt: Date;
 }
 
-export async function loadOrg(s: Services, orgId: string) {
-  const org = await s.db.org.findUnique({ where: { id: orgId } });
-  // Callers have already proved membership, so a missing org here is a race with deletion.
-  return org ?? refuse('FORBIDDEN', 'You are not a member of that org.');
-}
-
 export async function orgAiSettings(s: Services, orgId: string): Promise<OrgAiSettingsView> {
-  const org = await loadOrg(s, orgId);
+  const org = await loadOrg(s.db, orgId);
   const now = s.clock.now();
   const effective = effectiveProvider(org, now);
   const model = s.models.resolve(org.aiProvider, org.aiModel);
@@ -47,13 +44,7 @@ export async function orgAiSettings(s: Services, orgId: string): Promise<OrgAiSe
     plan: org.plan,
     byokAvailable: planAllowsByok(org.plan),
     byokActive: effective !== 'INTERVY_CREDITS',
-    graceWindow: org.graceWindowEndsAt
-      ? {
-          endsAt: org.graceWindowEndsAt,
-          active: graceWindowOpen(org, now),
-          daysRemaining: daysRemaining(org.graceWindowEndsAt, now),
-        }
-      : null,
+    graceWindow: graceWindowView(org, now),
     updatedAt: org.updatedAt,
   };
 }
@@ -79,27 +70,16 @@ export async function updateProvider(
 ): Promise<void> {
   const model = pickModel(s, input.provider, input.model);
   await s.db.$transaction(async (tx) => {
-    // Row lock: a concurrent billing or sweeper change to the same org waits rather than interleaves.
-    const [org] = await tx.$queryRaw<
-      { plan: Plan; ai_provider: AiProvider; ai_model: string | null; grace_window_ends_at: Date | null }[]
-    >`
-      SELECT plan, ai_provider, ai_model, grace_window_ends_at FROM orgs WHERE id = ${input.orgId}::uuid FOR UPDATE`;
-    if (!org) return refuse('FORBIDDEN', 'You are not a member of that org.');
-    const now = s.clock.now();
-    if (
-      !mayChooseProvider(
-        { plan: org.plan, aiProvider: org.ai_provider, graceWindowEndsAt: org.grace_window_ends_at },
-        input.provider,
-        now,
-      )
-    ) {
+    // A concurrent plan change or sweep of the same org waits rather than interleaves.
+    const org = await lockOrg(tx, { id: input.orgId });
+    if (!org) return forbidden();
+    if (!mayChooseProvider(org, input.provider, s.clock.now())) {
       refuse(
         'PLAN_UPGRADE_REQUIRED',
-        `Bring Your Own Key is available on the Growth plan and above; this org is on ${org.plan}. Upgrade to use ${input.provider === 'ANTHROPIC' ? 'Anthropic' : 'OpenAI'}.`,
+        `Bring Your Own Key is available on the Growth plan and above; this org is on ${org.plan}. Upgrade to use ${vendorName(asVendor(input.provider))}.`,
       );
     }
-    // Switching back to credits ends a legacy grace window: there is nothing left for it to protect.
-    const endsWindow = input.provider === 'INTERVY_CREDITS' && org.grace_window_ends_at !== null;
+    const endsWindow = providerChangeEndsGraceWindow(org, input.provider);
     await tx.org.update({
       where: { id: input.orgId },
       data: {
@@ -113,7 +93,7 @@ export async function updateProvider(
       actorId: actor.userId,
       action: 'ai_settings.provider_changed',
       detail: {
-        from: { provider: org.ai_provider, model: org.ai_model },
+        from: { provider: org.aiProvider, model: org.aiModel },
         to: { provider: input.provider, model: model.id },
         ...(endsWindow ? { graceWindowEnded: true } : {}),
       },
@@ -141,7 +121,7 @@ export async function providerChangeImpact(
   orgId: string,
   provider: AiProvider,
 ): Promise<ProviderChangeImpact> {
-  const org = await loadOrg(s, orgId);
+  const org = await loadOrg(s.db, orgId);
   const now = s.clock.now();
   const current = effectiveProvider(org, now);
   const allowed = mayChooseProvider(org, provider, now);

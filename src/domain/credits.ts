@@ -9,6 +9,7 @@ import type { AiProvider, CompletionStatus } from '../generated/prisma/enums.ts'
 import type { Db } from '../lib/database.ts';
 import { refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
+import { lockOrg } from './orgs.ts';
 
 export interface Hold {
   completionId: string;
@@ -196,8 +197,8 @@ async function settleSlowly(
     const org = await tx.org.findUniqueOrThrow({ where: { id: orgId }, select: { creditBalance: true } });
     return { creditsCharged: 0, balance: org.creditBalance };
   }
-  const [{ credit_balance: balance }] = await tx.$queryRaw<{ credit_balance: number }[]>`
-    SELECT credit_balance FROM orgs WHERE id = ${orgId}::uuid FOR UPDATE`;
+  // The claimed completion references the org (a foreign key), so the row is there.
+  const { creditBalance: balance } = (await lockOrg(tx, { id: orgId }))!;
 
   const extra = Math.max(0, charge - hold);
   const released = Math.max(0, hold - charge);

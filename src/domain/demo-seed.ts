@@ -4,10 +4,11 @@ import type { Plan, AiProvider, OrgRole } from '../generated/prisma/enums.ts';
 import type { Keyring } from '../lib/crypto.ts';
 import { DAY_MS, type Clock } from '../lib/clock.ts';
 import type { Db } from '../lib/database.ts';
-import { keyHint, sealPersonalKey } from './key-vault.ts';
+import { sealPersonalKey } from './key-vault.ts';
+import { keyHint } from './vendors.ts';
 import { writeLegacyByokSetting } from './legacy-byok.ts';
 import { moveLegacyByokSetting } from './legacy-byok-move.ts';
-import { GRACE_WINDOW_DAYS } from './plans.ts';
+import { GRACE_WINDOW_DAYS } from './grace-window.ts';
 
 interface DemoOrg {
   slug: string;

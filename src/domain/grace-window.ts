@@ -1,15 +1,82 @@
-// Ending legacy grace windows. Ivy already draws on credits from the instant a window ends (effectiveProvider); this
-// sweep saves that switch so the setting page says so too. It runs in every server (src/jobs.ts) and as `npm run grace:sweep`.
+// The legacy grace window, whole: the legacy BYOK move opens it (30 days, below Growth only), it keeps the saved BYOK
+// provider in use until its end, an admin switching back to Intervy Credits ends it, an upgrade to a BYOK plan clears
+// it, and the sweep saves the switch back once it has ended. Everyone else asks this file; nobody else computes it.
 //
-// After the sweep the org keeps graceWindowEndsAt, so the banner can say the window ended on that date
-// (graceWindow.active false, daysRemaining 0). An upgrade to Growth, or an admin saving a provider, clears it.
-import type { AiProvider } from '../generated/prisma/enums.ts';
-import type { Clock } from '../lib/clock.ts';
+// Ivy already draws on credits from the instant a window ends (effectiveProvider); the sweep saves that switch so the
+// setting page says so too. It runs in every server (src/jobs.ts) and as `npm run grace:sweep`. After the sweep the
+// org keeps graceWindowEndsAt, so the banner can say the window ended on that date (active false, daysRemaining 0).
+import type { AiProvider, Plan } from '../generated/prisma/enums.ts';
+import { DAY_MS, type Clock } from '../lib/clock.ts';
 import type { Db } from '../lib/database.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import { recordAudit } from './audit.ts';
-import { BYOK_PLANS, effectiveProvider, type OrgAiState } from './plans.ts';
+import { lockOrg } from './orgs.ts';
+import { BYOK_PLANS, planAllowsByok, type OrgAiState } from './plans.ts';
+
+export const GRACE_WINDOW_DAYS = 30;
+
+/** When the window the legacy move grants ends: an org below Growth gets 30 days from the move, one on it none. */
+export function openGraceWindow(plan: Plan, movedAt: Date): Date | null {
+  return planAllowsByok(plan) ? null : new Date(movedAt.getTime() + GRACE_WINDOW_DAYS * DAY_MS);
+}
+
+/** Open (active) up to, not including, its end. */
+export function graceWindowOpen(org: Pick<OrgAiState, 'graceWindowEndsAt'>, now: Date): boolean {
+  return org.graceWindowEndsAt !== null && now.getTime() < org.graceWindowEndsAt.getTime();
+}
+
+/** Whole days left, rounded up, so the banner says "1 day" on the last day rather than "0". */
+export function daysRemaining(endsAt: Date, now: Date): number {
+  return Math.max(0, Math.ceil((endsAt.getTime() - now.getTime()) / DAY_MS));
+}
+
+export interface GraceWindowView {
+  endsAt: Date;
+  active: boolean;
+  daysRemaining: number;
+}
+
+/** What the settings banner shows; null when the org has no window (never had one, or it was ended or cleared). */
+export function graceWindowView(org: Pick<OrgAiState, 'graceWindowEndsAt'>, now: Date): GraceWindowView | null {
+  const endsAt = org.graceWindowEndsAt;
+  return endsAt ? { endsAt, active: graceWindowOpen(org, now), daysRemaining: daysRemaining(endsAt, now) } : null;
+}
+
+/** Switching back to credits ends a window: there is nothing left for it to protect. */
+export function providerChangeEndsGraceWindow(org: Pick<OrgAiState, 'graceWindowEndsAt'>, to: AiProvider): boolean {
+  return to === 'INTERVY_CREDITS' && org.graceWindowEndsAt !== null;
+}
+
+/**
+ * An upgrade to a BYOK plan clears a window: BYOK then works on the plan's own merit. Whatever provider is saved at
+ * that moment stays (plans-admin.ts). A downgrade clears nothing.
+ */
+export function planChangeClearsGraceWindow(org: Pick<OrgAiState, 'graceWindowEndsAt'>, to: Plan): boolean {
+  return planAllowsByok(to) && org.graceWindowEndsAt !== null;
+}
+
+/**
+ * What Ivy uses right now. The saved BYOK provider counts on Growth and above, or on a lower plan while the legacy
+ * grace window is open; otherwise Ivy draws on Intervy Credits, from the instant the window ends.
+ */
+export function effectiveProvider(org: OrgAiState, now: Date): AiProvider {
+  if (org.aiProvider === 'INTERVY_CREDITS') return 'INTERVY_CREDITS';
+  if (planAllowsByok(org.plan) || graceWindowOpen(org, now)) return org.aiProvider;
+  return 'INTERVY_CREDITS';
+}
+
+/**
+ * Whether an org may save `provider`: Intervy Credits always; Anthropic or OpenAI on Growth and above, or, below
+ * Growth, only the provider it already had from the legacy move while its grace window is open.
+ */
+export function mayChooseProvider(org: OrgAiState, provider: AiProvider, now: Date): boolean {
+  return (
+    provider === 'INTERVY_CREDITS' ||
+    planAllowsByok(org.plan) ||
+    (graceWindowOpen(org, now) && provider === org.aiProvider)
+  );
+}
 
 /** The org saved a BYOK provider that only its grace window allowed, and the window has ended. */
 export function graceWindowNeedsSweep(org: OrgAiState, now: Date): boolean {
@@ -52,8 +119,7 @@ export async function sweepEndedGraceWindows(deps: GraceSweepDeps): Promise<Ende
   const ended: EndedGraceWindow[] = [];
   for (const { id } of due) {
     const done = await deps.db.$transaction(async (tx) => {
-      await tx.$queryRaw`SELECT 1 FROM orgs WHERE id = ${id}::uuid FOR UPDATE`;
-      const org = await tx.org.findUnique({ where: { id } });
+      const org = await lockOrg(tx, { id });
       // Another server's sweep, an upgrade or an admin's own switch may have come first.
       if (!org || !graceWindowNeedsSweep(org, now)) return null;
       await tx.org.update({ where: { id }, data: { aiProvider: 'INTERVY_CREDITS', aiModel: null } });

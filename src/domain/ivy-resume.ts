@@ -1,18 +1,17 @@
 // Resume and Stop by requestId, from any transport and any instance. Both are for the member who asked: someone
 // else's requestId gets the same FORBIDDEN as one that does not exist, so neither says whether it does.
-import { refuse } from '../lib/errors.ts';
+import { forbidden, refuse } from '../lib/errors.ts';
 import type { IndexedEvent } from './answer-log.ts';
 import type { AttachOptions } from './live-answer.ts';
 import type { Actor, Services } from './services.ts';
-
-const NOT_YOURS = 'No answer with this requestId is yours in this org.';
 
 async function ownCompletion(s: Services, actor: Actor, orgId: string, requestId: string) {
   const row = await s.db.completion.findUnique({
     where: { orgId_requestId: { orgId, requestId } },
     select: { id: true, userId: true, status: true },
   });
-  if (!row || row.userId !== actor.userId) return refuse('FORBIDDEN', NOT_YOURS);
+  // The one FORBIDDEN message: nothing tells someone else's requestId from one that does not exist.
+  if (!row || row.userId !== actor.userId) return forbidden();
   return row;
 }
 

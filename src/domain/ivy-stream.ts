@@ -12,8 +12,9 @@ import {
   type IvyEvent,
 } from './ivy.ts';
 import type { IndexedEvent } from './answer-log.ts';
-import { markKeyInvalid, vendorName } from './key-vault.ts';
+import { markKeyInvalid } from './key-vault.ts';
 import { LiveAnswer } from './live-answer.ts';
+import { vendorName } from './vendors.ts';
 import { billFor, TextTokenEstimate, type Bill, type Usage } from './pricing.ts';
 import type { Actor, Services } from './services.ts';
 
@@ -237,6 +238,8 @@ export function completionStream(
 ): AsyncGenerator<IndexedEvent> {
   const run = new CompletionRun(s, c);
   const upstream = new AbortController();
+  // Listeners by hand, not AbortSignal.any: the shutdown signal lives as long as the process, and composites that
+  // SDKs listen on stay attached to such a signal (nodejs/node#55351, #64476); removing ours on settle frees them.
   const cutForShutdown = () => upstream.abort();
   opts.shutdown?.addEventListener('abort', cutForShutdown, { once: true });
   const stop = () => {

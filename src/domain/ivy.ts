@@ -4,11 +4,12 @@ import { randomUUID } from 'node:crypto';
 import type { AiProvider } from '../generated/prisma/enums.ts';
 import { refuse, type ErrorCode } from '../lib/errors.ts';
 import type { ChatMessage, FinishReason, StreamPart } from '../providers/types.ts';
-import { loadOrg } from './ai-settings.ts';
+import { loadOrg } from './orgs.ts';
 import { recordByokCompletion, reserveCredits } from './credits.ts';
-import { personalKeyForCall, vendorName } from './key-vault.ts';
-import type { AiModel, Vendor } from './models.ts';
-import { effectiveProvider } from './plans.ts';
+import { personalKeyForCall } from './key-vault.ts';
+import { vendorName, type Vendor } from './vendors.ts';
+import type { AiModel } from './models.ts';
+import { effectiveProvider } from './grace-window.ts';
 import { holdFor } from './pricing.ts';
 import type { Actor, Services } from './services.ts';
 
@@ -96,7 +97,7 @@ export async function acceptCompletion(
   input: IvyCompletionInput,
 ): Promise<AcceptedCompletion> {
   const { maxTokens, messages } = validate(input);
-  const org = await loadOrg(s, input.orgId);
+  const org = await loadOrg(s.db, input.orgId);
   const now = s.clock.now();
   const provider = effectiveProvider(org, now);
   const requestId = input.requestId ?? randomUUID();

@@ -3,45 +3,8 @@ import type { AiProvider, KeyStatus } from '../generated/prisma/enums.ts';
 import { DecryptionError, open, seal, type Keyring } from '../lib/crypto.ts';
 import { refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
-import type { Vendor } from './models.ts';
+import { asVendor, checkKeyFormat, keyHint, vendorName, type Vendor } from './vendors.ts';
 import type { Actor, Services } from './services.ts';
-
-const KEY_SHAPE: Record<Vendor, { prefix: string; name: string; pattern: RegExp }> = {
-  ANTHROPIC: { prefix: 'sk-ant-', name: 'Anthropic', pattern: /^sk-ant-[A-Za-z0-9_-]{16,240}$/ },
-  OPENAI: { prefix: 'sk-', name: 'OpenAI', pattern: /^sk-(?!ant-)[A-Za-z0-9_-]{16,240}$/ },
-};
-
-export const vendorName = (v: Vendor) => KEY_SHAPE[v].name;
-
-export function asVendor(provider: AiProvider): Vendor {
-  if (provider === 'INTERVY_CREDITS') {
-    return refuse('BAD_USER_INPUT', 'Intervy Credits needs no personal API key: choose ANTHROPIC or OPENAI.');
-  }
-  return provider;
-}
-
-/** Refuses a string that cannot be a key of this vendor, without echoing it back. */
-export function checkKeyFormat(vendor: Vendor, apiKey: string): void {
-  const shape = KEY_SHAPE[vendor];
-  if (/\s/.test(apiKey)) {
-    refuse(
-      'INVALID_API_KEY_FORMAT',
-      `${shape.name} API keys contain no spaces or line breaks: paste the key exactly as issued.`,
-    );
-  }
-  if (!shape.pattern.test(apiKey)) {
-    refuse(
-      'INVALID_API_KEY_FORMAT',
-      `That is not an ${shape.name} API key: ${shape.name} keys start with "${shape.prefix}" and are 20 to 250 characters of letters, digits, "-" and "_".`,
-    );
-  }
-}
-
-/** What the UI may show of a key: its prefix and last four characters. */
-export function keyHint(apiKey: string): string {
-  const prefix = /^(sk-ant-|sk-proj-|sk-)/.exec(apiKey)?.[1] ?? '';
-  return `${prefix}…${apiKey.slice(-4)}`;
-}
 
 const binding = (orgId: string, userId: string, provider: AiProvider) =>
   `ivy/personal-api-key/v1|org=${orgId}|user=${userId}|provider=${provider}`;

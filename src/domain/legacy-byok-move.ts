@@ -1,16 +1,17 @@
 // Moves each org's legacy per-admin BYOK setting to the org (npm run migrate:legacy-byok): the provider and model
 // become the org's, the admin's key becomes their personal key, and an org below Growth gets the grace window.
 import type { LegacyByokSetting, Prisma } from '../generated/prisma/client.ts';
-import type { Vendor } from './models.ts';
-import { DAY_MS, type Clock } from '../lib/clock.ts';
+import { checkKeyFormat, keyHint, vendorName, type Vendor } from './vendors.ts';
+import type { Clock } from '../lib/clock.ts';
 import type { Keyring } from '../lib/crypto.ts';
 import type { Db } from '../lib/database.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import { recordAudit } from './audit.ts';
-import { checkKeyFormat, keyHint, sealPersonalKey, vendorName } from './key-vault.ts';
+import { sealPersonalKey } from './key-vault.ts';
 import { decryptLegacyKey, LegacyKeyUnreadable } from './legacy-byok.ts';
 import { BYOK_MODELS } from './models.ts';
-import { GRACE_WINDOW_DAYS, planAllowsByok } from './plans.ts';
+import { openGraceWindow } from './grace-window.ts';
+import { lockOrg } from './orgs.ts';
 
 type Tx = Prisma.TransactionClient;
 
@@ -92,8 +93,7 @@ async function planMove(db: Tx, row: LegacyByokSetting, legacyKey: Buffer, now: 
     adminUserId: row.adminUserId,
     orgSetting: adopts ? 'adopted' : 'kept',
     personalKey: existingKey ? 'kept' : 'created',
-    graceWindowEndsAt:
-      adopts && !planAllowsByok(org.plan) ? new Date(now.getTime() + GRACE_WINDOW_DAYS * DAY_MS) : null,
+    graceWindowEndsAt: adopts ? openGraceWindow(org.plan, now) : null,
     row,
     apiKey,
   };
@@ -156,7 +156,7 @@ export async function moveLegacyByokSetting(
     include: { org: { select: { slug: true } } },
   });
   if (!locked) return { orgId: row.orgId, slug: row.org.slug, outcome: 'already-moved' };
-  await tx.$queryRaw`SELECT 1 FROM orgs WHERE id = ${row.orgId}::uuid FOR UPDATE`;
+  await lockOrg(tx, { id: row.orgId });
   const plan = await planMove(tx, row, deps.legacyKey, now);
   await applyMove(tx, deps.keyring, plan, now);
   return report(plan, 'moved');

@@ -2,8 +2,7 @@
 // in credits. Ids come from the SDKs' own model types (@anthropic-ai/sdk `Model`, openai `ChatModel`), choosing
 // current ids that are neither deprecated nor previews.
 import type { AiProvider } from '../generated/prisma/enums.ts';
-
-export type Vendor = Exclude<AiProvider, 'INTERVY_CREDITS'>;
+import type { Vendor } from './vendors.ts';
 
 export interface AiModel {
   /** The vendor's model id, sent as-is to the API. */

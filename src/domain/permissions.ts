@@ -19,3 +19,11 @@ export type Permission = keyof typeof PERMISSIONS;
 export function roleHas(role: OrgRole, permission: Permission): boolean {
   return (PERMISSIONS[permission] as readonly OrgRole[]).includes(role);
 }
+
+/**
+ * Every access decision in the API: a membership (null when the viewer is not in the org, or the org does not exist)
+ * holds `permission` when its role does.
+ */
+export function membershipHas(membership: { role: OrgRole } | null, permission: Permission): boolean {
+  return membership !== null && roleHas(membership.role, permission);
+}

@@ -9,7 +9,8 @@ import type { Db } from '../lib/database.ts';
 import { refuse } from '../lib/errors.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import { recordAudit } from './audit.ts';
-import { planAllowsByok } from './plans.ts';
+import { lockOrg } from './orgs.ts';
+import { planChangeClearsGraceWindow } from './grace-window.ts';
 
 export interface PlanChange {
   orgId: string;
@@ -28,10 +29,9 @@ export async function setOrgPlan(
 ): Promise<PlanChange> {
   const change = await deps.db.$transaction(async (tx) => {
     // Row lock: the sweeper and provider changes re-read the plan after this commits.
-    const [locked] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM orgs WHERE slug = ${slug} FOR UPDATE`;
-    if (!locked) return refuse('BAD_USER_INPUT', `No org with slug "${slug}".`);
-    const org = await tx.org.findUniqueOrThrow({ where: { id: locked.id } });
-    const graceWindowCleared = planAllowsByok(plan) && org.graceWindowEndsAt !== null;
+    const org = await lockOrg(tx, { slug });
+    if (!org) return refuse('BAD_USER_INPUT', `No org with slug "${slug}".`);
+    const graceWindowCleared = planChangeClearsGraceWindow(org, plan);
     const result: PlanChange = {
       orgId: org.id,
       slug,

@@ -11,7 +11,8 @@ import type { AppMetrics } from '../lib/metrics.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import type { ProviderAdapter } from '../providers/types.ts';
 import type { Answers } from './answers.ts';
-import type { ModelCatalogue, Vendor } from './models.ts';
+import type { ModelCatalogue } from './models.ts';
+import type { Vendor } from './vendors.ts';
 
 export interface Services {
   config: Config;

@@ -1,14 +1,9 @@
 // Settings → Usage. In credits mode Intervy bills each completion and can list them; in BYOK mode calls go straight
 // to the member's provider, so there is nothing to list and the page points at the provider's own dashboard.
-import type { AiProvider } from '../generated/prisma/enums.ts';
-import { loadOrg } from './ai-settings.ts';
-import { effectiveProvider } from './plans.ts';
+import { loadOrg } from './orgs.ts';
+import { effectiveProvider } from './grace-window.ts';
 import type { Services } from './services.ts';
-
-export const PROVIDER_DASHBOARDS: Record<Exclude<AiProvider, 'INTERVY_CREDITS'>, { name: string; url: string }> = {
-  ANTHROPIC: { name: 'Anthropic Console', url: 'https://console.anthropic.com/settings/usage' },
-  OPENAI: { name: 'OpenAI Platform', url: 'https://platform.openai.com/usage' },
-};
+import { VENDORS } from './vendors.ts';
 
 export interface UsageSummary {
   orgId: string;
@@ -20,7 +15,7 @@ export interface UsageSummary {
 }
 
 export async function usageSummary(s: Services, orgId: string): Promise<UsageSummary> {
-  const org = await loadOrg(s, orgId);
+  const org = await loadOrg(s.db, orgId);
   const provider = effectiveProvider(org, s.clock.now());
   const { _sum } = await s.db.completion.aggregate({
     where: { orgId, billing: 'CREDITS' },
@@ -37,7 +32,7 @@ export async function usageSummary(s: Services, orgId: string): Promise<UsageSum
       openOverageCredits: org.overageOwed,
     };
   }
-  const dashboard = PROVIDER_DASHBOARDS[provider];
+  const { dashboard } = VENDORS[provider];
   return {
     orgId,
     trackingAvailable: false,

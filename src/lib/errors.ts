@@ -32,6 +32,9 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/** The one FORBIDDEN message: the same whether the org does not exist, the viewer is not in it, or their role falls short. */
+export const FORBIDDEN_MESSAGE = ERROR_CODES.FORBIDDEN;
+
 /** A refusal with a stable code and a message a person can act on. Domain code throws these; GraphQL maps them. */
 export class DomainError extends Error {
   constructor(
@@ -48,6 +51,9 @@ export class DomainError extends Error {
 export const refuse = (code: ErrorCode, message: string): never => {
   throw new DomainError(code, message);
 };
+
+/** Refuses access (FORBIDDEN) with the one message, revealing nothing about the org. */
+export const forbidden = (): never => refuse('FORBIDDEN', FORBIDDEN_MESSAGE);
 
 /** A refusal from a rate or concurrency limit: RATE_LIMITED, with the seconds to wait in extensions.retryAfter. */
 export class RateLimited extends DomainError {

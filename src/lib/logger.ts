@@ -1,23 +1,11 @@
 // One structured logger (pino): JSON lines in production, readable lines in development. Secrets are removed twice:
-// by path (pino's redact: keys, tokens, prompt text) and by shape (scrubSecrets on every finished line).
+// by path (pino's redact: keys, tokens, prompt text) and by shape (lib/scrub.ts on every finished line).
 import { createRequire } from 'node:module';
 import { pino, stdTimeFunctions, type DestinationStream } from 'pino';
+import { scrubSecrets } from './scrub.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export type LogFormat = 'json' | 'pretty';
-
-const SECRET_PATTERNS = [
-  /sk-[A-Za-z0-9_-]{6,}/g, // Anthropic (sk-ant-...) and OpenAI (sk-..., sk-proj-...) keys
-  /Bearer\s+[A-Za-z0-9._~+/=-]+/gi,
-  /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g, // JWTs
-];
-
-/** Replaces anything shaped like a key or token with [redacted]. */
-export function scrubSecrets(text: string): string {
-  let out = text;
-  for (const p of SECRET_PATTERNS) out = out.replace(p, '[redacted]');
-  return out;
-}
 
 /** Fields never logged, wherever they appear up to two levels down (variables.input.apiKey, headers.authorization…). */
 const SECRET_FIELDS = [

@@ -6,9 +6,15 @@ import Anthropic, {
 } from '@anthropic-ai/sdk';
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
 import { checkKeyWith, drive, type SdkErrors, type Tally } from './shared.ts';
-import type { FinishReason, ProviderAdapter, ProviderOptions, StreamPart } from './types.ts';
+import {
+  VENDOR_NAMES,
+  type FinishReason,
+  type ProviderAdapter,
+  type ProviderOptions,
+  type StreamPart,
+} from './types.ts';
 
-const VENDOR = 'Anthropic';
+const VENDOR = VENDOR_NAMES.ANTHROPIC;
 const STOP_REASONS: Record<string, FinishReason> = {
   end_turn: 'END_TURN',
   max_tokens: 'MAX_TOKENS',

@@ -1,6 +1,6 @@
 import { createAnthropicAdapter } from './anthropic.ts';
 import { createOpenAIAdapter } from './openai.ts';
-import type { ProviderAdapter, ProviderOptions, VendorName } from './types.ts';
+import type { ProviderAdapter, ProviderOptions, Vendor } from './types.ts';
 
 export { createAnthropicAdapter } from './anthropic.ts';
 export { createOpenAIAdapter } from './openai.ts';
@@ -9,7 +9,7 @@ export type * from './types.ts';
 export function createProviders(opts: {
   anthropic: ProviderOptions;
   openai: ProviderOptions;
-}): Record<VendorName, ProviderAdapter> {
+}): Record<Vendor, ProviderAdapter> {
   return {
     ANTHROPIC: createAnthropicAdapter(opts.anthropic),
     OPENAI: createOpenAIAdapter(opts.openai),

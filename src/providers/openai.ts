@@ -1,9 +1,15 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { checkKeyWith, drive, type SdkErrors, type Tally } from './shared.ts';
-import type { FinishReason, ProviderAdapter, ProviderOptions, StreamPart } from './types.ts';
+import {
+  VENDOR_NAMES,
+  type FinishReason,
+  type ProviderAdapter,
+  type ProviderOptions,
+  type StreamPart,
+} from './types.ts';
 
-const VENDOR = 'OpenAI';
+const VENDOR = VENDOR_NAMES.OPENAI;
 // OpenAI's `stop` covers both a natural end and a stop sequence; we send no stop sequences, so it is END_TURN.
 const FINISH_REASONS: Record<string, FinishReason> = {
   stop: 'END_TURN',

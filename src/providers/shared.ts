@@ -1,3 +1,4 @@
+import { scrubSecrets } from '../lib/scrub.ts';
 import type { CompletionRequest, FinishReason, KeyCheck, ProviderFailureCode, StreamPart } from './types.ts';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
@@ -22,23 +23,6 @@ export interface Tally {
   completed: boolean;
   // The vendor's stop reason, mapped; OTHER until one arrives.
   reason: FinishReason;
-}
-
-const REDACTED = '[redacted]';
-const FRAGMENT = 8;
-
-export function scrub(text: string, apiKey: string): string {
-  let out = text;
-  const key = apiKey.trim();
-  if (key) {
-    out = out.split(key).join(REDACTED);
-    for (let i = 0; key.length >= FRAGMENT && i + FRAGMENT <= key.length; i++) {
-      const fragment = key.slice(i, i + FRAGMENT);
-      if (out.includes(fragment)) out = out.split(fragment).join(REDACTED);
-    }
-  }
-  // Vendors echo masked keys ("sk-abc****wxyz"); the visible ends are still key material.
-  return out.replace(/\bsk-[\w*-]+/g, REDACTED).replace(/[\w-]*\*{4,}[\w-]*/g, REDACTED);
 }
 
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))} s`;
@@ -80,7 +64,7 @@ export function describeFailure(
   // A quoted provider message usually ends its own sentence; avoid `"...".` doubling.
   const fail = (code: Failure['code'], message: string): Failure => ({
     code,
-    message: scrub(message.replace(/([.!?])"\./g, '$1"'), apiKey),
+    message: scrubSecrets(message.replace(/([.!?])"\./g, '$1"'), apiKey),
   });
   if (err instanceof sdk.APIUserAbortError) return fail('CANCELLED', 'The request was cancelled.');
   if (err instanceof sdk.APIConnectionTimeoutError) {
@@ -136,10 +120,11 @@ export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> 
     yield end({ code: 'PROVIDER_AUTH_FAILED', message: `No ${vendor} API key is configured.` });
     return;
   }
+  // The upstream request stops when the caller aborts, the stream stalls, or the consumer stops iterating. req.signal
+  // lives as long as one completion, so the combined signal is collected with it (AbortSignal.any would keep
+  // composites alive on a process-long signal: nodejs/node#55351).
   const ctrl = new AbortController();
-  const cancel = () => ctrl.abort();
-  req.signal.addEventListener('abort', cancel, { once: true });
-  if (req.signal.aborted) ctrl.abort();
+  const signal = AbortSignal.any([req.signal, ctrl.signal]);
   // The SDK timeout only covers waiting for response headers; a stream that stalls afterwards would hang forever.
   let stalled = false;
   let timer: NodeJS.Timeout | undefined;
@@ -161,7 +146,7 @@ export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> 
         : null;
   let last: StreamPart;
   try {
-    const events = await o.open(ctrl.signal);
+    const events = await o.open(signal);
     arm();
     for await (const event of events) {
       clearTimeout(timer);
@@ -182,7 +167,6 @@ export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> 
     last = end(interruption() ?? describeFailure(vendor, err, o.sdk, o.timeoutMs, req.apiKey));
   } finally {
     clearTimeout(timer);
-    req.signal.removeEventListener('abort', cancel);
     // Also reached when the consumer stops iterating early: release the upstream request.
     ctrl.abort();
   }

@@ -1,4 +1,8 @@
-export type VendorName = 'ANTHROPIC' | 'OPENAI';
+/** The vendors Ivy has an adapter for. Its home is here, the lowest layer that needs it; domain/vendors.ts re-exports it. */
+export type Vendor = 'ANTHROPIC' | 'OPENAI';
+
+/** How messages name each vendor ("Anthropic rejected the API key"). */
+export const VENDOR_NAMES: Record<Vendor, string> = { ANTHROPIC: 'Anthropic', OPENAI: 'OpenAI' };
 
 export interface ChatMessage {
   role: 'user' | 'assistant';
@@ -53,7 +57,7 @@ export type KeyCheck =
   | { outcome: 'unreachable'; message: string }; // connection refused, timeout, 5xx
 
 export interface ProviderAdapter {
-  readonly vendor: VendorName;
+  readonly vendor: Vendor;
   stream(req: CompletionRequest): AsyncIterable<StreamPart>;
   // Cheapest authenticated call: models.list() (GET, no tokens).
   checkKey(apiKey: string): Promise<KeyCheck>;

@@ -1,9 +1,11 @@
 import { AiProviderRef, KeyStatusRef, PlanRef } from './scalars.ts';
-import { builder, requiresOrg } from '../builder.ts';
+import { builder, requiresOrg, stillAllowed } from '../builder.ts';
 import * as settings from '../domain/ai-settings.ts';
+import type { GraceWindowView } from '../domain/grace-window.ts';
+import { loadOrg } from '../domain/orgs.ts';
 import type { AiModel } from '../domain/models.ts';
-import { roleHas } from '../domain/permissions.ts';
-import { refuse } from '../lib/errors.ts';
+import { membershipHas } from '../domain/permissions.ts';
+import { forbidden } from '../lib/errors.ts';
 import { whileAllowed } from '../lib/subscriptions.ts';
 import { WRITE_COST } from '../lib/operation-cost.ts';
 
@@ -26,7 +28,7 @@ const AiModelRef = builder.objectRef<AiModel>('AiModel').implement({
   }),
 });
 
-const GraceWindow = builder.objectRef<settings.GraceWindowView>('GraceWindow').implement({
+const GraceWindow = builder.objectRef<GraceWindowView>('GraceWindow').implement({
   description: 'The 30-day window in which an org that used per-admin BYOK keeps it on a plan below Growth.',
   fields: (t) => ({
     endsAt: t.expose('endsAt', { type: 'DateTime' }),
@@ -72,7 +74,7 @@ export const OrgAiSettings = builder.objectRef<settings.OrgAiSettingsView>('OrgA
     graceWindow: t.field({ type: GraceWindow, nullable: true, resolve: (s) => s.graceWindow }),
     viewerCanManage: t.boolean({
       description: 'The viewer may change the provider (Org Admins).',
-      resolve: async (s, _a, ctx) => (await ctx.membership(s.orgId))?.role === 'ADMIN',
+      resolve: async (s, _a, ctx) => membershipHas(await ctx.membership(s.orgId), 'org:manage'),
     }),
     viewerKeys: t.prismaField({
       type: ['PersonalApiKey'],
@@ -129,7 +131,7 @@ builder.queryFields((t) => ({
     type: CreditBalance,
     args: { orgId: t.arg.id({ required: true }) },
     resolve: async (_r, args, ctx) => {
-      const org = await settings.loadOrg(ctx.services, String(args.orgId));
+      const org = await loadOrg(ctx.services.db, String(args.orgId));
       return { orgId: org.id, balance: org.creditBalance };
     },
   }),
@@ -182,15 +184,10 @@ builder.subscriptionField('orgAiSettingsChanged', (t) =>
     subscribe: (_r, args, ctx) =>
       whileAllowed(
         ctx.services.pubsub.subscribe('orgAiSettingsChanged', String(args.orgId)),
-        async () => {
-          const membership = await ctx.refreshMembership(String(args.orgId));
-          return membership !== null && roleHas(membership.role, 'ai-settings:view');
-        },
+        stillAllowed(ctx, String(args.orgId), 'ai-settings:view'),
         ACCESS_REVOKED,
       ),
     resolve: (event, args, ctx) =>
-      event === ACCESS_REVOKED
-        ? refuse('FORBIDDEN', 'You are not a member of that org, or your role does not allow this.')
-        : settings.orgAiSettings(ctx.services, String(args.orgId)),
+      event === ACCESS_REVOKED ? forbidden() : settings.orgAiSettings(ctx.services, String(args.orgId)),
   }),
 );

@@ -1,4 +1,4 @@
-import { builder, requiresOrg } from '../builder.ts';
+import { builder, requiresOrg, stillAllowed } from '../builder.ts';
 import { MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
 import type { IndexedEvent } from '../domain/answer-log.ts';
 import { startCompletion } from '../domain/ivy-stream.ts';
@@ -7,7 +7,6 @@ import { FINISH_REASONS } from '../providers/types.ts';
 import { refuse } from '../lib/errors.ts';
 import { socketStillOpen } from '../lib/graphql-ws.ts';
 import { WRITE_COST } from '../lib/operation-cost.ts';
-import { roleHas } from '../domain/permissions.ts';
 import { releaseOnEnd } from '../lib/release-on-end.ts';
 import { PROVIDER_CALL_COST } from '../lib/operation-cost.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
@@ -152,10 +151,7 @@ builder.subscriptionField('ivyCompletion', (t) =>
           {
             clientGone: ctx.signal,
             stopOnReturn,
-            stillAllowed: async () => {
-              const m = await ctx.refreshMembership(orgId);
-              return m != null && roleHas(m.role, 'ivy:use');
-            },
+            stillAllowed: stillAllowed(ctx, orgId, 'ivy:use'),
             onSettled: () => void free(),
             // The end of a shutdown's grace period cuts the upstream request; the stream ends SERVER_SHUTTING_DOWN.
             shutdown: lifecycle?.shutdownSignal,

@@ -1,6 +1,7 @@
 import { AiProviderRef, KeyStatusRef } from './scalars.ts';
 import { builder, requiresOrg } from '../builder.ts';
 import * as vault from '../domain/key-vault.ts';
+import { asVendor, checkKeyFormat } from '../domain/vendors.ts';
 import { PROVIDER_CALL_COST, WRITE_COST } from '../lib/operation-cost.ts';
 
 const KeyTestResult = builder.objectRef<vault.KeyTestResult>('KeyTestResult').implement({
@@ -38,7 +39,7 @@ builder.mutationFields((t) => ({
     // Counted per member once the key is well formed (a mistyped paste costs nothing): saving candidate keys is
     // half of a stolen-key oracle.
     resolve: async (_q, _r, { input }, ctx) => {
-      vault.checkKeyFormat(vault.asVendor(input.provider), input.apiKey);
+      checkKeyFormat(asVendor(input.provider), input.apiKey);
       await ctx.services.limits.consume('keySaves', ctx.viewer!.userId);
       return vault.setPersonalKey(ctx.services, ctx.viewer!, { ...input, orgId: String(input.orgId) });
     },

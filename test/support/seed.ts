@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AiProvider, OrgRole, Plan } from '../../src/generated/prisma/enums.ts';
 import type { Services } from '../../src/domain/services.ts';
-import { keyHint, sealPersonalKey } from '../../src/domain/key-vault.ts';
+import { sealPersonalKey } from '../../src/domain/key-vault.ts';
+import { keyHint } from '../../src/domain/vendors.ts';
 
 export interface SeededMember {
   id: string;

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Keyring, DecryptionError } from '../../src/lib/crypto.ts';
 import { DomainError } from '../../src/lib/errors.ts';
-import { asVendor, checkKeyFormat, keyHint, openPersonalKey, sealPersonalKey } from '../../src/domain/key-vault.ts';
+import { openPersonalKey, sealPersonalKey } from '../../src/domain/key-vault.ts';
+import { asVendor, checkKeyFormat, keyHint } from '../../src/domain/vendors.ts';
 
 const ring = Keyring.parse(Keyring.generateEntry('k1'));
 const ORG = '11111111-1111-4111-8111-111111111111';

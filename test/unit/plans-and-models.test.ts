@@ -1,13 +1,8 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { BYOK_MODELS, ModelCatalogue } from '../../src/domain/models.ts';
-import {
-  daysRemaining,
-  effectiveProvider,
-  graceWindowOpen,
-  mayChooseProvider,
-  planAllowsByok,
-} from '../../src/domain/plans.ts';
+import { daysRemaining, effectiveProvider, graceWindowOpen, mayChooseProvider } from '../../src/domain/grace-window.ts';
+import { planAllowsByok } from '../../src/domain/plans.ts';
 import { DAY_MS } from '../../src/lib/clock.ts';
 
 const NOW = new Date('2026-11-26T12:00:00.000Z');
