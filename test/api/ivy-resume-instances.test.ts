@@ -39,14 +39,14 @@ describe.skipIf(!redisUrl)('across instances', () => {
     const requestId = 'across';
     const input = { orgId: org.id, messages: ask(`${requestId} [[deltas:40]] [[slow:20]]`), requestId };
     const aborts = env.anthropic.aborts.length;
-    // A second tab on instance two, attached before the first one drops: its reading keeps the answer alive on one
-    // past one's short window, while one has no listener of its own.
-    const tab = subscribeIvy(two.client(interviewer.token), 'ws', { ...input, resumeFrom: 0 });
     const socket = await rawIvySocket(one, interviewer.token);
     const detached = whenAnswer(one, 'detached', requestId);
     socket.subscribe('1', input);
     await socket.events('1', 3);
-    await tab.waitFor(1);
+    // A second tab on instance two, attached before the first one drops: its reading keeps the answer alive on one
+    // past one's short window, while one has no listener of its own.
+    const tab = subscribeIvy(two.client(interviewer.token), 'ws', { ...input, resumeFrom: 0 });
+    await tab.waitFor(3);
     socket.drop();
     await detached;
     const before = payloads(socket.of('1'));
