@@ -1,6 +1,7 @@
 // The answers this instance produces, by completion id, and their events' mirror in Redis when there is one.
 // Without Redis an ended answer's log stays in memory for RESUME_RETENTION_MS; with Redis it is read from the stream
 // (by any instance, this one included), so memory holds only answers still running.
+import type { EventEmitter } from 'node:events';
 import type { Config } from '../config.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { RedisLink } from '../lib/redis.ts';
@@ -8,6 +9,7 @@ import { isLast, type IndexedEvent } from './answer-log.ts';
 import { RedisAnswerLogs, type ControlNote } from './answer-log-redis.ts';
 import type { IvyEvent } from './ivy.ts';
 import type { LiveAnswer } from './live-answer.ts';
+import type { DomainEvents } from './services.ts';
 
 export class Answers {
   private readonly live = new Map<string, LiveAnswer>();
@@ -17,6 +19,7 @@ export class Answers {
     private readonly config: Config,
     log: Logger,
     redis: RedisLink | null,
+    private readonly events: EventEmitter<DomainEvents>,
   ) {
     this.redis = redis
       ? new RedisAnswerLogs(redis, log, config.resumeRetentionMs, config.resumeOwnerCheckMs, (note) =>
@@ -37,7 +40,11 @@ export class Answers {
     if (isLast(event)) {
       answer.ended();
       if (this.redis) this.live.delete(id);
-      else setTimeout(() => this.live.delete(id), this.config.resumeRetentionMs).unref();
+      else
+        setTimeout(() => {
+          this.live.delete(id);
+          this.events.emit('answer-forgotten', { completionId: id, requestId: answer.c.requestId });
+        }, this.config.resumeRetentionMs).unref();
     }
     return indexed;
   }

@@ -43,6 +43,8 @@ export interface DomainEvents {
   ];
   /** The last listener of a running answer went away: the resume window starts. */
   'answer-detached': [{ completionId: string; requestId: string }];
+  /** Without Redis: an ended answer's events were dropped from memory after RESUME_RETENTION_MS. */
+  'answer-forgotten': [{ completionId: string; requestId: string }];
   /** A listener (the first, or one resuming) started reading a running answer on this instance. */
   'answer-attached': [{ completionId: string; requestId: string }];
   /** A completion started being accepted, or one left `inflight` (settled, or refused before it held anything). */

@@ -197,4 +197,27 @@ describe('the resume window', () => {
       await draining.stop();
     }
   });
+
+  it('keeps an ended answer resumable for RESUME_RETENTION_MS only, then says RESUME_EXPIRED', async () => {
+    const brief = await startTestServer({ env: { ...env.vendorEnv, RESUME_RETENTION_MS: '50' } });
+    try {
+      const { org, interviewer } = await brief.seed.org({ credits: 500 });
+      const requestId = 'kept-briefly';
+      const { answers, events } = brief.app.services;
+      // Without Redis the log leaves memory (the server says when); with Redis its stream expires (Redis says when).
+      const forgotten = new Promise<void>((resolve) =>
+        events.on('answer-forgotten', (e) => e.requestId === requestId && resolve()),
+      );
+      const input = { orgId: org.id, messages: ask('[[deltas:2]]'), requestId };
+      await runCompletion(brief.client(interviewer.token), 'ws', input);
+      if (answers.redis) {
+        const row = await brief.app.services.db.completion.findFirstOrThrow({ where: { orgId: org.id, requestId } });
+        while (await brief.app.redis!.commands.exists(`ivy:answer:${row.id}`));
+      } else await forgotten;
+      const [result] = await subscribeIvy(brief.client(interviewer.token), 'sse', { ...input, resumeFrom: 0 }).done;
+      expect(result.errors?.map((e) => e.extensions?.code)).toEqual(['RESUME_EXPIRED']);
+    } finally {
+      await brief.stop();
+    }
+  });
 });
