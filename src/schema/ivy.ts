@@ -2,11 +2,10 @@ import { builder, requiresOrg, stillAllowed } from '../builder.ts';
 import { MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
 import type { IndexedEvent } from '../domain/answer-log.ts';
 import { startCompletion } from '../domain/ivy-stream.ts';
-import { resumeCompletion, stopCompletion } from '../domain/ivy-resume.ts';
+import { resumeCompletion } from '../domain/ivy-resume.ts';
 import { FINISH_REASONS } from '../providers/types.ts';
 import { refuse } from '../lib/errors.ts';
 import { socketStillOpen } from '../lib/graphql-ws.ts';
-import { WRITE_COST } from '../lib/operation-cost.ts';
 import { releaseOnEnd } from '../lib/release-on-end.ts';
 import { PROVIDER_CALL_COST } from '../lib/operation-cost.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
@@ -171,32 +170,5 @@ builder.subscriptionField('ivyCompletion', (t) =>
       }
     },
     resolve: (event: IndexedEvent) => event,
-  }),
-);
-
-const StopInput = builder.inputType('StopIvyCompletionInput', {
-  fields: (t) => ({ orgId: t.id({ required: true }), requestId: t.id({ required: true }) }),
-});
-const Stopped = builder.objectRef<{ requestId: string; stopping: boolean }>('IvyCompletionStop').implement({
-  fields: (t) => ({
-    requestId: t.exposeID('requestId'),
-    stopping: t.exposeBoolean('stopping', {
-      description:
-        'True when the answer was still running: it is being cancelled, and its readers get IvyCompletionFailed CANCELLED. False when it had already ended.',
-    }),
-  }),
-});
-
-builder.mutationField('stopIvyCompletion', (t) =>
-  t.field({
-    ...requiresOrg(
-      'ivy:use',
-      'Stop: cancels your answer `requestId` at once, whichever instance produces it and whatever transport asked for it (over SSE a closed request only detaches). Billed for what it produced. Another member’s requestId is FORBIDDEN, like an unknown one.',
-    ),
-    type: Stopped,
-    complexity: WRITE_COST,
-    args: { input: t.arg({ type: StopInput, required: true }) },
-    resolve: (_r, { input }, ctx) =>
-      stopCompletion(ctx.services, ctx.viewer!, { orgId: String(input.orgId), requestId: String(input.requestId) }),
   }),
 );
