@@ -4,12 +4,13 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 
 const config: CodegenConfig = {
   schema: 'schema.graphql',
-  documents: ['src/graphiql.ts', 'test/support/ivy.ts', 'examples/*.ts'],
+  documents: ['src/graphiql.ts', 'dev/**/*.ts', 'test/**/*.ts', 'examples/*.ts'],
   emitLegacyCommonJSImports: false,
   generates: {
     'src/generated/graphql/': {
       preset: 'client',
-      config: { enumsAsTypes: true, useTypeImports: true },
+      // What the wire carries: graphql-scalars' DateTime is an ISO-8601 string, JSON any JSON value.
+      config: { enumsAsTypes: true, useTypeImports: true, scalars: { DateTime: 'string', JSON: 'unknown' } },
     },
   },
 };

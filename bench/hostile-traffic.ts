@@ -11,7 +11,7 @@ import { loadConfig } from '../src/config.ts';
 import { Keyring } from '../src/lib/crypto.ts';
 import { applyMigrations } from '../src/lib/migrate.ts';
 import { signUserToken } from '../src/lib/tokens.ts';
-import { Seeder } from '../test/support/seed.ts';
+import { Seeder } from '../dev/seed.ts';
 
 const config = loadConfig({
   DATABASE_URL: process.env.DATABASE_URL,

@@ -15,11 +15,12 @@ import { Keyring } from '../src/lib/crypto.ts';
 import { startEmbeddedPostgres } from '../src/lib/embedded-pg.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import { signUserToken } from '../src/lib/tokens.ts';
-import { GraphQLClient } from '../test/support/client.ts';
+import { GraphQLClient } from '../dev/client.ts';
+import { IVY, STOP_IVY } from '../dev/documents.ts';
 import { rawIvySocket } from '../test/support/billing.ts';
-import { IVY, STOP_IVY } from '../test/support/ivy.ts';
-import { Seeder } from '../test/support/seed.ts';
-import { startFakeAnthropic } from '../test/support/vendors/anthropic-server.ts';
+import type { IvyMessageInput } from '../src/generated/graphql/graphql.ts';
+import { Seeder } from '../dev/seed.ts';
+import { startFakeAnthropic } from '../dev/vendors/anthropic-server.ts';
 
 const N = Number(process.env.BENCH_N ?? 100);
 
@@ -68,7 +69,9 @@ const credits = await seed.org({ credits: 100_000_000 });
 const byok = await seed.org({ provider: 'ANTHROPIC' });
 await seed.key(byok.org.id, byok.admin.id, 'ANTHROPIC', 'sk-ant-bench-member-key-00000000000');
 const url = `http://127.0.0.1:${port}`;
-const messages = [{ role: 'USER', content: 'Which candidates are waiting on feedback? [[deltas:8]]' }];
+const messages: IvyMessageInput[] = [
+  { role: 'USER', content: 'Which candidates are waiting on feedback? [[deltas:8]]' },
+];
 
 async function directSdk(): Promise<number> {
   const client = new Anthropic({
@@ -155,7 +158,7 @@ async function resumeLatency(resumeUrl: string): Promise<number> {
   const requestId = `bench-resume-${randomBytes(6).toString('hex')}`;
   const input = {
     orgId: credits.org.id,
-    messages: [{ role: 'USER', content: '[[deltas:20]] [[hang-after:20]]' }],
+    messages: [{ role: 'USER', content: '[[deltas:20]] [[hang-after:20]]' }] satisfies IvyMessageInput[],
     requestId,
   };
   const detached = new Promise<void>((resolve) => {

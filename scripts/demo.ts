@@ -1,7 +1,7 @@
 // npm run demo   The server with loopback Anthropic and OpenAI stand-ins (the same ones the tests use) and demo
 // keys, so Ivy streams in GraphiQL with no provider account: acme runs on Intervy Credits, initech on BYOK.
-import { startFakeAnthropic } from '../test/support/vendors/anthropic-server.ts';
-import { startFakeOpenAI } from '../test/support/vendors/openai-server.ts';
+import { startFakeAnthropic } from '../dev/vendors/anthropic-server.ts';
+import { startFakeOpenAI } from '../dev/vendors/openai-server.ts';
 
 const anthropic = await startFakeAnthropic();
 const openai = await startFakeOpenAI();

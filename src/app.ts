@@ -21,7 +21,7 @@ import { Limits } from './lib/limits/limits.ts';
 import { createLogger, type LogSink } from './lib/logger.ts';
 import { AppMetrics } from './lib/metrics.ts';
 import { requestIdFor, useOperationLog, useRefuseWhileDraining, useRequestIdHeader } from './lib/operation-plugins.ts';
-import { createOpsEndpoints, readinessCheck } from './lib/ops-endpoints.ts';
+import { readinessCheck, useMetricsToken, useReadiness } from './lib/ops-endpoints.ts';
 import { createAppPubSub, verifyRedis, type AppPubSub } from './lib/pubsub.ts';
 import { connectRedis, type RedisLink } from './lib/redis.ts';
 import { useOperationLimits } from './lib/operation-limits.ts';
@@ -125,7 +125,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    healthCheckEndpoint: '/health', // answered by ops-endpoints before Yoga sees it: the same readiness as /healthz
+    healthCheckEndpoint: '/livez', // Yoga's health check is liveness: 200 while the process answers
     renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: { maskError: createMaskError(log) },
     maxRequestBodySize: config.transport.maxRequestBytes,
@@ -137,6 +137,11 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
         : false;
     },
     plugins: [
+      // Readiness answers before anything else looks at the request (a draining instance must still say 503).
+      ...useReadiness(
+        readinessCheck(services.db, lifecycle, () => (redis ? redis.state() : 'not configured')),
+        ['/healthz', '/health'],
+      ),
       useRefuseWhileDraining(lifecycle),
       useRequestIdHeader(),
       useCodedHttpRefusals,
@@ -145,9 +150,10 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       useOneSettingsEventPerOperation(pubsub),
       ...(config.metricsEnabled
         ? [
+            useMetricsToken(config.metricsToken),
             usePrometheus({
               registry: metrics.registry,
-              endpoint: false,
+              endpoint: '/metrics',
               labels: { url: false } /* GET query strings would explode cardinality */,
             }),
           ]
@@ -189,13 +195,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     },
   });
 
-  const opsEndpoints = createOpsEndpoints(
-    config,
-    readinessCheck(services.db, lifecycle, () => (redis ? redis.state() : 'not configured')),
-    metrics,
-  );
-  const httpServer = http.createServer(async (req, res) => {
-    if (await opsEndpoints(req, res)) return;
+  const httpServer = http.createServer((req, res) => {
     if (serveGraphiqlAsset(req.url ?? '', res)) return;
     if (req.url === '/') {
       res.writeHead(302, { location: '/graphql' }).end();

@@ -16,6 +16,12 @@ const TRANSPORT_CODES: Record<string, ErrorCode> = {
   PERSISTED_QUERY_NOT_FOUND: 'BAD_REQUEST',
 };
 
+/** A page cursor this API did not hand out (schema/cursors.ts, and Pothos's own decoding failures). */
+export const FOREIGN_CURSOR =
+  'The cursor is not one this API returned: pass pageInfo.endCursor (after) or pageInfo.startCursor (before) from a previous page.';
+// Pothos's words for a cursor it cannot decode quote the cursor back, and nothing a client sent is echoed.
+const POTHOS_CURSOR_REFUSAL = /^(Invalid cursor|Cursor must be a string)/;
+
 function ourCode(extensions: Record<string, unknown> | undefined): ErrorCode {
   const code = typeof extensions?.code === 'string' ? extensions.code : undefined;
   if (code && code in ERROR_CODES) return code as ErrorCode;
@@ -59,7 +65,10 @@ export function createMaskError(log: Logger) {
     };
     // A domain refusal may carry facts of its own (RATE_LIMITED's retryAfter).
     if (original instanceof DomainError) return refused(original.message, original.code, original.extensions);
-    if (original instanceof PothosValidationError) return refused(original.message, 'BAD_USER_INPUT');
+    if (original instanceof PothosValidationError) {
+      const cursor = POTHOS_CURSOR_REFUSAL.test(original.message);
+      return refused(cursor ? FOREIGN_CURSOR : original.message, 'BAD_USER_INPUT');
+    }
     if (original instanceof GraphQLError) {
       // A GraphQL-level refusal (auth scope, variable coercion, parse, validation, HTTP): keep it with one of our codes.
       return refused(original.message, ourCode(original.extensions), original.extensions);

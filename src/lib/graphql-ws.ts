@@ -4,9 +4,9 @@
 // checked at connection_init and again while the socket stays open (revocation).
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { CloseCode } from 'graphql-ws';
+import { CloseCode, type OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { TransportConfig } from '../config.ts';
@@ -69,6 +69,15 @@ export interface GraphqlWsOptions {
   path?: string;
 }
 
+/** onSubscribe hands each operation Yoga's enveloped execute and subscribe as its rootValue (Yoga's graphql-ws recipe). */
+interface EnvelopedRoot {
+  execute(args: ExecutionArgs): OperationResult;
+  subscribe(args: ExecutionArgs): OperationResult;
+}
+
+/** What the socket hands Yoga's context: the connection params (the bearer token) and the request id. */
+type GraphqlWsServerContext = { connectionParams?: Record<string, unknown>; requestId?: string };
+
 interface SocketState {
   authorization?: string;
   running: number;
@@ -76,7 +85,11 @@ interface SocketState {
   recheckTimer?: NodeJS.Timeout;
 }
 
-export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstance<any, any>, opts: GraphqlWsOptions) {
+export function attachGraphqlWs(
+  httpServer: http.Server,
+  yoga: YogaServerInstance<GraphqlWsServerContext, object>,
+  opts: GraphqlWsOptions,
+) {
   const { transport, path = '/graphql' } = opts;
   const wsServer = new WebSocketServer({ noServer: true, maxPayload: transport.maxRequestBytes });
   const sockets = new Map<WebSocket, SocketState>();
@@ -117,8 +130,8 @@ export function attachGraphqlWs(httpServer: http.Server, yoga: YogaServerInstanc
 
   const disposable = useServer(
     {
-      execute: (args: any) => args.rootValue.execute(args),
-      subscribe: (args: any) => args.rootValue.subscribe(args),
+      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
+      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
       onConnect: async (ctx) => {
         // A forged, expired or revoked token closes the socket with 4403; no token at all may use public fields.
         const authorization = asBearer(ctx.connectionParams?.authorization);

@@ -64,11 +64,11 @@ export class ProcessLifecycle implements Lifecycle {
           (r) => (r.done && end(), r),
           (err) => (end(), Promise.reject(err)),
         ),
-      return: (value) => stream.return(value as any).finally(end),
+      return: (value) => stream.return(value).finally(end),
       throw: (err) => stream.throw(err).finally(end),
       [Symbol.asyncIterator]: () => tracked,
       [Symbol.asyncDispose]: async () => {
-        await tracked.return(undefined as any);
+        await tracked.return(undefined);
       },
     } as AsyncGenerator<T>;
     return tracked;

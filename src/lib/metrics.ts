@@ -98,11 +98,11 @@ export class AppMetrics {
     };
     const observed: AsyncGenerator<E> = {
       next: (...args) => stream.next(...args).then((r) => (r.done ? count('CANCELLED') : observe(r.value), r)),
-      return: (value) => (count('CANCELLED'), stream.return(value as any)),
+      return: (value) => (count('CANCELLED'), stream.return(value)),
       throw: (err) => stream.throw(err),
       [Symbol.asyncIterator]: () => observed,
       [Symbol.asyncDispose]: async () => {
-        await observed.return(undefined as any);
+        await observed.return(undefined);
       },
     } as AsyncGenerator<E>;
     return observed;

@@ -9,8 +9,8 @@ export const WRITE_COST = 50;
 
 /** A connection costs its page size (`first`, else the default, never more than the maximum) times its items. */
 export function pageCost(defaultSize: number, maxSize: number) {
-  return (args: { first?: number | null }) => ({
+  return (args: { first?: number | null; last?: number | null }) => ({
     field: 1,
-    multiplier: Math.min(Math.max(args.first ?? defaultSize, 1), maxSize),
+    multiplier: Math.min(Math.max(args.first ?? args.last ?? defaultSize, 1), maxSize),
   });
 }

@@ -50,7 +50,16 @@ function limitExceeded(limit: LimitName, max: number, what: string, http = true)
 /** armor's messages read "Syntax Error: Query depth limit of 6 exceeded, found 7."; keep the facts, drop the prefix. */
 const armorFacts = (err: GraphQLError) => err.message.replace(/^Syntax Error:\s*/, '').replace(/\.$/, '');
 
-function armorRule(limit: LimitName, max: number, make: (opts: any) => (ctx: ValidationContext) => unknown) {
+/** One options object for every graphql-armor rule: each reads its own limit (`n` or `maxCost`) and ignores the rest. */
+interface ArmorOptions {
+  n: number;
+  maxCost: number;
+  flattenFragments: boolean;
+  propagateOnRejection: boolean;
+  onReject: ((ctx: ValidationContext | null, err: GraphQLError) => void)[];
+}
+
+function armorRule(limit: LimitName, max: number, make: (opts: ArmorOptions) => (ctx: ValidationContext) => unknown) {
   return (ctx: ValidationContext) =>
     make({
       n: max,
@@ -119,7 +128,7 @@ export function useOperationLimits(limits: OperationLimits, opts: { introspectio
     onValidate(payload) {
       for (const rule of rules) payload.addValidationRule(rule);
       if (!opts.introspection) payload.addValidationRule(NoSchemaIntrospectionCustomRule);
-      return hideSuggestions?.onValidate?.(payload as any) as any;
+      return hideSuggestions?.onValidate?.(payload);
     },
     onExecute({ args, setResultAndStopExecution }) {
       const refused = refuseCostly(

@@ -1,7 +1,7 @@
 // Yoga/envelop plugins that see every operation on every transport (HTTP, SSE, graphql-ws): the request id, the one
 // log line per operation with its metrics, and the refusal of new operations while the server drains.
 import { createHash, randomUUID } from 'node:crypto';
-import { GraphQLError, type ExecutionResult } from 'graphql';
+import { GraphQLError, Kind, type DocumentNode, type ExecutionResult, type OperationDefinitionNode } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { codeOf } from './graphql-errors.ts';
 import type { Lifecycle } from './lifecycle.ts';
@@ -83,9 +83,11 @@ export function useOperationLog(log: Logger, metrics: AppMetrics): Plugin {
     if (codes.includes('INTERNAL_SERVER_ERROR')) log.error('operation', line);
     else log.info('operation', line);
   };
-  const track = (args: { contextValue: unknown; operationName?: string | null; document: any }) => {
+  const track = (args: { contextValue: unknown; operationName?: string | null; document: DocumentNode }) => {
     const ctx = args.contextValue as WithRequestId;
-    const op = args.document.definitions.find((d: any) => d.kind === 'OperationDefinition');
+    const op = args.document.definitions.find(
+      (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
+    );
     return {
       ctx,
       operation: args.operationName ?? op?.name?.value ?? 'anonymous',

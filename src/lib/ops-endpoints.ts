@@ -1,11 +1,10 @@
-// The operator's HTTP endpoints beside /graphql: readiness (/healthz, and Yoga's /health answers the same), liveness
-// (/livez) and Prometheus metrics (/metrics, when METRICS=1, optionally behind a bearer METRICS_TOKEN).
-import type http from 'node:http';
+// The operator's HTTP endpoints beside /graphql, all answered by Yoga plugins: readiness (/healthz, and /health alike)
+// through Yoga's readiness check, liveness (/livez) through Yoga's health check (app.ts), and Prometheus metrics
+// (/metrics, when METRICS=1) through usePrometheus, behind a bearer METRICS_TOKEN when one is set.
 import { timingSafeEqual } from 'node:crypto';
-import type { Config } from '../config.ts';
+import { useReadinessCheck, type Plugin } from 'graphql-yoga';
 import type { Db } from './database.ts';
 import type { Lifecycle } from './lifecycle.ts';
-import type { AppMetrics } from './metrics.ts';
 import { readMigrations } from './migrate.ts';
 
 interface Readiness {
@@ -43,32 +42,40 @@ export function readinessCheck(
 
 const sameSecret = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
-/** Answers the request if it is for one of these endpoints; returns false to let GraphQL handle it. */
-export function createOpsEndpoints(config: Config, ready: () => Promise<Readiness>, metrics: AppMetrics) {
-  return async (req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> => {
-    const path = (req.url ?? '').split('?')[0];
-    if (path === '/healthz' || path === '/health') {
-      const { ready: ok, ...body } = await ready();
-      res
-        .writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' })
-        .end(JSON.stringify(body));
-      return true;
-    }
-    if (path === '/livez') {
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end('{"status":"alive"}');
-      return true;
-    }
-    if (path === '/metrics' && config.metricsEnabled) {
-      const sent = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
-      if (config.metricsToken && !sameSecret(sent, config.metricsToken)) {
-        res
-          .writeHead(401, { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' })
-          .end('Send METRICS_TOKEN as a bearer token.\n');
-        return true;
-      }
-      res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(await metrics.registry.metrics());
-      return true;
-    }
-    return false;
+/**
+ * Yoga's readiness check at each endpoint, answering 200 or 503 with the readiness as JSON (status, database, redis):
+ * a plain true/false from the check would leave operators without the reason.
+ */
+export function useReadiness(ready: () => Promise<Readiness>, endpoints: string[]): Plugin[] {
+  return endpoints.map((endpoint) =>
+    useReadinessCheck({
+      endpoint,
+      check: async ({ fetchAPI }) => {
+        const { ready: ok, ...body } = await ready();
+        return new fetchAPI.Response(JSON.stringify(body), {
+          status: ok ? 200 : 503,
+          headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+        });
+      },
+    }),
+  );
+}
+
+/**
+ * With METRICS_TOKEN set, /metrics (served by usePrometheus, listed after this) answers only a matching bearer token.
+ */
+export function useMetricsToken(token: string | undefined, endpoint = '/metrics'): Plugin {
+  return {
+    onRequest({ url, request, fetchAPI, endResponse }) {
+      if (!token || url.pathname !== endpoint) return;
+      const sent = /^Bearer\s+(.+)$/i.exec(request.headers.get('authorization') ?? '')?.[1] ?? '';
+      if (sameSecret(sent, token)) return;
+      endResponse(
+        new fetchAPI.Response('Send METRICS_TOKEN as a bearer token.\n', {
+          status: 401,
+          headers: { 'www-authenticate': 'Bearer', 'content-type': 'text/plain' },
+        }),
+      );
+    },
   };
 }

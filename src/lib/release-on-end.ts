@@ -18,7 +18,7 @@ export function releaseOnEnd<T>(source: AsyncGenerator<T>, release: () => Promis
     },
     async return(value?: unknown) {
       try {
-        return await source.return(value as any);
+        return await source.return(value);
       } finally {
         await free();
       }

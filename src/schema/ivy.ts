@@ -9,10 +9,11 @@ import { socketStillOpen } from '../lib/graphql-ws.ts';
 import { releaseOnEnd } from '../lib/release-on-end.ts';
 import { PROVIDER_CALL_COST } from '../lib/operation-cost.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
+import { BillingMode } from '../generated/prisma/enums.ts';
 
-const BillingMode = builder.enumType('BillingMode', {
+const BillingModeRef = builder.enumType(BillingMode, {
+  name: 'BillingMode',
   description: 'CREDITS: billed to the org’s prepaid credits. BYOK: billed by the provider to the member’s own key.',
-  values: ['CREDITS', 'BYOK'] as const,
 });
 const IvyMessageRole = builder.enumType('IvyMessageRole', { values: ['USER', 'ASSISTANT'] as const });
 
@@ -64,7 +65,7 @@ const Started = builder.objectRef<Of<'started'>>('IvyCompletionStarted').impleme
     requestId: t.exposeID('requestId'),
     provider: t.expose('provider', { type: AiProviderRef }),
     model: t.exposeString('model', { description: 'The vendor model id serving this answer.' }),
-    billing: t.expose('billing', { type: BillingMode }),
+    billing: t.expose('billing', { type: BillingModeRef }),
   }),
 });
 const Delta = builder.objectRef<Of<'delta'>>('IvyTextDelta').implement({

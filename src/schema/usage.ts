@@ -1,26 +1,12 @@
-import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@pothos/plugin-relay';
 import { builder, requiresOrg } from '../builder.ts';
 import { usageSummary, type UsageSummary } from '../domain/usage.ts';
 import { AiProviderRef } from './scalars.ts';
-import { refuse } from '../lib/errors.ts';
+import { CompletionStatus } from '../generated/prisma/enums.ts';
+import { ownIdCursor } from './cursors.ts';
+import type { ParentPage } from '../lib/page-from-parent.ts';
 import { pageCost } from '../lib/operation-cost.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** A cursor is an entry id this API handed out; anything else is the client's mistake, not ours. */
-function entryCursor(after: string | null | undefined): string | undefined {
-  if (after == null) return undefined;
-  if (!UUID.test(after))
-    refuse(
-      'BAD_USER_INPUT',
-      'The `after` cursor is not one this API returned: pass pageInfo.endCursor from the previous page.',
-    );
-  return after;
-}
-
-const CompletionStatus = builder.enumType('CompletionStatus', {
-  values: ['RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED', 'EXPIRED'] as const,
-});
+const CompletionStatusRef = builder.enumType(CompletionStatus, { name: 'CompletionStatus' });
 
 const UsageEntry = builder.prismaObject('Completion', {
   name: 'UsageEntry',
@@ -51,15 +37,13 @@ const UsageEntry = builder.prismaObject('Completion', {
       description:
         'Credits the provider’s report put above the hold that the balance could not cover (owed until the next top-up).',
     }),
-    status: t.expose('status', { type: CompletionStatus }),
+    status: t.expose('status', { type: CompletionStatusRef }),
     errorCode: t.exposeString('errorCode', { nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
 
-type Page = { first?: number | null; after?: string | null };
-
-const UsageReport = builder.objectRef<UsageSummary & Page>('UsageReport').implement({
+const UsageReport = builder.objectRef<UsageSummary & ParentPage>('UsageReport').implement({
   description: 'Settings → Usage.',
   fields: (t) => ({
     trackingAvailable: t.exposeBoolean('trackingAvailable', {
@@ -75,26 +59,24 @@ const UsageReport = builder.objectRef<UsageSummary & Page>('UsageReport').implem
       description:
         'Credits owed for answers that cost more than their hold and the balance; paid off by the next top-up.',
     }),
-    entries: t.connection(
+    entries: t.prismaConnection(
       {
         type: UsageEntry,
-        description: 'Credits-mode completions, newest first (paged by `usage(first, after)`).',
+        description:
+          'Credits-mode completions, newest first: `first`/`after` page forwards, `last`/`before` backwards. ' +
+          'Without any of them, the page given to `usage(first, after)`.',
+        extensions: { pageFromParent: true },
+        cursor: 'id',
+        defaultSize: 20,
+        maxSize: 100,
         complexity: pageCost(20, 100),
-        resolve: (report, args, ctx) =>
-          resolveCursorConnection(
-            {
-              args: { first: args.first ?? report.first ?? 20, after: entryCursor(args.after ?? report.after) },
-              toCursor: (c) => c.id,
-              maxSize: 100,
-            },
-            ({ after, limit }: ResolveCursorConnectionArgs) =>
-              ctx.services.db.completion.findMany({
-                where: { orgId: report.orgId, billing: 'CREDITS' },
-                orderBy: { seq: 'desc' },
-                take: limit,
-                ...(after ? { cursor: { id: after }, skip: 1 } : {}),
-              }),
-          ),
+        resolve: (query, report, _args, ctx) =>
+          ctx.services.db.completion.findMany({
+            ...ownIdCursor(query),
+            where: { orgId: report.orgId, billing: 'CREDITS' },
+            // seq is insertion order and unique: newest first even within one millisecond.
+            orderBy: { seq: 'desc' },
+          }),
       },
       { name: 'UsageEntryConnection' },
       { name: 'UsageEntryEdge' },
@@ -111,8 +93,7 @@ builder.queryField('usage', (t) =>
     args: { orgId: t.arg.id({ required: true }), first: t.arg.int(), after: t.arg.string() },
     resolve: async (_r, args, ctx) => ({
       ...(await usageSummary(ctx.services, String(args.orgId))),
-      first: args.first,
-      after: args.after,
+      page: { first: args.first, after: args.after },
     }),
   }),
 );

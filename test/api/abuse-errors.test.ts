@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signUserToken } from '../../src/lib/tokens.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import type { SeededOrg } from '../support/seed.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
 import { attempt, TRANSPORTS } from '../support/attempt.ts';
 
 let server: TestServer;
@@ -127,13 +127,17 @@ describe('client mistakes are the client’s, not errors of ours', () => {
   const AUDIT = `query($o: ID!, $after: String) { auditLog(orgId: $o, after: $after) { edges { node { id } } } }`;
 
   it.each([
-    ['a usage cursor that is not a uuid', USAGE, 'not-a-uuid'],
+    ['a usage cursor that is not base64 of ours', USAGE, 'not-a-uuid'],
+    ['a forged usage cursor that decodes to a non-uuid', USAGE, Buffer.from('GPC:S:not-a-uuid').toString('base64')],
     ['an audit cursor that is not base64 of ours', AUDIT, 'Zm9yZ2Vk'],
     ['a forged audit cursor that decodes to a non-uuid', AUDIT, Buffer.from('GPC:S:not-a-uuid').toString('base64')],
   ])('refuses %s with BAD_USER_INPUT, logged at info', async (_name, query, after) => {
     const before = errorLines().length;
     const r = await server.client(acme.admin.token).request(query, { o: acme.org.id, after });
     expect(r.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    // In our words: Pothos's own message would quote the cursor back.
+    expect(r.errors?.[0].message).toMatch(/^The cursor is not one this API returned/);
+    expect(r.errors?.[0].message).not.toContain(after);
     expect(errorLines().length).toBe(before);
     expect(
       server.logs.some((l) =>

@@ -4,8 +4,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import type { SeededOrg } from '../support/seed.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
 import { attempt, TRANSPORTS } from '../support/attempt.ts';
+import type { GqlResult } from '../../dev/client.ts';
 
 let env: ServerWithVendors;
 let server: TestServer;
@@ -109,7 +110,7 @@ describe('operation limits leave everyone else alone', () => {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ query: `{ ${'__typename '.repeat(90_000)} }` }),
-          }).then((r) => r.json())
+          }).then((r) => r.json() as Promise<GqlResult>)
         : server
             .client(acme.interviewer.token)
             .request(aliases(5000, 'creditBalance(orgId: $o) { balance }'), { o: acme.org.id }),
@@ -123,7 +124,7 @@ describe('operation limits leave everyone else alone', () => {
     const refusals = await Promise.all(flood);
     expect(health.status).toBe(200);
     expect(answer).toEqual({ data: { creditBalance: { balance: 1000 } } });
-    expect(new Set(refusals.map((r: any) => r.errors?.[0]?.extensions?.code))).toEqual(
+    expect(new Set(refusals.map((r) => r.errors?.[0]?.extensions?.code))).toEqual(
       new Set(['OPERATION_LIMIT_EXCEEDED']),
     );
     console.info(

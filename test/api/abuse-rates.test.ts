@@ -5,9 +5,10 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
-import type { SeededMember, SeededOrg } from '../support/seed.ts';
-import { IVY } from '../support/ivy.ts';
-import type { GqlResult, Subscription } from '../support/client.ts';
+import type { SeededMember, SeededOrg } from '../../dev/seed.ts';
+import { IVY } from '../../dev/documents.ts';
+import type { GqlError, GqlResult, Subscription } from '../../dev/client.ts';
+import { ask } from '../support/ivy.ts';
 
 const SET_KEY = `mutation($o: ID!, $k: String!) { setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: $k }) { status } }`;
 const TEST_KEY = `mutation($o: ID!) { testPersonalKey(input: { orgId: $o, provider: ANTHROPIC }) { ok status } }`;
@@ -17,10 +18,10 @@ const BALANCE = `query($o: ID!) { creditBalance(orgId: $o) { balance } }`;
 const aliased = (n: number, field: (i: number) => string) =>
   `mutation($o: ID!) { ${Array.from({ length: n }, (_, i) => `a${i}: ${field(i)}`).join(' ')} }`;
 /** The first thing a subscription got: a result, or the errors of a refused subscribe. */
-const firstOutcome = (s: Subscription<any>): Promise<GqlResult<any>> =>
+const firstOutcome = <R>(s: Subscription<R>): Promise<GqlResult<R>> =>
   Promise.race([
     s.waitFor(1, 10_000).then((r) => r[0]),
-    s.done.then((r) => r[0]).catch((err: Error) => ({ errors: JSON.parse(err.message) })),
+    s.done.then((r) => r[0]).catch((err: Error) => ({ errors: JSON.parse(err.message) as GqlError[] })),
   ]);
 const candidate = (i: number) => `sk-ant-api03-candidate-${String(i).padStart(4, '0')}-AbCdEfGhIjKl`;
 
@@ -178,7 +179,7 @@ describe('100 aliased settings changes against another member’s 50 subscriptio
 
 describe('one socket starting many completions', () => {
   const hanging = (orgId: string, i: number) => ({
-    input: { orgId, messages: [{ role: 'USER', content: `[[hang]] question ${i}` }] },
+    input: { orgId, messages: ask(`[[hang]] question ${i}`) },
   });
 
   it('starts 3 per socket and refuses the rest with RATE_LIMITED, before any reaches the provider', async () => {

@@ -1,26 +1,98 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import type { SeededOrg } from '../support/seed.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
+import type { AiProvider } from '../../src/generated/graphql/graphql.ts';
 
-const SETTINGS = `query($orgId: ID!) {
-  orgAiSettings(orgId: $orgId) {
-    orgId provider effectiveProvider plan byokAvailable byokActive updatedAt
-    model { id label provider description recommended }
-    viewerKeys { provider hint status }
+const SETTINGS = graphql(`
+  query AiSettingsSettings($orgId: ID!) {
+    orgAiSettings(orgId: $orgId) {
+      orgId
+      provider
+      effectiveProvider
+      plan
+      byokAvailable
+      byokActive
+      updatedAt
+      model {
+        id
+        label
+        provider
+        description
+        recommended
+      }
+      viewerKeys {
+        provider
+        hint
+        status
+      }
+    }
   }
-}`;
-const MODELS = `query($orgId: ID!) { orgAiSettings(orgId: $orgId) { availableModels { id label provider description recommended } } }`;
-const UPDATE = `mutation($input: UpdateProviderInput!) {
-  updateProvider(input: $input) { provider effectiveProvider byokActive model { id label provider } }
-}`;
-const IMPACT = `query($orgId: ID!, $provider: AiProvider!) {
-  providerChangeImpact(orgId: $orgId, provider: $provider) {
-    provider allowed currentEffectiveProvider creditsDeductedAfter creditsStopBeingDeducted creditsResumeBeingDeducted
-    usageTrackingAvailableAfter membersTotal membersWithKey membersWithValidKey
+`);
+const MODELS = graphql(`
+  query AiSettingsModels($orgId: ID!) {
+    orgAiSettings(orgId: $orgId) {
+      availableModels {
+        id
+        label
+        provider
+        description
+        recommended
+      }
+    }
   }
-}`;
-const AUDIT_COUNT = `query($orgId: ID!) { auditLog(orgId: $orgId, first: 100) { edges { node { action detail } } } }`;
-const SET_KEY = `mutation($input: SetPersonalKeyInput!) { setPersonalKey(input: $input) { provider hint status } }`;
+`);
+const UPDATE = graphql(`
+  mutation AiSettingsUpdate($input: UpdateProviderInput!) {
+    updateProvider(input: $input) {
+      provider
+      effectiveProvider
+      byokActive
+      model {
+        id
+        label
+        provider
+      }
+    }
+  }
+`);
+const IMPACT = graphql(`
+  query AiSettingsImpact($orgId: ID!, $provider: AiProvider!) {
+    providerChangeImpact(orgId: $orgId, provider: $provider) {
+      provider
+      allowed
+      currentEffectiveProvider
+      creditsDeductedAfter
+      creditsStopBeingDeducted
+      creditsResumeBeingDeducted
+      usageTrackingAvailableAfter
+      membersTotal
+      membersWithKey
+      membersWithValidKey
+    }
+  }
+`);
+const AUDIT_COUNT = graphql(`
+  query AiSettingsAuditCount($orgId: ID!) {
+    auditLog(orgId: $orgId, first: 100) {
+      edges {
+        node {
+          action
+          detail
+        }
+      }
+    }
+  }
+`);
+const SET_KEY = graphql(`
+  mutation AiSettingsSetKey($input: SetPersonalKeyInput!) {
+    setPersonalKey(input: $input) {
+      provider
+      hint
+      status
+    }
+  }
+`);
 
 let server: TestServer;
 beforeAll(async () => {
@@ -28,16 +100,14 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-const update = (o: SeededOrg, provider: string, model?: string, token = o.admin.token) =>
+const update = (o: SeededOrg, provider: AiProvider, model?: string, token = o.admin.token) =>
   server
     .client(token)
     .request(UPDATE, { input: { orgId: o.org.id, provider, ...(model === undefined ? {} : { model }) } });
 const settings = async (o: SeededOrg, token = o.admin.token) =>
   (await server.client(token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings;
 const auditActions = async (o: SeededOrg) =>
-  (await server.client(o.admin.token).data(AUDIT_COUNT, { orgId: o.org.id })).auditLog.edges.map(
-    (e: any) => e.node.action,
-  );
+  (await server.client(o.admin.token).data(AUDIT_COUNT, { orgId: o.org.id })).auditLog.edges.map((e) => e.node.action);
 
 describe('updateProvider', () => {
   it('picks the provider’s recommended model when none is given: Sonnet for Anthropic, GPT-5 for OpenAI', async () => {
@@ -72,7 +142,7 @@ describe('updateProvider', () => {
       ['OPENAI', 'claude-sonnet-5-5'],
       ['OPENAI', 'gpt-4'],
       ['INTERVY_CREDITS', 'claude-opus-5-5'],
-    ]) {
+    ] as const) {
       const r = await update(o, provider, model);
       expect(r.errors?.[0].extensions?.code, `${provider} ${model}`).toBe('BAD_USER_INPUT');
       expect(r.errors?.[0].message).toContain(model);
@@ -98,7 +168,7 @@ describe('updateProvider', () => {
   it('refuses Anthropic and OpenAI below Growth with PLAN_UPGRADE_REQUIRED, and writes nothing', async () => {
     const o = await server.seed.org({ plan: 'FREE' });
     const before = await settings(o);
-    for (const provider of ['ANTHROPIC', 'OPENAI']) {
+    for (const provider of ['ANTHROPIC', 'OPENAI'] as const) {
       const r = await update(o, provider);
       expect(r.errors?.[0].extensions?.code).toBe('PLAN_UPGRADE_REQUIRED');
       expect(r.errors?.[0].message).toMatch(/Growth/);
@@ -163,7 +233,7 @@ describe('availableModels', () => {
     const o = await server.seed.org({ plan: 'FREE' });
     // Every member sees the same list, whatever the plan or role.
     const r = await server.client(o.interviewer.token).data(MODELS, { orgId: o.org.id });
-    const byok = r.orgAiSettings.availableModels.filter((m: any) => m.provider !== 'INTERVY_CREDITS');
+    const byok = r.orgAiSettings.availableModels.filter((m) => m.provider !== 'INTERVY_CREDITS');
     expect(byok).toEqual([
       {
         id: 'claude-haiku-5-5',
@@ -210,7 +280,7 @@ describe('availableModels', () => {
       },
       { id: 'o3', label: 'o3', provider: 'OPENAI', description: 'Reasoning, most capable.', recommended: false },
     ]);
-    const house = r.orgAiSettings.availableModels.filter((m: any) => m.provider === 'INTERVY_CREDITS');
+    const house = r.orgAiSettings.availableModels.filter((m) => m.provider === 'INTERVY_CREDITS');
     expect(house).toEqual([expect.objectContaining({ id: server.config.houseModel, recommended: true })]);
   });
 });
@@ -253,7 +323,7 @@ describe('orgAiSettings', () => {
       data: { orgId: other.org.id, userId: o.admin.id, role: 'INTERVIEWER' },
     });
     await server.seed.key(other.org.id, o.admin.id, 'OPENAI', 'sk-proj-admin-elsewhere-CCCC3333');
-    expect((await settings(o, o.admin.token)).viewerKeys.map((k: any) => k.hint)).toEqual(['sk-ant-…1111']);
+    expect((await settings(o, o.admin.token)).viewerKeys.map((k) => k.hint)).toEqual(['sk-ant-…1111']);
   });
 });
 
@@ -330,7 +400,7 @@ describe('providerChangeImpact', () => {
     const other = await server.seed.org({ plan: 'GROWTH' });
     await server.seed.key(other.org.id, other.admin.id, 'ANTHROPIC', 'sk-ant-api03-count-other-0000006', 'VALID');
 
-    const impact = async (provider: string) =>
+    const impact = async (provider: AiProvider) =>
       (await server.client(o.admin.token).data(IMPACT, { orgId: o.org.id, provider })).providerChangeImpact;
     expect(await impact('ANTHROPIC')).toMatchObject({ membersTotal: 4, membersWithKey: 3, membersWithValidKey: 1 });
     expect(await impact('OPENAI')).toMatchObject({ membersTotal: 4, membersWithKey: 1, membersWithValidKey: 1 });

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import { settingsTopic } from '../support/server-probe.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import type { SeededOrg } from '../support/seed.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
+import type { GqlError } from '../../dev/client.ts';
 
 const SETTINGS = `query($orgId: ID!) { orgAiSettings(orgId: $orgId) { provider viewerCanManage } }`;
 const IMPACT = `query($orgId: ID!) { providerChangeImpact(orgId: $orgId, provider: INTERVY_CREDITS) { allowed } }`;
@@ -66,7 +67,7 @@ describe('authentication over graphql-ws', () => {
       stop = ws.subscribe(
         { query: WATCH, variables: { o: acme.org.id }, extensions },
         {
-          next: (r: any) => resolve({ code: r.errors?.[0]?.extensions?.code, live: false }),
+          next: (r) => resolve({ code: r.errors?.[0]?.extensions?.code as string | undefined, live: false }),
           error: () => resolve({ code: 'ERROR', live: false }),
           complete: () => resolve({ code: undefined, live: false }),
         },
@@ -110,7 +111,7 @@ describe('org permissions', () => {
     const r3 = await server.client(outsider).request(SETTINGS, { orgId: 'not-a-uuid' });
     expect(r1.errors?.[0].extensions?.code).toBe('FORBIDDEN');
     // Identical but for the request id each response carries.
-    const withoutRequestId = (e: any) => ({ ...e, extensions: { ...e?.extensions, requestId: undefined } });
+    const withoutRequestId = (e?: GqlError) => ({ ...e, extensions: { ...e?.extensions, requestId: undefined } });
     expect(withoutRequestId(r2.errors?.[0])).toEqual(withoutRequestId(r1.errors?.[0]));
     expect(r3.errors?.[0].message).toBe(r1.errors?.[0].message);
     expect(r3.errors?.[0].extensions?.code).toBe('FORBIDDEN');

@@ -7,19 +7,82 @@ import { writeLegacyByokSetting } from '../../src/domain/legacy-byok.ts';
 import { migrateLegacyByok } from '../../src/domain/legacy-byok-move.ts';
 import { setOrgPlan } from '../../src/domain/plans-admin.ts';
 import { DAY_MS, ManualClock } from '../../src/lib/clock.ts';
-import type { Subscription } from '../support/client.ts';
+import type { Subscription } from '../../dev/client.ts';
 import { lines, runCommand } from '../support/operator-command.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import type { SeededOrg } from '../support/seed.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
+import type { AiProvider } from '../../src/generated/graphql/graphql.ts';
 
-const SETTINGS = `query($orgId: ID!) { orgAiSettings(orgId: $orgId) {
-  provider effectiveProvider plan byokAvailable byokActive model { id } effectiveModel { id }
-  graceWindow { endsAt active daysRemaining } viewerKeys { provider hint }
-} }`;
-const UPDATE = `mutation($input: UpdateProviderInput!) { updateProvider(input: $input) { provider effectiveProvider graceWindow { active } } }`;
-const IMPACT = `query($orgId: ID!, $provider: AiProvider!) { providerChangeImpact(orgId: $orgId, provider: $provider) { allowed } }`;
-const AUDIT = `query($orgId: ID!) { auditLog(orgId: $orgId) { edges { node { action actorId detail } } } }`;
-const WATCH = `subscription($orgId: ID!) { orgAiSettingsChanged(orgId: $orgId) { provider effectiveProvider plan graceWindow { active } } }`;
+const SETTINGS = graphql(`
+  query GraceSettings($orgId: ID!) {
+    orgAiSettings(orgId: $orgId) {
+      provider
+      effectiveProvider
+      plan
+      byokAvailable
+      byokActive
+      model {
+        id
+      }
+      effectiveModel {
+        id
+      }
+      graceWindow {
+        endsAt
+        active
+        daysRemaining
+      }
+      viewerKeys {
+        provider
+        hint
+      }
+    }
+  }
+`);
+const UPDATE = graphql(`
+  mutation GraceUpdate($input: UpdateProviderInput!) {
+    updateProvider(input: $input) {
+      provider
+      effectiveProvider
+      graceWindow {
+        active
+      }
+    }
+  }
+`);
+const IMPACT = graphql(`
+  query GraceImpact($orgId: ID!, $provider: AiProvider!) {
+    providerChangeImpact(orgId: $orgId, provider: $provider) {
+      allowed
+    }
+  }
+`);
+const AUDIT = graphql(`
+  query GraceAudit($orgId: ID!) {
+    auditLog(orgId: $orgId) {
+      edges {
+        node {
+          action
+          actorId
+          detail
+        }
+      }
+    }
+  }
+`);
+const WATCH = graphql(`
+  subscription GraceWatch($orgId: ID!) {
+    orgAiSettingsChanged(orgId: $orgId) {
+      provider
+      effectiveProvider
+      plan
+      graceWindow {
+        active
+      }
+    }
+  }
+`);
 
 const T0 = new Date('2026-11-26T12:00:00.000Z');
 const at = (ms: number) => new Date(T0.getTime() + ms);
@@ -27,7 +90,7 @@ const LEGACY_KEY = randomBytes(32);
 const ADMIN_KEY = 'sk-ant-api03-legacy-admin-Zz9Yy8Xx7W';
 
 let server: TestServer;
-const subs: Subscription<any>[] = [];
+const subs: Subscription<unknown>[] = [];
 
 beforeAll(async () => {
   server = await startTestServer({ clock: new ManualClock(T0) });
@@ -55,13 +118,13 @@ async function legacyOrg(): Promise<LegacyOrg> {
 
 const settings = async (o: SeededOrg, token = o.admin.token) =>
   (await server.client(token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings;
-const update = (o: SeededOrg, provider: string, model?: string) =>
+const update = (o: SeededOrg, provider: AiProvider, model?: string) =>
   server.client(o.admin.token).request(UPDATE, { input: { orgId: o.org.id, provider, ...(model ? { model } : {}) } });
 const auditActions = async (o: SeededOrg) =>
-  (await server.client(o.admin.token).data(AUDIT, { orgId: o.org.id })).auditLog.edges.map((e: any) => e.node);
+  (await server.client(o.admin.token).data(AUDIT, { orgId: o.org.id })).auditLog.edges.map((e) => e.node);
 
 /** Subscribes as `token` and returns once the server counts the subscription as listening. */
-async function watch(o: SeededOrg, token: string): Promise<Subscription<any>> {
+async function watch(o: SeededOrg, token: string) {
   // A burst still pending from the setup (the legacy move) must not reach the new subscriber as if it were news.
   server.app.services.pubsub.settingsEvents.flushAll();
   const before = server.app.services.pubsub.subscribers(o.org.id);
@@ -168,7 +231,7 @@ describe('when the grace window ends', () => {
       effectiveModel: { id: server.app.services.models.house.id },
       graceWindow: { endsAt: o.endsAt.toISOString(), active: false, daysRemaining: 0 },
     });
-    expect((await auditActions(o)).map((e: any) => e.action)).not.toContain('ai_settings.grace_window_ended');
+    expect((await auditActions(o)).map((e) => e.action)).not.toContain('ai_settings.grace_window_ended');
   });
 
   it('refuses to save the legacy provider again once the window has ended', async () => {
@@ -227,7 +290,7 @@ describe('when the grace window ends', () => {
     ]);
     expect([...a, ...b].filter((e) => e.orgId === o.org.id)).toHaveLength(1);
     expect((await sweepEndedGraceWindows(server.app.services)).filter((e) => e.orgId === o.org.id)).toEqual([]);
-    expect((await auditActions(o)).filter((e: any) => e.action === 'ai_settings.grace_window_ended')).toHaveLength(1);
+    expect((await auditActions(o)).filter((e) => e.action === 'ai_settings.grace_window_ended')).toHaveLength(1);
   });
 
   it('leaves open windows, upgraded orgs and orgs that never had a window alone', async () => {
@@ -285,8 +348,8 @@ describe('an upgrade to Growth', () => {
     });
     expect((await sweepEndedGraceWindows(server.app.services)).map((e) => e.orgId)).not.toContain(o.org.id);
     expect((await update(o, 'OPENAI', 'o3')).errors).toBeUndefined();
-    expect((await auditActions(o)).map((e: any) => e.action)).toContain('plan.changed');
-    expect((await auditActions(o)).find((e: any) => e.action === 'plan.changed')).toMatchObject({
+    expect((await auditActions(o)).map((e) => e.action)).toContain('plan.changed');
+    expect((await auditActions(o)).find((e) => e.action === 'plan.changed')).toMatchObject({
       actorId: null,
       detail: { from: 'FREE', to: 'GROWTH', graceWindowCleared: true, graceWindowEndsAt: o.endsAt.toISOString() },
     });
@@ -336,7 +399,7 @@ describe('an upgrade to Growth', () => {
       code: 0,
       stdout: `${o.org.slug}: already on GROWTH; nothing changed\n`,
     });
-    expect((await auditActions(o)).map((e: any) => e.action)).not.toContain('plan.changed');
+    expect((await auditActions(o)).map((e) => e.action)).not.toContain('plan.changed');
     expect((await planCommand('set', o.org.slug, 'PLATINUM')).code).toBe(2);
     expect((await planCommand('set', o.org.slug)).code).toBe(2);
     const unknown = await planCommand('set', 'no-such-org', 'GROWTH');

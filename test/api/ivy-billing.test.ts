@@ -4,7 +4,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { releaseExpiredHolds } from '../../src/domain/credits.ts';
 import { creditsFor, inputTokenBound, TextTokenEstimate } from '../../src/domain/pricing.ts';
 import { waitForSettlement } from '../support/billing.ts';
-import { balanceOf, ledgerAddsUp, runCompletion, stopIvy, subscribeIvy, type Transport } from '../support/ivy.ts';
+import {
+  balanceOf,
+  ledgerAddsUp,
+  runCompletion,
+  stopIvy,
+  subscribeIvy,
+  type Transport,
+  type IvyEvent,
+  ask,
+  endOf,
+} from '../support/ivy.ts';
 import { runCommand } from '../support/operator-command.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
@@ -24,10 +34,9 @@ afterAll(async () => {
   await env?.stop();
 });
 
-const ask = (content: string) => [{ role: 'USER', content }];
 const HAIKU = { creditsPer1kInput: 1, creditsPer1kOutput: 5 };
 const GPT5_MINI = { creditsPer1kInput: 1, creditsPer1kOutput: 2 };
-const textOf = (events: any[]) =>
+const textOf = (events: IvyEvent[]) =>
   events
     .filter((e) => e.__typename === 'IvyTextDelta')
     .map((e) => e.text)
@@ -253,7 +262,7 @@ describe.each<Transport>(['ws', 'sse'])('a member removed mid-answer, over %s', 
     });
     server.clock.advance(1_000);
     const events = (await sub.done).map((r) => r.data!.ivyCompletion);
-    const failed = events.at(-1);
+    const failed = endOf(events);
     expect(failed).toMatchObject({ __typename: 'IvyCompletionFailed', code: 'FORBIDDEN' });
     expect(events.filter((e) => e.__typename === 'IvyTextDelta').length).toBeLessThan(200);
     const row = await waitForSettlement(server, org.id, requestId);

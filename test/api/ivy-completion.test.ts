@@ -2,16 +2,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { creditsFor } from '../../src/domain/pricing.ts';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
-import { balanceOf, ledgerAddsUp, type Transport, runCompletion, subscribeIvy } from '../support/ivy.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
+import {
+  balanceOf,
+  ledgerAddsUp,
+  type Transport,
+  runCompletion,
+  subscribeIvy,
+  ask,
+  endOf,
+  startedOf,
+} from '../support/ivy.ts';
+import type { IvyCompletionInput } from '../../src/generated/graphql/graphql.ts';
 
 let server: TestServer, anthropic: FakeVendorServer, openai: FakeVendorServer, stop: () => Promise<void>;
 beforeAll(async () => {
   ({ server, anthropic, openai, stop } = await startServerWithVendors());
 });
 afterAll(() => stop?.());
-
-const ask = (content: string) => [{ role: 'USER', content }];
 
 describe.each<Transport>(['ws', 'sse'])('ivyCompletion over %s', (transport) => {
   it('streams a credits-mode answer in order and charges the reported usage to the org', async () => {
@@ -61,14 +69,15 @@ describe.each<Transport>(['ws', 'sse'])('ivyCompletion over %s', (transport) => 
 
   it('says why the answer ended: the vendor’s stop reason, MAX_TOKENS when it was cut at maxTokens', async () => {
     const { org, interviewer } = await server.seed.org({ credits: 1000 });
-    const reasons = [];
+    const reasons: string[] = [];
     for (const directive of ['', '[[max-tokens]]', '[[refusal]]']) {
       const events = await runCompletion(server.client(interviewer.token), transport, {
         orgId: org.id,
         messages: ask(`why [[deltas:3]] ${directive}`),
       });
       expect(events.map((e) => e.index)).toEqual([1, 2, 3, 4, 5]);
-      reasons.push(events.at(-1).finishReason);
+      const end = endOf(events);
+      reasons.push(end.__typename === 'IvyCompletionFinished' ? end.finishReason : end.code);
     }
     expect(reasons).toEqual(['END_TURN', 'MAX_TOKENS', 'REFUSAL']);
   });
@@ -127,7 +136,7 @@ describe.each<Transport>(['ws', 'sse'])('ivyCompletion over %s', (transport) => 
     const first = await runCompletion(server.client(admin.token), transport, input);
     const second = await subscribeIvy(server.client(admin.token), transport, input).done;
     expect(second[0].errors?.[0].extensions?.code).toBe('DUPLICATE_REQUEST');
-    expect(first.at(-1).creditsCharged).toBe(4);
+    expect(endOf(first).creditsCharged).toBe(4);
     expect(await balanceOf(server, org.id)).toBe(996);
     expect(await server.app.services.db.completion.count({ where: { orgId: org.id } })).toBe(1);
   });
@@ -149,14 +158,15 @@ describe('who may ask Ivy', () => {
   it('refuses bad input with BAD_USER_INPUT', async () => {
     const { org, admin } = await server.seed.org();
     const c = server.client(admin.token);
-    for (const input of [
+    const inputs: IvyCompletionInput[] = [
       { orgId: org.id, messages: [] },
       { orgId: org.id, messages: ask('hi'), maxTokens: 0 },
       { orgId: org.id, messages: ask('hi'), maxTokens: 100_000 },
       { orgId: org.id, messages: [{ role: 'ASSISTANT', content: 'last word' }] },
       { orgId: org.id, messages: ask('   ') },
       { orgId: org.id, messages: ask('hi'), requestId: 'has spaces in it' },
-    ]) {
+    ];
+    for (const input of inputs) {
       const r = await subscribeIvy(c, 'ws', input).done;
       expect(r[0].errors?.[0].extensions?.code, JSON.stringify(input)).toBe('BAD_USER_INPUT');
     }
@@ -175,7 +185,7 @@ describe.each<Transport>(['ws', 'sse'])('switching provider, over %s', (transpor
       });
 
     const a = await ivy();
-    expect(a[0].billing).toBe('CREDITS');
+    expect(startedOf(a).billing).toBe('CREDITS');
     const afterA = await balanceOf(server, org.id);
     expect(afterA).toBeLessThan(1000);
     await setProvider('OPENAI');
@@ -184,8 +194,8 @@ describe.each<Transport>(['ws', 'sse'])('switching provider, over %s', (transpor
     expect(await balanceOf(server, org.id)).toBe(afterA);
     await setProvider('INTERVY_CREDITS');
     const c2 = await ivy();
-    expect(c2[0].billing).toBe('CREDITS');
-    expect(await balanceOf(server, org.id)).toBe(afterA - c2.at(-1).creditsCharged);
-    expect(c2.at(-1).creditsCharged).toBeGreaterThan(0);
+    expect(startedOf(c2).billing).toBe('CREDITS');
+    expect(await balanceOf(server, org.id)).toBe(afterA - endOf(c2).creditsCharged);
+    expect(endOf(c2).creditsCharged).toBeGreaterThan(0);
   });
 });

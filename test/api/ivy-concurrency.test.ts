@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
-import { IVY, balanceOf, ledgerAddsUp } from '../support/ivy.ts';
+import { IVY } from '../../dev/documents.ts';
+import { balanceOf, ledgerAddsUp } from '../support/ivy.ts';
 
 let server: TestServer, stop: () => Promise<void>;
 // This file is about the ledger under load, not about concurrency limits (test/api/abuse-rates.test.ts): lift them.

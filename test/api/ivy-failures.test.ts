@@ -2,10 +2,19 @@ import { performance } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 import { creditsFor, TextTokenEstimate } from '../../src/domain/pricing.ts';
 import { waitForSettlement } from '../support/billing.ts';
-import { balanceOf, ledgerAddsUp, runCompletion, stopIvy, subscribeIvy, type Transport } from '../support/ivy.ts';
+import {
+  balanceOf,
+  ledgerAddsUp,
+  runCompletion,
+  stopIvy,
+  subscribeIvy,
+  type Transport,
+  type IvyEvent,
+  ask,
+} from '../support/ivy.ts';
 
 let server: TestServer, openaiHouse: TestServer;
 let anthropic: FakeVendorServer, stop: () => Promise<void>;
@@ -21,17 +30,20 @@ afterAll(async () => {
   await stop?.();
 });
 
-const ask = (content: string) => [{ role: 'USER', content }];
 const KEY_SETTINGS = `query($o: ID!) { orgAiSettings(orgId: $o) { viewerKeys { provider status } } }`;
 
-function expectOneEnding(events: any[], typename: string) {
-  expect(events[0].__typename).toBe('IvyCompletionStarted');
+function expectOneEnding<K extends 'IvyCompletionFinished' | 'IvyCompletionFailed'>(
+  events: (IvyEvent | undefined)[],
+  typename: K,
+) {
+  expect(events[0]?.__typename).toBe('IvyCompletionStarted');
   const endings = events.filter(
-    (e) => e.__typename === 'IvyCompletionFinished' || e.__typename === 'IvyCompletionFailed',
+    (e) => e?.__typename === 'IvyCompletionFinished' || e?.__typename === 'IvyCompletionFailed',
   );
   expect(endings).toHaveLength(1);
-  expect(events.at(-1).__typename).toBe(typename);
-  return events.at(-1);
+  expect(events.at(-1)?.__typename).toBe(typename);
+  // The assertion above checked the typename, so the last event is that kind.
+  return events.at(-1) as Extract<IvyEvent, { __typename: K }>;
 }
 
 describe.each<Transport>(['ws', 'sse'])('upstream failures over %s', (transport) => {
@@ -171,7 +183,7 @@ describe.each<Transport>(['ws', 'sse'])('streaming and cancellation over %s', (t
     const firstDeltaAt = performance.now();
     const results = await sub.done;
     const doneAt = performance.now();
-    expect(results[1].data.ivyCompletion).toEqual({ __typename: 'IvyTextDelta', index: 2, text: 't1 ' });
+    expect(results[1].data!.ivyCompletion).toEqual({ __typename: 'IvyTextDelta', index: 2, text: 't1 ' });
     expect(doneAt - firstDeltaAt).toBeGreaterThan(300);
   });
 

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgConfigFromUrl } from '../../src/lib/pg-url.ts';
 import { lockOrgRow, rawIvySocket, waitForSettlement } from '../support/billing.ts';
-import { balanceOf, ledgerAddsUp, subscribeIvy } from '../support/ivy.ts';
+import { balanceOf, ledgerAddsUp, subscribeIvy, ask } from '../support/ivy.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import type { TestServer } from '../support/server.ts';
 
@@ -19,7 +19,6 @@ beforeAll(async () => {
 });
 afterAll(() => env?.stop());
 
-const ask = (content: string) => [{ role: 'USER', content }];
 const BIG = { maxTokens: 8192 };
 
 describe('a hold placed for a client that leaves before the first event', () => {

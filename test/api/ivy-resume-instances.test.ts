@@ -5,9 +5,10 @@ import { releaseExpiredHolds } from '../../src/domain/credits.ts';
 import { Keyring } from '../../src/lib/crypto.ts';
 import { rawIvySocket, waitForSettlement } from '../support/billing.ts';
 import { spawnServer, type ChildServer } from '../support/child-server.ts';
-import { GraphQLClient } from '../support/client.ts';
-import { balanceOf, ledgerAddsUp, runCompletion, STOP_IVY, subscribeIvy } from '../support/ivy.ts';
-import { deltasText, expectWhole, textOf, whenAnswer } from '../support/resume.ts';
+import { GraphQLClient } from '../../dev/client.ts';
+import { STOP_IVY } from '../../dev/documents.ts';
+import { ask, balanceOf, endOf, ledgerAddsUp, runCompletion, subscribeIvy } from '../support/ivy.ts';
+import { deltasText, expectWhole, lastIndex, textOf, whenAnswer } from '../support/resume.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
 
@@ -30,9 +31,6 @@ afterAll(async () => {
   await env?.stop();
 });
 
-const ask = (content: string) => [{ role: 'USER', content }];
-const payloads = (msgs: any[]) => msgs.filter((m) => m.type === 'next').map((m) => m.payload.data.ivyCompletion);
-
 describe.skipIf(!redisUrl)('across instances', () => {
   it('resumes on another instance after the socket dropped: the exact text once, never cut upstream', async () => {
     const { org, interviewer } = await one.seed.org({ credits: 1000 });
@@ -49,14 +47,14 @@ describe.skipIf(!redisUrl)('across instances', () => {
     await tab.waitFor(3);
     socket.drop();
     await detached;
-    const before = payloads(socket.of('1'));
+    const before = socket.eventsOf('1');
     const resumed = await runCompletion(two.client(interviewer.token), 'sse', {
       ...input,
-      resumeFrom: before.at(-1).index,
+      resumeFrom: lastIndex(before),
     });
     const all = expectWhole(before, resumed);
     expect(textOf(all)).toBe(deltasText(40));
-    expect(all.at(-1).__typename).toBe('IvyCompletionFinished');
+    expect(endOf(all).__typename).toBe('IvyCompletionFinished');
     expect((await tab.done).map((r) => r.data!.ivyCompletion)).toEqual(all);
     expect(env.anthropic.aborts.length).toBe(aborts);
     expect(await waitForSettlement(one, org.id, requestId)).toMatchObject({ status: 'SUCCEEDED' });
@@ -78,7 +76,7 @@ describe.skipIf(!redisUrl)('across instances', () => {
     const abort = await env.anthropic.waitForAborts(aborts + 1);
     expect(abort.at - asked).toBeLessThan(one.config.providerTimeoutMs / 5); // not the stall timer
     const events = (await sub.done).map((r) => r.data!.ivyCompletion);
-    expect(events.at(-1)).toMatchObject({ __typename: 'IvyCompletionFailed', code: 'CANCELLED', creditsCharged: 3 });
+    expect(endOf(events)).toMatchObject({ __typename: 'IvyCompletionFailed', code: 'CANCELLED', creditsCharged: 3 });
     expect(await waitForSettlement(one, org.id, requestId)).toMatchObject({ status: 'CANCELLED', creditsCharged: 3 });
     await ledgerAddsUp(one, org.id);
   });
@@ -109,7 +107,7 @@ describe.skipIf(!redisUrl)('across instances', () => {
       await child.kill('SIGKILL');
       const events = (await resumed.done).map((r) => r.data!.ivyCompletion);
       expect(textOf(events)).toBe(deltasText(4));
-      expect(events.at(-1)).toMatchObject({
+      expect(endOf(events)).toMatchObject({
         __typename: 'IvyCompletionFailed',
         index: 6,
         code: 'ANSWER_INTERRUPTED',
@@ -130,7 +128,7 @@ describe.skipIf(!redisUrl)('across instances', () => {
         ...input,
         resumeFrom: 5,
       });
-      expect(again.at(-1)).toMatchObject({ code: 'ANSWER_INTERRUPTED' });
+      expect(endOf(again)).toMatchObject({ code: 'ANSWER_INTERRUPTED' });
     });
   });
 });

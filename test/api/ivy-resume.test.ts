@@ -4,8 +4,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { creditsFor, TextTokenEstimate } from '../../src/domain/pricing.ts';
 import { rawIvySocket, waitForSettlement } from '../support/billing.ts';
-import { balanceOf, ledgerAddsUp, runCompletion, STOP_IVY, subscribeIvy, type Transport } from '../support/ivy.ts';
-import { deltasText, expectWhole, textOf, whenAnswer } from '../support/resume.ts';
+import { STOP_IVY } from '../../dev/documents.ts';
+import type { IvyCompletionInput } from '../../src/generated/graphql/graphql.ts';
+import {
+  ask,
+  balanceOf,
+  endOf,
+  ledgerAddsUp,
+  runCompletion,
+  subscribeIvy,
+  type IvyEvent,
+  type Transport,
+} from '../support/ivy.ts';
+import { deltasText, expectWhole, lastIndex, textOf, whenAnswer } from '../support/resume.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
@@ -23,17 +34,14 @@ afterAll(async () => {
   await env?.stop();
 });
 
-const ask = (content: string) => [{ role: 'USER', content }];
-const payloads = (msgs: any[]) => msgs.filter((m) => m.type === 'next').map((m) => m.payload.data.ivyCompletion);
-
 /** Starts an answer, loses the connection after `seen` events, and returns what the client had by then. */
 async function startAndLose(
   s: TestServer,
   transport: Transport,
   token: string,
-  input: Record<string, unknown>,
+  input: IvyCompletionInput,
   seen = 3,
-) {
+): Promise<IvyEvent[]> {
   const detached = whenAnswer(s, 'detached', String(input.requestId));
   if (transport === 'ws') {
     const socket = await rawIvySocket(s, token);
@@ -41,7 +49,7 @@ async function startAndLose(
     await socket.events('1', seen);
     socket.drop();
     await detached;
-    return payloads(socket.of('1'));
+    return socket.eventsOf('1');
   }
   const sub = subscribeIvy(s.client(token), 'sse', input);
   await sub.waitFor(seen);
@@ -63,11 +71,11 @@ describe.each<Transport>(['ws', 'sse'])('a lost connection over %s', (transport)
     const before = await startAndLose(server, transport, interviewer.token, input);
     const resumed = await runCompletion(server.client(interviewer.token), transport, {
       ...input,
-      resumeFrom: before.at(-1).index,
+      resumeFrom: lastIndex(before),
     });
     const all = expectWhole(before, resumed);
     expect(textOf(all)).toBe(deltasText(40));
-    expect(all.at(-1)).toMatchObject({ __typename: 'IvyCompletionFinished', finishReason: 'END_TURN' });
+    expect(endOf(all)).toMatchObject({ __typename: 'IvyCompletionFinished', finishReason: 'END_TURN' });
     // Never cut upstream, sent upstream once, billed once for what the provider reported.
     expect(env.anthropic.aborts.length).toBe(aborts);
     expect(env.anthropic.requests.filter((r) => JSON.stringify(r.body).includes(requestId))).toHaveLength(1);
@@ -91,7 +99,7 @@ describe('resume', () => {
     const balance = await balanceOf(server, org.id);
     expect(await runCompletion(client, 'sse', { ...input, resumeFrom: 0 })).toEqual(first);
     expect(await runCompletion(client, 'ws', { ...input, resumeFrom: 4 })).toEqual(first.slice(4));
-    expect(first.at(-1)).toMatchObject({ index: 7, finishReason: 'MAX_TOKENS' });
+    expect(endOf(first)).toMatchObject({ index: 7, finishReason: 'MAX_TOKENS' });
     expect(env.anthropic.requests.length).toBe(requests);
     expect(await balanceOf(server, org.id)).toBe(balance);
   });
@@ -152,7 +160,7 @@ describe('the resume window', () => {
     // Within retention it still replays, to its end: IvyCompletionFailed CANCELLED.
     const replay = await runCompletion(shortWindow.client(interviewer.token), 'ws', { ...input, resumeFrom: 0 });
     expect(textOf(replay)).toBe(deltasText(6));
-    expect(replay.at(-1)).toMatchObject({
+    expect(endOf(replay)).toMatchObject({
       __typename: 'IvyCompletionFailed',
       code: 'CANCELLED',
       creditsCharged: row.creditsCharged,
@@ -175,7 +183,7 @@ describe('the resume window', () => {
     expect(await waitForSettlement(shortWindow, org.id, 'slot-held')).toMatchObject({ status: 'CANCELLED' });
     await freed;
     const events = await runCompletion(client, 'sse', { orgId: org.id, messages: ask('hi') });
-    expect(events.at(-1).__typename).toBe('IvyCompletionFinished');
+    expect(endOf(events).__typename).toBe('IvyCompletionFinished');
   });
 
   it('lets a detached answer finish during a drain’s grace period instead of cancelling it', async () => {

@@ -9,10 +9,12 @@ import { ManualClock } from '../../src/lib/clock.ts';
 import { creditsFor, TextTokenEstimate } from '../../src/domain/pricing.ts';
 import { rawIvySocket } from '../support/billing.ts';
 import { spawnServer, type ChildServer } from '../support/child-server.ts';
-import { GraphQLClient } from '../support/client.ts';
-import { IVY } from '../support/ivy.ts';
+import { GraphQLClient } from '../../dev/client.ts';
+import { IVY } from '../../dev/documents.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import type { TestServer } from '../support/server.ts';
+import { ask, type IvyEvent } from '../support/ivy.ts';
+import type { IvyCompletionInput } from '../../src/generated/graphql/graphql.ts';
 
 const FULL = process.env.LEDGER_CHECK === 'full';
 const TOTAL = FULL ? 10_000 : 240;
@@ -79,17 +81,16 @@ interface Attempt {
 async function attempt(
   url: string,
   token: string,
-  input: Record<string, unknown>,
+  input: IvyCompletionInput,
   stopAfter: number | null,
   drop: boolean,
   transport: 'ws' | 'sse',
 ): Promise<Attempt> {
   const record: Attempt = { requestId: String(input.requestId), started: false, text: '' };
-  const take = (events: any[]) => {
-    for (const e of events) {
-      const ev = e?.data?.ivyCompletion ?? e?.payload?.data?.ivyCompletion;
-      if (ev?.__typename === 'IvyCompletionStarted') record.started = true;
-      if (ev?.__typename === 'IvyTextDelta') record.text += ev.text;
+  const take = (events: IvyEvent[]) => {
+    for (const ev of events) {
+      if (ev.__typename === 'IvyCompletionStarted') record.started = true;
+      if (ev.__typename === 'IvyTextDelta') record.text += ev.text;
     }
   };
   try {
@@ -101,7 +102,7 @@ async function attempt(
         if (drop) socket.drop();
         else socket.complete('1');
       }
-      take(socket.of('1'));
+      take(socket.eventsOf('1'));
       if (!drop) socket.drop();
     } else {
       const sub = new GraphQLClient(url, token).subscribeSse(IVY, { input });
@@ -109,7 +110,7 @@ async function attempt(
         await Promise.race([sub.waitFor(stopAfter, 60_000).catch(() => undefined), sub.done.catch(() => undefined)]);
         sub.stop();
       } else await sub.done.catch(() => undefined);
-      take(sub.results);
+      take(sub.results.flatMap((r) => (r.data ? [r.data.ivyCompletion] : [])));
     }
   } catch {
     // The server went away (SIGKILL) or refused the connection: what arrived before still counts.
@@ -155,7 +156,7 @@ it(
         const deltas = 1 + Math.floor(rand() * 30);
         const input = {
           orgId: org.id,
-          messages: [{ role: 'USER', content: `q${n} ${pick(FAILURES)} [[deltas:${deltas}]]` }],
+          messages: ask(`q${n} ${pick(FAILURES)} [[deltas:${deltas}]]`),
           maxTokens: 16 + Math.floor(rand() * 500),
           requestId,
         };

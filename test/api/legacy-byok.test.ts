@@ -8,12 +8,43 @@ import { encryptLegacyKey, writeLegacyByokSetting, type LegacyByokInput } from '
 import { DAY_MS, ManualClock } from '../../src/lib/clock.ts';
 import { lines, runCommand, type CommandResult } from '../support/operator-command.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import type { SeededOrg } from '../support/seed.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
-const SETTINGS = `query($orgId: ID!) { orgAiSettings(orgId: $orgId) {
-  provider effectiveProvider model { id } graceWindow { endsAt active daysRemaining } viewerKeys { provider hint status }
-} }`;
-const AUDIT = `query($orgId: ID!) { auditLog(orgId: $orgId) { edges { node { action actorId detail } } } }`;
+const SETTINGS = graphql(`
+  query LegacyByokSettings($orgId: ID!) {
+    orgAiSettings(orgId: $orgId) {
+      provider
+      effectiveProvider
+      model {
+        id
+      }
+      graceWindow {
+        endsAt
+        active
+        daysRemaining
+      }
+      viewerKeys {
+        provider
+        hint
+        status
+      }
+    }
+  }
+`);
+const AUDIT = graphql(`
+  query LegacyByokAudit($orgId: ID!) {
+    auditLog(orgId: $orgId) {
+      edges {
+        node {
+          action
+          actorId
+          detail
+        }
+      }
+    }
+  }
+`);
 
 const LEGACY_KEY = randomBytes(32);
 const ANTHROPIC_KEY = 'sk-ant-api03-legacy-Aa1Bb2Cc3Dd4Ee5';
@@ -57,7 +88,7 @@ const db = () => server.app.services.db;
 const settings = async (o: SeededOrg, token = o.admin.token) =>
   (await server.client(token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings;
 const audit = async (o: SeededOrg) =>
-  (await server.client(o.admin.token).data(AUDIT, { orgId: o.org.id })).auditLog.edges.map((e: any) => e.node);
+  (await server.client(o.admin.token).data(AUDIT, { orgId: o.org.id })).auditLog.edges.map((e) => e.node);
 const lineFor = (run: CommandResult, o: SeededOrg) => lines(run.stdout).find((l) => l.startsWith(`${o.org.slug}: `));
 
 /** Everything the move could have changed about an org, to compare before and after. */
@@ -97,7 +128,7 @@ describe('npm run migrate:legacy-byok', () => {
       graceWindow: { active: true, daysRemaining: 30 },
       viewerKeys: [{ provider: 'ANTHROPIC', hint: 'sk-ant-…4Ee5', status: 'UNTESTED' }],
     });
-    const endsAt = Date.parse(freeView.graceWindow.endsAt);
+    const endsAt = Date.parse(freeView.graceWindow!.endsAt);
     expect(endsAt).toBeGreaterThanOrEqual(before + 30 * DAY_MS);
     expect(endsAt).toBeLessThanOrEqual(after + 30 * DAY_MS);
     expect(await settings(growth)).toMatchObject({

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
-import type { SeededOrg } from '../support/seed.ts';
-import { IVY } from '../support/ivy.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
+import { IVY } from '../../dev/documents.ts';
 
 let env: ServerWithVendors;
 let server: TestServer;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -23,10 +24,21 @@ it('lists audit events newest first even when they share a millisecond', async (
       data: { id, orgId: org.id, actorId: admin.id, action: `step.${i}`, createdAt: sameInstant },
     });
   }
-  const d = await server
-    .client(admin.token)
-    .data(`query($o: ID!) { auditLog(orgId: $o) { edges { node { action } } } }`, { o: org.id });
-  expect(d.auditLog.edges.map((e: any) => e.node.action)).toEqual(['step.2', 'step.1', 'step.0']);
+  const d = await server.client(admin.token).data(
+    graphql(`
+      query ListOrderAudit($o: ID!) {
+        auditLog(orgId: $o) {
+          edges {
+            node {
+              action
+            }
+          }
+        }
+      }
+    `),
+    { o: org.id },
+  );
+  expect(d.auditLog.edges.map((e) => e.node.action)).toEqual(['step.2', 'step.1', 'step.0']);
 });
 
 it('lists usage entries newest first even when they share a millisecond', async () => {
@@ -47,8 +59,43 @@ it('lists usage entries newest first even when they share a millisecond', async 
       },
     });
   }
+  const d = await server.client(admin.token).data(
+    graphql(`
+      query ListOrderUsage($o: ID!) {
+        usage(orgId: $o) {
+          entries {
+            edges {
+              node {
+                requestId
+              }
+            }
+          }
+        }
+      }
+    `),
+    {
+      o: org.id,
+    },
+  );
+  expect(d.usage.entries.edges.map((e) => e.node.requestId)).toEqual(['r2', 'r1', 'r0']);
+});
+
+it('serves instants as ISO-8601 UTC strings with milliseconds, and audit detail as the JSON that was written', async () => {
+  const { org, admin } = await server.seed.org();
+  const detail = { provider: 'ANTHROPIC', nested: { n: 1, list: [true, null, 'x'] } };
+  await server.app.services.db.auditEvent.create({
+    data: {
+      orgId: org.id,
+      actorId: admin.id,
+      action: 'shape',
+      detail,
+      createdAt: new Date(Date.UTC(2026, 10, 26, 7, 5, 9, 42)),
+    },
+  });
   const d = await server
     .client(admin.token)
-    .data(`query($o: ID!) { usage(orgId: $o) { entries { edges { node { requestId } } } } }`, { o: org.id });
-  expect(d.usage.entries.edges.map((e: any) => e.node.requestId)).toEqual(['r2', 'r1', 'r0']);
+    .data(`query($o: ID!) { auditLog(orgId: $o) { edges { node { detail createdAt } } } }`, { o: org.id });
+  expect(d.auditLog.edges.map((e: { node: unknown }) => e.node)).toEqual([
+    { detail, createdAt: '2026-11-26T07:05:09.042Z' },
+  ]);
 });

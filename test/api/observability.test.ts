@@ -7,14 +7,14 @@ import { createLogger } from '../../src/lib/logger.ts';
 import { SWEEPS } from '../../src/jobs.ts';
 import { createEmptyDatabase, startTestServer, type TestServer } from '../support/server.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
-import { runCompletion, subscribeIvy } from '../support/ivy.ts';
+import { runCompletion, subscribeIvy, ask } from '../support/ivy.ts';
 import { readMigrations } from '../../src/lib/migrate.ts';
+import type { GqlResult } from '../../dev/client.ts';
 
 const METRICS_TOKEN = 'metrics-scrape-token-0123456789';
 const SETTINGS = `query Settings($orgId: ID!) { orgAiSettings(orgId: $orgId) { provider } }`;
 const AUDIT = `query Audit($orgId: ID!) { auditLog(orgId: $orgId) { edges { node { action } } } }`;
 const TEST_KEY = `mutation TestKey($input: TestPersonalKeyInput!) { testPersonalKey(input: $input) { ok status } }`;
-const ask = (content: string) => [{ role: 'USER', content }];
 
 let env: ServerWithVendors;
 let server: TestServer;
@@ -48,8 +48,8 @@ describe('request ids', () => {
   it('echoes the client’s X-Request-Id in the response header, in each error’s extensions and on the operation’s log line', async () => {
     const res = await post({ query: SETTINGS, variables: { orgId: randomUUID() } }, { 'x-request-id': 'lb-trace-42' });
     expect(res.headers.get('x-request-id')).toBe('lb-trace-42');
-    const body = (await res.json()) as any;
-    expect(body.errors[0].extensions).toEqual({ code: 'UNAUTHENTICATED', requestId: 'lb-trace-42' });
+    const body = (await res.json()) as GqlResult;
+    expect(body.errors![0].extensions).toEqual({ code: 'UNAUTHENTICATED', requestId: 'lb-trace-42' });
     const line = operationLines().find((l) => l.requestId === 'lb-trace-42');
     expect(line).toMatchObject({ level: 'info', operation: 'Settings', type: 'query', outcome: 'UNAUTHENTICATED' });
     expect(line.durationMs).toBeTypeOf('number');
@@ -130,9 +130,15 @@ describe('the operation log', () => {
 });
 
 describe('GET /metrics', () => {
-  it('is refused without the bearer METRICS_TOKEN', async () => {
+  it('is refused without the bearer METRICS_TOKEN, and served in Prometheus text with it', async () => {
     expect((await scrape(null)).status).toBe(401);
     expect((await scrape('wrong-token')).status).toBe(401);
+    const refused = await fetch(`${server.url}/metrics`);
+    expect(refused.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await refused.text()).not.toMatch(/ivy_|graphql_/);
+    const served = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    expect([served.status, served.headers.get('content-type')]).toEqual([200, expect.stringMatching(/^text\/plain/)]);
+    expect(await served.text()).toMatch(/^ivy_websocket_connections \d+/m);
   });
 
   it('counts completions, first tokens, credits, provider errors, key tests, operations, sockets and sweep releases', async () => {
@@ -181,7 +187,7 @@ describe('GET /metrics', () => {
 });
 
 describe('health', () => {
-  it('answers /livez, and /healthz and Yoga’s /health alike with the readiness check', async () => {
+  it('answers /livez, and /healthz and /health alike with the readiness check, never cached', async () => {
     expect((await fetch(`${server.url}/livez`)).status).toBe(200);
     for (const path of ['/healthz', '/health']) {
       const res = await fetch(`${server.url}${path}`);
@@ -189,6 +195,8 @@ describe('health', () => {
         200,
         { status: 'ok', database: 'ok', redis: expect.any(String) },
       ]);
+      expect(res.headers.get('content-type')).toBe('application/json');
+      expect(res.headers.get('cache-control')).toBe('no-store');
     }
   });
 
@@ -201,6 +209,8 @@ describe('health', () => {
     try {
       const res = await fetch(`${server.url}/healthz`);
       expect([res.status, await res.json()]).toEqual([503, expect.objectContaining({ status: 'migrations pending' })]);
+      // Not ready is not dead: liveness stays 200, so an orchestrator stops routing here without restarting it.
+      expect((await fetch(`${server.url}/livez`)).status).toBe(200);
     } finally {
       await db.$executeRawUnsafe(`UPDATE "_prisma_migrations" SET rolled_back_at = NULL WHERE id = $1`, last.id);
     }

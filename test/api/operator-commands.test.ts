@@ -8,8 +8,9 @@ import { Keyring } from '../../src/lib/crypto.ts';
 import { pgConfigFromUrl, withDatabase } from '../../src/lib/pg-url.ts';
 import { runCommand, type CommandResult } from '../support/operator-command.ts';
 import { cloneTemplate, createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import { startFakeAnthropic } from '../../dev/vendors/anthropic-server.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
 const JWT = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
@@ -78,10 +79,37 @@ describe('the token command (npm run --silent token -- <email>), on a database s
     const orgView = async (email: string, slug: string) => {
       const { token: t } = await member(email);
       const c = server.client(t);
-      const { viewer } = await c.data(`{ viewer { memberships { role org { id slug name plan } } } }`);
-      const m = viewer.memberships.find((x: any) => x.org.slug === slug);
+      const { viewer } = await c.data(
+        graphql(`
+          query OperatorViewer {
+            viewer {
+              memberships {
+                role
+                org {
+                  id
+                  slug
+                  name
+                  plan
+                }
+              }
+            }
+          }
+        `),
+      );
+      const m = viewer.memberships.find((x) => x.org.slug === slug)!;
       const { orgAiSettings, creditBalance } = await c.data(
-        `query($id: ID!) { orgAiSettings(orgId: $id) { provider effectiveProvider viewerCanManage } creditBalance(orgId: $id) { balance } }`,
+        graphql(`
+          query OperatorOrgView($id: ID!) {
+            orgAiSettings(orgId: $id) {
+              provider
+              effectiveProvider
+              viewerCanManage
+            }
+            creditBalance(orgId: $id) {
+              balance
+            }
+          }
+        `),
         { id: m.org.id },
       );
       return {

@@ -3,13 +3,49 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { closedPortURL } from '../support/provider-helpers.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
-import type { SeededOrg } from '../support/seed.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
+import type { AiProvider, SetPersonalKeyInput, TestPersonalKeyInput } from '../../src/generated/graphql/graphql.ts';
 
-const SET_KEY = `mutation($input: SetPersonalKeyInput!) { setPersonalKey(input: $input) { provider hint status lastTestedAt updatedAt } }`;
-const TEST_KEY = `mutation($input: TestPersonalKeyInput!) { testPersonalKey(input: $input) { ok status message } }`;
-const DELETE_KEY = `mutation($input: DeletePersonalKeyInput!) { deletePersonalKey(input: $input) }`;
-const MY_KEYS = `query($orgId: ID!) { orgAiSettings(orgId: $orgId) { viewerKeys { provider hint status lastTestedAt updatedAt } } }`;
+const SET_KEY = graphql(`
+  mutation PersonalKeysSetKey($input: SetPersonalKeyInput!) {
+    setPersonalKey(input: $input) {
+      provider
+      hint
+      status
+      lastTestedAt
+      updatedAt
+    }
+  }
+`);
+const TEST_KEY = graphql(`
+  mutation PersonalKeysTestKey($input: TestPersonalKeyInput!) {
+    testPersonalKey(input: $input) {
+      ok
+      status
+      message
+    }
+  }
+`);
+const DELETE_KEY = graphql(`
+  mutation PersonalKeysDeleteKey($input: DeletePersonalKeyInput!) {
+    deletePersonalKey(input: $input)
+  }
+`);
+const MY_KEYS = graphql(`
+  query PersonalKeysMyKeys($orgId: ID!) {
+    orgAiSettings(orgId: $orgId) {
+      viewerKeys {
+        provider
+        hint
+        status
+        lastTestedAt
+        updatedAt
+      }
+    }
+  }
+`);
 
 const hashOf = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 16);
 
@@ -34,9 +70,15 @@ beforeEach(() => {
   for (const v of [anthropic, openai]) v.requests.length = 0;
 });
 
-const input = (o: SeededOrg, provider: string, apiKey?: string) => ({
-  input: { orgId: o.org.id, provider, ...(apiKey ? { apiKey } : {}) },
-});
+function input(o: SeededOrg, provider: AiProvider): { input: TestPersonalKeyInput };
+function input(o: SeededOrg, provider: AiProvider, apiKey: string): { input: SetPersonalKeyInput };
+function input(
+  o: SeededOrg,
+  provider: AiProvider,
+  apiKey?: string,
+): { input: TestPersonalKeyInput | SetPersonalKeyInput } {
+  return { input: { orgId: o.org.id, provider, ...(apiKey ? { apiKey } : {}) } };
+}
 const myKeys = async (o: SeededOrg, token: string) =>
   (await server.client(token).data(MY_KEYS, { orgId: o.org.id })).orgAiSettings.viewerKeys;
 
@@ -65,7 +107,7 @@ describe('setPersonalKey', () => {
       ['OPENAI', 'pk-live-Aa1Bb2Cc3Dd4Ee5Ff6', '"sk-"'],
       ['OPENAI', 'sk-short', '"sk-"'],
       ['ANTHROPIC', `sk-ant-${'x'.repeat(300)}`, '"sk-ant-"'],
-    ];
+    ] as const;
     for (const [provider, key, prefix] of cases) {
       const r = await c.request(SET_KEY, input(o, provider, key));
       expect(r.errors?.[0].extensions?.code, key).toBe('INVALID_API_KEY_FORMAT');
@@ -140,7 +182,7 @@ describe('setPersonalKey', () => {
     const c = server.client(o.interviewer.token);
     await c.data(SET_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-both-anthropic-Aa1Bb2Cc'));
     await c.data(SET_KEY, input(o, 'OPENAI', 'sk-proj-both-openai-Dd3Ee4Ff5G'));
-    expect((await myKeys(o, o.interviewer.token)).map((k: any) => [k.provider, k.hint])).toEqual([
+    expect((await myKeys(o, o.interviewer.token)).map((k) => [k.provider, k.hint])).toEqual([
       ['ANTHROPIC', 'sk-ant-…b2Cc'],
       ['OPENAI', 'sk-proj-…Ff5G'],
     ]);
@@ -222,7 +264,7 @@ describe('testPersonalKey', () => {
     // OpenAI echoes a masked key; none of it may come back.
     expect(b.message).not.toMatch(/Cc1|\*{4}/);
     const keys = await myKeys(o, o.admin.token);
-    expect(keys.map((k: any) => [k.provider, k.status, k.lastTestedAt !== null])).toEqual([
+    expect(keys.map((k) => [k.provider, k.status, k.lastTestedAt !== null])).toEqual([
       ['ANTHROPIC', 'INVALID', true],
       ['OPENAI', 'INVALID', true],
     ]);
@@ -254,14 +296,14 @@ describe('testPersonalKey', () => {
     for (const [provider, vendor] of [
       ['ANTHROPIC', 'Anthropic'],
       ['OPENAI', 'OpenAI'],
-    ]) {
+    ] as const) {
       const r = (await far.data(TEST_KEY, input(o, provider))).testPersonalKey;
       expect(r.ok).toBe(false);
       expect(r.message).toBe(`Could not reach ${vendor}: connection refused.`);
     }
     const after = await myKeys(o, o.interviewer.token);
     expect(after).toEqual(before);
-    expect(after.map((k: any) => k.status)).toEqual(['UNTESTED', 'VALID']);
+    expect(after.map((k) => k.status)).toEqual(['UNTESTED', 'VALID']);
     const r = (await far.data(TEST_KEY, input(o, 'OPENAI'))).testPersonalKey;
     expect(r.status).toBe('VALID');
   });
@@ -284,7 +326,7 @@ describe('deletePersonalKey', () => {
     await c.data(SET_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-to-delete-Zz1Xx2Cc3V'));
     await c.data(SET_KEY, input(o, 'OPENAI', 'sk-proj-to-keep-Bb4Nn5Mm6Q'));
     expect((await c.data(DELETE_KEY, input(o, 'ANTHROPIC'))).deletePersonalKey).toBe(true);
-    expect((await myKeys(o, o.interviewer.token)).map((k: any) => k.provider)).toEqual(['OPENAI']);
+    expect((await myKeys(o, o.interviewer.token)).map((k) => k.provider)).toEqual(['OPENAI']);
     expect((await c.data(DELETE_KEY, input(o, 'ANTHROPIC'))).deletePersonalKey).toBe(false);
     expect(await c.errorCode(TEST_KEY, input(o, 'ANTHROPIC'))).toBe('NO_API_KEY');
   });

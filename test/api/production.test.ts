@@ -7,18 +7,34 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Keyring } from '../../src/lib/crypto.ts';
 import { ensureBuild, runBuilt, type BuiltServer } from '../support/built-server.ts';
-import { GraphQLClient } from '../support/client.ts';
+import { GraphQLClient } from '../../dev/client.ts';
 import { subscribeIvy } from '../support/ivy.ts';
 import { createEmptyDatabase, createTestDatabase } from '../support/server.ts';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import { startFakeAnthropic } from '../../dev/vendors/anthropic-server.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 import { readMigrations } from '../../src/lib/migrate.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
 const secrets = {
   AUTH_JWT_SECRET: randomBytes(32).toString('base64url'),
   KEY_ENCRYPTION_KEYS: Keyring.generateEntry('prod1'),
 };
-const VIEWER = `query Viewer { viewer { user { email } memberships { role org { id slug } } } }`;
+const VIEWER = graphql(`
+  query ProductionViewer {
+    viewer {
+      user {
+        email
+      }
+      memberships {
+        role
+        org {
+          id
+          slug
+        }
+      }
+    }
+  }
+`);
 const STACK = /^\s+at /m;
 
 let anthropic: FakeVendorServer;
@@ -52,7 +68,7 @@ describe('the build in dist/', () => {
     const client = new GraphQLClient(`http://127.0.0.1:${port}`, token.stdout.trim());
     const { viewer } = await client.data(VIEWER);
     expect(viewer.user.email).toBe('admin@acme.test');
-    const acme = viewer.memberships.find((m: any) => m.org.slug === 'acme').org.id;
+    const acme = viewer.memberships.find((m) => m.org.slug === 'acme')!.org.id;
 
     const inFlight = subscribeIvy(client, 'ws', { orgId: acme, messages: [{ role: 'USER', content: '[[hang]]' }] });
     await inFlight.waitFor(2);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Keyring } from '../../src/lib/crypto.ts';
 import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
-import { IVY } from '../support/ivy.ts';
+import { IVY } from '../../dev/documents.ts';
 import { reachable, startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 // Two instances reach the machine's Redis through a proxy this test cuts and restores. Needs a Redis on

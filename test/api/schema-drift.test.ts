@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import pg from 'pg';
+import { GraphQLEnumType } from 'graphql';
+import {
+  AiProvider,
+  BillingMode,
+  CompletionStatus,
+  KeyStatus,
+  OrgRole,
+  Plan,
+} from '../../src/generated/prisma/enums.ts';
 import { getDatamodel } from '../../src/generated/pothos-types.ts';
+import { schema } from '../../src/app.ts';
 import { createPrismaClient, type Db } from '../../src/lib/database.ts';
 import { pgConfigFromUrl } from '../../src/lib/pg-url.ts';
 import { createTestDatabase } from '../support/server.ts';
@@ -19,7 +29,9 @@ it('has a column in the migrated database for every field of every model in sche
   const models = Object.keys(getDatamodel().datamodel.models);
   expect(models.length).toBeGreaterThanOrEqual(8);
   for (const model of models) {
-    const delegate = (db as any)[model[0].toLowerCase() + model.slice(1)];
+    // Model names come from the datamodel at run time, so the delegate is looked up by name.
+    const delegates = db as unknown as Record<string, { findFirst(): Promise<unknown> }>;
+    const delegate = delegates[model[0].toLowerCase() + model.slice(1)];
     // Rejects (P2022, column does not exist) when the migrations lack a field.
     await delegate.findFirst();
   }
@@ -47,5 +59,14 @@ it('enforces the invariants the code relies on: no negative balance, charge with
     );
   } finally {
     await client.end();
+  }
+});
+
+it('offers exactly the values of the database enum behind every enum the API mirrors', () => {
+  const mirrored = { AiProvider, Plan, OrgRole, KeyStatus, BillingMode, CompletionStatus };
+  for (const [name, prismaEnum] of Object.entries(mirrored)) {
+    const type = schema.getType(name);
+    expect(type, name).toBeInstanceOf(GraphQLEnumType);
+    expect((type as GraphQLEnumType).getValues().map((v) => v.value)).toEqual(Object.values(prismaEnum));
   }
 });

@@ -6,11 +6,23 @@ import { reencryptAllKeys } from '../../src/domain/key-rotation.ts';
 import { pgConfigFromUrl } from '../../src/lib/pg-url.ts';
 import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
 import { watchOrgSettings } from '../support/live.ts';
-import type { SeededOrg } from '../support/seed.ts';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
-import { startFakeOpenAI } from '../support/vendors/openai-server.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
+import { startFakeAnthropic } from '../../dev/vendors/anthropic-server.ts';
+import { startFakeOpenAI } from '../../dev/vendors/openai-server.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 
+const KEYS_CHANGED = graphql(`
+  subscription SecretsKeysChanged($orgId: ID!) {
+    orgAiSettingsChanged(orgId: $orgId) {
+      viewerKeys {
+        provider
+        hint
+        status
+      }
+    }
+  }
+`);
 const SET_KEY = `mutation($input: SetPersonalKeyInput!) { setPersonalKey(input: $input) { provider hint status lastTestedAt updatedAt } }`;
 const TEST_KEY = `mutation($input: TestPersonalKeyInput!) { testPersonalKey(input: $input) { ok status message } }`;
 const DELETE_KEY = `mutation($input: DeletePersonalKeyInput!) { deletePersonalKey(input: $input) }`;
@@ -108,12 +120,7 @@ describe('a personal API key saved through the API', () => {
       bodies.push(text);
       return JSON.parse(text);
     };
-    const watchers = await watchOrgSettings(
-      server,
-      o.org.id,
-      [o.admin.token, o.interviewer.token],
-      '{ viewerKeys { provider hint status } }',
-    );
+    const watchers = await watchOrgSettings(server, o.org.id, [o.admin.token, o.interviewer.token], KEYS_CHANGED);
 
     const admin = o.admin.token;
     const interviewer = o.interviewer.token;

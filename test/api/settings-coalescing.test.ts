@@ -2,9 +2,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { watchOrgSettings } from '../support/live.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
-const SELECTION = '{ provider model { id } }';
-const UPDATE = `mutation($input: UpdateProviderInput!) { updateProvider(input: $input) { provider } }`;
+const SETTINGS_CHANGED = graphql(`
+  subscription CoalescingSettingsChanged($orgId: ID!) {
+    orgAiSettingsChanged(orgId: $orgId) {
+      provider
+      model {
+        id
+      }
+    }
+  }
+`);
+const UPDATE = graphql(`
+  mutation CoalescingUpdate($input: UpdateProviderInput!) {
+    updateProvider(input: $input) {
+      provider
+    }
+  }
+`);
 const MODELS = ['o3', 'gpt-5', 'gpt-5-mini', 'o4-mini', 'gpt-5-nano'];
 
 describe('one operation of 100 aliased settings changes', () => {
@@ -33,7 +49,7 @@ describe('one operation of 100 aliased settings changes', () => {
       server,
       org.id,
       [...Array(25).fill(interviewer.token), ...Array(25).fill(staffing.token)],
-      SELECTION,
+      SETTINGS_CHANGED,
     );
     const aliases = Array.from(
       { length: 100 },
@@ -64,7 +80,7 @@ describe('a burst of separate operations', () => {
 
   it('becomes one event, carrying the state after the last change', async () => {
     const { org, admin, interviewer } = await server.seed.org({ plan: 'GROWTH' });
-    const [watch] = await watchOrgSettings(server, org.id, [interviewer.token], SELECTION);
+    const [watch] = await watchOrgSettings(server, org.id, [interviewer.token], SETTINGS_CHANGED);
     const c = server.client(admin.token);
     for (const model of MODELS) await c.data(UPDATE, { input: { orgId: org.id, provider: 'OPENAI', model } });
     await c.data(

@@ -2,13 +2,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ShutdownTimeline } from '../../src/app.ts';
 import { createPrismaClient } from '../../src/lib/database.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
-import { subscribeIvy, type Transport } from '../support/ivy.ts';
+import type { GqlResult } from '../../dev/client.ts';
+import type { IvySubscription } from '../../src/generated/graphql/graphql.ts';
+import { subscribeIvy, type Transport, ask, endOf } from '../support/ivy.ts';
 
 const GRACE_MS = 1500;
 const WATCH = `subscription($orgId: ID!) { orgAiSettingsChanged(orgId: $orgId) { provider } }`;
 const SETTINGS = `query($orgId: ID!) { orgAiSettings(orgId: $orgId) { provider } }`;
-const ask = (content: string) => [{ role: 'USER', content }];
-const typenames = (results: any[]) => results.map((r) => r.data?.ivyCompletion?.__typename);
+const typenames = (results: GqlResult<IvySubscription>[]) => results.map((r) => r.data?.ivyCompletion?.__typename);
 
 const started: ServerWithVendors[] = [];
 afterAll(() => Promise.all(started.map((s) => s.stop())));
@@ -55,7 +56,7 @@ describe.each<Transport>(['ws', 'sse'])(
       const shortEvents = await short.done;
       expect(typenames(shortEvents).at(-1)).toBe('IvyCompletionFinished');
       const longEvents = await long.done;
-      const last = longEvents.at(-1)!.data!.ivyCompletion;
+      const last = endOf([longEvents.at(-1)!.data!.ivyCompletion]);
       expect(last).toMatchObject({ __typename: 'IvyCompletionFailed', code: 'SERVER_SHUTTING_DOWN' });
       // message_start reported 5000 input tokens and 1 output token: ceil((5000*1 + 1*5)/1000) = 6.
       expect(last.creditsCharged).toBe(6);

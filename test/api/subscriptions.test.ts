@@ -1,29 +1,75 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../support/server.ts';
-import type { SeededOrg } from '../support/seed.ts';
-import type { Subscription } from '../support/client.ts';
+import type { SeededOrg } from '../../dev/seed.ts';
+import type { GqlError, Subscription } from '../../dev/client.ts';
 import { watchOrgSettings } from '../support/live.ts';
 import { settingsTopic } from '../support/server-probe.ts';
-import { startFakeAnthropic } from '../support/vendors/anthropic-server.ts';
-import { startFakeOpenAI } from '../support/vendors/openai-server.ts';
-import type { FakeVendorServer } from '../support/vendors/common.ts';
+import { startFakeAnthropic } from '../../dev/vendors/anthropic-server.ts';
+import { startFakeOpenAI } from '../../dev/vendors/openai-server.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
+import type { AiProvider, SetPersonalKeyInput, TestPersonalKeyInput } from '../../src/generated/graphql/graphql.ts';
 
-const WATCH = `subscription($orgId: ID!) { orgAiSettingsChanged(orgId: $orgId) { orgId provider } }`;
-const UPDATE = `mutation($input: UpdateProviderInput!) { updateProvider(input: $input) { provider } }`;
-const SET_KEY = `mutation($input: SetPersonalKeyInput!) { setPersonalKey(input: $input) { hint } }`;
-const TEST_KEY = `mutation($input: TestPersonalKeyInput!) { testPersonalKey(input: $input) { ok status } }`;
-const DELETE_KEY = `mutation($input: DeletePersonalKeyInput!) { deletePersonalKey(input: $input) }`;
-const AUDIT = `query($orgId: ID!, $first: Int, $after: String) {
-  auditLog(orgId: $orgId, first: $first, after: $after) {
-    edges { cursor node { id action actorId detail createdAt } }
-    pageInfo { hasNextPage endCursor }
+const WATCH = graphql(`
+  subscription SubsWatch($orgId: ID!) {
+    orgAiSettingsChanged(orgId: $orgId) {
+      orgId
+      provider
+    }
   }
-}`;
+`);
+const UPDATE = graphql(`
+  mutation SubsUpdate($input: UpdateProviderInput!) {
+    updateProvider(input: $input) {
+      provider
+    }
+  }
+`);
+const SET_KEY = graphql(`
+  mutation SubsSetKey($input: SetPersonalKeyInput!) {
+    setPersonalKey(input: $input) {
+      hint
+    }
+  }
+`);
+const TEST_KEY = graphql(`
+  mutation SubsTestKey($input: TestPersonalKeyInput!) {
+    testPersonalKey(input: $input) {
+      ok
+      status
+    }
+  }
+`);
+const DELETE_KEY = graphql(`
+  mutation SubsDeleteKey($input: DeletePersonalKeyInput!) {
+    deletePersonalKey(input: $input)
+  }
+`);
+const AUDIT = graphql(`
+  query SubsAudit($orgId: ID!, $first: Int, $after: String) {
+    auditLog(orgId: $orgId, first: $first, after: $after) {
+      edges {
+        cursor
+        node {
+          id
+          action
+          actorId
+          detail
+          createdAt
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`);
 
 let anthropic: FakeVendorServer;
 let openai: FakeVendorServer;
 let server: TestServer;
-const open: Subscription<any>[] = [];
+const open: Subscription<unknown>[] = [];
 
 beforeAll(async () => {
   [anthropic, openai] = await Promise.all([startFakeAnthropic(), startFakeOpenAI()]);
@@ -35,12 +81,35 @@ afterAll(async () => {
   await Promise.all([anthropic?.close(), openai?.close()]);
 });
 
-const keyInput = (o: SeededOrg, provider: string, apiKey?: string) => ({
-  input: { orgId: o.org.id, provider, ...(apiKey ? { apiKey } : {}) },
-});
+function keyInput(o: SeededOrg, provider: AiProvider): { input: TestPersonalKeyInput };
+function keyInput(o: SeededOrg, provider: AiProvider, apiKey: string): { input: SetPersonalKeyInput };
+function keyInput(
+  o: SeededOrg,
+  provider: AiProvider,
+  apiKey?: string,
+): { input: TestPersonalKeyInput | SetPersonalKeyInput } {
+  return { input: { orgId: o.org.id, provider, ...(apiKey ? { apiKey } : {}) } };
+}
 
-const SELECTION = `{ orgId provider effectiveProvider viewerCanManage model { id } viewerKeys { provider hint status } }`;
-const watch = (o: SeededOrg, ...tokens: string[]) => watchOrgSettings(server, o.org.id, tokens, SELECTION, open);
+const SETTINGS_CHANGED = graphql(`
+  subscription SubsSettingsChanged($orgId: ID!) {
+    orgAiSettingsChanged(orgId: $orgId) {
+      orgId
+      provider
+      effectiveProvider
+      viewerCanManage
+      model {
+        id
+      }
+      viewerKeys {
+        provider
+        hint
+        status
+      }
+    }
+  }
+`);
+const watch = (o: SeededOrg, ...tokens: string[]) => watchOrgSettings(server, o.org.id, tokens, SETTINGS_CHANGED, open);
 
 async function audit(o: SeededOrg, vars: { first?: number; after?: string } = {}) {
   return (await server.client(o.admin.token).data(AUDIT, { orgId: o.org.id, ...vars })).auditLog;
@@ -181,7 +250,7 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
       );
       const codes = [
         ...outcome.results.flatMap((r) => (r.errors ?? []).map((e) => e.extensions?.code)),
-        ...(Array.isArray(outcome.error) ? outcome.error.map((e: any) => e.extensions?.code) : []),
+        ...(Array.isArray(outcome.error) ? outcome.error.map((e: GqlError) => e.extensions?.code) : []),
       ];
       expect(codes, String(token)).toEqual([code]);
       expect(outcome.results.every((r) => !r.data)).toBe(true);
@@ -202,7 +271,7 @@ describe('auditLog', () => {
     await server.client(o.interviewer.token).data(DELETE_KEY, keyInput(o, 'ANTHROPIC'));
 
     const log = await audit(o);
-    expect(log.edges.map((e: any) => [e.node.action, e.node.actorId, e.node.detail])).toEqual([
+    expect(log.edges.map((e) => [e.node.action, e.node.actorId, e.node.detail])).toEqual([
       ['personal_key.deleted', o.interviewer.id, { provider: 'ANTHROPIC' }],
       ['personal_key.tested', o.interviewer.id, { provider: 'ANTHROPIC', status: 'VALID' }],
       ['personal_key.saved', o.interviewer.id, { provider: 'ANTHROPIC' }],
@@ -223,7 +292,7 @@ describe('auditLog', () => {
         },
       ],
     ]);
-    const times = log.edges.map((e: any) => Date.parse(e.node.createdAt));
+    const times = log.edges.map((e) => Date.parse(e.node.createdAt));
     expect([...times].sort((x, y) => y - x)).toEqual(times);
     expect(JSON.stringify(log)).not.toContain(key);
     expect(JSON.stringify(log)).not.toContain(key.slice(-4));
@@ -235,19 +304,19 @@ describe('auditLog', () => {
     for (const model of models)
       await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'OPENAI', model } });
 
-    const seen: any[] = [];
+    const seen: Awaited<ReturnType<typeof audit>>['edges'][number]['node'][] = [];
     let after: string | undefined;
     let pages = 0;
     for (;;) {
       const page = await audit(o, { first: 3, ...(after ? { after } : {}) });
       pages++;
       expect(page.edges.length).toBeLessThanOrEqual(3);
-      seen.push(...page.edges.map((e: any) => e.node));
+      seen.push(...page.edges.map((e) => e.node));
       if (!page.pageInfo.hasNextPage) break;
-      after = page.pageInfo.endCursor;
+      after = page.pageInfo.endCursor ?? undefined;
     }
     expect(pages).toBe(3);
-    expect(seen.map((n) => n.detail.to.model)).toEqual([...models].reverse());
+    expect(seen.map((n) => n.detail)).toMatchObject([...models].reverse().map((model) => ({ to: { model } })));
     expect(new Set(seen.map((n) => n.id)).size).toBe(models.length);
   });
 

@@ -3,15 +3,60 @@ import { main as credits } from '../../src/commands/credits.ts';
 import { reserveCredits } from '../../src/domain/credits.ts';
 import type { TestServer } from '../support/server.ts';
 import { startServerWithVendors } from '../support/server-with-vendors.ts';
-import { balanceOf, ledgerAddsUp, runCompletion } from '../support/ivy.ts';
+import { balanceOf, ledgerAddsUp, runCompletion, ask } from '../support/ivy.ts';
 import { runCommand } from '../support/operator-command.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
-const USAGE = `query($o: ID!, $first: Int, $after: String) {
-  usage(orgId: $o, first: $first, after: $after) {
-    trackingAvailable notice providerDashboardUrl totalCreditsCharged
-    entries { edges { cursor node { member { email } model inputTokens outputTokens creditsCharged status createdAt } } pageInfo { hasNextPage endCursor } }
+const USAGE = graphql(`
+  query UsageUsage($o: ID!, $first: Int, $after: String) {
+    usage(orgId: $o, first: $first, after: $after) {
+      trackingAvailable
+      notice
+      providerDashboardUrl
+      totalCreditsCharged
+      entries {
+        edges {
+          cursor
+          node {
+            member {
+              email
+            }
+            model
+            inputTokens
+            outputTokens
+            creditsCharged
+            status
+            createdAt
+          }
+        }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+      }
+    }
   }
-}`;
+`);
+// The connection's own arguments, forwards and backwards.
+const ENTRIES = graphql(`
+  query UsageEntries($o: ID!, $first: Int, $after: String, $last: Int, $before: String) {
+    usage(orgId: $o) {
+      entries(first: $first, after: $after, last: $last, before: $before) {
+        edges {
+          node {
+            requestId
+          }
+        }
+        pageInfo {
+          hasNextPage
+          hasPreviousPage
+          startCursor
+          endCursor
+        }
+      }
+    }
+  }
+`);
 
 let server: TestServer, stop: () => Promise<void>;
 beforeAll(async () => {
@@ -21,8 +66,6 @@ beforeAll(async () => {
   }));
 });
 afterAll(() => stop?.());
-
-const ask = (content: string) => [{ role: 'USER', content }];
 
 describe('the Usage page', () => {
   it('lists every credits-mode completion, newest first, with member, model, tokens, credits, status and totals', async () => {
@@ -37,7 +80,7 @@ describe('the Usage page', () => {
       providerDashboardUrl: null,
       totalCreditsCharged: 3,
     });
-    expect(d.usage.entries.edges.map((e: any) => e.node)).toMatchObject([
+    expect(d.usage.entries.edges.map((e) => e.node)).toMatchObject([
       { member: { email: admin.email }, model: 'claude-haiku-5-5', creditsCharged: 0, status: 'FAILED' },
       {
         member: { email: interviewer.email },
@@ -61,7 +104,50 @@ describe('the Usage page', () => {
     const p2 = (await c.data(USAGE, { o: org.id, first: 2, after: p1.pageInfo.endCursor })).usage.entries;
     expect(p2.edges).toHaveLength(1);
     expect(p2.pageInfo.hasNextPage).toBe(false);
-    expect(new Set([...p1.edges, ...p2.edges].map((e: any) => e.cursor)).size).toBe(3);
+    expect(new Set([...p1.edges, ...p2.edges].map((e) => e.cursor)).size).toBe(3);
+  });
+
+  it('pages the connection itself: last and before backwards, first and after forwards, in one newest-first order', async () => {
+    const { org, admin } = await server.seed.org({ credits: 1000 });
+    for (let i = 0; i < 4; i++)
+      await runCompletion(server.client(admin.token), 'ws', {
+        orgId: org.id,
+        messages: ask(`q${i}`),
+        requestId: `r${i}`,
+      });
+    const c = server.client(admin.token);
+    const ids = (p: { edges: { node: { requestId: string } }[] }) => p.edges.map((e) => e.node.requestId);
+    const all = (await c.data(ENTRIES, { o: org.id })).usage.entries;
+    expect(ids(all)).toEqual(['r3', 'r2', 'r1', 'r0']);
+
+    const tail = (await c.data(ENTRIES, { o: org.id, last: 2 })).usage.entries;
+    expect(ids(tail)).toEqual(['r1', 'r0']);
+    expect(tail.pageInfo.hasPreviousPage).toBe(true);
+    const before = (await c.data(ENTRIES, { o: org.id, last: 2, before: tail.pageInfo.startCursor })).usage.entries;
+    expect(ids(before)).toEqual(['r3', 'r2']);
+    expect(before.pageInfo.hasPreviousPage).toBe(false);
+
+    // Forwards on the connection itself; usage(first, after) hands out the same cursors.
+    const head = (await c.data(ENTRIES, { o: org.id, first: 2 })).usage.entries;
+    expect(ids(head)).toEqual(['r3', 'r2']);
+    expect(head.pageInfo.hasNextPage).toBe(true);
+    const viaUsage = (await c.data(USAGE, { o: org.id, first: 2 })).usage.entries;
+    expect(viaUsage.pageInfo.endCursor).toBe(head.pageInfo.endCursor);
+    const rest = (await c.data(ENTRIES, { o: org.id, first: 2, after: viaUsage.pageInfo.endCursor })).usage.entries;
+    expect(ids(rest)).toEqual(['r1', 'r0']);
+    expect(rest.pageInfo.hasNextPage).toBe(false);
+  });
+
+  it('refuses a cursor it did not hand out with BAD_USER_INPUT, in either direction', async () => {
+    const { org, admin } = await server.seed.org();
+    const c = server.client(admin.token);
+    for (const vars of [{ after: 'garbage' }, { last: 2, before: 'garbage' }]) {
+      const r = await c.request(ENTRIES, { o: org.id, ...vars });
+      expect(r.errors?.[0]).toMatchObject({
+        message: expect.stringMatching(/^The cursor is not one this API returned/),
+        extensions: { code: 'BAD_USER_INPUT' },
+      });
+    }
   });
 
   it('says usage tracking is not available in BYOK mode and links the provider’s dashboard', async () => {
@@ -119,7 +205,7 @@ describe('credits', () => {
     const fields = await server.client().data(`{ __schema { mutationType { fields { name } } } }`);
     expect(
       fields.__schema.mutationType.fields
-        .map((f: any) => f.name)
+        .map((f: { name: string }) => f.name)
         .filter((n: string) => /credit|balance|grant/i.test(n)),
     ).toEqual([]);
 

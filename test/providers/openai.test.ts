@@ -10,7 +10,7 @@ import {
   texts,
   useStandIn,
 } from '../support/provider-helpers.ts';
-import { startFakeOpenAI } from '../support/vendors/openai-server.ts';
+import { startFakeOpenAI } from '../../dev/vendors/openai-server.ts';
 
 // Only what is particular to this vendor; the behaviour both adapters share is in adapters.test.ts.
 const { model: MODEL, badKey: BAD_KEY, throttledKey: THROTTLED_KEY } = OPENAI;

@@ -1,19 +1,24 @@
 // Sends one operation over one transport (HTTP POST, SSE, graphql-ws) and reports the first error or the data, the
 // same shape for all three, so an abuse test can try each attack everywhere it applies.
-import type { GraphQLClient, GqlError } from './client.ts';
+import { print } from 'graphql';
+import type { Document, GraphQLClient, GqlError, GqlResult } from '../../dev/client.ts';
 
 export type Transport = 'http' | 'sse' | 'ws';
 export const TRANSPORTS: Transport[] = ['http', 'sse', 'ws'];
 
-export interface Outcome {
+export interface Outcome<R = unknown> {
   code?: string;
   message?: string;
   error?: GqlError;
-  data?: any;
+  data?: R;
   status?: number;
 }
 
-const first = (errors: GqlError[] | undefined, data: unknown, status?: number): Outcome => ({
+const first = <R>(
+  errors: readonly GqlError[] | undefined,
+  data: R | null | undefined,
+  status?: number,
+): Outcome<R> => ({
   code: errors?.[0]?.extensions?.code,
   message: errors?.[0]?.message,
   error: errors?.[0],
@@ -21,7 +26,7 @@ const first = (errors: GqlError[] | undefined, data: unknown, status?: number): 
   status,
 });
 
-async function viaSse(client: GraphQLClient, query: string, variables?: Record<string, unknown>): Promise<Outcome> {
+async function viaSse<R>(client: GraphQLClient, query: string, variables?: unknown): Promise<Outcome<R>> {
   const res = await fetch(`${client.baseUrl}/graphql`, {
     method: 'POST',
     headers: {
@@ -33,11 +38,11 @@ async function viaSse(client: GraphQLClient, query: string, variables?: Record<s
   });
   const text = await res.text();
   if (!/text\/event-stream/.test(res.headers.get('content-type') ?? '')) {
-    const body = JSON.parse(text);
+    const body = JSON.parse(text) as GqlResult<R>;
     return first(body.errors, body.data, res.status);
   }
   const frame = text.split('\n\n').find((f) => /^data:/m.test(f) && !/^event: complete/m.test(f));
-  const body = frame
+  const body: GqlResult<R> = frame
     ? JSON.parse(
         frame
           .split('\n')
@@ -49,30 +54,37 @@ async function viaSse(client: GraphQLClient, query: string, variables?: Record<s
   return first(body.errors, body.data, res.status);
 }
 
-function viaWs(client: GraphQLClient, query: string, variables?: Record<string, unknown>): Promise<Outcome> {
+function viaWs<R>(client: GraphQLClient, query: string, variables?: unknown): Promise<Outcome<R>> {
   const ws = client.ws();
-  return new Promise<Outcome>((resolve) => {
-    let outcome: Outcome | undefined;
-    ws.subscribe(
-      { query, variables },
+  return new Promise<Outcome<R>>((resolve) => {
+    let outcome: Outcome<R> | undefined;
+    ws.subscribe<R>(
+      { query, variables: variables as Record<string, unknown> | undefined },
       {
-        next: (r: any) => (outcome ??= first(r.errors, r.data)),
-        error: (e: any) =>
-          resolve(Array.isArray(e) ? first(e, undefined) : { code: `CLOSED:${e?.code}`, message: e?.reason }),
+        next: (r) => (outcome ??= first<R>(r.errors as GqlError[] | undefined, r.data)),
+        // graphql-ws reports the operation's errors as an array and a closed socket as its CloseEvent.
+        error: (e) => {
+          const closed = e as { code?: number; reason?: string } | undefined;
+          resolve(
+            Array.isArray(e) ? first<R>(e, undefined) : { code: `CLOSED:${closed?.code}`, message: closed?.reason },
+          );
+        },
         complete: () => resolve(outcome ?? {}),
       },
     );
   }).finally(() => ws.dispose());
 }
 
-export async function attempt(
+/** Typed documents give a typed `data`; plain strings (invalid or generated documents) give `unknown`. */
+export async function attempt<R, V>(
   client: GraphQLClient,
   transport: Transport,
-  query: string,
-  variables?: Record<string, unknown>,
-): Promise<Outcome> {
-  if (transport === 'ws') return viaWs(client, query, variables);
-  if (transport === 'sse') return viaSse(client, query, variables);
+  doc: Document<R, V>,
+  variables?: V,
+): Promise<Outcome<R>> {
+  const query = typeof doc === 'string' ? doc : print(doc);
+  if (transport === 'ws') return viaWs<R>(client, query, variables);
+  if (transport === 'sse') return viaSse<R>(client, query, variables);
   const res = await fetch(`${client.baseUrl}/graphql`, {
     method: 'POST',
     headers: {
@@ -81,6 +93,6 @@ export async function attempt(
     },
     body: JSON.stringify({ query, variables }),
   });
-  const body = await res.json();
+  const body = (await res.json()) as GqlResult<R>;
   return first(body.errors, body.data, res.status);
 }

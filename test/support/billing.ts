@@ -1,11 +1,15 @@
 // Helpers for tests of the money path: wait for a completion's settlement (the server's own event, never a timer),
 // hold an org's row lock to freeze a request mid-acceptance, and drop a graphql-ws socket without a goodbye.
+import { print } from 'graphql';
+import type { Message } from 'graphql-ws';
 import pg from 'pg';
 import WebSocket from 'ws';
 import type { Completion } from '../../src/generated/prisma/client.ts';
 import { pgConfigFromUrl } from '../../src/lib/pg-url.ts';
 import type { TestServer } from './server.ts';
-import { IVY } from './ivy.ts';
+import { IVY } from '../../dev/documents.ts';
+import type { IvyCompletionInput, IvySubscription } from '../../src/generated/graphql/graphql.ts';
+import type { IvyEvent } from './ivy.ts';
 
 /** Resolves with the completion row once it is settled (already, or when the server says it just was). */
 export function waitForSettlement(server: TestServer, orgId: string, requestId: string): Promise<Completion> {
@@ -56,12 +60,12 @@ export async function lockOrgRow(server: TestServer, orgId: string) {
 /** A raw graphql-transport-ws connection, so a test can cut the socket at any moment with no `complete` sent. */
 export async function rawIvySocket(server: { url: string }, token: string) {
   const socket = new WebSocket(`${server.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
-  const messages: any[] = [];
+  const messages: Message[] = [];
   const waiters: (() => void)[] = [];
   let closed = false;
   const wake = () => waiters.splice(0).forEach((w) => w());
   socket.on('message', (data) => {
-    messages.push(JSON.parse(String(data)));
+    messages.push(JSON.parse(String(data)) as Message);
     wake();
   });
   socket.on('close', () => {
@@ -71,29 +75,36 @@ export async function rawIvySocket(server: { url: string }, token: string) {
   socket.on('error', () => {});
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
   socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }));
-  const until = (pred: (m: any[]) => boolean) =>
+  const until = (pred: (m: Message[]) => boolean) =>
     new Promise<void>((resolve, reject) => {
       const check = () =>
         pred(messages) ? resolve() : closed ? reject(new Error('socket closed')) : waiters.push(check);
       check();
     });
   await until((m) => m.some((x) => x.type === 'connection_ack'));
-  const of = (id: string) => messages.filter((x) => x.id === id);
+  const of = (id: string) => messages.filter((x) => 'id' in x && x.id === id);
+  const query = print(IVY);
   return {
     messages,
-    subscribe(id: string, input: Record<string, unknown>) {
-      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query: IVY, variables: { input } } }));
+    subscribe(id: string, input: IvyCompletionInput) {
+      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables: { input } } }));
     },
     complete(id: string) {
       socket.send(JSON.stringify({ id, type: 'complete' }));
     },
     /** Resolves once `n` next-messages of the operation have arrived. */
-    events: (id: string, n: number) => until((m) => m.filter((x) => x.id === id && x.type === 'next').length >= n),
+    events: (id: string, n: number) => until(() => of(id).filter((x) => x.type === 'next').length >= n),
     /** Resolves once `n` events arrived, the operation ended (complete or error), or the socket closed. */
     eventsOrEnd: (id: string, n: number) =>
       until(() => closed || of(id).some((x) => x.type !== 'next') || of(id).length >= n).catch(() => undefined),
     /** The operation's messages so far. */
     of,
+    /** The Ivy events the operation has received so far (this socket only ever sends the IVY document). */
+    eventsOf: (id: string): IvyEvent[] =>
+      of(id).flatMap((x) => {
+        const event = x.type === 'next' ? (x.payload.data as IvySubscription | null | undefined)?.ivyCompletion : null;
+        return event ? [event] : [];
+      }),
     get closed() {
       return closed;
     },

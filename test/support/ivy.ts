@@ -1,66 +1,46 @@
 // Helpers for tests of the ivyCompletion subscription.
 import { expect } from 'vitest';
-import type { GraphQLClient, Subscription } from './client.ts';
+import type { GraphQLClient, Subscription } from '../../dev/client.ts';
+import { IVY, STOP_IVY } from '../../dev/documents.ts';
+import type { IvyCompletionInput, IvyMessageInput, IvySubscription } from '../../src/generated/graphql/graphql.ts';
 import type { TestServer } from './server.ts';
 
-export const IVY = /* GraphQL */ `
-  subscription Ivy($input: IvyCompletionInput!) {
-    ivyCompletion(input: $input) {
-      __typename
-      ... on IvyCompletionStarted {
-        index
-        requestId
-        provider
-        model
-        billing
-      }
-      ... on IvyTextDelta {
-        index
-        text
-      }
-      ... on IvyCompletionFinished {
-        index
-        finishReason
-        inputTokens
-        outputTokens
-        creditsCharged
-        creditBalance
-      }
-      ... on IvyCompletionFailed {
-        index
-        code
-        message
-        creditsCharged
-        creditBalance
-      }
-    }
-  }
-`;
-
 export type Transport = 'ws' | 'sse';
+/** One event of the stream: started, a text delta, finished or failed (narrow on `__typename`). */
+export type IvyEvent = IvySubscription['ivyCompletion'];
+type Of<K extends IvyEvent['__typename']> = Extract<IvyEvent, { __typename: K }>;
+
+/** A one-message conversation: the USER's question. */
+export const ask = (content: string): IvyMessageInput[] => [{ role: 'USER', content }];
+
+/** The stream's first event, which is IvyCompletionStarted (throws with the events otherwise). */
+export function startedOf(events: IvyEvent[]): Of<'IvyCompletionStarted'> {
+  const first = events[0];
+  if (first?.__typename !== 'IvyCompletionStarted') throw new Error(`no started event: ${JSON.stringify(events)}`);
+  return first;
+}
+
+/** The stream's last event, which finishes or fails it (throws with the events otherwise). */
+export function endOf(events: IvyEvent[]): Of<'IvyCompletionFinished' | 'IvyCompletionFailed'> {
+  const last = events.at(-1);
+  if (last?.__typename !== 'IvyCompletionFinished' && last?.__typename !== 'IvyCompletionFailed')
+    throw new Error(`the stream did not end: ${JSON.stringify(events)}`);
+  return last;
+}
 
 export function subscribeIvy(
   client: GraphQLClient,
   transport: Transport,
-  input: Record<string, unknown>,
-): Subscription<any> {
+  input: IvyCompletionInput,
+): Subscription<IvySubscription> {
   return transport === 'ws' ? client.subscribeWs(IVY, { input }) : client.subscribeSse(IVY, { input });
 }
-
-export const STOP_IVY = /* GraphQL */ `
-  mutation StopIvy($input: StopIvyCompletionInput!) {
-    stopIvyCompletion(input: $input) {
-      requestId
-      stopping
-    }
-  }
-`;
 
 /** Stop, as a client presses it: graphql-ws `complete`; over SSE, where a closed request only detaches, the mutation. */
 export async function stopIvy(
   client: GraphQLClient,
   transport: Transport,
-  sub: Subscription<any>,
+  sub: Subscription<IvySubscription>,
   orgId: string,
   requestId: string,
 ): Promise<void> {
@@ -72,8 +52,8 @@ export async function stopIvy(
 export async function runCompletion(
   client: GraphQLClient,
   transport: Transport,
-  input: Record<string, unknown>,
-): Promise<any[]> {
+  input: IvyCompletionInput,
+): Promise<IvyEvent[]> {
   const results = await subscribeIvy(client, transport, input).done;
   const errors = results.flatMap((r) => r.errors ?? []);
   if (errors.length) throw new Error(`ivyCompletion failed: ${JSON.stringify(errors)}`);

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { createAnthropicAdapter } from '../../src/providers/anthropic.ts';
 import { createOpenAIAdapter } from '../../src/providers/openai.ts';
 import type { CompletionRequest, ProviderAdapter, ProviderOptions, StreamPart } from '../../src/providers/types.ts';
-import { startFakeAnthropic } from './vendors/anthropic-server.ts';
-import type { FakeVendorServer } from './vendors/common.ts';
-import { startFakeOpenAI } from './vendors/openai-server.ts';
+import { startFakeAnthropic } from '../../dev/vendors/anthropic-server.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
+import { startFakeOpenAI } from '../../dev/vendors/openai-server.ts';
 
 export const SYSTEM = 'You are Ivy.';
 

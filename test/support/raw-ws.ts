@@ -1,5 +1,6 @@
 // A bare graphql-transport-ws socket for abuse tests: close codes, upgrade refusals, pings and oversized frames that
 // the graphql-ws client hides or refuses to send.
+import type { Message } from 'graphql-ws';
 import WebSocket from 'ws';
 
 export interface RawSocket {
@@ -12,7 +13,7 @@ export interface RawSocket {
   pinged: Promise<void>;
   send(message: unknown): void;
   /** The next message with this id (or type, for id-less ones). */
-  message(idOrType: string): Promise<any>;
+  message(idOrType: string): Promise<Message>;
 }
 
 export function openRawSocket(
@@ -24,7 +25,7 @@ export function openRawSocket(
     'graphql-transport-ws',
     opts.origin ? { origin: opts.origin } : {},
   );
-  const inbox: any[] = [];
+  const inbox: Message[] = [];
   const waiters: (() => void)[] = [];
   let ack!: () => void;
   let ping!: () => void;
@@ -41,7 +42,7 @@ export function openRawSocket(
   });
   ws.on('ping', () => ping());
   ws.on('message', (data) => {
-    const msg = JSON.parse(data.toString());
+    const msg = JSON.parse(data.toString()) as Message;
     if (msg.type === 'connection_ack') ack();
     inbox.push(msg);
     waiters.splice(0).forEach((w) => w());
@@ -57,7 +58,7 @@ export function openRawSocket(
     message(idOrType) {
       return new Promise((resolve, reject) => {
         const check = () => {
-          const at = inbox.findIndex((m) => m.id === idOrType || (!m.id && m.type === idOrType));
+          const at = inbox.findIndex((m) => ('id' in m ? m.id === idOrType : m.type === idOrType));
           if (at >= 0) return resolve(inbox.splice(at, 1)[0]);
           if (ws.readyState === WebSocket.CLOSED)
             return reject(new Error(`socket closed before a message for ${idOrType}`));

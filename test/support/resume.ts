@@ -1,5 +1,6 @@
 // Helpers for tests of resumable answers: the server's own detach/attach events, and what a client reassembles.
 import { expect } from 'vitest';
+import type { IvyEvent } from './ivy.ts';
 import type { TestServer } from './server.ts';
 
 type Answered = { completionId: string; requestId: string };
@@ -18,17 +19,17 @@ export function whenAnswer(server: TestServer, what: 'detached' | 'attached', re
   });
 }
 
-export const textOf = (events: any[]) =>
-  events
-    .filter((e) => e.__typename === 'IvyTextDelta')
-    .map((e) => e.text)
-    .join('');
+export const textOf = (events: IvyEvent[]) =>
+  events.map((e) => (e.__typename === 'IvyTextDelta' ? e.text : '')).join('');
 
 /** The text the stand-ins produce for `[[deltas:n]]`. */
 export const deltasText = (n: number) => Array.from({ length: n }, (_, i) => `t${i + 1} `).join('');
 
+/** The index of the last event received (0 when none). */
+export const lastIndex = (events: IvyEvent[]) => events.at(-1)?.index ?? 0;
+
 /** Events seen before a cut plus those after a resume: numbered 1, 2, 3… with no gap and no duplicate. */
-export function expectWhole(before: any[], after: any[]) {
+export function expectWhole(before: IvyEvent[], after: IvyEvent[]): IvyEvent[] {
   const all = [...before, ...after];
   expect(all.map((e) => e.index)).toEqual(all.map((_, i) => i + 1));
   expect(all[0].__typename).toBe('IvyCompletionStarted');

@@ -1,9 +1,9 @@
 // A test server whose Anthropic and OpenAI calls go to the loopback stand-ins, for the API tests that run completions
 // or test keys.
 import { startTestServer, type TestServer, type TestServerOptions } from './server.ts';
-import { startFakeAnthropic } from './vendors/anthropic-server.ts';
-import type { FakeVendorServer } from './vendors/common.ts';
-import { startFakeOpenAI } from './vendors/openai-server.ts';
+import { startFakeAnthropic } from '../../dev/vendors/anthropic-server.ts';
+import type { FakeVendorServer } from '../../dev/vendors/common.ts';
+import { startFakeOpenAI } from '../../dev/vendors/openai-server.ts';
 
 export interface ServerWithVendors {
   server: TestServer;

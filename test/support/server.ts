@@ -9,8 +9,8 @@ import { ManualClock } from '../../src/lib/clock.ts';
 import { Keyring } from '../../src/lib/crypto.ts';
 import { pgConfigFromUrl, withDatabase } from '../../src/lib/pg-url.ts';
 import { signUserToken } from '../../src/lib/tokens.ts';
-import { GraphQLClient } from './client.ts';
-import { Seeder } from './seed.ts';
+import { GraphQLClient } from '../../dev/client.ts';
+import { Seeder } from '../../dev/seed.ts';
 import { ServerProbe } from './server-probe.ts';
 
 /**

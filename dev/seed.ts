@@ -1,9 +1,9 @@
-// Small builders for test data: `const { org, admin } = await server.seed.org({ plan: 'GROWTH' })`.
+// Small builders for test and bench data: `const { org, admin } = await server.seed.org({ plan: 'GROWTH' })`.
 import { randomUUID } from 'node:crypto';
-import type { AiProvider, OrgRole, Plan } from '../../src/generated/prisma/enums.ts';
-import type { Services } from '../../src/domain/services.ts';
-import { sealPersonalKey } from '../../src/domain/key-vault.ts';
-import { keyHint } from '../../src/domain/vendors.ts';
+import type { AiProvider, OrgRole, Plan } from '../src/generated/prisma/enums.ts';
+import type { Services } from '../src/domain/services.ts';
+import { sealPersonalKey } from '../src/domain/key-vault.ts';
+import { keyHint } from '../src/domain/vendors.ts';
 
 export interface SeededMember {
   id: string;

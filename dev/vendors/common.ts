@@ -1,4 +1,4 @@
-// Shared plumbing for the loopback stand-ins of the vendors' HTTP APIs (no test-runner imports: the demo uses them too).
+// Shared plumbing for the loopback stand-ins of the vendors' HTTP APIs (no test-runner imports: the demo and the bench use them too).
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
