@@ -33,8 +33,8 @@ export interface StreamOptions {
   onSettled?: () => void;
   /** Aborted when a server shutdown's grace period ends: the upstream request is cut, the stream ends SERVER_SHUTTING_DOWN. */
   shutdown?: AbortSignal;
-  /** Decorates the event stream (metrics, shutdown tracking); settlement stays guaranteed underneath. */
-  wrap?: (c: AcceptedCompletion, events: AsyncGenerator<IndexedEvent>) => AsyncGenerator<IndexedEvent>;
+  /** Decorates the answer's events as they are produced (metrics); settlement stays guaranteed underneath. */
+  wrap?: (c: AcceptedCompletion, events: AsyncGenerator<IvyEvent>) => AsyncGenerator<IvyEvent>;
 }
 
 const CANCELLED = { code: 'CANCELLED', message: 'Cancelled by the client.' } as const;
@@ -257,7 +257,9 @@ export function completionStream(
   };
   const reader = answer.attach(0, { clientGone: opts.clientGone, stopOnReturn: opts.stopOnReturn });
   void (async () => {
-    const events = run.events(upstream.signal, opts.stillAllowed, opts.shutdown);
+    const produced = run.events(upstream.signal, opts.stillAllowed, opts.shutdown);
+    // Decorated where it is produced, so metrics count each answer once whoever reads it (or nobody).
+    const events = opts.wrap ? opts.wrap(c, produced) : produced;
     // A run with no listener (detached) is still in flight for a drain's grace period.
     for await (const event of s.lifecycle ? s.lifecycle.trackRun(events) : events) s.answers.append(answer, event);
   })();
@@ -298,7 +300,7 @@ export async function startCompletion(
     accepting = acceptCompletion(s, actor, input);
     const accepted = await accepting;
     const stream = completionStream(s, accepted, opts);
-    return opts.wrap ? opts.wrap(accepted, stream) : stream;
+    return stream;
   } finally {
     untrack(s, entry);
   }
