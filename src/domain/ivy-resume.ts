@@ -67,8 +67,10 @@ export async function resumeCompletion(
     next: (...args) => inner.next(...args),
     return: async (value) => {
       opts.clientGone?.removeEventListener('abort', clientGone);
+      // graphql-ws `complete` is Stop here too, as on the instance producing the answer.
+      const stop = !reading.signal.aborted && opts.stopOnReturn?.() === true;
       reading.abort();
-      await inner.return(value);
+      await Promise.all([inner.return(value), stop ? stopCompletion(s, actor, { orgId, requestId }) : undefined]);
       return { done: true, value };
     },
     throw: async (err) => {

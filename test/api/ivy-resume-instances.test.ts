@@ -81,6 +81,21 @@ describe.skipIf(!redisUrl)('across instances', () => {
     await ledgerAddsUp(one, org.id);
   });
 
+  it('takes graphql-ws complete on a stream resumed on the other instance as Stop', async () => {
+    const { org, interviewer } = await one.seed.org({ credits: 1000 });
+    const requestId = 'complete-across';
+    const input = { orgId: org.id, messages: ask('[[hang]]'), requestId };
+    const first = subscribeIvy(one.client(interviewer.token), 'sse', input);
+    await first.waitFor(2);
+    const resumed = subscribeIvy(two.client(interviewer.token), 'ws', { ...input, resumeFrom: 0 });
+    await resumed.waitFor(2);
+    const aborts = env.anthropic.aborts.length;
+    resumed.stop();
+    await env.anthropic.waitForAborts(aborts + 1);
+    expect(await waitForSettlement(one, org.id, requestId)).toMatchObject({ status: 'CANCELLED' });
+    expect(endOf((await first.done).map((r) => r.data!.ivyCompletion))).toMatchObject({ code: 'CANCELLED' });
+  });
+
   describe('the instance producing an answer dies', () => {
     let child: ChildServer | undefined;
     afterAll(() => child?.kill('SIGKILL'));
