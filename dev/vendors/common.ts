@@ -62,7 +62,11 @@ export interface Directives {
   usage: { input: number; output: number } | null;
   /** Input tokens the reply reports as read from the prompt cache (part of the input). */
   cached: number;
+  /** How the reply ends when it ends normally: `[[max-tokens]]`, `[[stop-sequence]]`, `[[refusal]]`, else naturally. */
+  stop: StopKind | null;
 }
+
+export type StopKind = 'max-tokens' | 'stop-sequence' | 'refusal';
 
 export function parseDirectives(text: string): Directives {
   const num = (re: RegExp) => {
@@ -80,6 +84,7 @@ export function parseDirectives(text: string): Directives {
     deltas: num(/\[\[deltas:(\d+)\]\]/),
     usage: usage ? { input: Number(usage[1]), output: Number(usage[2]) } : null,
     cached: num(/\[\[cached:(\d+)\]\]/) ?? 0,
+    stop: (/\[\[(max-tokens|stop-sequence|refusal)\]\]/.exec(text)?.[1] as StopKind | undefined) ?? null,
   };
 }
 
@@ -96,6 +101,8 @@ export interface Reply {
   cachedInputTokens: number;
   outputTokens: number;
   truncated: boolean;
+  /** Why the reply ended: truncated at maxTokens, or what the directives asked for, or naturally ('end'). */
+  stop: StopKind | 'end';
 }
 
 // Deterministic reply: the same request always yields the same deltas and token counts.
@@ -117,6 +124,7 @@ export function planReply(promptText: string, lastUserMessage: string, maxTokens
     cachedInputTokens: Math.min(d.cached, inputTokens),
     outputTokens: d.usage?.output ?? Math.min(deltas.length * 3, maxTokens),
     truncated,
+    stop: truncated ? 'max-tokens' : (d.stop ?? 'end'),
   };
 }
 

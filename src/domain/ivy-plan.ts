@@ -23,6 +23,8 @@ export interface IvyCompletionInput {
   system?: string | null;
   maxTokens?: number | null;
   requestId?: string | null;
+  /** Re-attach to the member's answer with this requestId, after the event with this index (0: from the start). */
+  resumeFrom?: number | null;
 }
 
 /** Why a BYOK org's completion runs on credits: the member has no key, it is marked INVALID, or it was refused. */

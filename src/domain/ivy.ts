@@ -2,7 +2,7 @@
 // ivy-stream.ts then streams the provider's answer as events and settles the bill, whatever way the stream ends.
 import type { AiProvider } from '../generated/prisma/enums.ts';
 import type { ErrorCode } from '../lib/errors.ts';
-import type { ChatMessage, StreamPart } from '../providers/types.ts';
+import type { ChatMessage, FinishReason, StreamPart } from '../providers/types.ts';
 import { recordByokCompletion, reserveCredits } from './credits.ts';
 import { planCompletion, type FallbackReason, type IvyCompletionInput } from './ivy-plan.ts';
 import { spendMonth } from './member-caps.ts';
@@ -26,6 +26,7 @@ export type IvyEvent =
   | { kind: 'delta'; text: string }
   | {
       kind: 'finished';
+      finishReason: FinishReason;
       inputTokens: number | null;
       outputTokens: number | null;
       creditsCharged: number;

@@ -1,5 +1,5 @@
 import { scrubSecrets } from '../lib/scrub.ts';
-import type { CompletionRequest, KeyCheck, ProviderFailureCode, StreamPart } from './types.ts';
+import type { CompletionRequest, FinishReason, KeyCheck, ProviderFailureCode, StreamPart } from './types.ts';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
@@ -22,6 +22,8 @@ export interface Tally {
   cachedInputTokens: number | null;
   // The provider sent its end-of-reply marker.
   completed: boolean;
+  // The vendor's stop reason, mapped; OTHER until one arrives.
+  reason: FinishReason;
 }
 
 /** The cached-input figure of a part, present only when the vendor reported one. */
@@ -112,7 +114,13 @@ export interface DriveOptions<E> {
 
 export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> {
   const { vendor, req } = o;
-  const tally: Tally = { inputTokens: null, outputTokens: null, cachedInputTokens: null, completed: false };
+  const tally: Tally = {
+    inputTokens: null,
+    outputTokens: null,
+    cachedInputTokens: null,
+    completed: false,
+    reason: 'OTHER',
+  };
   const end = (f: Failure): StreamPart => ({
     type: 'error',
     ...f,
@@ -166,6 +174,7 @@ export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> 
         inputTokens: tally.inputTokens,
         outputTokens: tally.outputTokens,
         ...cached(tally),
+        reason: tally.reason,
       };
     else
       last = end({

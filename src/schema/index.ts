@@ -5,6 +5,7 @@ import './ai-settings.ts';
 import './personal-keys.ts';
 import './audit.ts';
 import './ivy.ts';
+import './ivy-stop.ts';
 import './usage.ts';
 import './spending.ts';
 import './key-health.ts';

@@ -24,7 +24,13 @@ describe('OpenAI adapter against the loopback stand-in', () => {
     expect(texts(parts)).toEqual(['t1 ', 't2 ', 't3 ', 't4 ', 't5 ']);
     expectSingleTerminal(parts);
     const inputTokens = Math.ceil((SYSTEM + content).length / 4);
-    expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens, outputTokens: 15, cachedInputTokens: 0 });
+    expect(parts.at(-1)).toEqual({
+      type: 'finish',
+      inputTokens,
+      outputTokens: 15,
+      cachedInputTokens: 0,
+      reason: 'END_TURN',
+    });
     expect(parts.filter((p) => p.type === 'usage').at(-1)).toEqual({
       type: 'usage',
       inputTokens,
@@ -106,7 +112,7 @@ describe('OpenAI adapter against the loopback stand-in', () => {
     try {
       const parts = await collect(adapter({ baseURL: proxy.url }).stream(request('[[deltas:2]]')));
       expect(texts(parts)).toEqual(['t1 ', 't2 ']);
-      expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens: null, outputTokens: null });
+      expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens: null, outputTokens: null, reason: 'END_TURN' });
     } finally {
       await proxy.close();
     }
