@@ -14,6 +14,7 @@ import {
   type IvyEvent,
   ask,
 } from '../support/ivy.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
 let server: TestServer, openaiHouse: TestServer;
 let anthropic: FakeVendorServer, stop: () => Promise<void>;
@@ -29,7 +30,16 @@ afterAll(async () => {
   await stop?.();
 });
 
-const KEY_SETTINGS = `query($o: ID!) { orgAiSettings(orgId: $o) { viewerKeys { provider status } } }`;
+const KEY_SETTINGS = graphql(`
+  query IvyFailuresKeySettings($o: ID!) {
+    orgAiSettings(orgId: $o) {
+      viewerKeys {
+        provider
+        status
+      }
+    }
+  }
+`);
 
 function expectOneEnding<K extends 'IvyCompletionFinished' | 'IvyCompletionFailed'>(
   events: (IvyEvent | undefined)[],

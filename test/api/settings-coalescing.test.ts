@@ -84,7 +84,13 @@ describe('a burst of separate operations', () => {
     const c = server.client(admin.token);
     for (const model of MODELS) await c.data(UPDATE, { input: { orgId: org.id, provider: 'OPENAI', model } });
     await c.data(
-      `mutation($o: ID!) { setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: "sk-ant-api03-coalesced-AbCdEfGhIjKl" }) { status } }`,
+      graphql(`
+        mutation SettingsCoalescingSetKey($o: ID!) {
+          setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: "sk-ant-api03-coalesced-AbCdEfGhIjKl" }) {
+            status
+          }
+        }
+      `),
       { o: org.id },
     );
     const events = server.app.services.pubsub.settingsEvents;
