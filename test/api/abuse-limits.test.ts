@@ -7,6 +7,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../../dev/seed.ts';
 import { attempt, TRANSPORTS } from '../support/attempt.ts';
 import type { GqlResult } from '../../dev/client.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
 let env: ServerWithVendors;
 let server: TestServer;
@@ -22,7 +23,18 @@ beforeAll(async () => {
 });
 afterAll(() => env?.stop());
 
-const BALANCE = `query($o: ID!) { creditBalance(orgId: $o) { balance } }`;
+const BALANCE = graphql(`
+  query AbuseLimitsBalance($o: ID!) {
+    creditBalance(orgId: $o) {
+      balance
+    }
+  }
+`);
+const TYPENAME = graphql(`
+  query AbuseLimitsTypename {
+    __typename
+  }
+`);
 const aliases = (n: number, field: string) =>
   `query($o: ID!) { ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ')} }`;
 /** Depth 4 + n: __type > fields > type > ofType^n > name (only __schema is exempt from the depth count). */
@@ -165,7 +177,7 @@ describe('every limit is configurable', () => {
       'OPERATION_LIMIT_EXCEEDED',
       expect.stringContaining(limit),
     ]);
-    expect((await tight.client().request('{ __typename }')).data).toEqual({ __typename: 'Query' });
+    expect((await tight.client().request(TYPENAME)).data).toEqual({ __typename: 'Query' });
   });
 
   it('applies MAX_REQUEST_BYTES = 2048 to HTTP bodies', async () => {
