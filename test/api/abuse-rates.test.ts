@@ -9,11 +9,40 @@ import type { SeededMember, SeededOrg } from '../../dev/seed.ts';
 import { IVY } from '../../dev/documents.ts';
 import type { GqlError, GqlResult, Subscription } from '../../dev/client.ts';
 import { ask } from '../support/ivy.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
-const SET_KEY = `mutation($o: ID!, $k: String!) { setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: $k }) { status } }`;
-const TEST_KEY = `mutation($o: ID!) { testPersonalKey(input: { orgId: $o, provider: ANTHROPIC }) { ok status } }`;
-const WATCH = `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider model { id } } }`;
-const BALANCE = `query($o: ID!) { creditBalance(orgId: $o) { balance } }`;
+const SET_KEY = graphql(`
+  mutation AbuseRatesSetKey($o: ID!, $k: String!) {
+    setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: $k }) {
+      status
+    }
+  }
+`);
+const TEST_KEY = graphql(`
+  mutation AbuseRatesTestKey($o: ID!) {
+    testPersonalKey(input: { orgId: $o, provider: ANTHROPIC }) {
+      ok
+      status
+    }
+  }
+`);
+const WATCH = graphql(`
+  subscription AbuseRatesWatch($o: ID!) {
+    orgAiSettingsChanged(orgId: $o) {
+      provider
+      model {
+        id
+      }
+    }
+  }
+`);
+const BALANCE = graphql(`
+  query AbuseRatesBalance($o: ID!) {
+    creditBalance(orgId: $o) {
+      balance
+    }
+  }
+`);
 
 const aliased = (n: number, field: (i: number) => string) =>
   `mutation($o: ID!) { ${Array.from({ length: n }, (_, i) => `a${i}: ${field(i)}`).join(' ')} }`;
