@@ -125,7 +125,7 @@ describe('operation limits leave everyone else alone', () => {
           }).then((r) => r.json() as Promise<GqlResult>)
         : server
             .client(acme.interviewer.token)
-            .request(aliases(5000, 'creditBalance(orgId: $o) { balance }'), { o: acme.org.id }),
+            .rawRequest(aliases(5000, 'creditBalance(orgId: $o) { balance }'), { o: acme.org.id }),
     );
     const started = performance.now();
     const [health, answer] = await Promise.all([
@@ -172,7 +172,7 @@ describe('every limit is configurable', () => {
     ['LIMIT_STRUCTURAL_COST = 3', `{ viewer { __typename } }`],
     ['LIMIT_COST = 2', `{ __typename __typename __typename }`],
   ])('applies %s', async (limit, query) => {
-    const r = await tight.client().request(query);
+    const r = await tight.client().rawRequest(query);
     expect(r.errors?.map((e) => [e.extensions?.code, e.message])).toContainEqual([
       'OPERATION_LIMIT_EXCEEDED',
       expect.stringContaining(limit),

@@ -199,8 +199,8 @@ describe('errors', () => {
     const client = server.client(acme.admin.token);
     const ws = client.ws();
     try {
-      await expect(client.subscribeWs('subscription {', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
-      await expect(client.subscribeWs('subscription { nope }', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
+      await expect(client.rawSubscribeWs('subscription {', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
+      await expect(client.rawSubscribeWs('subscription { nope }', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
       const live = client.subscribeWs(
         graphql(`
           subscription AuthWatch($o: ID!) {
