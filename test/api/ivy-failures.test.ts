@@ -16,7 +16,7 @@ import {
 } from '../support/ivy.ts';
 import { graphql } from '../../src/generated/graphql/index.ts';
 
-let server: TestServer, openaiHouse: TestServer;
+let server: TestServer, openaiHouse: TestServer, patient: TestServer;
 let anthropic: FakeVendorServer, stop: () => Promise<void>;
 beforeAll(async () => {
   const env = { PROVIDER_TIMEOUT_MS: '600' };
@@ -24,9 +24,12 @@ beforeAll(async () => {
   ({ server, anthropic, stop } = started);
   // A second server on the same stand-ins whose house model is OpenAI's.
   openaiHouse = await startTestServer({ env: { ...started.vendorEnv, ...env, INTERVY_HOUSE_MODEL: 'gpt-5-mini' } });
+  // A third whose stall timer is a minute away: an upstream abort seen well before it can only be the client's doing.
+  patient = await startTestServer({ env: { ...started.vendorEnv, PROVIDER_TIMEOUT_MS: '60000' } });
 });
 afterAll(async () => {
   await openaiHouse?.stop();
+  await patient?.stop();
   await stop?.();
 });
 
@@ -197,9 +200,9 @@ describe.each<Transport>(['ws', 'sse'])('streaming and cancellation over %s', (t
   });
 
   it('aborts the upstream request as soon as the client leaves, not at the stall timer, and charges what was reported', async () => {
-    const { org, admin } = await server.seed.org({ credits: 500 });
+    const { org, admin } = await patient.seed.org({ credits: 500 });
     const requestId = `leave-${transport}`;
-    const sub = subscribeIvy(server.client(admin.token), transport, {
+    const sub = subscribeIvy(patient.client(admin.token), transport, {
       orgId: org.id,
       messages: ask('[[hang]] [[usage:5000:100]]'),
       maxTokens: 2000,
@@ -207,20 +210,17 @@ describe.each<Transport>(['ws', 'sse'])('streaming and cancellation over %s', (t
     });
     await sub.waitFor(2, 5000);
     const abortsBefore = anthropic.aborts.length;
-    const leftAt = performance.now();
     sub.stop();
-    await anthropic.waitForAborts(abortsBefore + 1, 5000);
-    // The leaving caused the abort: the stand-in hangs, so otherwise only the stall timer (providerTimeoutMs) would,
-    // and the completion would end PROVIDER_UNAVAILABLE, not CANCELLED. The latency itself (p95 under 100 ms) is
-    // `npm run bench`'s to measure: on a shared two-core machine any process can be paused for longer than that.
-    expect(anthropic.aborts[abortsBefore].at - leftAt).toBeLessThan(server.config.providerTimeoutMs / 5);
+    // The stand-in hangs and this server's stall timer is a minute away, so an abort within this guard is the
+    // leaving's doing. The latency itself (p95 under 100 ms) is `npm run bench`'s to measure, not a test's.
+    await anthropic.waitForAborts(abortsBefore + 1, 30_000);
 
-    const db = server.app.services.db;
-    expect(await waitForSettlement(server, org.id, requestId)).toMatchObject({ status: 'CANCELLED' });
+    const db = patient.app.services.db;
+    expect(await waitForSettlement(patient, org.id, requestId)).toMatchObject({ status: 'CANCELLED' });
     // message_start reported 5000 input tokens and 1 output token: ceil((5000*1 + 1*5)/1000) = 6.
     expect((await db.completion.findFirstOrThrow({ where: { orgId: org.id } })).creditsCharged).toBe(6);
-    expect(await balanceOf(server, org.id)).toBe(494);
-    await ledgerAddsUp(server, org.id);
+    expect(await balanceOf(patient, org.id)).toBe(494);
+    await ledgerAddsUp(patient, org.id);
   });
 });
 

@@ -6,7 +6,11 @@ import path from 'node:path';
 import net from 'node:net';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/lib/embedded-pg.ts';
+import {
+  keepExitCodeFromEmbeddedPostgres,
+  startEmbeddedPostgres,
+  type EmbeddedDatabase,
+} from '../../src/lib/embedded-pg.ts';
 import { createLogger } from '../../src/lib/logger.ts';
 import { applyMigrations } from '../../src/lib/migrate.ts';
 import { pgConfigFromUrl, withDatabase } from '../../src/lib/pg-url.ts';
@@ -62,6 +66,7 @@ export default async function setup(project: TestProject) {
       database: 'postgres',
       throwaway: true,
     });
+    keepExitCodeFromEmbeddedPostgres(); // a failed test must fail `npm test`; the teardown below stops the cluster
     serverUrl = embedded.url;
     templateDb = 'ivy_tmpl';
     project.onTestsRerun?.(() => {});
