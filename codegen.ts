@@ -4,7 +4,7 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 
 const config: CodegenConfig = {
   schema: 'schema.graphql',
-  documents: ['src/graphiql.ts', 'dev/**/*.ts', 'test/**/*.ts'],
+  documents: ['src/graphiql.ts', 'dev/**/*.ts', 'test/**/*.ts', 'examples/*.ts'],
   emitLegacyCommonJSImports: false,
   generates: {
     'src/generated/graphql/': {

@@ -1,6 +1,7 @@
 // npm run bench   Measures, against the loopback provider stand-ins and a real PostgreSQL (embedded unless
 // DATABASE_URL is set): time to first delta through GraphQL (graphql-ws and SSE, credits and BYOK) next to a direct
-// SDK call in the same run, cancellation latency, a 50-completion burst, and memory across many completions.
+// SDK call in the same run, cancellation latency, resume latency (reconnect to first replayed event; with REDIS_URL
+// also on a second instance, from the Redis Stream), a 50-completion burst, and memory across many completions.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +16,8 @@ import { startEmbeddedPostgres } from '../src/lib/embedded-pg.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import { signUserToken } from '../src/lib/tokens.ts';
 import { GraphQLClient } from '../dev/client.ts';
-import { IVY } from '../dev/documents.ts';
+import { IVY, STOP_IVY } from '../dev/documents.ts';
+import { rawIvySocket } from '../test/support/billing.ts';
 import type { IvyMessageInput } from '../src/generated/graphql/graphql.ts';
 import { Seeder } from '../dev/seed.ts';
 import { startFakeAnthropic } from '../dev/vendors/anthropic-server.ts';
@@ -56,6 +58,9 @@ const config = loadConfig({
   MAX_COMPLETIONS_PER_SOCKET: '1000',
   MAX_SUBSCRIPTIONS_PER_SOCKET: '1000',
   MAX_SOCKETS_PER_MEMBER: '1000',
+  REDIS_URL: process.env.REDIS_URL,
+  // A fresh database each run (DATABASE_URL counts as production, which does not migrate at start).
+  MIGRATE_ON_START: '1',
 });
 const app = await buildApp(config, { backgroundJobs: false });
 const port = await app.listen(0, '127.0.0.1');
@@ -146,6 +151,52 @@ for (let i = 0; i < Math.min(N, 50); i++) {
   cancel.push(anthropic.aborts[before].at - t0);
 }
 report['cancel → upstream abort (ms)'] = stats(cancel);
+
+// Resume: an answer's socket drops after three events; once the server has detached it, a new connection resumes
+// from index 3. Measured from opening that connection to the first replayed event.
+async function resumeLatency(resumeUrl: string): Promise<number> {
+  const requestId = `bench-resume-${randomBytes(6).toString('hex')}`;
+  const input = {
+    orgId: credits.org.id,
+    messages: [{ role: 'USER', content: '[[deltas:20]] [[hang-after:20]]' }] satisfies IvyMessageInput[],
+    requestId,
+  };
+  const detached = new Promise<void>((resolve) => {
+    const on = (e: { requestId: string }) => {
+      if (e.requestId !== requestId) return;
+      app.services.events.off('answer-detached', on);
+      resolve();
+    };
+    app.services.events.on('answer-detached', on);
+  });
+  const socket = await rawIvySocket({ url }, credits.admin.token);
+  socket.subscribe('1', input);
+  await socket.events('1', 3);
+  socket.drop();
+  await detached;
+  const t0 = performance.now();
+  const sub = new GraphQLClient(resumeUrl, credits.admin.token).subscribeWs(IVY, {
+    input: { ...input, resumeFrom: 3 },
+  });
+  await sub.waitFor(1, 10_000);
+  const first = performance.now() - t0;
+  await new GraphQLClient(url, credits.admin.token).data(STOP_IVY, { input: { orgId: credits.org.id, requestId } });
+  await sub.done;
+  sub.stop();
+  return first;
+}
+progress('resume');
+const resumes: number[] = [];
+for (let i = 0; i < Math.min(N, 50); i++) resumes.push(await resumeLatency(url));
+report['resume: reconnect → first replayed event, same instance (ms)'] = stats(resumes);
+if (process.env.REDIS_URL) {
+  const other = await buildApp(config, { backgroundJobs: false });
+  const otherUrl = `http://127.0.0.1:${await other.listen(0, '127.0.0.1')}`;
+  const across: number[] = [];
+  for (let i = 0; i < Math.min(N, 50); i++) across.push(await resumeLatency(otherUrl));
+  report['resume: reconnect → first replayed event, other instance via Redis (ms)'] = stats(across);
+  await other.stop();
+}
 
 // Burst: 50 completions at once on one org.
 progress('burst');

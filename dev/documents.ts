@@ -6,26 +6,40 @@ export const IVY = graphql(`
     ivyCompletion(input: $input) {
       __typename
       ... on IvyCompletionStarted {
+        index
         requestId
         provider
         model
         billing
       }
       ... on IvyTextDelta {
+        index
         text
       }
       ... on IvyCompletionFinished {
+        index
+        finishReason
         inputTokens
         outputTokens
         creditsCharged
         creditBalance
       }
       ... on IvyCompletionFailed {
+        index
         code
         message
         creditsCharged
         creditBalance
       }
+    }
+  }
+`);
+
+export const STOP_IVY = graphql(`
+  mutation StopIvy($input: StopIvyCompletionInput!) {
+    stopIvyCompletion(input: $input) {
+      requestId
+      stopping
     }
   }
 `);

@@ -9,13 +9,14 @@ import './schema/index.ts';
 import type { Config } from './config.ts';
 import { AUTH_FAILURE_MESSAGES, authenticate, createContext } from './context.ts';
 import { ModelCatalogue } from './domain/models.ts';
-import type { Services } from './domain/services.ts';
+import type { DomainEvents, Services } from './domain/services.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { openDatabase, type Database } from './lib/database.ts';
 import { createMaskError } from './lib/graphql-errors.ts';
 import { attachGraphqlWs } from './lib/graphql-ws.ts';
 import { renderLocalGraphiQL, serveGraphiqlAsset } from './lib/graphiql-assets.ts';
 import { ProcessLifecycle } from './lib/lifecycle.ts';
+import { Answers } from './domain/answers.ts';
 import { Limits } from './lib/limits/limits.ts';
 import { createLogger, type LogSink } from './lib/logger.ts';
 import { AppMetrics } from './lib/metrics.ts';
@@ -98,6 +99,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     maxRetries: config.providerMaxRetries,
     keyCheckTimeoutMs: config.keyCheckTimeoutMs,
   };
+  const events = new EventEmitter<DomainEvents>();
   const services: Services = {
     config,
     db: database.db,
@@ -112,8 +114,9 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     pubsub,
     lifecycle,
     metrics,
-    events: new EventEmitter(),
+    events,
     inflight: new Set(),
+    answers: new Answers(config, log, redis, events),
     limits: new Limits(config, redis, log),
   };
 

@@ -46,6 +46,12 @@ export interface Config {
   metricsToken?: string;
   /** How often a streaming completion re-checks that its member still belongs to the org. */
   membershipRecheckMs: number;
+  /** Resumable answers: how long a run whose client went away goes on with no listener before it is cancelled. */
+  resumeWindowMs: number;
+  /** How long an answer's events stay readable (resume) after it ended. */
+  resumeRetentionMs: number;
+  /** How often a resumed stream read from another instance checks that the instance producing it is still alive. */
+  resumeOwnerCheckMs: number;
 
   // --- Abuse limits and Redis outages (issue 8). Each limit is shared across instances through Redis when
   // REDIS_URL is set, in memory otherwise; src/lib/limits/ says what each does while Redis is unreachable. ---
@@ -225,6 +231,9 @@ const EnvSchema = z.object({
   METRICS: flag,
   METRICS_TOKEN: opt,
   MEMBERSHIP_RECHECK_MS: int(2_000, 0),
+  RESUME_WINDOW_MS: int(60_000, 0),
+  RESUME_RETENTION_MS: int(10 * 60_000, 1),
+  RESUME_OWNER_CHECK_MS: int(1_000, 10),
   SETTINGS_EVENTS_QUIET_MS: int(50, 0),
   SETTINGS_EVENTS_MAX_DELAY_MS: int(500, 0),
   RATE_LIMIT_KEY_TESTS: rate(5, 60),
@@ -311,6 +320,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     metricsEnabled: e.METRICS,
     metricsToken: e.METRICS_TOKEN,
     membershipRecheckMs: e.MEMBERSHIP_RECHECK_MS,
+    resumeWindowMs: e.RESUME_WINDOW_MS,
+    resumeRetentionMs: e.RESUME_RETENTION_MS,
+    resumeOwnerCheckMs: e.RESUME_OWNER_CHECK_MS,
     // Abuse limits and Redis outages (issue 8); defaults and reasons in the README.
     settingsEventsQuietMs: e.SETTINGS_EVENTS_QUIET_MS,
     settingsEventsMaxDelayMs: e.SETTINGS_EVENTS_MAX_DELAY_MS,

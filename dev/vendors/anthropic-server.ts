@@ -19,6 +19,13 @@ export const ANTHROPIC_MODELS = [
   { id: 'claude-haiku-4-5-20251001', display_name: 'Claude Haiku 4.5', created_at: '2025-10-15T00:00:00Z' },
 ];
 
+const STOP_REASONS = {
+  end: 'end_turn',
+  'max-tokens': 'max_tokens',
+  'stop-sequence': 'stop_sequence',
+  refusal: 'refusal',
+} as const;
+
 const errorBody = (type: string, message: string) => ({
   type: 'error',
   error: { type, message },
@@ -73,7 +80,8 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
 
   const reply = planReply(promptText(body.system, body.messages), last, body.max_tokens, d);
   const id = newId('msg_01', 11);
-  const stopReason = reply.truncated ? 'max_tokens' : 'end_turn';
+  const stopReason = STOP_REASONS[reply.stop];
+  const stopSequence = reply.stop === 'stop-sequence' ? '\n\nHuman:' : null;
 
   if (body.stream !== true) {
     return sendJson(
@@ -86,7 +94,7 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
         model: body.model,
         content: [{ type: 'text', text: reply.deltas.join('') }],
         stop_reason: stopReason,
-        stop_sequence: null,
+        stop_sequence: stopSequence,
         usage: { input_tokens: reply.inputTokens, output_tokens: reply.outputTokens },
       },
       headers,
@@ -137,7 +145,7 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
   send('content_block_stop', { type: 'content_block_stop', index: 0 });
   send('message_delta', {
     type: 'message_delta',
-    delta: { stop_reason: stopReason, stop_sequence: null },
+    delta: { stop_reason: stopReason, stop_sequence: stopSequence },
     usage: { output_tokens: reply.outputTokens },
   });
   send('message_stop', { type: 'message_stop' });

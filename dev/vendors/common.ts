@@ -56,7 +56,11 @@ export interface Directives {
   fail500: boolean;
   deltas: number | null;
   usage: { input: number; output: number } | null;
+  /** How the reply ends when it ends normally: `[[max-tokens]]`, `[[stop-sequence]]`, `[[refusal]]`, else naturally. */
+  stop: StopKind | null;
 }
+
+export type StopKind = 'max-tokens' | 'stop-sequence' | 'refusal';
 
 export function parseDirectives(text: string): Directives {
   const num = (re: RegExp) => {
@@ -73,6 +77,7 @@ export function parseDirectives(text: string): Directives {
     fail500: text.includes('[[500]]'),
     deltas: num(/\[\[deltas:(\d+)\]\]/),
     usage: usage ? { input: Number(usage[1]), output: Number(usage[2]) } : null,
+    stop: (/\[\[(max-tokens|stop-sequence|refusal)\]\]/.exec(text)?.[1] as StopKind | undefined) ?? null,
   };
 }
 
@@ -87,6 +92,8 @@ export interface Reply {
   inputTokens: number;
   outputTokens: number;
   truncated: boolean;
+  /** Why the reply ended: truncated at maxTokens, or what the directives asked for, or naturally ('end'). */
+  stop: StopKind | 'end';
 }
 
 // Deterministic reply: the same request always yields the same deltas and token counts.
@@ -106,6 +113,7 @@ export function planReply(promptText: string, lastUserMessage: string, maxTokens
     inputTokens: d.usage?.input ?? Math.ceil(promptText.length / 4),
     outputTokens: d.usage?.output ?? Math.min(deltas.length * 3, maxTokens),
     truncated,
+    stop: truncated ? 'max-tokens' : (d.stop ?? 'end'),
   };
 }
 

@@ -19,6 +19,14 @@ export const OPENAI_MODELS = [
   { id: 'gpt-5.4-nano', created: 1773705600, owned_by: 'system' },
 ];
 
+// OpenAI has no separate stop-sequence or refusal reason: a stop sequence is `stop`, a refusal `content_filter`.
+const FINISH_REASONS = {
+  end: 'stop',
+  'max-tokens': 'length',
+  'stop-sequence': 'stop',
+  refusal: 'content_filter',
+} as const;
+
 const errorBody = (message: string, type: string, code: string | null, param: string | null = null) => ({
   error: { message, type, param, code },
 });
@@ -118,7 +126,7 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
   const reply = planReply(promptText(system.map((m) => m.content).join(''), rest), last, maxTokens, d);
   const id = newId('chatcmpl-', 14);
   const created = Math.floor(Date.now() / 1000);
-  const finishReason = reply.truncated ? 'length' : 'stop';
+  const finishReason = FINISH_REASONS[reply.stop];
   const usage = {
     prompt_tokens: reply.inputTokens,
     completion_tokens: reply.outputTokens,

@@ -1,5 +1,6 @@
-// Streams an accepted completion and settles it exactly once, however it ends: finished, failed upstream, the
-// member removed mid-answer, the client pressing Stop before the first event, or the connection dropping at any point.
+// Produces an accepted completion and settles it exactly once, however it ends: finished, failed upstream, the
+// member removed mid-answer, the client pressing Stop (before the first event too), the resume window running out
+// after the connection dropped, or the server shutting down.
 import type { ErrorCode } from '../lib/errors.ts';
 import type { StreamPart } from '../providers/types.ts';
 import { extendHold, settleCompletion, type Settlement } from './credits.ts';
@@ -10,7 +11,9 @@ import {
   type IvyCompletionInput,
   type IvyEvent,
 } from './ivy.ts';
+import type { IndexedEvent } from './answer-log.ts';
 import { markKeyInvalid } from './key-vault.ts';
+import { LiveAnswer } from './live-answer.ts';
 import { vendorName } from './vendors.ts';
 import { billFor, TextTokenEstimate, type Bill, type Usage } from './pricing.ts';
 import type { Actor, Services } from './services.ts';
@@ -20,15 +23,17 @@ type Ending =
   | { type: 'error'; code: ErrorCode; message: string; inputTokens: number | null; outputTokens: number | null };
 
 export interface StreamOptions {
-  /** Aborted when the client goes away (an SSE request closed). graphql-ws says the same by calling return(). */
+  /** Aborted when the client goes away (an SSE request closed): the answer detaches, it is not cancelled. */
   clientGone?: AbortSignal;
+  /** Asked when the client's stream is returned: true when that means Stop (graphql-ws `complete`), else it detaches. */
+  stopOnReturn?: () => boolean;
   /** Whether the member may still use Ivy in the org: asked again at most every MEMBERSHIP_RECHECK_MS of streaming. */
   stillAllowed?: () => Promise<boolean>;
   /** Called once the completion is settled (however it ended). */
   onSettled?: () => void;
   /** Aborted when a server shutdown's grace period ends: the upstream request is cut, the stream ends SERVER_SHUTTING_DOWN. */
   shutdown?: AbortSignal;
-  /** Decorates the event stream (metrics, shutdown tracking); settlement stays guaranteed underneath. */
+  /** Decorates the answer's events as they are produced (metrics); settlement stays guaranteed underneath. */
   wrap?: (c: AcceptedCompletion, events: AsyncGenerator<IvyEvent>) => AsyncGenerator<IvyEvent>;
 }
 
@@ -205,7 +210,7 @@ class CompletionRun {
       creditsCharged: bill.creditsCharged,
       creditBalance: bill.balance,
     };
-    if (end.type === 'finish') yield { kind: 'finished', ...figures };
+    if (end.type === 'finish') yield { kind: 'finished', finishReason: end.reason, ...figures };
     else {
       const message =
         end.code === 'FORBIDDEN' ? end.message : failureMessage(c, end as Extract<StreamPart, { type: 'error' }>);
@@ -221,29 +226,28 @@ class CompletionRun {
 }
 
 /**
- * The event stream of an accepted completion. return() (the client sent `complete`, or its socket closed) and an
- * aborted `clientGone` both abort the upstream request at once and settle the completion for what was delivered,
- * even when the stream never took its first step, which is when an async generator's own `finally` would never run.
+ * Starts producing an accepted completion on this instance and returns the first client's reader of it. The run
+ * goes on by itself and appends each event to the answer's log; readers (this one, and any that resume) read the
+ * log. Stop (`stopOnReturn`, stopIvyCompletion, a server shutdown) aborts the upstream request at once and settles
+ * the completion for what was produced; a client going away only detaches (live-answer.ts).
  */
 export function completionStream(
   s: Services,
   c: AcceptedCompletion,
   opts: StreamOptions = {},
-): AsyncGenerator<IvyEvent> {
+): AsyncGenerator<IndexedEvent> {
   const run = new CompletionRun(s, c);
   const upstream = new AbortController();
-  const inner = run.events(upstream.signal, opts.stillAllowed, opts.shutdown);
   // Listeners by hand, not AbortSignal.any: the shutdown signal lives as long as the process, and composites that
   // SDKs listen on stay attached to such a signal (nodejs/node#55351, #64476); removing ours on settle frees them.
   const cutForShutdown = () => upstream.abort();
   opts.shutdown?.addEventListener('abort', cutForShutdown, { once: true });
-  const gone = opts.clientGone;
   const stop = () => {
-    gone?.removeEventListener('abort', onGone);
     upstream.abort();
     return run.cancel();
   };
-  const onGone = () => void stop();
+  const answer = new LiveAnswer(s, c, stop);
+  s.answers.register(answer);
   const entry = { cancel: stop };
   track(s, entry);
   run.onSettled = () => {
@@ -251,26 +255,15 @@ export function completionStream(
     opts.shutdown?.removeEventListener('abort', cutForShutdown);
     opts.onSettled?.();
   };
-  if (gone?.aborted) onGone();
-  else gone?.addEventListener('abort', onGone, { once: true });
-
-  const wrapper: AsyncGenerator<IvyEvent> = {
-    next: (...args) =>
-      inner.next(...args).then((r) => {
-        if (r.done) gone?.removeEventListener('abort', onGone);
-        return r;
-      }),
-    async return(value) {
-      await Promise.all([stop(), inner.return(value)]);
-      return { done: true, value };
-    },
-    async throw(err) {
-      await Promise.all([stop(), inner.return(undefined)]);
-      throw err;
-    },
-    [Symbol.asyncIterator]: () => wrapper,
-  };
-  return wrapper;
+  const reader = answer.attach(0, { clientGone: opts.clientGone, stopOnReturn: opts.stopOnReturn });
+  void (async () => {
+    const produced = run.events(upstream.signal, opts.stillAllowed, opts.shutdown);
+    // Decorated where it is produced, so metrics count each answer once whoever reads it (or nobody).
+    const events = opts.wrap ? opts.wrap(c, produced) : produced;
+    // A run with no listener (detached) is still in flight for a drain's grace period.
+    for await (const event of s.lifecycle ? s.lifecycle.trackRun(events) : events) s.answers.append(answer, event);
+  })();
+  return reader;
 }
 
 type Inflight = Services['inflight'] extends Set<infer E> ? E : never;
@@ -293,22 +286,21 @@ export async function startCompletion(
   actor: Actor,
   input: IvyCompletionInput,
   opts: StreamOptions = {},
-): Promise<AsyncGenerator<IvyEvent>> {
-  let stream: AsyncGenerator<IvyEvent> | undefined;
-  let accepting!: Promise<unknown>;
+): Promise<AsyncGenerator<IndexedEvent>> {
+  let accepting!: Promise<AcceptedCompletion>;
   const entry = {
     cancel: () =>
       accepting.then(
-        () => stream?.return(undefined),
+        (accepted) => s.answers.local(accepted.completionId)?.stop(),
         () => undefined,
       ),
   };
   track(s, entry);
   try {
     accepting = acceptCompletion(s, actor, input);
-    const accepted = (await accepting) as AcceptedCompletion;
-    stream = completionStream(s, accepted, opts);
-    return opts.wrap ? opts.wrap(accepted, stream) : stream;
+    const accepted = await accepting;
+    const stream = completionStream(s, accepted, opts);
+    return stream;
   } finally {
     untrack(s, entry);
   }

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AiProvider } from '../generated/prisma/enums.ts';
 import { refuse, type ErrorCode } from '../lib/errors.ts';
-import type { ChatMessage, StreamPart } from '../providers/types.ts';
+import type { ChatMessage, FinishReason, StreamPart } from '../providers/types.ts';
 import { loadOrg } from './orgs.ts';
 import { recordByokCompletion, reserveCredits } from './credits.ts';
 import { personalKeyForCall } from './key-vault.ts';
@@ -23,6 +23,8 @@ export interface IvyCompletionInput {
   system?: string | null;
   maxTokens?: number | null;
   requestId?: string | null;
+  /** Re-attach to the member's answer with this requestId, after the event with this index (0: from the start). */
+  resumeFrom?: number | null;
 }
 
 export type BillingMode = 'CREDITS' | 'BYOK';
@@ -32,6 +34,7 @@ export type IvyEvent =
   | { kind: 'delta'; text: string }
   | {
       kind: 'finished';
+      finishReason: FinishReason;
       inputTokens: number | null;
       outputTokens: number | null;
       creditsCharged: number;

@@ -10,6 +10,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { AppMetrics } from '../lib/metrics.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import type { ProviderAdapter } from '../providers/types.ts';
+import type { Answers } from './answers.ts';
 import type { ModelCatalogue } from './models.ts';
 import type { Vendor } from './vendors.ts';
 
@@ -26,6 +27,8 @@ export interface Services {
   events: EventEmitter<DomainEvents>;
   /** Completions streaming in this process, so that stopping the server can settle every one of them. */
   inflight: Set<{ cancel(): Promise<unknown> }>;
+  /** Answers produced on this instance, and their events (resume), mirrored to Redis when there is one. */
+  answers: Answers;
   /** Rate and concurrency limits (RATE_LIMITED). */
   limits: Limits;
   /** Serving or draining; completions end with SERVER_SHUTTING_DOWN when shutdownSignal aborts. */
@@ -38,6 +41,12 @@ export interface DomainEvents {
   'completion-settled': [
     { completionId: string; orgId: string; requestId: string; status: string; creditsCharged: number },
   ];
+  /** The last listener of a running answer went away: the resume window starts. */
+  'answer-detached': [{ completionId: string; requestId: string }];
+  /** Without Redis: an ended answer's events were dropped from memory after RESUME_RETENTION_MS. */
+  'answer-forgotten': [{ completionId: string; requestId: string }];
+  /** A listener (the first, or one resuming) started reading a running answer on this instance. */
+  'answer-attached': [{ completionId: string; requestId: string }];
   /** A completion started being accepted, or one left `inflight` (settled, or refused before it held anything). */
   'inflight-changed': [size: number];
 }

@@ -18,6 +18,10 @@ export const ERROR_CODES = {
   CANCELLED: 'The request was cancelled by the client.',
   SERVER_SHUTTING_DOWN:
     'This server instance is restarting: retry the request (it reaches another instance); only what was streamed was charged.',
+  ANSWER_INTERRUPTED:
+    'The instance producing this answer stopped before it finished: ask again with a new requestId; its hold is released in full.',
+  RESUME_EXPIRED:
+    'This answer ended longer ago than its events are kept (RESUME_RETENTION_MS): ask again with a new requestId.',
   OPERATION_LIMIT_EXCEEDED:
     'The operation is too big or too costly (document size, tokens, depth, aliases, directives or cost): the message names the limit. Split it, or pass long text as variables.',
   BAD_REQUEST: 'The HTTP request is malformed (invalid JSON, no query, wrong method or content type): fix the client.',

@@ -20,6 +20,12 @@ export interface SocketLimits {
   operationsPerSocket: number;
 }
 
+/**
+ * graphql-ws calls return() on a subscription both for the client's `complete` message and when the socket closes;
+ * only in the first case is the socket still open.
+ */
+export const socketStillOpen = (socket: object) => (socket as WebSocket).readyState === 1; // WebSocket.OPEN
+
 /** Close code for a socket refused by a limit (the 4xxx range is the application's; 4429 mirrors HTTP 429). */
 export const CLOSE_RATE_LIMITED = 4429;
 

@@ -10,11 +10,16 @@ export interface Lifecycle {
   readonly inFlight: number;
   /** Counts a completion stream as in flight until it ends, however it ends. */
   track<T>(stream: AsyncGenerator<T>): AsyncGenerator<T>;
+  /** Counts an answer's run (which may have no listener: detached) until it ends: the grace period waits for it too. */
+  trackRun<T>(run: AsyncGenerator<T>): AsyncGenerator<T>;
+  /** Streams in flight or runs still producing. */
+  readonly busy: boolean;
 }
 
 export class ProcessLifecycle implements Lifecycle {
   draining = false;
   inFlight = 0;
+  private runs = 0;
   private readonly cutoff = new AbortController();
   private idleWaiters: (() => void)[] = [];
 
@@ -31,18 +36,27 @@ export class ProcessLifecycle implements Lifecycle {
     this.cutoff.abort(new Error('server shutting down'));
   }
 
-  /** Resolves when no completion is in flight. */
-  idle(): Promise<void> {
-    return this.inFlight === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
+  get busy(): boolean {
+    return this.inFlight > 0 || this.runs > 0;
   }
 
-  track<T>(stream: AsyncGenerator<T>): AsyncGenerator<T> {
-    this.inFlight++;
+  /** Resolves when no completion is in flight and no answer is being produced. */
+  idle(): Promise<void> {
+    return !this.busy ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  trackRun<T>(run: AsyncGenerator<T>): AsyncGenerator<T> {
+    return this.track(run, 'runs');
+  }
+
+  track<T>(stream: AsyncGenerator<T>, counter: 'inFlight' | 'runs' = 'inFlight'): AsyncGenerator<T> {
+    this[counter]++;
     let ended = false;
     const end = () => {
       if (ended) return;
       ended = true;
-      if (--this.inFlight === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
+      this[counter]--;
+      if (!this.busy) this.idleWaiters.splice(0).forEach((wake) => wake());
     };
     const tracked: AsyncGenerator<T> = {
       next: (...args) =>

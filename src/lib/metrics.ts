@@ -75,7 +75,7 @@ export class AppMetrics {
   }
 
   /** Passes a completion's events through unchanged, counting its outcome, first token and credits. */
-  observeCompletion(c: AcceptedCompletion, stream: AsyncGenerator<IvyEvent>): AsyncGenerator<IvyEvent> {
+  observeCompletion<E extends IvyEvent>(c: AcceptedCompletion, stream: AsyncGenerator<E>): AsyncGenerator<E> {
     const started = performance.now();
     let firstDelta = true;
     let counted = false;
@@ -96,7 +96,7 @@ export class AppMetrics {
           this.providerErrors.inc({ provider: c.provider, code: event.code });
       }
     };
-    const observed: AsyncGenerator<IvyEvent> = {
+    const observed: AsyncGenerator<E> = {
       next: (...args) => stream.next(...args).then((r) => (r.done ? count('CANCELLED') : observe(r.value), r)),
       return: (value) => (count('CANCELLED'), stream.return(value)),
       throw: (err) => stream.throw(err),
@@ -104,7 +104,7 @@ export class AppMetrics {
       [Symbol.asyncDispose]: async () => {
         await observed.return(undefined);
       },
-    } as AsyncGenerator<IvyEvent>;
+    } as AsyncGenerator<E>;
     return observed;
   }
 }

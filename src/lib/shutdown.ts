@@ -39,7 +39,7 @@ export function gracefulShutdown(p: ShutdownParts) {
     p.stopJobs();
     mark(`draining: /healthz answers 503, new operations refused, ${p.lifecycle.inFlight} completion(s) in flight`);
     await Promise.race([p.lifecycle.idle(), after(graceMs)]);
-    if (p.lifecycle.inFlight > 0) {
+    if (p.lifecycle.busy) {
       mark(`grace period over: ending ${p.lifecycle.inFlight} completion(s) with SERVER_SHUTTING_DOWN`);
       p.lifecycle.cutOff();
       await Promise.race([p.lifecycle.idle(), after(SETTLE_AFTER_CUTOFF_MS)]);

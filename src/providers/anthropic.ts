@@ -6,9 +6,23 @@ import Anthropic, {
 } from '@anthropic-ai/sdk';
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
 import { checkKeyWith, drive, type SdkErrors, type Tally } from './shared.ts';
-import { VENDOR_NAMES, type ProviderAdapter, type ProviderOptions, type StreamPart } from './types.ts';
+import {
+  VENDOR_NAMES,
+  type FinishReason,
+  type ProviderAdapter,
+  type ProviderOptions,
+  type StreamPart,
+} from './types.ts';
 
 const VENDOR = VENDOR_NAMES.ANTHROPIC;
+const STOP_REASONS: Record<string, FinishReason> = {
+  end_turn: 'END_TURN',
+  max_tokens: 'MAX_TOKENS',
+  stop_sequence: 'STOP_SEQUENCE',
+  tool_use: 'TOOL_USE',
+  pause_turn: 'PAUSE_TURN',
+  refusal: 'REFUSAL',
+};
 const sdk: SdkErrors = { APIError, APIUserAbortError, APIConnectionError, APIConnectionTimeoutError };
 
 function translate(event: RawMessageStreamEvent, tally: Tally): StreamPart[] {
@@ -25,6 +39,7 @@ function translate(event: RawMessageStreamEvent, tally: Tally): StreamPart[] {
       // Cumulative counts; input_tokens is only present on some API versions.
       tally.inputTokens = event.usage.input_tokens ?? tally.inputTokens;
       tally.outputTokens = event.usage.output_tokens ?? tally.outputTokens;
+      if (event.delta.stop_reason) tally.reason = STOP_REASONS[event.delta.stop_reason] ?? 'OTHER';
       return [{ type: 'usage', inputTokens: tally.inputTokens, outputTokens: tally.outputTokens }];
     case 'message_stop':
       tally.completed = true;

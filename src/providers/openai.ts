@@ -1,9 +1,23 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { checkKeyWith, drive, type SdkErrors, type Tally } from './shared.ts';
-import { VENDOR_NAMES, type ProviderAdapter, type ProviderOptions, type StreamPart } from './types.ts';
+import {
+  VENDOR_NAMES,
+  type FinishReason,
+  type ProviderAdapter,
+  type ProviderOptions,
+  type StreamPart,
+} from './types.ts';
 
 const VENDOR = VENDOR_NAMES.OPENAI;
+// OpenAI's `stop` covers both a natural end and a stop sequence; we send no stop sequences, so it is END_TURN.
+const FINISH_REASONS: Record<string, FinishReason> = {
+  stop: 'END_TURN',
+  length: 'MAX_TOKENS',
+  content_filter: 'CONTENT_FILTER',
+  tool_calls: 'TOOL_USE',
+  function_call: 'TOOL_USE',
+};
 const sdk: SdkErrors = { APIError, APIUserAbortError, APIConnectionError, APIConnectionTimeoutError };
 
 function translate(chunk: ChatCompletionChunk, tally: Tally): StreamPart[] {
@@ -11,7 +25,10 @@ function translate(chunk: ChatCompletionChunk, tally: Tally): StreamPart[] {
   const choice = chunk.choices[0];
   if (choice?.delta?.content) parts.push({ type: 'text-delta', text: choice.delta.content });
   // A finish_reason means the reply is whole even if the usage chunk never comes (e.g. a proxy drops stream_options).
-  if (choice?.finish_reason) tally.completed = true;
+  if (choice?.finish_reason) {
+    tally.completed = true;
+    tally.reason = FINISH_REASONS[choice.finish_reason] ?? 'OTHER';
+  }
   if (chunk.usage) {
     tally.inputTokens = chunk.usage.prompt_tokens;
     tally.outputTokens = chunk.usage.completion_tokens;

@@ -1,5 +1,5 @@
 import { scrubSecrets } from '../lib/scrub.ts';
-import type { CompletionRequest, KeyCheck, ProviderFailureCode, StreamPart } from './types.ts';
+import type { CompletionRequest, FinishReason, KeyCheck, ProviderFailureCode, StreamPart } from './types.ts';
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
@@ -21,6 +21,8 @@ export interface Tally {
   outputTokens: number | null;
   // The provider sent its end-of-reply marker.
   completed: boolean;
+  // The vendor's stop reason, mapped; OTHER until one arrives.
+  reason: FinishReason;
 }
 
 const seconds = (ms: number) => `${Number((ms / 1000).toFixed(3))} s`;
@@ -107,7 +109,7 @@ export interface DriveOptions<E> {
 
 export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> {
   const { vendor, req } = o;
-  const tally: Tally = { inputTokens: null, outputTokens: null, completed: false };
+  const tally: Tally = { inputTokens: null, outputTokens: null, completed: false, reason: 'OTHER' };
   const end = (f: Failure): StreamPart => ({
     type: 'error',
     ...f,
@@ -155,7 +157,7 @@ export async function* drive<E>(o: DriveOptions<E>): AsyncGenerator<StreamPart> 
     const stopped = interruption();
     if (stopped) last = end(stopped);
     else if (tally.completed)
-      last = { type: 'finish', inputTokens: tally.inputTokens, outputTokens: tally.outputTokens };
+      last = { type: 'finish', inputTokens: tally.inputTokens, outputTokens: tally.outputTokens, reason: tally.reason };
     else
       last = end({
         code: 'PROVIDER_UNAVAILABLE',

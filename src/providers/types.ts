@@ -20,11 +20,27 @@ export interface CompletionRequest {
 
 export type ProviderFailureCode = 'PROVIDER_AUTH_FAILED' | 'PROVIDER_RATE_LIMITED' | 'PROVIDER_UNAVAILABLE';
 
+/**
+ * Why a finished answer ended, from the vendor's stop reason (Anthropic `stop_reason`, OpenAI `finish_reason`).
+ * OTHER: a reason this build does not know yet, or none sent.
+ */
+export const FINISH_REASONS = [
+  'END_TURN',
+  'MAX_TOKENS',
+  'STOP_SEQUENCE',
+  'TOOL_USE',
+  'PAUSE_TURN',
+  'REFUSAL',
+  'CONTENT_FILTER',
+  'OTHER',
+] as const;
+export type FinishReason = (typeof FINISH_REASONS)[number];
+
 export type StreamPart =
   | { type: 'text-delta'; text: string }
   // Cumulative, as reported so far.
   | { type: 'usage'; inputTokens: number | null; outputTokens: number | null }
-  | { type: 'finish'; inputTokens: number | null; outputTokens: number | null }
+  | { type: 'finish'; inputTokens: number | null; outputTokens: number | null; reason: FinishReason }
   | {
       type: 'error';
       code: ProviderFailureCode | 'CANCELLED';

@@ -5,4 +5,5 @@ import './ai-settings.ts';
 import './personal-keys.ts';
 import './audit.ts';
 import './ivy.ts';
+import './ivy-stop.ts';
 import './usage.ts';

@@ -1,6 +1,11 @@
 import { builder, requiresOrg, stillAllowed } from '../builder.ts';
 import { MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyEvent } from '../domain/ivy.ts';
+import type { IndexedEvent } from '../domain/answer-log.ts';
 import { startCompletion } from '../domain/ivy-stream.ts';
+import { resumeCompletion } from '../domain/ivy-resume.ts';
+import { FINISH_REASONS } from '../providers/types.ts';
+import { refuse } from '../lib/errors.ts';
+import { socketStillOpen } from '../lib/graphql-ws.ts';
 import { releaseOnEnd } from '../lib/release-on-end.ts';
 import { PROVIDER_CALL_COST } from '../lib/operation-cost.ts';
 import { AiProviderRef, ErrorCodeRef } from './scalars.ts';
@@ -33,15 +38,30 @@ const IvyCompletionInput = builder.inputType('IvyCompletionInput', {
     }),
     requestId: t.id({
       description:
-        'Client-chosen idempotency key, in both billing modes: a repeat in the same org, while the first runs or after it ended, is refused (DUPLICATE_REQUEST), never sent upstream and never billed twice.',
+        'Client-chosen idempotency key, in both billing modes: a repeat in the same org, while the first runs or after it ended, is refused (DUPLICATE_REQUEST), never sent upstream and never billed twice. Also the key to resume or stop the answer.',
+    }),
+    resumeFrom: t.int({
+      description:
+        'Resume: re-attach to your answer `requestId` (the other fields are ignored) and receive the events after this `index` (0: all of them), then the live rest. Works on any instance while it runs and for RESUME_RETENTION_MS after it ended; nothing is sent upstream or billed again. Another member’s requestId is FORBIDDEN, like an unknown one; an answer no longer kept is RESUME_EXPIRED.',
     }),
   }),
 });
 
-type Of<K extends IvyEvent['kind']> = Extract<IvyEvent, { kind: K }>;
+const FinishReason = builder.enumType('IvyFinishReason', {
+  description:
+    'Why an answer ended, from the vendor’s stop reason: END_TURN (it was done), MAX_TOKENS (cut at maxTokens), STOP_SEQUENCE, TOOL_USE, PAUSE_TURN, REFUSAL (the model declined), CONTENT_FILTER (the vendor’s filter cut it), OTHER (a reason this API does not know yet).',
+  values: FINISH_REASONS,
+});
+
+type Of<K extends IvyEvent['kind']> = Extract<IndexedEvent, { kind: K }>;
+const INDEX = {
+  description:
+    'This event’s place in the answer, from 1. After a lost connection, resume with `resumeFrom` set to the last index you received.',
+};
 
 const Started = builder.objectRef<Of<'started'>>('IvyCompletionStarted').implement({
   fields: (t) => ({
+    index: t.exposeInt('index', INDEX),
     requestId: t.exposeID('requestId'),
     provider: t.expose('provider', { type: AiProviderRef }),
     model: t.exposeString('model', { description: 'The vendor model id serving this answer.' }),
@@ -49,10 +69,12 @@ const Started = builder.objectRef<Of<'started'>>('IvyCompletionStarted').impleme
   }),
 });
 const Delta = builder.objectRef<Of<'delta'>>('IvyTextDelta').implement({
-  fields: (t) => ({ text: t.exposeString('text') }),
+  fields: (t) => ({ index: t.exposeInt('index', INDEX), text: t.exposeString('text') }),
 });
 const Finished = builder.objectRef<Of<'finished'>>('IvyCompletionFinished').implement({
   fields: (t) => ({
+    index: t.exposeInt('index', INDEX),
+    finishReason: t.expose('finishReason', { type: FinishReason }),
     inputTokens: t.exposeInt('inputTokens', { nullable: true }),
     outputTokens: t.exposeInt('outputTokens', { nullable: true }),
     creditsCharged: t.exposeInt('creditsCharged'),
@@ -63,6 +85,7 @@ const Finished = builder.objectRef<Of<'finished'>>('IvyCompletionFinished').impl
 });
 const Failed = builder.objectRef<Of<'failed'>>('IvyCompletionFailed').implement({
   fields: (t) => ({
+    index: t.exposeInt('index', INDEX),
     code: t.expose('code', { type: ErrorCodeRef }),
     message: t.exposeString('message'),
     creditsCharged: t.exposeInt('creditsCharged', {
@@ -82,14 +105,14 @@ const IvyCompletionEvent = builder.unionType('IvyCompletionEvent', {
   description:
     'IvyCompletionStarted first, then IvyTextDelta in order, then exactly one IvyCompletionFinished or IvyCompletionFailed.',
   types: [Started, Delta, Finished, Failed],
-  resolveType: (event: IvyEvent) => byKind[event.kind],
+  resolveType: (event: IndexedEvent) => byKind[event.kind],
 });
 
 builder.subscriptionField('ivyCompletion', (t) =>
   t.field({
     ...requiresOrg(
       'ivy:use',
-      'Asks Ivy and streams the answer. Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, RATE_LIMITED for too many answers at once per member, org or connection, …) come before anything is sent upstream.',
+      'Asks Ivy and streams the answer, or resumes one (`resumeFrom`). Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, RATE_LIMITED for too many answers at once per member, org or connection, …) come before anything is sent upstream. graphql-ws `complete` is Stop (the answer is cancelled at once); a connection that goes away (and any SSE request that closes) only detaches: the answer goes on for RESUME_WINDOW_MS, then is cancelled unless someone resumed it.',
     ),
     type: IvyCompletionEvent,
     complexity: PROVIDER_CALL_COST,
@@ -97,8 +120,22 @@ builder.subscriptionField('ivyCompletion', (t) =>
     subscribe: async (_root, { input }, ctx) => {
       const orgId = String(input.orgId);
       const { lifecycle, metrics } = ctx.services;
+      // Over graphql-ws, return() on an open socket is the client's `complete` (Stop); on a closed one, a lost connection.
+      const stopOnReturn = () => ctx.socket != null && socketStillOpen(ctx.socket);
+      if (input.resumeFrom != null) {
+        if (input.requestId == null) refuse('BAD_USER_INPUT', 'To resume, send the requestId of the answer.');
+        const stream = await resumeCompletion(
+          ctx.services,
+          ctx.viewer!,
+          { orgId, requestId: String(input.requestId), resumeFrom: input.resumeFrom },
+          { clientGone: ctx.signal, stopOnReturn },
+        );
+        // Not counted in flight for a drain: it holds no upstream request, and once this instance closes its socket
+        // (1001) the client resumes on another one.
+        return stream;
+      }
       // Concurrency slots (member, org, socket) are taken first and freed once, however the stream ends: when it
-      // settles (even if it never took a step) or when its consumer is done with it, whichever comes first.
+      // settles (even if it never took a step) or when its consumer ends or stops it, whichever comes first.
       const release = await ctx.services.limits.acquireCompletion({
         userId: ctx.viewer!.userId,
         orgId,
@@ -113,6 +150,7 @@ builder.subscriptionField('ivyCompletion', (t) =>
           { ...input, orgId, requestId: input.requestId == null ? null : String(input.requestId) },
           {
             clientGone: ctx.signal,
+            stopOnReturn,
             stillAllowed: stillAllowed(ctx, orgId, 'ivy:use'),
             onSettled: () => void free(),
             // The end of a shutdown's grace period cuts the upstream request; the stream ends SERVER_SHUTTING_DOWN.
@@ -122,13 +160,16 @@ builder.subscriptionField('ivyCompletion', (t) =>
           },
         );
         // In flight (for a shutdown's grace period) until its end reaches the transport, its slot freed first.
-        const guarded = releaseOnEnd(stream, free);
+        // A client gone (socket closed, SSE request aborted) only detached: the answer still runs upstream and keeps
+        // its slot until it settles, so dropping connections cannot run more answers at once than the limits allow.
+        const gone = () => ctx.signal?.aborted === true || (ctx.socket != null && !socketStillOpen(ctx.socket));
+        const guarded = releaseOnEnd(stream, () => (gone() ? Promise.resolve() : free()));
         return lifecycle ? lifecycle.track(guarded) : guarded;
       } catch (err) {
         await free();
         throw err;
       }
     },
-    resolve: (event: IvyEvent) => event,
+    resolve: (event: IndexedEvent) => event,
   }),
 );

@@ -8,6 +8,7 @@ import {
   balanceOf,
   ledgerAddsUp,
   runCompletion,
+  stopIvy,
   subscribeIvy,
   type Transport,
   type IvyEvent,
@@ -53,7 +54,7 @@ describe.each<Transport>(['ws', 'sse'])('billed for what was delivered, over %s'
       requestId,
     });
     await sub.waitFor(1 + 399, 30_000);
-    sub.stop();
+    await stopIvy(server.client(interviewer.token), transport, sub, org.id, requestId);
     const row = await waitForSettlement(server, org.id, requestId);
     const received = textOf(sub.results.map((r) => r.data!.ivyCompletion));
     expect(row.status).toBe('CANCELLED');
@@ -78,7 +79,7 @@ describe.each<Transport>(['ws', 'sse'])('billed for what was delivered, over %s'
       requestId,
     });
     await sub.waitFor(1 + 999, 30_000);
-    sub.stop();
+    await stopIvy(openaiHouse.client(interviewer.token), transport, sub, org.id, requestId);
     const row = await waitForSettlement(openaiHouse, org.id, requestId);
     const received = textOf(sub.results.map((r) => r.data!.ivyCompletion));
     expect(row.creditsCharged).toBeGreaterThanOrEqual(

@@ -45,6 +45,8 @@ describe.each<Transport>(['ws', 'sse'])('ivyCompletion over %s', (transport) => 
     expect(expected).toBe(5);
     expect(finished).toEqual({
       __typename: 'IvyCompletionFinished',
+      index: 7,
+      finishReason: 'END_TURN',
       inputTokens: 4000,
       outputTokens: 150,
       creditsCharged: 5,
@@ -64,6 +66,21 @@ describe.each<Transport>(['ws', 'sse'])('ivyCompletion over %s', (transport) => 
       ['RELEASE', completion.holdAmount - 5, 995],
     ]);
     await ledgerAddsUp(server, org.id);
+  });
+
+  it('says why the answer ended: the vendor’s stop reason, MAX_TOKENS when it was cut at maxTokens', async () => {
+    const { org, interviewer } = await server.seed.org({ credits: 1000 });
+    const reasons: string[] = [];
+    for (const directive of ['', '[[max-tokens]]', '[[refusal]]']) {
+      const events = await runCompletion(server.client(interviewer.token), transport, {
+        orgId: org.id,
+        messages: ask(`why [[deltas:3]] ${directive}`),
+      });
+      expect(events.map((e) => e.index)).toEqual([1, 2, 3, 4, 5]);
+      const end = endOf(events);
+      reasons.push(end.__typename === 'IvyCompletionFinished' ? end.finishReason : end.code);
+    }
+    expect(reasons).toEqual(['END_TURN', 'MAX_TOKENS', 'REFUSAL']);
   });
 
   it('runs BYOK on the member’s own key and the org’s model, deducting nothing and keeping it off the Usage page', async () => {

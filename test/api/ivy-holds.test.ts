@@ -10,8 +10,11 @@ import type { TestServer } from '../support/server.ts';
 
 let env: ServerWithVendors, server: TestServer;
 beforeAll(async () => {
-  // Twelve completions at once on one socket: above the default per-socket and per-member limits.
-  env = await startServerWithVendors({ env: { MAX_COMPLETIONS_PER_SOCKET: '20', MAX_COMPLETIONS_PER_MEMBER: '20' } });
+  // Twelve completions at once on one socket: above the default per-socket and per-member limits. A client that
+  // goes away detaches; with no resume window it is cancelled as soon as it is detached, as a window's end would.
+  env = await startServerWithVendors({
+    env: { MAX_COMPLETIONS_PER_SOCKET: '20', MAX_COMPLETIONS_PER_MEMBER: '20', RESUME_WINDOW_MS: '0' },
+  });
   server = env.server;
 });
 afterAll(() => env?.stop());

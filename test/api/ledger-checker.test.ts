@@ -45,12 +45,14 @@ const childEnv = () => ({
   INTERVY_ANTHROPIC_API_KEY: server.config.intervyAnthropicApiKey,
   PROVIDER_TIMEOUT_MS: '300',
   PROVIDER_MAX_RETRIES: '0',
+  RESUME_WINDOW_MS: '0',
   ...env.vendorEnv,
 });
 beforeAll(async () => {
   // Both servers on real time: the child's expiry sweep must see the same hold deadlines the in-process one writes.
   const realTime = Object.assign(new ManualClock(), { now: () => new Date() });
-  env = await startServerWithVendors({ env: { PROVIDER_TIMEOUT_MS: '300' }, clock: realTime });
+  // No resume window: a client that leaves cancels its answer as soon as it is detached (the window's end, at once).
+  env = await startServerWithVendors({ env: { PROVIDER_TIMEOUT_MS: '300', RESUME_WINDOW_MS: '0' }, clock: realTime });
   server = env.server;
   child = await spawnServer(childEnv());
 });

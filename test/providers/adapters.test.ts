@@ -32,7 +32,17 @@ describe.each(VENDORS)('%s adapter against the loopback stand-in', (_name, vendo
 
   it('passes through the exact token counts the provider reports', async () => {
     const parts = await collect(adapter().stream(request('[[usage:1234:56]] hi')));
-    expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens: 1234, outputTokens: 56 });
+    expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens: 1234, outputTokens: 56, reason: 'END_TURN' });
+  });
+
+  it.each([
+    ['[[deltas:2]]', 'END_TURN', 'END_TURN'],
+    ['[[deltas:2]] [[max-tokens]]', 'MAX_TOKENS', 'MAX_TOKENS'],
+    ['[[deltas:2]] [[stop-sequence]]', 'STOP_SEQUENCE', 'END_TURN'], // OpenAI says `stop` for both
+    ['[[deltas:2]] [[refusal]]', 'REFUSAL', 'CONTENT_FILTER'], // OpenAI's nearest: content_filter
+  ])('maps the vendor’s stop reason for %s', async (prompt, anthropic, openai) => {
+    const parts = await collect(adapter().stream(request(prompt)));
+    expect(parts.at(-1)).toMatchObject({ type: 'finish', reason: vendor.name === 'Anthropic' ? anthropic : openai });
   });
 
   it('honours maxRetries on a 429 before giving up', async () => {

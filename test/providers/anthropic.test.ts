@@ -23,7 +23,7 @@ describe('Anthropic adapter against the loopback stand-in', () => {
     expect(texts(parts)).toEqual(['t1 ', 't2 ', 't3 ', 't4 ', 't5 ']);
     expectSingleTerminal(parts);
     const inputTokens = Math.ceil((SYSTEM + content).length / 4);
-    expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens, outputTokens: 15 });
+    expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens, outputTokens: 15, reason: 'END_TURN' });
     expect(parts.filter((p) => p.type === 'usage').at(-1)).toEqual({ type: 'usage', inputTokens, outputTokens: 15 });
     expect(standIn.server.requests).toHaveLength(1);
     expect(standIn.server.requests[0]).toMatchObject({

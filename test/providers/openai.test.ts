@@ -24,7 +24,7 @@ describe('OpenAI adapter against the loopback stand-in', () => {
     expect(texts(parts)).toEqual(['t1 ', 't2 ', 't3 ', 't4 ', 't5 ']);
     expectSingleTerminal(parts);
     const inputTokens = Math.ceil((SYSTEM + content).length / 4);
-    expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens, outputTokens: 15 });
+    expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens, outputTokens: 15, reason: 'END_TURN' });
     expect(parts.filter((p) => p.type === 'usage').at(-1)).toEqual({ type: 'usage', inputTokens, outputTokens: 15 });
     expect(standIn.server.requests).toHaveLength(1);
     expect(standIn.server.requests[0]).toMatchObject({
@@ -101,7 +101,7 @@ describe('OpenAI adapter against the loopback stand-in', () => {
     try {
       const parts = await collect(adapter({ baseURL: proxy.url }).stream(request('[[deltas:2]]')));
       expect(texts(parts)).toEqual(['t1 ', 't2 ']);
-      expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens: null, outputTokens: null });
+      expect(parts.at(-1)).toEqual({ type: 'finish', inputTokens: null, outputTokens: null, reason: 'END_TURN' });
     } finally {
       await proxy.close();
     }

@@ -1,7 +1,7 @@
 // Helpers for tests of the ivyCompletion subscription.
 import { expect } from 'vitest';
 import type { GraphQLClient, Subscription } from '../../dev/client.ts';
-import { IVY } from '../../dev/documents.ts';
+import { IVY, STOP_IVY } from '../../dev/documents.ts';
 import type { IvyCompletionInput, IvyMessageInput, IvySubscription } from '../../src/generated/graphql/graphql.ts';
 import type { TestServer } from './server.ts';
 
@@ -34,6 +34,18 @@ export function subscribeIvy(
   input: IvyCompletionInput,
 ): Subscription<IvySubscription> {
   return transport === 'ws' ? client.subscribeWs(IVY, { input }) : client.subscribeSse(IVY, { input });
+}
+
+/** Stop, as a client presses it: graphql-ws `complete`; over SSE, where a closed request only detaches, the mutation. */
+export async function stopIvy(
+  client: GraphQLClient,
+  transport: Transport,
+  sub: Subscription<IvySubscription>,
+  orgId: string,
+  requestId: string,
+): Promise<void> {
+  if (transport === 'sse') await client.data(STOP_IVY, { input: { orgId, requestId } });
+  sub.stop();
 }
 
 /** Runs a completion to its end and returns its events; fails the test on a GraphQL error. */

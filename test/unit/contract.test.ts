@@ -103,6 +103,7 @@ describe('the GraphQL contract', () => {
       system: 'String',
       maxTokens: 'Int',
       requestId: 'ID',
+      resumeFrom: 'Int',
     });
     const union = schema.getType('IvyCompletionEvent') as GraphQLUnionType;
     expect(union.getTypes().map((t) => t.name)).toEqual([
