@@ -227,17 +227,18 @@ describe.each<Transport>(['ws', 'sse'])('streaming and cancellation over %s', (t
 
 describe('a result that cannot be recorded', () => {
   it('still ends the stream with exactly one IvyCompletionFailed, charging nothing', async () => {
-    const { org, admin } = await server.seed.org({ credits: 500 });
-    const sub = subscribeIvy(server.client(admin.token), 'ws', {
+    // On the server whose stall timer is a minute away: a loaded machine must not turn this into a provider stall.
+    const { org, admin } = await patient.seed.org({ credits: 500 });
+    const sub = subscribeIvy(patient.client(admin.token), 'ws', {
       orgId: org.id,
       messages: ask('[[slow:100]] [[deltas:3]]'),
     });
     await sub.waitFor(2, 5000);
     // The org vanishes mid-answer (its completion row with it), so settling the hold fails.
-    await server.app.services.db.org.delete({ where: { id: org.id } });
+    await patient.app.services.db.org.delete({ where: { id: org.id } });
     const events = (await sub.done).map((r) => r.data?.ivyCompletion);
     const failed = expectOneEnding(events, 'IvyCompletionFailed');
     expect(failed).toMatchObject({ code: 'INTERNAL_SERVER_ERROR', creditsCharged: 0 });
-    expect(server.logs.some((l) => l.includes('could not settle a completion'))).toBe(true);
+    expect(patient.logs.some((l) => l.includes('could not settle a completion'))).toBe(true);
   });
 });
