@@ -6,6 +6,8 @@ import { signUserToken } from '../../src/lib/tokens.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../../dev/seed.ts';
 import { attempt, TRANSPORTS } from '../support/attempt.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 
 let server: TestServer;
 let acme: SeededOrg;
@@ -14,8 +16,18 @@ let errorCodes: string[];
 beforeAll(async () => {
   server = await startTestServer(); // LOG_LEVEL=debug: the most talkative level
   acme = await server.seed.org({ plan: 'GROWTH' });
-  const enumType = await server.client().data(`{ __type(name: "ErrorCode") { enumValues { name } } }`);
-  errorCodes = enumType.__type.enumValues.map((v: { name: string }) => v.name);
+  const enumType = await server.client().data(
+    graphql(`
+      query AbuseErrorsCodes {
+        __type(name: "ErrorCode") {
+          enumValues {
+            name
+          }
+        }
+      }
+    `),
+  );
+  errorCodes = enumType.__type!.enumValues!.map((v) => v.name);
 });
 afterAll(() => server?.stop());
 
@@ -123,10 +135,33 @@ describe('HTTP-level refusals', () => {
 });
 
 describe('client mistakes are the client’s, not errors of ours', () => {
-  const USAGE = `query($o: ID!, $after: String) { usage(orgId: $o, after: $after) { entries { edges { node { id } } } } }`;
-  const AUDIT = `query($o: ID!, $after: String) { auditLog(orgId: $o, after: $after) { edges { node { id } } } }`;
+  const USAGE = graphql(`
+    query AbuseErrorsUsagePage($o: ID!, $after: String) {
+      usage(orgId: $o, after: $after) {
+        entries {
+          edges {
+            node {
+              id
+            }
+          }
+        }
+      }
+    }
+  `);
+  const AUDIT = graphql(`
+    query AbuseErrorsAuditPage($o: ID!, $after: String) {
+      auditLog(orgId: $o, after: $after) {
+        edges {
+          node {
+            id
+          }
+        }
+      }
+    }
+  `);
 
-  it.each([
+  // Two result types; only the refusal is compared.
+  it.each<[string, TypedDocumentNode<unknown, { o: string; after: string }>, string]>([
     ['a usage cursor that is not base64 of ours', USAGE, 'not-a-uuid'],
     ['a forged usage cursor that decodes to a non-uuid', USAGE, Buffer.from('GPC:S:not-a-uuid').toString('base64')],
     ['an audit cursor that is not base64 of ours', AUDIT, 'Zm9yZ2Vk'],
@@ -149,7 +184,17 @@ describe('client mistakes are the client’s, not errors of ours', () => {
   it('refuses a valid token for a user that does not exist with UNAUTHENTICATED, logged at info', async () => {
     const ghost = await signUserToken(server.app.jwtSecret, randomUUID());
     const before = errorLines().length;
-    const r = await server.client(ghost).request(`{ viewer { user { id } } }`);
+    const r = await server.client(ghost).request(
+      graphql(`
+        query AbuseErrorsGhostViewer {
+          viewer {
+            user {
+              id
+            }
+          }
+        }
+      `),
+    );
     expect(r.errors?.[0]).toMatchObject({
       message: expect.stringMatching(/user who does not exist/),
       extensions: { code: 'UNAUTHENTICATED' },

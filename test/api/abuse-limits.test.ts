@@ -7,6 +7,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../../dev/seed.ts';
 import { attempt, TRANSPORTS } from '../support/attempt.ts';
 import type { GqlResult } from '../../dev/client.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
 let env: ServerWithVendors;
 let server: TestServer;
@@ -22,7 +23,18 @@ beforeAll(async () => {
 });
 afterAll(() => env?.stop());
 
-const BALANCE = `query($o: ID!) { creditBalance(orgId: $o) { balance } }`;
+const BALANCE = graphql(`
+  query AbuseLimitsBalance($o: ID!) {
+    creditBalance(orgId: $o) {
+      balance
+    }
+  }
+`);
+const TYPENAME = graphql(`
+  query AbuseLimitsTypename {
+    __typename
+  }
+`);
 const aliases = (n: number, field: string) =>
   `query($o: ID!) { ${Array.from({ length: n }, (_, i) => `a${i}: ${field}`).join(' ')} }`;
 /** Depth 4 + n: __type > fields > type > ofType^n > name (only __schema is exempt from the depth count). */
@@ -113,7 +125,7 @@ describe('operation limits leave everyone else alone', () => {
           }).then((r) => r.json() as Promise<GqlResult>)
         : server
             .client(acme.interviewer.token)
-            .request(aliases(5000, 'creditBalance(orgId: $o) { balance }'), { o: acme.org.id }),
+            .rawRequest(aliases(5000, 'creditBalance(orgId: $o) { balance }'), { o: acme.org.id }),
     );
     const started = performance.now();
     const [health, answer] = await Promise.all([
@@ -160,12 +172,12 @@ describe('every limit is configurable', () => {
     ['LIMIT_STRUCTURAL_COST = 3', `{ viewer { __typename } }`],
     ['LIMIT_COST = 2', `{ __typename __typename __typename }`],
   ])('applies %s', async (limit, query) => {
-    const r = await tight.client().request(query);
+    const r = await tight.client().rawRequest(query);
     expect(r.errors?.map((e) => [e.extensions?.code, e.message])).toContainEqual([
       'OPERATION_LIMIT_EXCEEDED',
       expect.stringContaining(limit),
     ]);
-    expect((await tight.client().request('{ __typename }')).data).toEqual({ __typename: 'Query' });
+    expect((await tight.client().request(TYPENAME)).data).toEqual({ __typename: 'Query' });
   });
 
   it('applies MAX_REQUEST_BYTES = 2048 to HTTP bodies', async () => {

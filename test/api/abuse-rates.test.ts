@@ -9,11 +9,40 @@ import type { SeededMember, SeededOrg } from '../../dev/seed.ts';
 import { IVY } from '../../dev/documents.ts';
 import type { GqlError, GqlResult, Subscription } from '../../dev/client.ts';
 import { ask } from '../support/ivy.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
-const SET_KEY = `mutation($o: ID!, $k: String!) { setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: $k }) { status } }`;
-const TEST_KEY = `mutation($o: ID!) { testPersonalKey(input: { orgId: $o, provider: ANTHROPIC }) { ok status } }`;
-const WATCH = `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider model { id } } }`;
-const BALANCE = `query($o: ID!) { creditBalance(orgId: $o) { balance } }`;
+const SET_KEY = graphql(`
+  mutation AbuseRatesSetKey($o: ID!, $k: String!) {
+    setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: $k }) {
+      status
+    }
+  }
+`);
+const TEST_KEY = graphql(`
+  mutation AbuseRatesTestKey($o: ID!) {
+    testPersonalKey(input: { orgId: $o, provider: ANTHROPIC }) {
+      ok
+      status
+    }
+  }
+`);
+const WATCH = graphql(`
+  subscription AbuseRatesWatch($o: ID!) {
+    orgAiSettingsChanged(orgId: $o) {
+      provider
+      model {
+        id
+      }
+    }
+  }
+`);
+const BALANCE = graphql(`
+  query AbuseRatesBalance($o: ID!) {
+    creditBalance(orgId: $o) {
+      balance
+    }
+  }
+`);
 
 const aliased = (n: number, field: (i: number) => string) =>
   `mutation($o: ID!) { ${Array.from({ length: n }, (_, i) => `a${i}: ${field(i)}`).join(' ')} }`;
@@ -98,7 +127,7 @@ describe('the stolen-key oracle (setPersonalKey + testPersonalKey)', () => {
     await server.seed.key(org.id, staffing.id, 'ANTHROPIC', candidate(9999));
     const upstreamBefore = env.anthropic.requests.length;
     const r = await underAttack(
-      server.client(staffing.token).request(
+      server.client(staffing.token).rawRequest(
         aliased(200, () => `testPersonalKey(input: { orgId: $o, provider: ANTHROPIC }) { ok }`),
         { o: org.id },
       ),
@@ -122,7 +151,7 @@ describe('the stolen-key oracle (setPersonalKey + testPersonalKey)', () => {
     const { org, admin, interviewer } = await server.seed.org({ plan: 'GROWTH' });
     await server.seed.key(org.id, admin.id, 'ANTHROPIC', candidate(1));
     await server.seed.key(org.id, interviewer.id, 'ANTHROPIC', candidate(2));
-    await server.client(admin.token).request(
+    await server.client(admin.token).rawRequest(
       aliased(6, () => `testPersonalKey(input: { orgId: $o, provider: ANTHROPIC }) { ok }`),
       { o: org.id },
     );
@@ -142,7 +171,7 @@ describe('100 aliased settings changes against another member’s 50 subscriptio
     await server.app.services.pubsub.whenSubscribed(org.id, 50);
     const models = ['o3', 'gpt-5', 'gpt-5-mini', 'o4-mini', 'gpt-5-nano'];
     const r = await underAttack(
-      server.client(admin.token).request(
+      server.client(admin.token).rawRequest(
         aliased(
           100,
           (i) => `updateProvider(input: { orgId: $o, provider: OPENAI, model: "${models[i % 5]}" }) { provider }`,

@@ -9,10 +9,26 @@ import type { SeededOrg } from '../../dev/seed.ts';
 import { runCommand } from '../support/operator-command.ts';
 import { openRawSocket } from '../support/raw-ws.ts';
 import { main as tokenCommand } from '../../src/commands/token.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
+import { print } from 'graphql';
 
 const SECRET = randomBytes(32).toString('base64url');
-const VIEWER = `{ viewer { user { id } } }`;
-const SAVE_PROVIDER = `mutation($o: ID!) { updateProvider(input: { orgId: $o, provider: INTERVY_CREDITS }) { provider } }`;
+const VIEWER = graphql(`
+  query AbuseTokensViewer {
+    viewer {
+      user {
+        id
+      }
+    }
+  }
+`);
+const SAVE_PROVIDER = graphql(`
+  mutation AbuseTokensSaveProvider($o: ID!) {
+    updateProvider(input: { orgId: $o, provider: INTERVY_CREDITS }) {
+      provider
+    }
+  }
+`);
 
 let server: TestServer;
 let acme: SeededOrg;
@@ -103,9 +119,16 @@ describe('npm run token', () => {
     expect((await server.client(victim.token).data(VIEWER)).viewer.user.id).toBe(victim.id);
     const { pubsub } = server.app.services;
     const listening = pubsub.subscribers(acme.org.id);
-    const sse = server
-      .client(victim.token)
-      .subscribeSse(`subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider } }`, { o: acme.org.id });
+    const sse = server.client(victim.token).subscribeSse(
+      graphql(`
+        subscription AbuseTokensWatch($o: ID!) {
+          orgAiSettingsChanged(orgId: $o) {
+            provider
+          }
+        }
+      `),
+      { o: acme.org.id },
+    );
     // Live once the server counts the subscription as listening; then one event gets through.
     await pubsub.whenSubscribed(acme.org.id, listening + 1);
     pubsub.publish('orgAiSettingsChanged', acme.org.id, { orgId: acme.org.id });
@@ -126,7 +149,7 @@ describe('npm run token', () => {
     // A token issued after the revocation works; the admin's socket and token were never touched.
     const fresh = await signUserToken(server.app.jwtSecret, victim.id, 3600, now() + 1);
     expect((await server.client(fresh).data(VIEWER)).viewer.user.id).toBe(victim.id);
-    bystander.send({ id: '1', type: 'subscribe', payload: { query: VIEWER } });
+    bystander.send({ id: '1', type: 'subscribe', payload: { query: print(VIEWER) } });
     expect(await bystander.message('1')).toMatchObject({
       payload: { data: { viewer: { user: { id: acme.admin.id } } } },
     });

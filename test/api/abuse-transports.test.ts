@@ -6,6 +6,7 @@ import { ConfigError, loadConfig } from '../../src/config.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../../dev/seed.ts';
 import { openRawSocket } from '../support/raw-ws.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
 const APP = 'https://app.intervy.test';
 let server: TestServer;
@@ -117,12 +118,22 @@ describe('GraphiQL and introspection', () => {
   it('are off by default in production: no GraphiQL page, no __schema, no field suggestions', async () => {
     const page = await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(await page.text()).not.toMatch(/graphiql/i);
-    const schema = await server.client().request(`{ __schema { types { name } } }`);
+    const schema = await server.client().request(
+      graphql(`
+        query AbuseTransportsIntrospection {
+          __schema {
+            types {
+              name
+            }
+          }
+        }
+      `),
+    );
     expect(schema.errors?.[0]).toMatchObject({
       message: expect.stringMatching(/introspection has been disabled/),
       extensions: { code: 'BAD_USER_INPUT' },
     });
-    const typo = await server.client(acme.admin.token).request(`{ viewr { user { id } } }`);
+    const typo = await server.client(acme.admin.token).rawRequest(`{ viewr { user { id } } }`);
     expect(typo.errors?.[0].message).not.toMatch(/Did you mean/);
   });
 

@@ -424,13 +424,26 @@ describe('providerChangeImpact', () => {
   });
 
   it('answers with counts only: nothing in its type can say who or which key', async () => {
-    const r = await server
-      .client()
-      .request(`{ __type(name: "ProviderChangeImpact") { fields { name type { kind name ofType { kind name } } } } }`);
-    const fields = r.data!.__type.fields as {
-      name: string;
-      type: { kind: string; ofType: { kind: string; name: string } | null };
-    }[];
+    const r = await server.client().request(
+      graphql(`
+        query AiSettingsImpactFields {
+          __type(name: "ProviderChangeImpact") {
+            fields {
+              name
+              type {
+                kind
+                name
+                ofType {
+                  kind
+                  name
+                }
+              }
+            }
+          }
+        }
+      `),
+    );
+    const fields = r.data!.__type!.fields!;
     for (const f of fields) {
       expect(f.type.kind, f.name).toBe('NON_NULL');
       expect(['Int', 'Boolean', 'AiProvider'], f.name).toContain(f.type.ofType!.name);

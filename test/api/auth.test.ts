@@ -4,11 +4,42 @@ import { settingsTopic } from '../support/server-probe.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../../dev/seed.ts';
 import type { GqlError } from '../../dev/client.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 
-const SETTINGS = `query($orgId: ID!) { orgAiSettings(orgId: $orgId) { provider viewerCanManage } }`;
-const IMPACT = `query($orgId: ID!) { providerChangeImpact(orgId: $orgId, provider: INTERVY_CREDITS) { allowed } }`;
-const UPDATE = `mutation($orgId: ID!) { updateProvider(input: { orgId: $orgId, provider: INTERVY_CREDITS }) { provider } }`;
-const AUDIT = `query($orgId: ID!) { auditLog(orgId: $orgId) { edges { node { action } } } }`;
+const SETTINGS = graphql(`
+  query AuthSettings($orgId: ID!) {
+    orgAiSettings(orgId: $orgId) {
+      provider
+      viewerCanManage
+    }
+  }
+`);
+const IMPACT = graphql(`
+  query AuthImpact($orgId: ID!) {
+    providerChangeImpact(orgId: $orgId, provider: INTERVY_CREDITS) {
+      allowed
+    }
+  }
+`);
+const UPDATE = graphql(`
+  mutation AuthUpdate($orgId: ID!) {
+    updateProvider(input: { orgId: $orgId, provider: INTERVY_CREDITS }) {
+      provider
+    }
+  }
+`);
+const AUDIT = graphql(`
+  query AuthAudit($orgId: ID!) {
+    auditLog(orgId: $orgId) {
+      edges {
+        node {
+          action
+        }
+      }
+    }
+  }
+`);
 
 let server: TestServer;
 let acme: SeededOrg;
@@ -118,7 +149,9 @@ describe('org permissions', () => {
   });
 
   it('keeps provider changes, the change impact and the audit log to Org Admins', async () => {
-    for (const op of [UPDATE, IMPACT, AUDIT]) {
+    // Three result types; only the refusal and the absence of errors are compared.
+    const adminOnly: TypedDocumentNode<unknown, { orgId: string }>[] = [UPDATE, IMPACT, AUDIT];
+    for (const op of adminOnly) {
       expect(await server.client(acme.staffing.token).errorCode(op, { orgId: acme.org.id })).toBe('FORBIDDEN');
       expect(await server.client(acme.interviewer.token).errorCode(op, { orgId: acme.org.id })).toBe('FORBIDDEN');
       expect((await server.client(acme.admin.token).request(op, { orgId: acme.org.id })).errors).toBeUndefined();
@@ -126,9 +159,25 @@ describe('org permissions', () => {
   });
 
   it('lists the viewer’s orgs and roles', async () => {
-    const d = await server
-      .client(acme.staffing.token)
-      .data(`{ viewer { user { id email } memberships { role org { id slug } } } }`);
+    const d = await server.client(acme.staffing.token).data(
+      graphql(`
+        query AuthViewer {
+          viewer {
+            user {
+              id
+              email
+            }
+            memberships {
+              role
+              org {
+                id
+                slug
+              }
+            }
+          }
+        }
+      `),
+    );
     expect(d.viewer.user.id).toBe(acme.staffing.id);
     expect(d.viewer.memberships).toEqual([{ role: 'STAFFING', org: { id: acme.org.id, slug: acme.org.slug } }]);
   });
@@ -150,10 +199,16 @@ describe('errors', () => {
     const client = server.client(acme.admin.token);
     const ws = client.ws();
     try {
-      await expect(client.subscribeWs('subscription {', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
-      await expect(client.subscribeWs('subscription { nope }', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
+      await expect(client.rawSubscribeWs('subscription {', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
+      await expect(client.rawSubscribeWs('subscription { nope }', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
       const live = client.subscribeWs(
-        `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider } }`,
+        graphql(`
+          subscription AuthWatch($o: ID!) {
+            orgAiSettingsChanged(orgId: $o) {
+              provider
+            }
+          }
+        `),
         { o: acme.org.id },
         ws,
       );

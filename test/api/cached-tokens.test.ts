@@ -1,6 +1,7 @@
 // Cached prompt tokens, as each vendor really reports them (Anthropic: cache_read_input_tokens beside an input_tokens
 // that leaves them out; OpenAI: prompt_tokens_details.cached_tokens inside prompt_tokens), are recorded, billed at
 // the model's cached price, and their saving is shown on the Usage page.
+import { graphql } from '../../src/generated/graphql/index.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BYOK_MODELS } from '../../src/domain/models.ts';
 import { creditsFor } from '../../src/domain/pricing.ts';
@@ -19,7 +20,7 @@ afterAll(async () => {
   await env?.stop();
 });
 
-const USAGE = /* GraphQL */ `
+const USAGE = graphql(`
   query CachedTokensUsage($orgId: ID!) {
     usage(orgId: $orgId) {
       totalCreditsCharged
@@ -37,7 +38,7 @@ const USAGE = /* GraphQL */ `
       }
     }
   }
-`;
+`);
 
 const model = (id: string) => BYOK_MODELS.find((m) => m.id === id)!;
 

@@ -1,6 +1,7 @@
 // Fallback to Intervy Credits, only with an Org Admin's consent: for each trigger (no key, a key marked INVALID, a
 // 401 before any text) it runs on credits when on, and behaves exactly as before when off. Never after text.
 import { randomUUID } from 'node:crypto';
+import { graphql } from '../../src/generated/graphql/index.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { balanceOf, endOf, ledgerAddsUp, subscribeIvy } from '../support/ivy.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
@@ -13,14 +14,14 @@ beforeAll(async () => {
 });
 afterAll(() => env?.stop());
 
-const SET_FALLBACK = /* GraphQL */ `
+const SET_FALLBACK = graphql(`
   mutation FallbackSet($input: SetFallbackToCreditsInput!) {
     setFallbackToCredits(input: $input) {
       fallbackToCredits
     }
   }
-`;
-const DIALOG = /* GraphQL */ `
+`);
+const DIALOG = graphql(`
   query FallbackDialog($orgId: ID!) {
     orgAiSettings(orgId: $orgId) {
       fallbackToCredits
@@ -29,8 +30,8 @@ const DIALOG = /* GraphQL */ `
       fallbackToCredits
     }
   }
-`;
-const USAGE = /* GraphQL */ `
+`);
+const USAGE = graphql(`
   query FallbackUsage($orgId: ID!) {
     usage(orgId: $orgId) {
       entries(first: 5) {
@@ -44,7 +45,7 @@ const USAGE = /* GraphQL */ `
       }
     }
   }
-`;
+`);
 
 const HOUSE_LAST4 = '0000'; // the test servers' house Anthropic key ends so
 const memberKey = () => `sk-ant-api03-member-${randomUUID().replace(/-/g, '')}`;

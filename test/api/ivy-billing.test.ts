@@ -19,6 +19,7 @@ import { runCommand } from '../support/operator-command.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { main as creditsCommand } from '../../src/commands/credits.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
 let env: ServerWithVendors, server: TestServer, openaiHouse: TestServer;
 const HOLD_TIMEOUT_MS = 60_000;
@@ -163,12 +164,24 @@ describe('no silent write-off', () => {
     });
     const full = creditsFor(HAIKU, 199_000, 10);
     expect(events.at(-1)).toMatchObject({ __typename: 'IvyCompletionFinished', creditsCharged: 60, creditBalance: 0 });
-    const usage = await server
-      .client(admin.token)
-      .data(
-        `query($o: ID!) { usage(orgId: $o) { openOverageCredits entries(first: 1) { edges { node { creditsCharged overageOwed } } } } }`,
-        { o: org.id },
-      );
+    const usage = await server.client(admin.token).data(
+      graphql(`
+        query IvyBillingOverage($o: ID!) {
+          usage(orgId: $o) {
+            openOverageCredits
+            entries(first: 1) {
+              edges {
+                node {
+                  creditsCharged
+                  overageOwed
+                }
+              }
+            }
+          }
+        }
+      `),
+      { o: org.id },
+    );
     expect(usage.usage.openOverageCredits).toBe(full - 60);
     expect(usage.usage.entries.edges[0].node).toEqual({ creditsCharged: 60, overageOwed: full - 60 });
     const audit = await server.app.services.db.auditEvent.findFirstOrThrow({

@@ -13,7 +13,8 @@ import {
   endOf,
   startedOf,
 } from '../support/ivy.ts';
-import type { IvyCompletionInput } from '../../src/generated/graphql/graphql.ts';
+import type { AiProvider, IvyCompletionInput } from '../../src/generated/graphql/graphql.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
 let server: TestServer, anthropic: FakeVendorServer, openai: FakeVendorServer, stop: () => Promise<void>;
 beforeAll(async () => {
@@ -179,10 +180,17 @@ describe.each<Transport>(['ws', 'sse'])('switching provider, over %s', (transpor
     await server.seed.key(org.id, admin.id, 'OPENAI', 'sk-admin-openai-key-0123456789abcdef');
     const c = server.client(admin.token);
     const ivy = () => runCompletion(c, transport, { orgId: org.id, messages: ask('q [[usage:2000:200]]') });
-    const setProvider = (provider: string) =>
-      c.data(`mutation($i: UpdateProviderInput!) { updateProvider(input: $i) { effectiveProvider } }`, {
-        i: { orgId: org.id, provider },
-      });
+    const setProvider = (provider: AiProvider) =>
+      c.data(
+        graphql(`
+          mutation IvyCompletionSetProvider($i: UpdateProviderInput!) {
+            updateProvider(input: $i) {
+              effectiveProvider
+            }
+          }
+        `),
+        { i: { orgId: org.id, provider } },
+      );
 
     const a = await ivy();
     expect(startedOf(a).billing).toBe('CREDITS');

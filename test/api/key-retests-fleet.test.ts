@@ -1,6 +1,7 @@
 // Two instances on one database and one Redis: a re-test round runs on one of them at a time, and the member hears
 // the status change it found on whichever instance their subscription lives.
 import { randomUUID } from 'node:crypto';
+import { graphql } from '../../src/generated/graphql/index.ts';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { keyRetestScheduler } from '../../src/domain/key-retests.ts';
 import { Keyring } from '../../src/lib/crypto.ts';
@@ -11,6 +12,16 @@ import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 
 // Needs Redis: runs in CI's second pass (REDIS_URL=redis://127.0.0.1:6379), skipped where there is none.
 const redisUrl = process.env.REDIS_URL;
+
+const FLEET_KEY_STATUS = graphql(`
+  subscription FleetKeyStatus($o: ID!) {
+    viewerKeyStatusChanged(orgId: $o) {
+      provider
+      status
+      previousStatus
+    }
+  }
+`);
 
 let one: TestServer, two: TestServer, anthropic: FakeVendorServer;
 beforeAll(async () => {
@@ -39,11 +50,7 @@ it.skipIf(!redisUrl)(
     await one.seed.key(org.id, interviewer.id, 'ANTHROPIC', key, 'VALID');
     anthropic.revoke(key);
     const topic = `viewerKeyStatusChanged:${memberKey(org.id, interviewer.id)}`;
-    const watch = two
-      .client(interviewer.token)
-      .subscribeWs(`subscription($o: ID!) { viewerKeyStatusChanged(orgId: $o) { provider status previousStatus } }`, {
-        o: org.id,
-      });
+    const watch = two.client(interviewer.token).subscribeWs(FLEET_KEY_STATUS, { o: org.id });
     await two.waitForSubscribers(topic, 1);
 
     // While instance one holds the fleet's lock, instance two's round does nothing.

@@ -3,8 +3,15 @@ import { Keyring } from '../../src/lib/crypto.ts';
 import { runCommand } from '../support/operator-command.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { main as rotateKeysCommand } from '../../src/commands/rotate-keys.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
-const SET_KEY = `mutation($input: SetPersonalKeyInput!) { setPersonalKey(input: $input) { hint } }`;
+const SET_KEY = graphql(`
+  mutation KeyRotationGuardSetKey($input: SetPersonalKeyInput!) {
+    setPersonalKey(input: $input) {
+      hint
+    }
+  }
+`);
 const A = Keyring.generateEntry('ring-a');
 const B = Keyring.generateEntry('ring-b');
 

@@ -263,7 +263,11 @@ describe('npm run migrate:legacy-byok', () => {
 });
 
 describe('shredding the legacy secrets', () => {
-  const DELETE_KEY = `mutation($o: ID!) { deletePersonalKey(input: { orgId: $o, provider: ANTHROPIC }) }`;
+  const DELETE_KEY = graphql(`
+    mutation LegacyByokDeleteKey($o: ID!) {
+      deletePersonalKey(input: { orgId: $o, provider: ANTHROPIC })
+    }
+  `);
 
   it('nulls each legacy ciphertext in the transaction that moves it, and leaves a skipped row’s intact', async () => {
     const moved = await legacyOrg('FREE');

@@ -92,10 +92,20 @@ it('serves instants as ISO-8601 UTC strings with milliseconds, and audit detail 
       createdAt: new Date(Date.UTC(2026, 10, 26, 7, 5, 9, 42)),
     },
   });
-  const d = await server
-    .client(admin.token)
-    .data(`query($o: ID!) { auditLog(orgId: $o) { edges { node { detail createdAt } } } }`, { o: org.id });
-  expect(d.auditLog.edges.map((e: { node: unknown }) => e.node)).toEqual([
-    { detail, createdAt: '2026-11-26T07:05:09.042Z' },
-  ]);
+  const d = await server.client(admin.token).data(
+    graphql(`
+      query ListOrderAuditDetail($o: ID!) {
+        auditLog(orgId: $o) {
+          edges {
+            node {
+              detail
+              createdAt
+            }
+          }
+        }
+      }
+    `),
+    { o: org.id },
+  );
+  expect(d.auditLog.edges.map((e) => e.node)).toEqual([{ detail, createdAt: '2026-11-26T07:05:09.042Z' }]);
 });

@@ -1,6 +1,7 @@
 // Per-member monthly credit caps: counted with the hold (never overshot, even by 50 requests at once), refused with
 // MEMBER_CAP_REACHED saying when the cap resets, set by Org Admins only, and shown on the Usage page; and the
 // estimate, which equals the hold the request then places and places nothing itself.
+import { graphql } from '../../src/generated/graphql/index.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForSettlement } from '../support/billing.ts';
 import { IVY } from '../../dev/documents.ts';
@@ -21,7 +22,7 @@ beforeAll(async () => {
 });
 afterAll(() => stop?.());
 
-const SET_CAP = /* GraphQL */ `
+const SET_CAP = graphql(`
   mutation CapsSetMember($input: SetMemberCapInput!) {
     setMemberCap(input: $input) {
       monthlyCap
@@ -31,8 +32,8 @@ const SET_CAP = /* GraphQL */ `
       resetsAt
     }
   }
-`;
-const SET_DEFAULT = /* GraphQL */ `
+`);
+const SET_DEFAULT = graphql(`
   mutation CapsSetDefault($input: SetDefaultMemberCapInput!) {
     setDefaultMemberCap(input: $input) {
       member {
@@ -42,8 +43,8 @@ const SET_DEFAULT = /* GraphQL */ `
       capSource
     }
   }
-`;
-const ESTIMATE = /* GraphQL */ `
+`);
+const ESTIMATE = graphql(`
   query CapsEstimate($input: IvyCompletionInput!) {
     ivyCompletionEstimate(input: $input) {
       billing
@@ -56,8 +57,8 @@ const ESTIMATE = /* GraphQL */ `
       refusal
     }
   }
-`;
-const MY_SPEND = /* GraphQL */ `
+`);
+const MY_SPEND = graphql(`
   query CapsMySpend($orgId: ID!) {
     viewerSpend(orgId: $orgId) {
       spentThisMonth
@@ -65,8 +66,8 @@ const MY_SPEND = /* GraphQL */ `
       remaining
     }
   }
-`;
-const USAGE_SPEND = /* GraphQL */ `
+`);
+const USAGE_SPEND = graphql(`
   query CapsUsageSpend($orgId: ID!) {
     usage(orgId: $orgId) {
       memberSpend {
@@ -80,7 +81,7 @@ const USAGE_SPEND = /* GraphQL */ `
       }
     }
   }
-`;
+`);
 
 const ask = (content: string, extra: Record<string, unknown> = {}) => ({
   messages: [{ role: 'USER' as const, content }],

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Keyring } from '../../src/lib/crypto.ts';
 import { settingsTopic } from '../support/server-probe.ts';
 import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
 // Needs Redis: runs in CI's second pass (REDIS_URL=redis://127.0.0.1:6379), skipped where there is none.
 const redisUrl = process.env.REDIS_URL;
@@ -27,19 +28,32 @@ afterAll(async () => {
 
 it.skipIf(!redisUrl)('delivers a change made on one instance to a subscriber on the other, over Redis', async () => {
   const { org, admin, interviewer } = await one.seed.org({ plan: 'GROWTH' });
-  const watch = two
-    .client(interviewer.token)
-    .subscribeWs(
-      `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider model { id } viewerCanManage } }`,
-      { o: org.id },
-    );
+  const watch = two.client(interviewer.token).subscribeWs(
+    graphql(`
+      subscription MultiInstanceWatch($o: ID!) {
+        orgAiSettingsChanged(orgId: $o) {
+          provider
+          model {
+            id
+          }
+          viewerCanManage
+        }
+      }
+    `),
+    { o: org.id },
+  );
   // Instance two says when its subscriber is live, Redis SUBSCRIBE acknowledged: a change on instance one now reaches it.
   await two.waitForSubscribers(settingsTopic(org.id), 1);
-  await one
-    .client(admin.token)
-    .data(`mutation($o: ID!) { updateProvider(input: { orgId: $o, provider: OPENAI, model: "o3" }) { provider } }`, {
-      o: org.id,
-    });
+  await one.client(admin.token).data(
+    graphql(`
+      mutation MultiInstanceSwitch($o: ID!) {
+        updateProvider(input: { orgId: $o, provider: OPENAI, model: "o3" }) {
+          provider
+        }
+      }
+    `),
+    { o: org.id },
+  );
   const [event] = await watch.waitFor(1);
   expect(event.data).toEqual({
     orgAiSettingsChanged: { provider: 'OPENAI', model: { id: 'o3' }, viewerCanManage: false },

@@ -10,11 +10,37 @@ import { startServerWithVendors, type ServerWithVendors } from '../support/serve
 import { runCompletion, subscribeIvy, ask } from '../support/ivy.ts';
 import { readMigrations } from '../../src/lib/migrate.ts';
 import type { GqlResult } from '../../dev/client.ts';
+import { IVY } from '../../dev/documents.ts';
+import { print } from 'graphql';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
 const METRICS_TOKEN = 'metrics-scrape-token-0123456789';
-const SETTINGS = `query Settings($orgId: ID!) { orgAiSettings(orgId: $orgId) { provider } }`;
-const AUDIT = `query Audit($orgId: ID!) { auditLog(orgId: $orgId) { edges { node { action } } } }`;
-const TEST_KEY = `mutation TestKey($input: TestPersonalKeyInput!) { testPersonalKey(input: $input) { ok status } }`;
+const SETTINGS = graphql(`
+  query ObservabilitySettings($orgId: ID!) {
+    orgAiSettings(orgId: $orgId) {
+      provider
+    }
+  }
+`);
+const AUDIT = graphql(`
+  query ObservabilityAudit($orgId: ID!) {
+    auditLog(orgId: $orgId) {
+      edges {
+        node {
+          action
+        }
+      }
+    }
+  }
+`);
+const TEST_KEY = graphql(`
+  mutation ObservabilityTestKey($input: TestPersonalKeyInput!) {
+    testPersonalKey(input: $input) {
+      ok
+      status
+    }
+  }
+`);
 
 let env: ServerWithVendors;
 let server: TestServer;
@@ -46,12 +72,20 @@ const value = (text: string, sample: string) =>
 
 describe('request ids', () => {
   it('echoes the client’s X-Request-Id in the response header, in each error’s extensions and on the operation’s log line', async () => {
-    const res = await post({ query: SETTINGS, variables: { orgId: randomUUID() } }, { 'x-request-id': 'lb-trace-42' });
+    const res = await post(
+      { query: print(SETTINGS), variables: { orgId: randomUUID() } },
+      { 'x-request-id': 'lb-trace-42' },
+    );
     expect(res.headers.get('x-request-id')).toBe('lb-trace-42');
     const body = (await res.json()) as GqlResult;
     expect(body.errors![0].extensions).toEqual({ code: 'UNAUTHENTICATED', requestId: 'lb-trace-42' });
     const line = operationLines().find((l) => l.requestId === 'lb-trace-42');
-    expect(line).toMatchObject({ level: 'info', operation: 'Settings', type: 'query', outcome: 'UNAUTHENTICATED' });
+    expect(line).toMatchObject({
+      level: 'info',
+      operation: 'ObservabilitySettings',
+      type: 'query',
+      outcome: 'UNAUTHENTICATED',
+    });
     expect(line.durationMs).toBeTypeOf('number');
   });
 
@@ -66,11 +100,7 @@ describe('request ids', () => {
 
   it('tags errors of a subscription over graphql-ws too', async () => {
     const { org } = await server.seed.org();
-    const results = await server
-      .client(null)
-      .subscribeWs(
-        `subscription { ivyCompletion(input: { orgId: "${org.id}", messages: [{ role: USER, content: "hi" }] }) { __typename } }`,
-      ).done;
+    const results = await server.client(null).subscribeWs(IVY, { input: { orgId: org.id, messages: ask('hi') } }).done;
     expect(results[0].errors?.[0]?.extensions).toMatchObject({
       code: 'UNAUTHENTICATED',
       requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
@@ -96,7 +126,7 @@ describe('the operation log', () => {
       outcome: 'BAD_USER_INPUT',
     });
     expect(lines.filter((l) => l.level === 'error')).toEqual([
-      expect.objectContaining({ operation: 'Audit', outcome: 'INTERNAL_SERVER_ERROR' }),
+      expect.objectContaining({ operation: 'ObservabilityAudit', outcome: 'INTERNAL_SERVER_ERROR' }),
     ]);
   });
 
@@ -168,12 +198,12 @@ describe('GET /metrics', () => {
     expect(moved('ivy_credits_held_total')).toBeGreaterThan(moved('ivy_credits_charged_total'));
     expect(moved('ivy_key_tests_total{provider="ANTHROPIC",result="ok"}')).toBe(1);
     expect(moved('ivy_operations_total{operation="Ivy",type="subscription",outcome="ok"}')).toBeGreaterThanOrEqual(2);
-    expect(moved('ivy_operation_duration_seconds_count{operation="TestKey",type="mutation"}')).toBe(1);
+    expect(moved('ivy_operation_duration_seconds_count{operation="ObservabilityTestKey",type="mutation"}')).toBe(1);
     expect(moved('ivy_ledger_sweep_released_holds_total')).toBe(1);
     expect(value(during, 'ivy_subscriptions_active')).toBe(1);
     expect(value(during, 'ivy_websocket_connections')).toBe(1);
     // Yoga's own Prometheus metrics sit beside ours.
-    expect(after).toMatch(/^graphql_envelop_request_duration_count\{.*operationName="TestKey".*\} \d+/m);
+    expect(after).toMatch(/^graphql_envelop_request_duration_count\{.*operationName="ObservabilityTestKey".*\} \d+/m);
   });
 
   it('is not served unless METRICS=1', async () => {

@@ -14,8 +14,21 @@ import { graphql } from '../../src/generated/graphql/index.ts';
 
 const JWT = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
-const SET_KEY = `mutation($input: SetPersonalKeyInput!) { setPersonalKey(input: $input) { hint } }`;
-const TEST_KEY = `mutation($input: TestPersonalKeyInput!) { testPersonalKey(input: $input) { ok status } }`;
+const SET_KEY = graphql(`
+  mutation OperatorCommandsSetKey($input: SetPersonalKeyInput!) {
+    setPersonalKey(input: $input) {
+      hint
+    }
+  }
+`);
+const TEST_KEY = graphql(`
+  mutation OperatorCommandsTestKey($input: TestPersonalKeyInput!) {
+    testPersonalKey(input: $input) {
+      ok
+      status
+    }
+  }
+`);
 
 describe('the token command (npm run --silent token -- <email>), on a database seeded with SEED_DEMO=1', () => {
   const jwtSecret = randomBytes(32).toString('base64url');
@@ -52,9 +65,24 @@ describe('the token command (npm run --silent token -- <email>), on a database s
   });
 
   it('prints a token that signs in as that user on a server using the same database', async () => {
-    const d = await server
-      .client(issued.stdout.trim())
-      .data(`{ viewer { user { email } memberships { role org { slug plan } } } }`);
+    const d = await server.client(issued.stdout.trim()).data(
+      graphql(`
+        query OperatorCommandsTokenViewer {
+          viewer {
+            user {
+              email
+            }
+            memberships {
+              role
+              org {
+                slug
+                plan
+              }
+            }
+          }
+        }
+      `),
+    );
     expect(d.viewer.user.email).toBe('admin@acme.test');
     expect(d.viewer.memberships).toEqual([{ role: 'ADMIN', org: { slug: 'acme', plan: 'GROWTH' } }]);
   });

@@ -196,7 +196,7 @@ describe('setPersonalKey', () => {
     // Input has no user field: asking for one is a schema error.
     const r = await server
       .client(o.admin.token)
-      .request(
+      .rawRequest(
         `mutation($o: ID!, $u: ID!) { setPersonalKey(input: { orgId: $o, userId: $u, provider: ANTHROPIC, apiKey: "sk-ant-api03-x-Aa1Bb2Cc3Dd4" }) { hint } }`,
         { o: o.org.id, u: o.interviewer.id },
       );

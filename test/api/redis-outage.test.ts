@@ -4,6 +4,8 @@ import { createTestDatabase, startTestServer, type TestServer } from '../support
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import { IVY } from '../../dev/documents.ts';
 import { reachable, startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
+import type { AiProvider } from '../../src/generated/graphql/graphql.ts';
 
 // Two instances reach the machine's Redis through a proxy this test cuts and restores. Needs a Redis on
 // REDIS_URL or 127.0.0.1:6379; skipped where there is none.
@@ -11,10 +13,37 @@ const target = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const redisTarget = { host: target.hostname, port: Number(target.port || 6379) };
 const hasRedis = await reachable(redisTarget.host, redisTarget.port);
 
-const WATCH = `subscription($o: ID!) { orgAiSettingsChanged(orgId: $o) { provider model { id } } }`;
-const UPDATE = `mutation($input: UpdateProviderInput!) { updateProvider(input: $input) { provider } }`;
-const SAVE_KEY = `mutation($o: ID!) { setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: "sk-ant-api03-during-outage-AbCdEfGh" }) { status } }`;
-const TEST_KEY = `mutation($o: ID!) { testPersonalKey(input: { orgId: $o, provider: ANTHROPIC }) { ok } }`;
+const WATCH = graphql(`
+  subscription RedisOutageWatch($o: ID!) {
+    orgAiSettingsChanged(orgId: $o) {
+      provider
+      model {
+        id
+      }
+    }
+  }
+`);
+const UPDATE = graphql(`
+  mutation RedisOutageUpdate($input: UpdateProviderInput!) {
+    updateProvider(input: $input) {
+      provider
+    }
+  }
+`);
+const SAVE_KEY = graphql(`
+  mutation RedisOutageSaveKey($o: ID!) {
+    setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: "sk-ant-api03-during-outage-AbCdEfGh" }) {
+      status
+    }
+  }
+`);
+const TEST_KEY = graphql(`
+  mutation RedisOutageTestKey($o: ID!) {
+    testPersonalKey(input: { orgId: $o, provider: ANTHROPIC }) {
+      ok
+    }
+  }
+`);
 
 let proxy: TcpProxy;
 let one: ServerWithVendors;
@@ -77,7 +106,7 @@ it.skipIf(!hasRedis)(
   async () => {
     const a = one.server;
     const { org, admin, interviewer } = await a.seed.org({ plan: 'GROWTH', credits: 10_000 });
-    const change = (server: TestServer, provider: string, model?: string) =>
+    const change = (server: TestServer, provider: AiProvider, model?: string) =>
       server.client(admin.token).data(UPDATE, { input: { orgId: org.id, provider, ...(model ? { model } : {}) } });
     const onOne = a.client(interviewer.token).subscribeWs(WATCH, { o: org.id });
     const onTwo = two.client(interviewer.token).subscribeWs(WATCH, { o: org.id });

@@ -11,6 +11,10 @@ import type { SeededOrg } from '../../dev/seed.ts';
 import { startFakeAnthropic } from '../../dev/vendors/anthropic-server.ts';
 import { startFakeOpenAI } from '../../dev/vendors/openai-server.ts';
 import type { FakeVendorServer } from '../../dev/vendors/common.ts';
+import type { AiProvider, SetPersonalKeyInput, TestPersonalKeyInput } from '../../src/generated/graphql/graphql.ts';
+import type { GqlResult } from '../../dev/client.ts';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
 
 const KEYS_CHANGED = graphql(`
   subscription SecretsKeysChanged($orgId: ID!) {
@@ -23,15 +27,73 @@ const KEYS_CHANGED = graphql(`
     }
   }
 `);
-const SET_KEY = `mutation($input: SetPersonalKeyInput!) { setPersonalKey(input: $input) { provider hint status lastTestedAt updatedAt } }`;
-const TEST_KEY = `mutation($input: TestPersonalKeyInput!) { testPersonalKey(input: $input) { ok status message } }`;
-const DELETE_KEY = `mutation($input: DeletePersonalKeyInput!) { deletePersonalKey(input: $input) }`;
-const SETTINGS = `query($orgId: ID!) {
-  orgAiSettings(orgId: $orgId) { provider model { id } viewerKeys { provider hint status lastTestedAt updatedAt } }
-  creditBalance(orgId: $orgId) { balance }
-}`;
-const IMPACT = `query($orgId: ID!) { providerChangeImpact(orgId: $orgId, provider: ANTHROPIC) { membersWithKey membersWithValidKey } }`;
-const AUDIT = `query($orgId: ID!) { auditLog(orgId: $orgId, first: 100) { edges { node { action actorId detail createdAt } } } }`;
+const SET_KEY = graphql(`
+  mutation SecretsSetKey($input: SetPersonalKeyInput!) {
+    setPersonalKey(input: $input) {
+      provider
+      hint
+      status
+      lastTestedAt
+      updatedAt
+    }
+  }
+`);
+const TEST_KEY = graphql(`
+  mutation SecretsTestKey($input: TestPersonalKeyInput!) {
+    testPersonalKey(input: $input) {
+      ok
+      status
+      message
+    }
+  }
+`);
+const DELETE_KEY = graphql(`
+  mutation SecretsDeleteKey($input: DeletePersonalKeyInput!) {
+    deletePersonalKey(input: $input)
+  }
+`);
+const SETTINGS = graphql(`
+  query SecretsSettings($orgId: ID!) {
+    orgAiSettings(orgId: $orgId) {
+      provider
+      model {
+        id
+      }
+      viewerKeys {
+        provider
+        hint
+        status
+        lastTestedAt
+        updatedAt
+      }
+    }
+    creditBalance(orgId: $orgId) {
+      balance
+    }
+  }
+`);
+const IMPACT = graphql(`
+  query SecretsImpact($orgId: ID!) {
+    providerChangeImpact(orgId: $orgId, provider: ANTHROPIC) {
+      membersWithKey
+      membersWithValidKey
+    }
+  }
+`);
+const AUDIT = graphql(`
+  query SecretsAudit($orgId: ID!) {
+    auditLog(orgId: $orgId, first: 100) {
+      edges {
+        node {
+          action
+          actorId
+          detail
+          createdAt
+        }
+      }
+    }
+  }
+`);
 
 const hashOf = (key: string) => createHash('sha256').update(key).digest('hex').slice(0, 16);
 const secretPart = () => randomBytes(24).toString('base64url').replace(/[-_]/g, 'x'); // 32 chars
@@ -47,9 +109,15 @@ afterAll(async () => {
 });
 
 const vendorEnv = () => ({ ANTHROPIC_BASE_URL: anthropic.url, OPENAI_BASE_URL: openai.url });
-const keyInput = (o: SeededOrg, provider: string, apiKey?: string) => ({
-  input: { orgId: o.org.id, provider, ...(apiKey ? { apiKey } : {}) },
-});
+function keyInput(o: SeededOrg, provider: AiProvider, apiKey: string): { input: SetPersonalKeyInput };
+function keyInput(o: SeededOrg, provider: AiProvider): { input: TestPersonalKeyInput };
+function keyInput(
+  o: SeededOrg,
+  provider: AiProvider,
+  apiKey?: string,
+): { input: SetPersonalKeyInput | TestPersonalKeyInput } {
+  return { input: { orgId: o.org.id, provider, ...(apiKey ? { apiKey } : {}) } };
+}
 
 /** Every column of every row of every table in the public schema, as PostgreSQL prints it, plus the raw bytea values. */
 async function dumpDatabase(databaseUrl: string): Promise<{ text: string; bytes: Buffer[] }> {
@@ -108,17 +176,22 @@ describe('a personal API key saved through the API', () => {
       openai2: `sk-proj-${secrets.openai2}`,
     };
 
-    // Every response body, exactly as the server sent it.
+    // Every response body, exactly as the server sent it. A raw string document and variables outside the
+    // document's type are how the refusals below are sent; their results stay unknown.
     const bodies: string[] = [];
-    const send = async (token: string, query: string, variables: Record<string, unknown>) => {
+    const send = async <R, V>(
+      token: string,
+      doc: TypedDocumentNode<R, V> | string,
+      variables: V | Record<string, unknown>,
+    ): Promise<GqlResult<R>> => {
       const res = await fetch(`${server.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query, variables }),
+        body: JSON.stringify({ query: typeof doc === 'string' ? doc : print(doc), variables }),
       });
       const text = await res.text();
       bodies.push(text);
-      return JSON.parse(text);
+      return JSON.parse(text) as GqlResult<R>;
     };
     const watchers = await watchOrgSettings(server, o.org.id, [o.admin.token, o.interviewer.token], KEYS_CHANGED);
 
@@ -136,9 +209,9 @@ describe('a personal API key saved through the API', () => {
         )
       ).errors,
     ).toBeUndefined();
-    expect((await send(admin, TEST_KEY, keyInput(o, 'ANTHROPIC'))).data.testPersonalKey.ok).toBe(true);
-    expect((await send(interviewer, TEST_KEY, keyInput(o, 'OPENAI'))).data.testPersonalKey.ok).toBe(true);
-    expect((await send(interviewer, TEST_KEY, keyInput(o, 'ANTHROPIC'))).data.testPersonalKey.status).toBe('INVALID');
+    expect((await send(admin, TEST_KEY, keyInput(o, 'ANTHROPIC'))).data!.testPersonalKey.ok).toBe(true);
+    expect((await send(interviewer, TEST_KEY, keyInput(o, 'OPENAI'))).data!.testPersonalKey.ok).toBe(true);
+    expect((await send(interviewer, TEST_KEY, keyInput(o, 'ANTHROPIC'))).data!.testPersonalKey.status).toBe('INVALID');
     const refusals = [
       await send(admin, SET_KEY, keyInput(o, 'OPENAI', keys.anthropic1)), // wrong vendor
       await send(admin, SET_KEY, keyInput(o, 'ANTHROPIC', `${keys.anthropic1} `)), // whitespace
@@ -163,8 +236,8 @@ describe('a personal API key saved through the API', () => {
     ]);
     expect((await send(admin, SET_KEY, keyInput(o, 'ANTHROPIC', keys.anthropic2))).errors).toBeUndefined();
     expect((await send(interviewer, SET_KEY, keyInput(o, 'OPENAI', keys.openai2))).errors).toBeUndefined();
-    expect((await send(admin, TEST_KEY, keyInput(o, 'ANTHROPIC'))).data.testPersonalKey.ok).toBe(true);
-    expect((await send(interviewer, TEST_KEY, keyInput(o, 'OPENAI'))).data.testPersonalKey.ok).toBe(true);
+    expect((await send(admin, TEST_KEY, keyInput(o, 'ANTHROPIC'))).data!.testPersonalKey.ok).toBe(true);
+    expect((await send(interviewer, TEST_KEY, keyInput(o, 'OPENAI'))).data!.testPersonalKey.ok).toBe(true);
     // The stand-ins prove the keys really reached the providers, so the server did hold them in clear.
     expect(anthropic.requests.map((r) => r.authKeyHash)).toEqual(
       expect.arrayContaining([hashOf(keys.anthropic1), hashOf(keys.anthropic2)]),
@@ -175,9 +248,9 @@ describe('a personal API key saved through the API', () => {
     // Everything a client can read back.
     for (const token of [admin, interviewer, o.staffing.token]) await send(token, SETTINGS, { orgId: o.org.id });
     const audit = await send(admin, AUDIT, { orgId: o.org.id });
-    expect(audit.data.auditLog.edges.length).toBeGreaterThanOrEqual(9);
+    expect(audit.data!.auditLog.edges.length).toBeGreaterThanOrEqual(9);
     await send(admin, IMPACT, { orgId: o.org.id });
-    expect((await send(interviewer, DELETE_KEY, keyInput(o, 'OPENAI'))).data.deletePersonalKey).toBe(true);
+    expect((await send(interviewer, DELETE_KEY, keyInput(o, 'OPENAI'))).data!.deletePersonalKey).toBe(true);
 
     await Promise.all(watchers.map((w) => w.waitFor(11)));
     for (const w of watchers) w.stop();

@@ -55,7 +55,7 @@ describe('one operation of 100 aliased settings changes', () => {
       { length: 100 },
       (_, i) => `a${i}: updateProvider(input: { orgId: $o, provider: OPENAI, model: "${MODELS[i % 5]}" }) { provider }`,
     );
-    const r = await server.client(admin.token).request(`mutation($o: ID!) { ${aliases.join(' ')} }`, { o: org.id });
+    const r = await server.client(admin.token).rawRequest(`mutation($o: ID!) { ${aliases.join(' ')} }`, { o: org.id });
     expect(r.errors).toBeUndefined();
     await server.app.services.pubsub.settingsEvents.idle();
     expect(server.app.services.pubsub.settingsEvents.delivered.get(org.id)).toBe(1);
@@ -84,7 +84,13 @@ describe('a burst of separate operations', () => {
     const c = server.client(admin.token);
     for (const model of MODELS) await c.data(UPDATE, { input: { orgId: org.id, provider: 'OPENAI', model } });
     await c.data(
-      `mutation($o: ID!) { setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: "sk-ant-api03-coalesced-AbCdEfGhIjKl" }) { status } }`,
+      graphql(`
+        mutation SettingsCoalescingSetKey($o: ID!) {
+          setPersonalKey(input: { orgId: $o, provider: ANTHROPIC, apiKey: "sk-ant-api03-coalesced-AbCdEfGhIjKl" }) {
+            status
+          }
+        }
+      `),
       { o: org.id },
     );
     const events = server.app.services.pubsub.settingsEvents;

@@ -5,10 +5,23 @@ import { startServerWithVendors, type ServerWithVendors } from '../support/serve
 import type { GqlResult } from '../../dev/client.ts';
 import type { IvySubscription } from '../../src/generated/graphql/graphql.ts';
 import { subscribeIvy, type Transport, ask, endOf } from '../support/ivy.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 
 const GRACE_MS = 1500;
-const WATCH = `subscription($orgId: ID!) { orgAiSettingsChanged(orgId: $orgId) { provider } }`;
-const SETTINGS = `query($orgId: ID!) { orgAiSettings(orgId: $orgId) { provider } }`;
+const WATCH = graphql(`
+  subscription ShutdownWatch($orgId: ID!) {
+    orgAiSettingsChanged(orgId: $orgId) {
+      provider
+    }
+  }
+`);
+const SETTINGS = graphql(`
+  query ShutdownSettings($orgId: ID!) {
+    orgAiSettings(orgId: $orgId) {
+      provider
+    }
+  }
+`);
 const typenames = (results: GqlResult<IvySubscription>[]) => results.map((r) => r.data?.ivyCompletion?.__typename);
 
 const started: ServerWithVendors[] = [];

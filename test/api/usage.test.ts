@@ -204,13 +204,25 @@ describe('credits', () => {
   it('offers no API to add credits: only the operator command tops them up', async () => {
     const { org } = await server.seed.org({ credits: 10 });
     const slug = (await server.app.services.db.org.findUniqueOrThrow({ where: { id: org.id } })).slug;
-    const fields = await server.client().data(`{ __schema { mutationType { fields { name } } } }`);
+    const fields = await server.client().data(
+      graphql(`
+        query UsageMutationNames {
+          __schema {
+            mutationType {
+              fields {
+                name
+              }
+            }
+          }
+        }
+      `),
+    );
     expect(
-      fields.__schema.mutationType.fields
-        .map((f: { name: string }) => f.name)
-        .filter((n: string) => /credit|balance|grant/i.test(n))
+      fields.__schema
+        .mutationType!.fields!.map((f) => f.name)
+        .filter((n) => /credit|balance|grant/i.test(n))
         // The consent switch for running BYOK answers on credits: it moves no credits (test/api/fallback.test.ts).
-        .filter((n: string) => n !== 'setFallbackToCredits'),
+        .filter((n) => n !== 'setFallbackToCredits'),
     ).toEqual([]);
 
     // An operator command runs with the server's settings: with DATABASE_URL, its secrets are required too.
