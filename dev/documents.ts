@@ -44,3 +44,32 @@ export const STOP_IVY = graphql(`
     }
   }
 `);
+
+/** A member's own key: save, test, delete (every role may; the key itself never comes back). */
+export const SET_PERSONAL_KEY = graphql(`
+  mutation SetPersonalKey($input: SetPersonalKeyInput!) {
+    setPersonalKey(input: $input) {
+      provider
+      hint
+      status
+      lastTestedAt
+      updatedAt
+    }
+  }
+`);
+
+export const TEST_PERSONAL_KEY = graphql(`
+  mutation TestPersonalKey($input: TestPersonalKeyInput!) {
+    testPersonalKey(input: $input) {
+      ok
+      status
+      message
+    }
+  }
+`);
+
+export const DELETE_PERSONAL_KEY = graphql(`
+  mutation DeletePersonalKey($input: DeletePersonalKeyInput!) {
+    deletePersonalKey(input: $input)
+  }
+`);

@@ -3,6 +3,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../../dev/seed.ts';
 import { graphql } from '../../src/generated/graphql/index.ts';
 import type { AiProvider } from '../../src/generated/graphql/graphql.ts';
+import { SET_PERSONAL_KEY } from '../../dev/documents.ts';
 
 const SETTINGS = graphql(`
   query AiSettingsSettings($orgId: ID!) {
@@ -84,16 +85,6 @@ const AUDIT_COUNT = graphql(`
     }
   }
 `);
-const SET_KEY = graphql(`
-  mutation AiSettingsSetKey($input: SetPersonalKeyInput!) {
-    setPersonalKey(input: $input) {
-      provider
-      hint
-      status
-    }
-  }
-`);
-
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer();
@@ -206,7 +197,7 @@ describe('updateProvider', () => {
     for (const [who, [provider, apiKey]] of Object.entries(keys)) {
       await server
         .client(o[who as keyof typeof keys].token)
-        .data(SET_KEY, { input: { orgId: o.org.id, provider, apiKey } });
+        .data(SET_PERSONAL_KEY, { input: { orgId: o.org.id, provider, apiKey } });
     }
     await update(o, 'ANTHROPIC');
     expect((await update(o, 'INTERVY_CREDITS')).errors).toBeUndefined();

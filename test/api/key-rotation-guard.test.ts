@@ -3,15 +3,8 @@ import { Keyring } from '../../src/lib/crypto.ts';
 import { runCommand } from '../support/operator-command.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 import { main as rotateKeysCommand } from '../../src/commands/rotate-keys.ts';
-import { graphql } from '../../src/generated/graphql/index.ts';
+import { SET_PERSONAL_KEY } from '../../dev/documents.ts';
 
-const SET_KEY = graphql(`
-  mutation KeyRotationGuardSetKey($input: SetPersonalKeyInput!) {
-    setPersonalKey(input: $input) {
-      hint
-    }
-  }
-`);
 const A = Keyring.generateEntry('ring-a');
 const B = Keyring.generateEntry('ring-b');
 
@@ -29,7 +22,7 @@ describe('npm run keys:rotate with a master key missing from the ring', () => {
   beforeAll(async () => {
     server = await startTestServer({ keyEncryptionKeys: A });
     const o = await server.seed.org({ plan: 'GROWTH' });
-    await server.client(o.admin.token).data(SET_KEY, {
+    await server.client(o.admin.token).data(SET_PERSONAL_KEY, {
       input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: 'sk-ant-api03-rotation-guard-0000000000000' },
     });
   });

@@ -11,24 +11,9 @@ import { cloneTemplate, createTestDatabase, startTestServer, type TestServer } f
 import { startFakeAnthropic } from '../../dev/vendors/anthropic-server.ts';
 import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 import { graphql } from '../../src/generated/graphql/index.ts';
+import { SET_PERSONAL_KEY, TEST_PERSONAL_KEY } from '../../dev/documents.ts';
 
 const JWT = /^eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
-
-const SET_KEY = graphql(`
-  mutation OperatorCommandsSetKey($input: SetPersonalKeyInput!) {
-    setPersonalKey(input: $input) {
-      hint
-    }
-  }
-`);
-const TEST_KEY = graphql(`
-  mutation OperatorCommandsTestKey($input: TestPersonalKeyInput!) {
-    testPersonalKey(input: $input) {
-      ok
-      status
-    }
-  }
-`);
 
 describe('the token command (npm run --silent token -- <email>), on a database seeded with SEED_DEMO=1', () => {
   const jwtSecret = randomBytes(32).toString('base64url');
@@ -220,10 +205,10 @@ describe('the key rotation command (npm run keys:rotate)', () => {
     try {
       await before
         .client(o.admin.token)
-        .data(SET_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: keys[0] } });
+        .data(SET_PERSONAL_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: keys[0] } });
       await before
         .client(o.interviewer.token)
-        .data(SET_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: keys[1] } });
+        .data(SET_PERSONAL_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: keys[1] } });
     } finally {
       await before.stop();
     }
@@ -243,8 +228,10 @@ describe('the key rotation command (npm run keys:rotate)', () => {
       expect(rows.map((r) => r.encKeyId)).toEqual(['new', 'new']);
       anthropic.requests.length = 0;
       for (const m of [o.admin, o.interviewer]) {
-        const r = await after.client(m.token).data(TEST_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC' } });
-        expect(r.testPersonalKey).toEqual({ ok: true, status: 'VALID' });
+        const r = await after
+          .client(m.token)
+          .data(TEST_PERSONAL_KEY, { input: { orgId: o.org.id, provider: 'ANTHROPIC' } });
+        expect(r.testPersonalKey).toMatchObject({ ok: true, status: 'VALID' });
       }
       const hash = (k: string) => createHash('sha256').update(k).digest('hex').slice(0, 16);
       expect(anthropic.requests.map((r) => r.authKeyHash)).toEqual(keys.map(hash));

@@ -7,32 +7,8 @@ import type { SeededOrg } from '../../dev/seed.ts';
 import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 import { graphql } from '../../src/generated/graphql/index.ts';
 import type { AiProvider, SetPersonalKeyInput, TestPersonalKeyInput } from '../../src/generated/graphql/graphql.ts';
+import { DELETE_PERSONAL_KEY, SET_PERSONAL_KEY, TEST_PERSONAL_KEY } from '../../dev/documents.ts';
 
-const SET_KEY = graphql(`
-  mutation PersonalKeysSetKey($input: SetPersonalKeyInput!) {
-    setPersonalKey(input: $input) {
-      provider
-      hint
-      status
-      lastTestedAt
-      updatedAt
-    }
-  }
-`);
-const TEST_KEY = graphql(`
-  mutation PersonalKeysTestKey($input: TestPersonalKeyInput!) {
-    testPersonalKey(input: $input) {
-      ok
-      status
-      message
-    }
-  }
-`);
-const DELETE_KEY = graphql(`
-  mutation PersonalKeysDeleteKey($input: DeletePersonalKeyInput!) {
-    deletePersonalKey(input: $input)
-  }
-`);
 const MY_KEYS = graphql(`
   query PersonalKeysMyKeys($orgId: ID!) {
     orgAiSettings(orgId: $orgId) {
@@ -90,7 +66,7 @@ describe('setPersonalKey', () => {
       [o.staffing, 'OPENAI', 'sk-proj-staffing-Lm4No3Pq2Rs1Tu0V', 'sk-proj-…Tu0V'],
       [o.admin, 'OPENAI', 'sk-admin-Kj5Hg6Fd7Sa8Qw9E', 'sk-…Qw9E'],
     ] as const) {
-      const r = await server.client(m.token).request(SET_KEY, input(o, provider, key));
+      const r = await server.client(m.token).request(SET_PERSONAL_KEY, input(o, provider, key));
       expect(r.errors).toBeUndefined();
       expect(r.data!.setPersonalKey).toMatchObject({ provider, hint, status: 'UNTESTED', lastTestedAt: null });
       expect(JSON.stringify(r)).not.toContain(key);
@@ -109,7 +85,7 @@ describe('setPersonalKey', () => {
       ['ANTHROPIC', `sk-ant-${'x'.repeat(300)}`, '"sk-ant-"'],
     ] as const;
     for (const [provider, key, prefix] of cases) {
-      const r = await c.request(SET_KEY, input(o, provider, key));
+      const r = await c.request(SET_PERSONAL_KEY, input(o, provider, key));
       expect(r.errors?.[0].extensions?.code, key).toBe('INVALID_API_KEY_FORMAT');
       expect(r.errors?.[0].message, key).toContain(prefix);
       expect(JSON.stringify(r)).not.toContain(key);
@@ -119,7 +95,7 @@ describe('setPersonalKey', () => {
       'sk-ant-api03-trailing-newline-Aa1Bb2Cc\n',
       ' sk-ant-api03-leading-space-Aa1Bb2Cc',
     ]) {
-      const r = await c.request(SET_KEY, input(o, 'ANTHROPIC', key));
+      const r = await c.request(SET_PERSONAL_KEY, input(o, 'ANTHROPIC', key));
       expect(r.errors?.[0].extensions?.code, JSON.stringify(key)).toBe('INVALID_API_KEY_FORMAT');
     }
     expect(await myKeys(o, o.interviewer.token)).toEqual([]);
@@ -130,7 +106,7 @@ describe('setPersonalKey', () => {
     expect(
       await server
         .client(o.admin.token)
-        .errorCode(SET_KEY, input(o, 'INTERVY_CREDITS', 'sk-ant-api03-whatever-Aa1Bb2Cc3Dd4')),
+        .errorCode(SET_PERSONAL_KEY, input(o, 'INTERVY_CREDITS', 'sk-ant-api03-whatever-Aa1Bb2Cc3Dd4')),
     ).toBe('BAD_USER_INPUT');
   });
 
@@ -138,17 +114,17 @@ describe('setPersonalKey', () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const c = server.client(o.staffing.token);
     const good = 'sk-ant-api03-the-good-one-Gh7Jk8Lm9N';
-    await c.data(SET_KEY, input(o, 'ANTHROPIC', good));
-    expect((await c.data(TEST_KEY, input(o, 'ANTHROPIC'))).testPersonalKey.status).toBe('VALID');
+    await c.data(SET_PERSONAL_KEY, input(o, 'ANTHROPIC', good));
+    expect((await c.data(TEST_PERSONAL_KEY, input(o, 'ANTHROPIC'))).testPersonalKey.status).toBe('VALID');
     const before = await myKeys(o, o.staffing.token);
     const rowBefore = await server.app.services.db.personalApiKey.findFirstOrThrow({
       where: { orgId: o.org.id, userId: o.staffing.id },
     });
 
-    expect(await c.errorCode(SET_KEY, input(o, 'ANTHROPIC', 'sk-proj-wrong-vendor-Zz9Yy8Xx7Ww6'))).toBe(
+    expect(await c.errorCode(SET_PERSONAL_KEY, input(o, 'ANTHROPIC', 'sk-proj-wrong-vendor-Zz9Yy8Xx7Ww6'))).toBe(
       'INVALID_API_KEY_FORMAT',
     );
-    expect(await c.errorCode(SET_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-with a space-Zz9Yy8Xx'))).toBe(
+    expect(await c.errorCode(SET_PERSONAL_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-with a space-Zz9Yy8Xx'))).toBe(
       'INVALID_API_KEY_FORMAT',
     );
 
@@ -159,29 +135,30 @@ describe('setPersonalKey', () => {
     });
     expect(Buffer.from(rowAfter.ciphertext).equals(Buffer.from(rowBefore.ciphertext))).toBe(true);
     anthropic.requests.length = 0;
-    expect((await c.data(TEST_KEY, input(o, 'ANTHROPIC'))).testPersonalKey.ok).toBe(true);
+    expect((await c.data(TEST_PERSONAL_KEY, input(o, 'ANTHROPIC'))).testPersonalKey.ok).toBe(true);
     expect(anthropic.requests.map((r) => r.authKeyHash)).toEqual([hashOf(good)]);
   });
 
   it('replaces the member’s key for that provider and resets it to UNTESTED', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const c = server.client(o.admin.token);
-    await c.data(SET_KEY, input(o, 'OPENAI', 'sk-proj-first-key-Aa11Bb22Cc33'));
-    const tested = await c.data(TEST_KEY, input(o, 'OPENAI'));
+    await c.data(SET_PERSONAL_KEY, input(o, 'OPENAI', 'sk-proj-first-key-Aa11Bb22Cc33'));
+    const tested = await c.data(TEST_PERSONAL_KEY, input(o, 'OPENAI'));
     expect(tested.testPersonalKey.status).toBe('VALID');
-    const replaced = (await c.data(SET_KEY, input(o, 'OPENAI', 'sk-proj-second-key-Dd44Ee55Ff66'))).setPersonalKey;
+    const replaced = (await c.data(SET_PERSONAL_KEY, input(o, 'OPENAI', 'sk-proj-second-key-Dd44Ee55Ff66')))
+      .setPersonalKey;
     expect(replaced).toMatchObject({ hint: 'sk-proj-…Ff66', status: 'UNTESTED', lastTestedAt: null });
     expect(await myKeys(o, o.admin.token)).toHaveLength(1);
     openai.requests.length = 0;
-    await c.data(TEST_KEY, input(o, 'OPENAI'));
+    await c.data(TEST_PERSONAL_KEY, input(o, 'OPENAI'));
     expect(openai.requests.map((r) => r.authKeyHash)).toEqual([hashOf('sk-proj-second-key-Dd44Ee55Ff66')]);
   });
 
   it('keeps one key per provider: saving OpenAI does not touch Anthropic', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const c = server.client(o.interviewer.token);
-    await c.data(SET_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-both-anthropic-Aa1Bb2Cc'));
-    await c.data(SET_KEY, input(o, 'OPENAI', 'sk-proj-both-openai-Dd3Ee4Ff5G'));
+    await c.data(SET_PERSONAL_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-both-anthropic-Aa1Bb2Cc'));
+    await c.data(SET_PERSONAL_KEY, input(o, 'OPENAI', 'sk-proj-both-openai-Dd3Ee4Ff5G'));
     expect((await myKeys(o, o.interviewer.token)).map((k) => [k.provider, k.hint])).toEqual([
       ['ANTHROPIC', 'sk-ant-…b2Cc'],
       ['OPENAI', 'sk-proj-…Ff5G'],
@@ -190,7 +167,9 @@ describe('setPersonalKey', () => {
 
   it('only ever writes the viewer’s own key, even for an admin', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
-    await server.client(o.admin.token).data(SET_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-admins-own-Aa1Bb2Cc3'));
+    await server
+      .client(o.admin.token)
+      .data(SET_PERSONAL_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-admins-own-Aa1Bb2Cc3'));
     const rows = await server.app.services.db.personalApiKey.findMany({ where: { orgId: o.org.id } });
     expect(rows.map((r) => r.userId)).toEqual([o.admin.id]);
     // Input has no user field: asking for one is a schema error.
@@ -207,8 +186,8 @@ describe('setPersonalKey', () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const outsider = await server.seed.outsider();
     const vars = input(o, 'ANTHROPIC', 'sk-ant-api03-outsider-Aa1Bb2Cc3Dd4');
-    expect(await server.client(outsider.token).errorCode(SET_KEY, vars)).toBe('FORBIDDEN');
-    expect(await server.client().errorCode(SET_KEY, vars)).toBe('UNAUTHENTICATED');
+    expect(await server.client(outsider.token).errorCode(SET_PERSONAL_KEY, vars)).toBe('FORBIDDEN');
+    expect(await server.client().errorCode(SET_PERSONAL_KEY, vars)).toBe('UNAUTHENTICATED');
     expect(await server.app.services.db.personalApiKey.count({ where: { orgId: o.org.id } })).toBe(0);
   });
 });
@@ -218,9 +197,9 @@ describe('testPersonalKey', () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const key = 'sk-ant-api03-works-fine-Qq1Ww2Ee3Rr4';
     const c = server.client(o.interviewer.token);
-    await c.data(SET_KEY, input(o, 'ANTHROPIC', key));
+    await c.data(SET_PERSONAL_KEY, input(o, 'ANTHROPIC', key));
     server.clock.set('2026-11-27T08:30:00.000Z');
-    const r = (await c.data(TEST_KEY, input(o, 'ANTHROPIC'))).testPersonalKey;
+    const r = (await c.data(TEST_PERSONAL_KEY, input(o, 'ANTHROPIC'))).testPersonalKey;
     expect(r).toEqual({ ok: true, status: 'VALID', message: 'Anthropic accepted the API key.' });
     expect(anthropic.requests).toHaveLength(1);
     expect(anthropic.requests[0]).toMatchObject({
@@ -239,8 +218,8 @@ describe('testPersonalKey', () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const key = 'sk-proj-openai-works-Tt5Yy6Uu7Ii8';
     const c = server.client(o.staffing.token);
-    await c.data(SET_KEY, input(o, 'OPENAI', key));
-    expect((await c.data(TEST_KEY, input(o, 'OPENAI'))).testPersonalKey).toEqual({
+    await c.data(SET_PERSONAL_KEY, input(o, 'OPENAI', key));
+    expect((await c.data(TEST_PERSONAL_KEY, input(o, 'OPENAI'))).testPersonalKey).toEqual({
       ok: true,
       status: 'VALID',
       message: 'OpenAI accepted the API key.',
@@ -253,12 +232,12 @@ describe('testPersonalKey', () => {
   it('stores INVALID when the provider rejects the key, quoting what the provider said', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const c = server.client(o.admin.token);
-    await c.data(SET_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-invalid-Oo9Pp8Ll7Kk6'));
-    await c.data(SET_KEY, input(o, 'OPENAI', 'sk-proj-invalid-Mm5Nn4Bb3Vv2Cc1'));
-    const a = (await c.data(TEST_KEY, input(o, 'ANTHROPIC'))).testPersonalKey;
+    await c.data(SET_PERSONAL_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-invalid-Oo9Pp8Ll7Kk6'));
+    await c.data(SET_PERSONAL_KEY, input(o, 'OPENAI', 'sk-proj-invalid-Mm5Nn4Bb3Vv2Cc1'));
+    const a = (await c.data(TEST_PERSONAL_KEY, input(o, 'ANTHROPIC'))).testPersonalKey;
     expect(a).toMatchObject({ ok: false, status: 'INVALID' });
     expect(a.message).toMatch(/Anthropic rejected the API key: "invalid x-api-key"/);
-    const b = (await c.data(TEST_KEY, input(o, 'OPENAI'))).testPersonalKey;
+    const b = (await c.data(TEST_PERSONAL_KEY, input(o, 'OPENAI'))).testPersonalKey;
     expect(b).toMatchObject({ ok: false, status: 'INVALID' });
     expect(b.message).toMatch(/OpenAI rejected the API key: "Incorrect API key provided/);
     // OpenAI echoes a masked key; none of it may come back.
@@ -273,13 +252,13 @@ describe('testPersonalKey', () => {
   it('reports a rate-limited key as genuine but not usable right now, quoting the provider', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const c = server.client(o.admin.token);
-    await c.data(SET_KEY, input(o, 'OPENAI', 'sk-proj-ratelimited-Xx1Zz2Cc3Vv4'));
-    await c.data(SET_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-ratelimited-Bb5Nn6Mm7'));
-    const r = (await c.data(TEST_KEY, input(o, 'OPENAI'))).testPersonalKey;
+    await c.data(SET_PERSONAL_KEY, input(o, 'OPENAI', 'sk-proj-ratelimited-Xx1Zz2Cc3Vv4'));
+    await c.data(SET_PERSONAL_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-ratelimited-Bb5Nn6Mm7'));
+    const r = (await c.data(TEST_PERSONAL_KEY, input(o, 'OPENAI'))).testPersonalKey;
     expect(r).toMatchObject({ ok: false, status: 'VALID' });
     expect(r.message).toMatch(/OpenAI is rate limiting this key: "Rate limit reached/);
     expect(openai.requests).toHaveLength(1); // no retries
-    const a = (await c.data(TEST_KEY, input(o, 'ANTHROPIC'))).testPersonalKey;
+    const a = (await c.data(TEST_PERSONAL_KEY, input(o, 'ANTHROPIC'))).testPersonalKey;
     expect(a).toMatchObject({ ok: false, status: 'VALID' });
     expect(a.message).toMatch(/Anthropic is rate limiting this key: "This request would exceed the rate limit/);
     expect(anthropic.requests).toHaveLength(1);
@@ -288,33 +267,33 @@ describe('testPersonalKey', () => {
   it('says so when the provider cannot be reached, and leaves the status as it was', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const c = server.client(o.interviewer.token);
-    await c.data(SET_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-unreach-Aa2Ss3Dd4Ff5'));
-    await c.data(SET_KEY, input(o, 'OPENAI', 'sk-proj-unreach-Gg6Hh7Jj8Kk9Ll0'));
-    await c.data(TEST_KEY, input(o, 'OPENAI')); // VALID, with a time
+    await c.data(SET_PERSONAL_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-unreach-Aa2Ss3Dd4Ff5'));
+    await c.data(SET_PERSONAL_KEY, input(o, 'OPENAI', 'sk-proj-unreach-Gg6Hh7Jj8Kk9Ll0'));
+    await c.data(TEST_PERSONAL_KEY, input(o, 'OPENAI')); // VALID, with a time
     const before = await myKeys(o, o.interviewer.token);
     const far = unreachable.client(o.interviewer.token);
     for (const [provider, vendor] of [
       ['ANTHROPIC', 'Anthropic'],
       ['OPENAI', 'OpenAI'],
     ] as const) {
-      const r = (await far.data(TEST_KEY, input(o, provider))).testPersonalKey;
+      const r = (await far.data(TEST_PERSONAL_KEY, input(o, provider))).testPersonalKey;
       expect(r.ok).toBe(false);
       expect(r.message).toBe(`Could not reach ${vendor}: connection refused.`);
     }
     const after = await myKeys(o, o.interviewer.token);
     expect(after).toEqual(before);
     expect(after.map((k) => k.status)).toEqual(['UNTESTED', 'VALID']);
-    const r = (await far.data(TEST_KEY, input(o, 'OPENAI'))).testPersonalKey;
+    const r = (await far.data(TEST_PERSONAL_KEY, input(o, 'OPENAI'))).testPersonalKey;
     expect(r.status).toBe('VALID');
   });
 
   it('answers NO_API_KEY when the viewer has no saved key for that provider', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     await server.seed.key(o.org.id, o.admin.id, 'ANTHROPIC', 'sk-ant-api03-someone-else-Aa1Ss2Dd3');
-    const r = await server.client(o.interviewer.token).request(TEST_KEY, input(o, 'ANTHROPIC'));
+    const r = await server.client(o.interviewer.token).request(TEST_PERSONAL_KEY, input(o, 'ANTHROPIC'));
     expect(r.errors?.[0].extensions?.code).toBe('NO_API_KEY');
     expect(r.errors?.[0].message).toMatch(/No API key/);
-    expect(await server.client(o.admin.token).errorCode(TEST_KEY, input(o, 'OPENAI'))).toBe('NO_API_KEY');
+    expect(await server.client(o.admin.token).errorCode(TEST_PERSONAL_KEY, input(o, 'OPENAI'))).toBe('NO_API_KEY');
     expect(anthropic.requests).toHaveLength(0);
   });
 });
@@ -323,18 +302,20 @@ describe('deletePersonalKey', () => {
   it('removes the viewer’s own key and answers true, then false once there is nothing left', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const c = server.client(o.interviewer.token);
-    await c.data(SET_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-to-delete-Zz1Xx2Cc3V'));
-    await c.data(SET_KEY, input(o, 'OPENAI', 'sk-proj-to-keep-Bb4Nn5Mm6Q'));
-    expect((await c.data(DELETE_KEY, input(o, 'ANTHROPIC'))).deletePersonalKey).toBe(true);
+    await c.data(SET_PERSONAL_KEY, input(o, 'ANTHROPIC', 'sk-ant-api03-to-delete-Zz1Xx2Cc3V'));
+    await c.data(SET_PERSONAL_KEY, input(o, 'OPENAI', 'sk-proj-to-keep-Bb4Nn5Mm6Q'));
+    expect((await c.data(DELETE_PERSONAL_KEY, input(o, 'ANTHROPIC'))).deletePersonalKey).toBe(true);
     expect((await myKeys(o, o.interviewer.token)).map((k) => k.provider)).toEqual(['OPENAI']);
-    expect((await c.data(DELETE_KEY, input(o, 'ANTHROPIC'))).deletePersonalKey).toBe(false);
-    expect(await c.errorCode(TEST_KEY, input(o, 'ANTHROPIC'))).toBe('NO_API_KEY');
+    expect((await c.data(DELETE_PERSONAL_KEY, input(o, 'ANTHROPIC'))).deletePersonalKey).toBe(false);
+    expect(await c.errorCode(TEST_PERSONAL_KEY, input(o, 'ANTHROPIC'))).toBe('NO_API_KEY');
   });
 
   it('never removes another member’s key, not even an admin’s request can', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     await server.seed.key(o.org.id, o.interviewer.id, 'ANTHROPIC', 'sk-ant-api03-interviewers-Aa1Bb2Cc3');
-    expect((await server.client(o.admin.token).data(DELETE_KEY, input(o, 'ANTHROPIC'))).deletePersonalKey).toBe(false);
+    expect(
+      (await server.client(o.admin.token).data(DELETE_PERSONAL_KEY, input(o, 'ANTHROPIC'))).deletePersonalKey,
+    ).toBe(false);
     expect(await myKeys(o, o.interviewer.token)).toHaveLength(1);
     // Nor the same member's key in another org.
     const other = await server.seed.org({ plan: 'GROWTH' });
@@ -342,7 +323,7 @@ describe('deletePersonalKey', () => {
       data: { orgId: other.org.id, userId: o.interviewer.id, role: 'INTERVIEWER' },
     });
     expect(
-      (await server.client(o.interviewer.token).data(DELETE_KEY, input(other, 'ANTHROPIC'))).deletePersonalKey,
+      (await server.client(o.interviewer.token).data(DELETE_PERSONAL_KEY, input(other, 'ANTHROPIC'))).deletePersonalKey,
     ).toBe(false);
     expect(await myKeys(o, o.interviewer.token)).toHaveLength(1);
   });

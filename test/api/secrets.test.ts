@@ -15,6 +15,7 @@ import type { AiProvider, SetPersonalKeyInput, TestPersonalKeyInput } from '../.
 import type { GqlResult } from '../../dev/client.ts';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
+import { DELETE_PERSONAL_KEY, SET_PERSONAL_KEY, TEST_PERSONAL_KEY } from '../../dev/documents.ts';
 
 const KEYS_CHANGED = graphql(`
   subscription SecretsKeysChanged($orgId: ID!) {
@@ -25,31 +26,6 @@ const KEYS_CHANGED = graphql(`
         status
       }
     }
-  }
-`);
-const SET_KEY = graphql(`
-  mutation SecretsSetKey($input: SetPersonalKeyInput!) {
-    setPersonalKey(input: $input) {
-      provider
-      hint
-      status
-      lastTestedAt
-      updatedAt
-    }
-  }
-`);
-const TEST_KEY = graphql(`
-  mutation SecretsTestKey($input: TestPersonalKeyInput!) {
-    testPersonalKey(input: $input) {
-      ok
-      status
-      message
-    }
-  }
-`);
-const DELETE_KEY = graphql(`
-  mutation SecretsDeleteKey($input: DeletePersonalKeyInput!) {
-    deletePersonalKey(input: $input)
   }
 `);
 const SETTINGS = graphql(`
@@ -198,26 +174,28 @@ describe('a personal API key saved through the API', () => {
     const admin = o.admin.token;
     const interviewer = o.interviewer.token;
     // Save, test, refuse a bad one, replace, test again: for both providers, by two members.
-    expect((await send(admin, SET_KEY, keyInput(o, 'ANTHROPIC', keys.anthropic1))).errors).toBeUndefined();
-    expect((await send(interviewer, SET_KEY, keyInput(o, 'OPENAI', keys.openai1))).errors).toBeUndefined();
+    expect((await send(admin, SET_PERSONAL_KEY, keyInput(o, 'ANTHROPIC', keys.anthropic1))).errors).toBeUndefined();
+    expect((await send(interviewer, SET_PERSONAL_KEY, keyInput(o, 'OPENAI', keys.openai1))).errors).toBeUndefined();
     expect(
       (
         await send(
           interviewer,
-          SET_KEY,
+          SET_PERSONAL_KEY,
           keyInput(o, 'ANTHROPIC', keys.anthropic1.replace('sk-ant-', 'sk-ant-invalid-')),
         )
       ).errors,
     ).toBeUndefined();
-    expect((await send(admin, TEST_KEY, keyInput(o, 'ANTHROPIC'))).data!.testPersonalKey.ok).toBe(true);
-    expect((await send(interviewer, TEST_KEY, keyInput(o, 'OPENAI'))).data!.testPersonalKey.ok).toBe(true);
-    expect((await send(interviewer, TEST_KEY, keyInput(o, 'ANTHROPIC'))).data!.testPersonalKey.status).toBe('INVALID');
+    expect((await send(admin, TEST_PERSONAL_KEY, keyInput(o, 'ANTHROPIC'))).data!.testPersonalKey.ok).toBe(true);
+    expect((await send(interviewer, TEST_PERSONAL_KEY, keyInput(o, 'OPENAI'))).data!.testPersonalKey.ok).toBe(true);
+    expect((await send(interviewer, TEST_PERSONAL_KEY, keyInput(o, 'ANTHROPIC'))).data!.testPersonalKey.status).toBe(
+      'INVALID',
+    );
     const refusals = [
-      await send(admin, SET_KEY, keyInput(o, 'OPENAI', keys.anthropic1)), // wrong vendor
-      await send(admin, SET_KEY, keyInput(o, 'ANTHROPIC', `${keys.anthropic1} `)), // whitespace
-      await send(interviewer, SET_KEY, keyInput(o, 'ANTHROPIC', keys.openai1)),
-      await send(admin, SET_KEY, { input: { orgId: o.org.id, apiKey: keys.anthropic1 } }), // no provider: variable coercion
-      await send(admin, SET_KEY, {
+      await send(admin, SET_PERSONAL_KEY, keyInput(o, 'OPENAI', keys.anthropic1)), // wrong vendor
+      await send(admin, SET_PERSONAL_KEY, keyInput(o, 'ANTHROPIC', `${keys.anthropic1} `)), // whitespace
+      await send(interviewer, SET_PERSONAL_KEY, keyInput(o, 'ANTHROPIC', keys.openai1)),
+      await send(admin, SET_PERSONAL_KEY, { input: { orgId: o.org.id, apiKey: keys.anthropic1 } }), // no provider: variable coercion
+      await send(admin, SET_PERSONAL_KEY, {
         input: { orgId: o.org.id, provider: 'ANTHROPIC', apiKey: keys.anthropic1, userId: o.interviewer.id },
       }),
       await send(
@@ -234,10 +212,10 @@ describe('a personal API key saved through the API', () => {
       'BAD_USER_INPUT',
       'BAD_USER_INPUT',
     ]);
-    expect((await send(admin, SET_KEY, keyInput(o, 'ANTHROPIC', keys.anthropic2))).errors).toBeUndefined();
-    expect((await send(interviewer, SET_KEY, keyInput(o, 'OPENAI', keys.openai2))).errors).toBeUndefined();
-    expect((await send(admin, TEST_KEY, keyInput(o, 'ANTHROPIC'))).data!.testPersonalKey.ok).toBe(true);
-    expect((await send(interviewer, TEST_KEY, keyInput(o, 'OPENAI'))).data!.testPersonalKey.ok).toBe(true);
+    expect((await send(admin, SET_PERSONAL_KEY, keyInput(o, 'ANTHROPIC', keys.anthropic2))).errors).toBeUndefined();
+    expect((await send(interviewer, SET_PERSONAL_KEY, keyInput(o, 'OPENAI', keys.openai2))).errors).toBeUndefined();
+    expect((await send(admin, TEST_PERSONAL_KEY, keyInput(o, 'ANTHROPIC'))).data!.testPersonalKey.ok).toBe(true);
+    expect((await send(interviewer, TEST_PERSONAL_KEY, keyInput(o, 'OPENAI'))).data!.testPersonalKey.ok).toBe(true);
     // The stand-ins prove the keys really reached the providers, so the server did hold them in clear.
     expect(anthropic.requests.map((r) => r.authKeyHash)).toEqual(
       expect.arrayContaining([hashOf(keys.anthropic1), hashOf(keys.anthropic2)]),
@@ -250,7 +228,7 @@ describe('a personal API key saved through the API', () => {
     const audit = await send(admin, AUDIT, { orgId: o.org.id });
     expect(audit.data!.auditLog.edges.length).toBeGreaterThanOrEqual(9);
     await send(admin, IMPACT, { orgId: o.org.id });
-    expect((await send(interviewer, DELETE_KEY, keyInput(o, 'OPENAI'))).data!.deletePersonalKey).toBe(true);
+    expect((await send(interviewer, DELETE_PERSONAL_KEY, keyInput(o, 'OPENAI'))).data!.deletePersonalKey).toBe(true);
 
     await Promise.all(watchers.map((w) => w.waitFor(11)));
     for (const w of watchers) w.stop();
@@ -289,8 +267,10 @@ describe('a personal API key saved through the API', () => {
       data: { orgId: elsewhere.org.id, userId: o.admin.id, role: 'ADMIN' },
     });
     const key = `sk-ant-api03-${secretPart()}`;
-    await server.client(o.admin.token).data(SET_KEY, keyInput(o, 'ANTHROPIC', key));
-    expect((await server.client(o.admin.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok).toBe(true);
+    await server.client(o.admin.token).data(SET_PERSONAL_KEY, keyInput(o, 'ANTHROPIC', key));
+    expect(
+      (await server.client(o.admin.token).data(TEST_PERSONAL_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok,
+    ).toBe(true);
     // The victim's row, copied by SQL: onto another member (new row and an existing one), onto the same member's other
     // provider, and onto the same member and provider in another org.
     await server.seed.key(o.org.id, o.interviewer.id, 'ANTHROPIC', 'sk-ant-api03-interviewers-own-Aa1Bb2', 'UNTESTED');
@@ -321,7 +301,7 @@ describe('a personal API key saved through the API', () => {
       [o.admin.token, elsewhere, 'ANTHROPIC'],
     ] as const;
     for (const [token, org, provider] of attempts) {
-      const r = await server.client(token).request(TEST_KEY, keyInput(org, provider));
+      const r = await server.client(token).request(TEST_PERSONAL_KEY, keyInput(org, provider));
       expect(r.errors?.[0].extensions?.code, `${provider} in ${org.org.slug}`).toBe('NO_API_KEY');
       expect(r.errors?.[0].message).toMatch(/can no longer be read\. Save it again/);
       expect(JSON.stringify(r)).not.toContain(key);
@@ -335,14 +315,16 @@ describe('a personal API key saved through the API', () => {
       .viewerKeys;
     expect(staffingKeys).toEqual([expect.objectContaining({ status: 'VALID', lastTestedAt: null })]);
     // The victim's own key still works, and saving again repairs a copied row.
-    expect((await server.client(o.admin.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok).toBe(true);
+    expect(
+      (await server.client(o.admin.token).data(TEST_PERSONAL_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok,
+    ).toBe(true);
     expect(anthropic.requests.map((r) => r.authKeyHash)).toEqual([hashOf(key)]);
     await server
       .client(o.staffing.token)
-      .data(SET_KEY, keyInput(o, 'ANTHROPIC', 'sk-ant-api03-staffing-fresh-Gg6Hh7Jj8'));
-    expect((await server.client(o.staffing.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok).toBe(
-      true,
-    );
+      .data(SET_PERSONAL_KEY, keyInput(o, 'ANTHROPIC', 'sk-ant-api03-staffing-fresh-Gg6Hh7Jj8'));
+    expect(
+      (await server.client(o.staffing.token).data(TEST_PERSONAL_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok,
+    ).toBe(true);
     expect(server.logs.join('\n')).not.toContain(key.slice(13));
   });
 });
@@ -364,8 +346,8 @@ describe('master key rotation', () => {
     let o: SeededOrg;
     try {
       o = await server.seed.org({ plan: 'GROWTH' });
-      await server.client(o.admin.token).data(SET_KEY, keyInput(o, 'ANTHROPIC', keys.admin));
-      await server.client(o.interviewer.token).data(SET_KEY, keyInput(o, 'OPENAI', keys.interviewer));
+      await server.client(o.admin.token).data(SET_PERSONAL_KEY, keyInput(o, 'ANTHROPIC', keys.admin));
+      await server.client(o.interviewer.token).data(SET_PERSONAL_KEY, keyInput(o, 'OPENAI', keys.interviewer));
       expect(await encKeyIds(server)).toEqual(['a', 'a']);
     } finally {
       await server.stop();
@@ -374,7 +356,9 @@ describe('master key rotation', () => {
     // Keyring B alone cannot read keys sealed under A: that is what the rotation is for.
     server = await start(B);
     try {
-      expect(await server.client(o.admin.token).errorCode(TEST_KEY, keyInput(o, 'ANTHROPIC'))).toBe('NO_API_KEY');
+      expect(await server.client(o.admin.token).errorCode(TEST_PERSONAL_KEY, keyInput(o, 'ANTHROPIC'))).toBe(
+        'NO_API_KEY',
+      );
     } finally {
       await server.stop();
     }
@@ -383,9 +367,9 @@ describe('master key rotation', () => {
     try {
       // Old ciphertexts still decrypt while A is in the ring; new writes already use B.
       anthropic.requests.length = 0;
-      expect((await server.client(o.admin.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok).toBe(
-        true,
-      );
+      expect(
+        (await server.client(o.admin.token).data(TEST_PERSONAL_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey.ok,
+      ).toBe(true);
       expect(anthropic.requests.map((r) => r.authKeyHash)).toEqual([hashOf(keys.admin)]);
       const before = await server.app.services.db.personalApiKey.findMany();
       expect(await reencryptAllKeys(server.app.services.db, server.app.services.keyring)).toEqual({
@@ -414,15 +398,17 @@ describe('master key rotation', () => {
       anthropic.requests.length = 0;
       openai.requests.length = 0;
       expect(
-        (await server.client(o.admin.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey,
+        (await server.client(o.admin.token).data(TEST_PERSONAL_KEY, keyInput(o, 'ANTHROPIC'))).testPersonalKey,
       ).toMatchObject({ ok: true, status: 'VALID' });
       expect(
-        (await server.client(o.interviewer.token).data(TEST_KEY, keyInput(o, 'OPENAI'))).testPersonalKey,
+        (await server.client(o.interviewer.token).data(TEST_PERSONAL_KEY, keyInput(o, 'OPENAI'))).testPersonalKey,
       ).toMatchObject({ ok: true, status: 'VALID' });
       expect(anthropic.requests.map((r) => r.authKeyHash)).toEqual([hashOf(keys.admin)]);
       expect(openai.requests.map((r) => r.authKeyHash)).toEqual([hashOf(keys.interviewer)]);
       // New writes use B.
-      await server.client(o.staffing.token).data(SET_KEY, keyInput(o, 'ANTHROPIC', `sk-ant-api03-${secretPart()}`));
+      await server
+        .client(o.staffing.token)
+        .data(SET_PERSONAL_KEY, keyInput(o, 'ANTHROPIC', `sk-ant-api03-${secretPart()}`));
       const staffingRow = await server.app.services.db.personalApiKey.findFirstOrThrow({
         where: { userId: o.staffing.id },
       });
@@ -440,8 +426,10 @@ describe('master key rotation', () => {
     let o: SeededOrg;
     try {
       o = await server.seed.org({ plan: 'GROWTH' });
-      await server.client(o.admin.token).data(SET_KEY, keyInput(o, 'ANTHROPIC', `sk-ant-api03-${secretPart()}`));
-      await server.client(o.staffing.token).data(SET_KEY, keyInput(o, 'OPENAI', `sk-proj-${secretPart()}`));
+      await server
+        .client(o.admin.token)
+        .data(SET_PERSONAL_KEY, keyInput(o, 'ANTHROPIC', `sk-ant-api03-${secretPart()}`));
+      await server.client(o.staffing.token).data(SET_PERSONAL_KEY, keyInput(o, 'OPENAI', `sk-proj-${secretPart()}`));
       // One row's ciphertext is damaged (a bad restore, say).
       await server.app.services.db
         .$executeRaw`UPDATE personal_api_keys SET ciphertext = decode('00112233445566778899aabbccddeeff00', 'hex') WHERE user_id = ${o.staffing.id}::uuid`;

@@ -9,6 +9,7 @@ import { startFakeOpenAI } from '../../dev/vendors/openai-server.ts';
 import type { FakeVendorServer } from '../../dev/vendors/common.ts';
 import { graphql } from '../../src/generated/graphql/index.ts';
 import type { AiProvider, SetPersonalKeyInput, TestPersonalKeyInput } from '../../src/generated/graphql/graphql.ts';
+import { DELETE_PERSONAL_KEY, SET_PERSONAL_KEY, TEST_PERSONAL_KEY } from '../../dev/documents.ts';
 
 const WATCH = graphql(`
   subscription SubsWatch($orgId: ID!) {
@@ -23,26 +24,6 @@ const UPDATE = graphql(`
     updateProvider(input: $input) {
       provider
     }
-  }
-`);
-const SET_KEY = graphql(`
-  mutation SubsSetKey($input: SetPersonalKeyInput!) {
-    setPersonalKey(input: $input) {
-      hint
-    }
-  }
-`);
-const TEST_KEY = graphql(`
-  mutation SubsTestKey($input: TestPersonalKeyInput!) {
-    testPersonalKey(input: $input) {
-      ok
-      status
-    }
-  }
-`);
-const DELETE_KEY = graphql(`
-  mutation SubsDeleteKey($input: DeletePersonalKeyInput!) {
-    deletePersonalKey(input: $input)
   }
 `);
 const AUDIT = graphql(`
@@ -118,8 +99,12 @@ async function audit(o: SeededOrg, vars: { first?: number; after?: string } = {}
 describe('orgAiSettingsChanged over graphql-ws', () => {
   it('reaches every subscriber, each with the settings as that subscriber may see them', async () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
-    await server.client(o.admin.token).data(SET_KEY, keyInput(o, 'ANTHROPIC', 'sk-ant-api03-admin-sub-Aa1Bb2Cc3Dd4'));
-    await server.client(o.interviewer.token).data(SET_KEY, keyInput(o, 'OPENAI', 'sk-proj-interviewer-sub-Ee5Ff6Gg7H'));
+    await server
+      .client(o.admin.token)
+      .data(SET_PERSONAL_KEY, keyInput(o, 'ANTHROPIC', 'sk-ant-api03-admin-sub-Aa1Bb2Cc3Dd4'));
+    await server
+      .client(o.interviewer.token)
+      .data(SET_PERSONAL_KEY, keyInput(o, 'OPENAI', 'sk-proj-interviewer-sub-Ee5Ff6Gg7H'));
     const [admin, interviewer] = await watch(o, o.admin.token, o.interviewer.token);
 
     await server
@@ -152,17 +137,17 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
     const [admin, staffing] = await watch(o, o.admin.token, o.staffing.token);
     const c = server.client(o.staffing.token);
 
-    await c.data(SET_KEY, keyInput(o, 'OPENAI', 'sk-proj-staffing-live-Hh8Jj9Kk0L'));
+    await c.data(SET_PERSONAL_KEY, keyInput(o, 'OPENAI', 'sk-proj-staffing-live-Hh8Jj9Kk0L'));
     await staffing.waitFor(1);
     expect(staffing.results[0].data!.orgAiSettingsChanged.viewerKeys).toEqual([
       { provider: 'OPENAI', hint: 'sk-proj-…Kk0L', status: 'UNTESTED' },
     ]);
 
-    await c.data(TEST_KEY, keyInput(o, 'OPENAI'));
+    await c.data(TEST_PERSONAL_KEY, keyInput(o, 'OPENAI'));
     await staffing.waitFor(2);
     expect(staffing.results[1].data!.orgAiSettingsChanged.viewerKeys[0].status).toBe('VALID');
 
-    await c.data(DELETE_KEY, keyInput(o, 'OPENAI'));
+    await c.data(DELETE_PERSONAL_KEY, keyInput(o, 'OPENAI'));
     await staffing.waitFor(3);
     expect(staffing.results[2].data!.orgAiSettingsChanged.viewerKeys).toEqual([]);
 
@@ -179,10 +164,12 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
     expect(
       await server.client(o.admin.token).errorCode(UPDATE, { input: { orgId: o.org.id, provider: 'OPENAI' } }),
     ).toBe('PLAN_UPGRADE_REQUIRED');
-    expect(await server.client(o.admin.token).errorCode(SET_KEY, keyInput(o, 'OPENAI', 'not-a-key'))).toBe(
+    expect(await server.client(o.admin.token).errorCode(SET_PERSONAL_KEY, keyInput(o, 'OPENAI', 'not-a-key'))).toBe(
       'INVALID_API_KEY_FORMAT',
     );
-    expect((await server.client(o.admin.token).data(DELETE_KEY, keyInput(o, 'OPENAI'))).deletePersonalKey).toBe(false);
+    expect(
+      (await server.client(o.admin.token).data(DELETE_PERSONAL_KEY, keyInput(o, 'OPENAI'))).deletePersonalKey,
+    ).toBe(false);
     // Then one real change: the server published that one event and no other, and the subscriber got it.
     await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'INTERVY_CREDITS' } });
     expect(server.probe.publishedOn(settingsTopic(o.org.id))).toEqual([{ orgId: o.org.id }]);
@@ -266,9 +253,9 @@ describe('auditLog', () => {
     await server
       .client(o.admin.token)
       .data(UPDATE, { input: { orgId: o.org.id, provider: 'ANTHROPIC', model: 'claude-haiku-5-5' } });
-    await server.client(o.interviewer.token).data(SET_KEY, keyInput(o, 'ANTHROPIC', key));
-    await server.client(o.interviewer.token).data(TEST_KEY, keyInput(o, 'ANTHROPIC'));
-    await server.client(o.interviewer.token).data(DELETE_KEY, keyInput(o, 'ANTHROPIC'));
+    await server.client(o.interviewer.token).data(SET_PERSONAL_KEY, keyInput(o, 'ANTHROPIC', key));
+    await server.client(o.interviewer.token).data(TEST_PERSONAL_KEY, keyInput(o, 'ANTHROPIC'));
+    await server.client(o.interviewer.token).data(DELETE_PERSONAL_KEY, keyInput(o, 'ANTHROPIC'));
 
     const log = await audit(o);
     expect(log.edges.map((e) => [e.node.action, e.node.actorId, e.node.detail])).toEqual([
