@@ -68,6 +68,8 @@ beforeAll(async () => {
       LIMIT_STRUCTURAL_COST: '100000000',
       LIMIT_TOKENS: '100000',
       LIMIT_DOCUMENT_BYTES: '1000000',
+      // A dropped socket cancels its answers at once here (no resume window), so their slots free on the drop.
+      RESUME_WINDOW_MS: '0',
     },
   });
   server = env.server;

@@ -11,7 +11,11 @@ let server: TestServer;
 let o: SeededOrg;
 
 beforeAll(async () => {
-  env = await startServerWithVendors({ env: { MAX_COMPLETIONS_PER_MEMBER: '1', MAX_COMPLETIONS_PER_ORG: '2' } });
+  // No resume window: a client that leaves cancels its answer at once, so the slot frees on leaving, not at the
+  // provider's stall timer (with a window, a detached answer rightly keeps its slot until it settles).
+  env = await startServerWithVendors({
+    env: { MAX_COMPLETIONS_PER_MEMBER: '1', MAX_COMPLETIONS_PER_ORG: '2', RESUME_WINDOW_MS: '0' },
+  });
   server = env.server;
   o = await server.seed.org({ plan: 'GROWTH', credits: 100_000 });
 });

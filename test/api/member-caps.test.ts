@@ -17,6 +17,8 @@ beforeAll(async () => {
       MAX_COMPLETIONS_PER_ORG: '100',
       MAX_COMPLETIONS_PER_SOCKET: '100',
       MAX_SUBSCRIPTIONS_PER_SOCKET: '100',
+      // A closed SSE request cancels its answer at once here (no resume window): these tests are about holds.
+      RESUME_WINDOW_MS: '0',
     },
   }));
 });
