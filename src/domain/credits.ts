@@ -56,36 +56,35 @@ async function insufficient(tx: Tx, orgId: string, holdAmount: number): Promise<
  */
 export async function reserveCredits(db: Db, req: HoldRequest): Promise<Hold> {
   const completionId = randomUUID();
-  // A repeated requestId must not raise a PostgreSQL error inside this interactive transaction: with the pg driver
-  // adapter, a database error in a transaction can leave the pooled client answering later queries with other
-  // queries' results (prisma/orm#30374). The insert skips a conflict instead, and a JavaScript throw rolls back.
+  // The requestId is claimed first, before the org row is locked. Claiming it can wait for another transaction that
+  // wrote the same key (a repeat's settlement, which itself waits for the org row): holding the org lock while
+  // waiting there was a deadlock. A repeat raises no PostgreSQL error inside the transaction either (the pg driver
+  // adapter can mishandle one, prisma/orm#30374): the insert skips the conflict and a JavaScript throw rolls back.
   const repeated = Symbol('repeated requestId');
   try {
     return await db.$transaction(async (tx) => {
-      // Debit only if the balance covers the hold, and record the completion and its HOLD entry only if the debit
-      // happened: one statement. The org row stays locked until commit, so the member's spend row below is always
-      // locked after it (the order settlement uses too).
-      const rows = await tx.$queryRaw<{ balance_after: number; completion_id: string | null }[]>`
+      const claimed = await tx.$queryRaw<{ id: string }[]>`
+        INSERT INTO completions (id, org_id, user_id, request_id, vendor, model, hold_amount, hold_expires_at,
+                                 spend_month, fallback_reason)
+        VALUES (${completionId}::uuid, ${req.orgId}::uuid, ${req.userId}::uuid, ${req.requestId}, ${req.vendor}::"AiProvider",
+                ${req.model}, ${req.holdAmount}, ${req.holdExpiresAt}, ${isoDay(req.spendMonth)}::date, ${req.fallbackReason ?? null})
+        ON CONFLICT (org_id, request_id) DO NOTHING
+        RETURNING id`;
+      if (claimed.length === 0) throw repeated;
+      // Debit only if the balance covers the hold, with its HOLD entry: one statement. The org row stays locked until
+      // commit, so the member's spend row below is always locked after it (the order settlement uses too).
+      const rows = await tx.$queryRaw<{ balance_after: number }[]>`
         WITH debit AS (
           UPDATE orgs SET credit_balance = credit_balance - ${req.holdAmount}
           WHERE id = ${req.orgId}::uuid AND credit_balance >= ${req.holdAmount}
           RETURNING credit_balance
-        ), completion AS (
-          INSERT INTO completions (id, org_id, user_id, request_id, vendor, model, hold_amount, hold_expires_at,
-                                   spend_month, fallback_reason)
-          SELECT ${completionId}::uuid, ${req.orgId}::uuid, ${req.userId}::uuid, ${req.requestId}, ${req.vendor}::"AiProvider",
-                 ${req.model}, ${req.holdAmount}, ${req.holdExpiresAt}, ${isoDay(req.spendMonth)}::date, ${req.fallbackReason ?? null}
-          FROM debit
-          ON CONFLICT (org_id, request_id) DO NOTHING
-          RETURNING id
         ), ledger AS (
           INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, completion_id)
-          SELECT ${randomUUID()}::uuid, ${req.orgId}::uuid, 'HOLD', ${-req.holdAmount}, debit.credit_balance, completion.id
-          FROM debit, completion
+          SELECT ${randomUUID()}::uuid, ${req.orgId}::uuid, 'HOLD', ${-req.holdAmount}, debit.credit_balance, ${completionId}::uuid
+          FROM debit
         )
-        SELECT credit_balance AS balance_after, (SELECT id FROM completion)::text AS completion_id FROM debit`;
-      if (rows.length === 0) return insufficient(tx, req.orgId, req.holdAmount);
-      if (rows[0].completion_id === null) throw repeated; // debited, but the requestId is taken: roll it back
+        SELECT credit_balance AS balance_after FROM debit`;
+      if (rows.length === 0) return insufficient(tx, req.orgId, req.holdAmount); // throws: the claim rolls back
       await countAgainstCap(tx, { ...req, month: req.spendMonth, amount: req.holdAmount });
       return { completionId, holdAmount: req.holdAmount, balanceAfter: rows[0].balance_after };
     });
