@@ -73,3 +73,18 @@ export const DELETE_PERSONAL_KEY = graphql(`
     deletePersonalKey(input: $input)
   }
 `);
+
+/** The org's audit log (org:manage): what happened, who did it, and its detail. */
+export const AUDIT_LOG = graphql(`
+  query AuditLog($orgId: ID!) {
+    auditLog(orgId: $orgId) {
+      edges {
+        node {
+          action
+          actorId
+          detail
+        }
+      }
+    }
+  }
+`);

@@ -13,6 +13,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../../dev/seed.ts';
 import { graphql } from '../../src/generated/graphql/index.ts';
 import type { AiProvider } from '../../src/generated/graphql/graphql.ts';
+import { AUDIT_LOG } from '../../dev/documents.ts';
 
 const SETTINGS = graphql(`
   query GraceSettings($orgId: ID!) {
@@ -55,19 +56,6 @@ const IMPACT = graphql(`
   query GraceImpact($orgId: ID!, $provider: AiProvider!) {
     providerChangeImpact(orgId: $orgId, provider: $provider) {
       allowed
-    }
-  }
-`);
-const AUDIT = graphql(`
-  query GraceAudit($orgId: ID!) {
-    auditLog(orgId: $orgId) {
-      edges {
-        node {
-          action
-          actorId
-          detail
-        }
-      }
     }
   }
 `);
@@ -121,7 +109,7 @@ const settings = async (o: SeededOrg, token = o.admin.token) =>
 const update = (o: SeededOrg, provider: AiProvider, model?: string) =>
   server.client(o.admin.token).request(UPDATE, { input: { orgId: o.org.id, provider, ...(model ? { model } : {}) } });
 const auditActions = async (o: SeededOrg) =>
-  (await server.client(o.admin.token).data(AUDIT, { orgId: o.org.id })).auditLog.edges.map((e) => e.node);
+  (await server.client(o.admin.token).data(AUDIT_LOG, { orgId: o.org.id })).auditLog.edges.map((e) => e.node);
 
 /** Subscribes as `token` and returns once the server counts the subscription as listening. */
 async function watch(o: SeededOrg, token: string) {

@@ -10,6 +10,7 @@ import { lines, runCommand, type CommandResult } from '../support/operator-comma
 import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../../dev/seed.ts';
 import { graphql } from '../../src/generated/graphql/index.ts';
+import { AUDIT_LOG } from '../../dev/documents.ts';
 
 const SETTINGS = graphql(`
   query LegacyByokSettings($orgId: ID!) {
@@ -32,20 +33,6 @@ const SETTINGS = graphql(`
     }
   }
 `);
-const AUDIT = graphql(`
-  query LegacyByokAudit($orgId: ID!) {
-    auditLog(orgId: $orgId) {
-      edges {
-        node {
-          action
-          actorId
-          detail
-        }
-      }
-    }
-  }
-`);
-
 const LEGACY_KEY = randomBytes(32);
 const ANTHROPIC_KEY = 'sk-ant-api03-legacy-Aa1Bb2Cc3Dd4Ee5';
 const OPENAI_KEY = 'sk-proj-legacy-Ff6Gg7Hh8Ii9Jj0Kk';
@@ -88,7 +75,7 @@ const db = () => server.app.services.db;
 const settings = async (o: SeededOrg, token = o.admin.token) =>
   (await server.client(token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings;
 const audit = async (o: SeededOrg) =>
-  (await server.client(o.admin.token).data(AUDIT, { orgId: o.org.id })).auditLog.edges.map((e) => e.node);
+  (await server.client(o.admin.token).data(AUDIT_LOG, { orgId: o.org.id })).auditLog.edges.map((e) => e.node);
 const lineFor = (run: CommandResult, o: SeededOrg) => lines(run.stdout).find((l) => l.startsWith(`${o.org.slug}: `));
 
 /** Everything the move could have changed about an org, to compare before and after. */
