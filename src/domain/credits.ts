@@ -9,7 +9,7 @@ import type { AiProvider, CompletionStatus } from '../generated/prisma/enums.ts'
 import type { Db } from '../lib/database.ts';
 import { refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
-import { countAgainstCap, isoDay } from './member-caps.ts';
+import { capReached, countAgainstCap, isoDay } from './member-caps.ts';
 import { lockOrg } from './orgs.ts';
 
 export interface Hold {
@@ -41,58 +41,39 @@ const duplicate = (requestId: string) =>
     `requestId "${requestId}" was already used in this org: it is not run or billed again. Send a new requestId to ask again.`,
   );
 
-async function insufficient(tx: Tx, orgId: string, holdAmount: number): Promise<never> {
-  const org = await tx.org.findUnique({ where: { id: orgId }, select: { creditBalance: true } });
+function insufficient(balance: number | null | undefined, holdAmount: number): never {
   return refuse(
     'INSUFFICIENT_CREDITS',
-    `This request may use up to ${holdAmount} credits and the org has ${org?.creditBalance ?? 0}. Ask an Org Admin to buy a credit pack, or shorten the request (lower maxTokens).`,
+    `This request may use up to ${holdAmount} credits and the org has ${balance ?? 0}. Ask an Org Admin to buy a credit pack, or shorten the request (lower maxTokens).`,
   );
 }
 
 /**
  * Reserves `holdAmount` for one completion. Refuses with INSUFFICIENT_CREDITS when the balance cannot cover it,
  * MEMBER_CAP_REACHED when it would take the member past their monthly cap, and DUPLICATE_REQUEST when the org
- * already accepted this requestId; in every case nothing is written (one transaction).
+ * already accepted this requestId; in every case nothing is written.
+ *
+ * One statement, one round trip (ivy_reserve_credits, migration 20261127140000): it claims the requestId, debits
+ * the balance with its HOLD row and counts the hold against the member's cap, so the org's row is locked for that
+ * statement only, not across the round trips of an interactive transaction (the busiest org's holds queued on it,
+ * issue 10). The claim comes before the org row is locked: waiting on a repeat's uncommitted claim never holds the
+ * org lock (a deadlock with that repeat's settlement, before). A refusal is a value, not a PostgreSQL error.
  */
 export async function reserveCredits(db: Db, req: HoldRequest): Promise<Hold> {
   const completionId = randomUUID();
-  // The requestId is claimed first, before the org row is locked. Claiming it can wait for another transaction that
-  // wrote the same key (a repeat's settlement, which itself waits for the org row): holding the org lock while
-  // waiting there was a deadlock. A repeat raises no PostgreSQL error inside the transaction either (the pg driver
-  // adapter can mishandle one, prisma/orm#30374): the insert skips the conflict and a JavaScript throw rolls back.
-  const repeated = Symbol('repeated requestId');
-  try {
-    return await db.$transaction(async (tx) => {
-      const claimed = await tx.$queryRaw<{ id: string }[]>`
-        INSERT INTO completions (id, org_id, user_id, request_id, vendor, model, hold_amount, hold_expires_at,
-                                 spend_month, fallback_reason)
-        VALUES (${completionId}::uuid, ${req.orgId}::uuid, ${req.userId}::uuid, ${req.requestId}, ${req.vendor}::"AiProvider",
-                ${req.model}, ${req.holdAmount}, ${req.holdExpiresAt}, ${isoDay(req.spendMonth)}::date, ${req.fallbackReason ?? null})
-        ON CONFLICT (org_id, request_id) DO NOTHING
-        RETURNING id`;
-      if (claimed.length === 0) throw repeated;
-      // Debit only if the balance covers the hold, with its HOLD entry: one statement. The org row stays locked until
-      // commit, so the member's spend row below is always locked after it (the order settlement uses too).
-      const rows = await tx.$queryRaw<{ balance_after: number }[]>`
-        WITH debit AS (
-          UPDATE orgs SET credit_balance = credit_balance - ${req.holdAmount}
-          WHERE id = ${req.orgId}::uuid AND credit_balance >= ${req.holdAmount}
-          RETURNING credit_balance
-        ), ledger AS (
-          INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, completion_id)
-          SELECT ${randomUUID()}::uuid, ${req.orgId}::uuid, 'HOLD', ${-req.holdAmount}, debit.credit_balance, ${completionId}::uuid
-          FROM debit
-        )
-        SELECT credit_balance AS balance_after FROM debit`;
-      if (rows.length === 0) return insufficient(tx, req.orgId, req.holdAmount); // throws: the claim rolls back
-      await countAgainstCap(tx, { ...req, month: req.spendMonth, amount: req.holdAmount });
-      return { completionId, holdAmount: req.holdAmount, balanceAfter: rows[0].balance_after };
-    });
-  } catch (err) {
-    if (err === repeated || isUniqueViolation(err)) return duplicate(req.requestId);
-    throw err;
-  }
+  const rows = await db.$queryRaw<{ verdict: HoldVerdict; balance: number | null }[]>`
+    SELECT verdict, balance FROM ivy_reserve_credits(
+      ${completionId}::uuid, ${req.orgId}::uuid, ${req.userId}::uuid, ${req.requestId}, ${req.vendor}::"AiProvider",
+      ${req.model}, ${req.holdAmount}::int, ${req.holdExpiresAt}::timestamptz, ${isoDay(req.spendMonth)}::date,
+      ${req.fallbackReason ?? null}::text, ${randomUUID()}::uuid)`;
+  const { verdict, balance } = rows[0];
+  if (verdict === 'HELD') return { completionId, holdAmount: req.holdAmount, balanceAfter: balance! };
+  if (verdict === 'DUPLICATE_REQUEST') return duplicate(req.requestId);
+  if (verdict === 'INSUFFICIENT_CREDITS') return insufficient(balance, req.holdAmount);
+  return capReached(db, { ...req, month: req.spendMonth, amount: req.holdAmount });
 }
+
+type HoldVerdict = 'HELD' | 'DUPLICATE_REQUEST' | 'INSUFFICIENT_CREDITS' | 'MEMBER_CAP_REACHED';
 
 /**
  * Turns a running BYOK completion into a credits one with a hold (fallback after the member's key was refused
@@ -124,7 +105,10 @@ export async function holdForFallback(
         )
         SELECT (SELECT credit_balance FROM debit) AS balance_after FROM converted`;
       if (rows.length === 0) throw gone;
-      if (rows[0].balance_after == null) return insufficient(tx, req.orgId, req.holdAmount);
+      if (rows[0].balance_after == null) {
+        const org = await tx.org.findUnique({ where: { id: req.orgId }, select: { creditBalance: true } });
+        return insufficient(org?.creditBalance, req.holdAmount);
+      }
       await countAgainstCap(tx, { ...req, month: req.spendMonth, amount: req.holdAmount });
       return { completionId, holdAmount: req.holdAmount, balanceAfter: rows[0].balance_after };
     });

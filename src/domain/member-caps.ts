@@ -44,7 +44,15 @@ export async function countAgainstCap(
     WHERE (SELECT cap FROM cap) IS NULL OR member_spend.spent + EXCLUDED.spent <= (SELECT cap FROM cap)
     RETURNING spent`;
   if (rows.length) return;
-  const { cap, spent } = await memberCapOf(tx, req.orgId, req.userId, req.month);
+  return capReached(tx, req);
+}
+
+/** Refuses with MEMBER_CAP_REACHED, saying what is left of the member's cap and when it resets. */
+export async function capReached(
+  db: Tx | Db,
+  req: { orgId: string; userId: string; month: Date; amount: number },
+): Promise<never> {
+  const { cap, spent } = await memberCapOf(db, req.orgId, req.userId, req.month);
   const resets = capResetsAt(req.month);
   throw new DomainError(
     'MEMBER_CAP_REACHED',
