@@ -11,6 +11,7 @@ import { refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
 import { capReached, countAgainstCap, isoDay } from './member-caps.ts';
 import { lockOrg } from './orgs.ts';
+import { GroupCommit, groupCommitFor } from './ledger-batches.ts';
 
 export interface Hold {
   completionId: string;
@@ -53,20 +54,27 @@ function insufficient(balance: number | null | undefined, holdAmount: number): n
  * MEMBER_CAP_REACHED when it would take the member past their monthly cap, and DUPLICATE_REQUEST when the org
  * already accepted this requestId; in every case nothing is written.
  *
- * One statement, one round trip (ivy_reserve_credits, migration 20261127140000): it claims the requestId, debits
- * the balance with its HOLD row and counts the hold against the member's cap, so the org's row is locked for that
- * statement only, not across the round trips of an interactive transaction (the busiest org's holds queued on it,
- * issue 10). The claim comes before the org row is locked: waiting on a repeat's uncommitted claim never holds the
- * org lock (a deadlock with that repeat's settlement, before). A refusal is a value, not a PostgreSQL error.
+ * One statement (ivy_reserve_credits, migration 20261127140000) claims the requestId, debits the balance with its
+ * HOLD row and counts the hold against the member's cap, for this hold and for the org's other holds that arrived
+ * while the previous batch was in flight (ledger-batches.ts): the org's row is locked for one statement, and one
+ * commit flush serves the batch. The claim comes before the org row is locked: waiting on a repeat's uncommitted
+ * claim never holds the org lock (a deadlock with that repeat's settlement, before). Refusals are values.
  */
 export async function reserveCredits(db: Db, req: HoldRequest): Promise<Hold> {
   const completionId = randomUUID();
-  const rows = await db.$queryRaw<{ verdict: HoldVerdict; balance: number | null }[]>`
-    SELECT verdict, balance FROM ivy_reserve_credits(
-      ${completionId}::uuid, ${req.orgId}::uuid, ${req.userId}::uuid, ${req.requestId}, ${req.vendor}::"AiProvider",
-      ${req.model}, ${req.holdAmount}::int, ${req.holdExpiresAt}::timestamptz, ${isoDay(req.spendMonth)}::date,
-      ${req.fallbackReason ?? null}::text, ${randomUUID()}::uuid)`;
-  const { verdict, balance } = rows[0];
+  const { verdict, balance } = await holdBatches(db).submit(req.orgId, {
+    completion_id: completionId,
+    org_id: req.orgId,
+    user_id: req.userId,
+    request_id: req.requestId,
+    vendor: req.vendor,
+    model: req.model,
+    hold: req.holdAmount,
+    hold_expires_at: req.holdExpiresAt.toISOString(),
+    spend_month: isoDay(req.spendMonth),
+    fallback_reason: req.fallbackReason ?? null,
+    ledger_id: randomUUID(),
+  });
   if (verdict === 'HELD') return { completionId, holdAmount: req.holdAmount, balanceAfter: balance! };
   if (verdict === 'DUPLICATE_REQUEST') return duplicate(req.requestId);
   if (verdict === 'INSUFFICIENT_CREDITS') return insufficient(balance, req.holdAmount);
@@ -74,6 +82,40 @@ export async function reserveCredits(db: Db, req: HoldRequest): Promise<Hold> {
 }
 
 type HoldVerdict = 'HELD' | 'DUPLICATE_REQUEST' | 'INSUFFICIENT_CREDITS' | 'MEMBER_CAP_REACHED';
+interface HoldItem {
+  completion_id: string;
+  org_id: string;
+  user_id: string;
+  request_id: string;
+  vendor: string;
+  model: string;
+  hold: number;
+  hold_expires_at: string;
+  spend_month: string;
+  fallback_reason: string | null;
+  ledger_id: string;
+}
+type HoldResult = { verdict: HoldVerdict; balance: number | null };
+
+const holdBatches = (db: Db) =>
+  groupCommitFor<HoldItem, HoldResult>(
+    db,
+    'holds',
+    () =>
+      new GroupCommit<HoldItem, HoldResult>(async (items) => {
+        const rows = await db.$queryRaw<{ idx: number; verdict: HoldVerdict; balance: number | null }[]>`
+          SELECT idx, verdict, balance FROM ivy_reserve_credits(${JSON.stringify(items.map((item, idx) => ({ ...item, idx })))}::jsonb)`;
+        return byIndex(items.length, rows);
+      }),
+  );
+
+/** A batch function's rows (one per item, any order) in the items' order. */
+function byIndex<T extends { idx: number }>(n: number, rows: T[]): T[] {
+  const out = new Array<T>(n);
+  for (const row of rows) out[row.idx] = row;
+  for (let i = 0; i < n; i++) if (!out[i]) throw new Error(`ledger batch returned no row for item ${i}`);
+  return out;
+}
 
 /**
  * Turns a running BYOK completion into a credits one with a hold (fallback after the member's key was refused
@@ -193,37 +235,60 @@ function basis(o: Outcome): string {
 export async function settleCompletion(db: Db, completionId: string, o: Outcome): Promise<Settlement> {
   const charge = Math.max(0, Math.ceil(o.charge));
   const note = basis(o);
-  // The common case in one statement (one round trip, the org row locked for that statement only): a credits
-  // completion, still running, charged no more than it held.
-  const fast = await db.$queryRaw<{ credit_balance: number }[]>`
-    WITH claim AS (
-      UPDATE completions SET status = ${o.status}::"CompletionStatus", settled_at = ${o.now}, credits_charged = ${charge},
-        input_tokens = ${o.inputTokens}, output_tokens = ${o.outputTokens}, input_tokens_estimated = ${o.inputEstimated ?? false},
-        output_tokens_estimated = ${o.outputEstimated ?? false}, delivered_chars = ${o.deliveredChars ?? 0}, error_code = ${o.errorCode ?? null},
-        cached_input_tokens = ${o.cachedInputTokens ?? null}, cache_saving_credits = ${o.cacheSaving ?? 0}
-      WHERE id = ${completionId}::uuid AND status = 'RUNNING' AND billing = 'CREDITS' AND hold_amount >= ${charge}
-      RETURNING org_id, user_id, hold_amount, spend_month
-    ), credit AS (
-      UPDATE orgs SET credit_balance = orgs.credit_balance + (claim.hold_amount - ${charge})
-      FROM claim WHERE orgs.id = claim.org_id
-      RETURNING orgs.credit_balance
-    ), spend AS (
-      -- The member's month moves from the hold to the charge, like the balance (joined to credit: org row first).
-      UPDATE member_spend SET spent = member_spend.spent - (claim.hold_amount - ${charge})
-      FROM claim, credit
-      WHERE member_spend.org_id = claim.org_id AND member_spend.user_id = claim.user_id AND member_spend.month = claim.spend_month
-    ), ledger AS (
-      INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, completion_id, note)
-      SELECT ${randomUUID()}::uuid, claim.org_id, 'RELEASE', claim.hold_amount - ${charge}, credit.credit_balance, ${completionId}::uuid,
-             'charged ' || ${charge}::int || ' of ' || claim.hold_amount || ' held; ' || ${note}
-      FROM claim, credit
-    )
-    SELECT credit_balance FROM credit`;
-  if (fast.length) return { creditsCharged: charge, balance: fast[0].credit_balance };
+  // The common case (a credits completion, still running, charged no more than it held) in one statement, batched
+  // with the settlements that arrive while the previous batch is in flight (ledger-batches.ts): one round trip, the
+  // org row locked for one statement, one commit flush for the batch.
+  const fast = await settleBatches(db).submit('settlements', {
+    completion_id: completionId,
+    status: o.status,
+    settled_at: o.now.toISOString(),
+    charge,
+    input_tokens: o.inputTokens,
+    output_tokens: o.outputTokens,
+    input_estimated: o.inputEstimated ?? false,
+    output_estimated: o.outputEstimated ?? false,
+    delivered_chars: o.deliveredChars ?? 0,
+    error_code: o.errorCode ?? null,
+    cached_input_tokens: o.cachedInputTokens ?? null,
+    cache_saving: o.cacheSaving ?? 0,
+    note,
+    ledger_id: randomUUID(),
+  });
+  if (fast.settled) return { creditsCharged: charge, balance: fast.balance! };
   return db.$transaction((tx) => settleSlowly(tx, completionId, o, charge, note));
 }
 
 type Tx = Prisma.TransactionClient;
+
+interface SettleItem {
+  completion_id: string;
+  status: string;
+  settled_at: string;
+  charge: number;
+  input_tokens: number | null;
+  output_tokens: number | null;
+  input_estimated: boolean;
+  output_estimated: boolean;
+  delivered_chars: number;
+  error_code: string | null;
+  cached_input_tokens: number | null;
+  cache_saving: number;
+  note: string;
+  ledger_id: string;
+}
+type SettleResult = { settled: boolean; balance: number | null };
+
+const settleBatches = (db: Db) =>
+  groupCommitFor<SettleItem, SettleResult>(
+    db,
+    'settlements',
+    () =>
+      new GroupCommit<SettleItem, SettleResult>(async (items) => {
+        const rows = await db.$queryRaw<{ idx: number; settled: boolean; balance: number | null }[]>`
+          SELECT idx, settled, balance FROM ivy_settle_completions(${JSON.stringify(items.map((item, idx) => ({ ...item, idx })))}::jsonb)`;
+        return byIndex(items.length, rows);
+      }),
+  );
 
 /** Everything but the common case: already settled, BYOK, or a charge above the hold (an overage). */
 async function settleSlowly(

@@ -40,12 +40,15 @@ const SELECT_ORG = Prisma.raw(
 
 /**
  * Locks the org's row until `tx` ends and returns it as it stands, or null when there is none: one statement
- * (`SELECT … FOR UPDATE`). Anything that reads an org's plan, provider, window or balance to decide a write to it
- * takes this lock first, so a concurrent plan change, provider change, sweep, legacy move or settlement waits rather
- * than interleaves.
+ * (`SELECT … FOR NO KEY UPDATE`). Anything that reads an org's plan, provider, window or balance to decide a write to
+ * it takes this lock first, so a concurrent plan change, provider change, sweep, legacy move or settlement waits
+ * rather than interleaves. NO KEY UPDATE, the lock an UPDATE of the org's columns takes anyway, not FOR UPDATE: FOR
+ * UPDATE also conflicts with the KEY SHARE lock every insert referencing the org (a completion, a ledger row) takes
+ * for its foreign key, so a settlement waiting here behind a hold that had inserted its completion, while that hold
+ * queued behind it for the same row, was a deadlock (40P01, seen by bench/scale.ts on one busy org).
  */
 export async function lockOrg(tx: Tx, ref: OrgRef): Promise<Org | null> {
   const where = 'id' in ref ? Prisma.sql`id = ${ref.id}::uuid` : Prisma.sql`slug = ${ref.slug}`;
-  const [org] = await tx.$queryRaw<Org[]>`SELECT ${SELECT_ORG} FROM orgs WHERE ${where} FOR UPDATE`;
+  const [org] = await tx.$queryRaw<Org[]>`SELECT ${SELECT_ORG} FROM orgs WHERE ${where} FOR NO KEY UPDATE`;
   return org ?? null;
 }
