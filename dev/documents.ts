@@ -88,3 +88,45 @@ export const AUDIT_LOG = graphql(`
     }
   }
 `);
+
+// The bench's org-scale rows (bench/scale.ts): the Settings page's query and subscription, and the change that
+// fans out to every subscriber.
+export const SCALE_SETTINGS = graphql(`
+  query ScaleSettings($orgId: ID!) {
+    orgAiSettings(orgId: $orgId) {
+      orgId
+      provider
+      effectiveProvider
+      viewerCanManage
+      viewerKeys {
+        provider
+        hint
+        status
+      }
+    }
+  }
+`);
+
+export const SCALE_SETTINGS_WATCH = graphql(`
+  subscription ScaleSettingsWatch($orgId: ID!) {
+    orgAiSettingsChanged(orgId: $orgId) {
+      orgId
+      provider
+      effectiveProvider
+      viewerCanManage
+      viewerKeys {
+        provider
+        hint
+        status
+      }
+    }
+  }
+`);
+
+export const SCALE_UPDATE_PROVIDER = graphql(`
+  mutation ScaleUpdateProvider($input: UpdateProviderInput!) {
+    updateProvider(input: $input) {
+      provider
+    }
+  }
+`);

@@ -28,6 +28,11 @@ export interface Context {
   membership(orgId: string): Promise<Membership | null>;
   /** The same, read again: a subscription's context outlives role changes, removals and token revocation. */
   refreshMembership(orgId: string): Promise<Membership | null>;
+  /**
+   * Whether the token still signs the viewer in (re-verified at most every WS_TOKEN_RECHECK_MS, not at each event),
+   * for a long-lived stream that reads the viewer's membership some other way (orgAiSettingsChanged: once per event).
+   */
+  stillSignedIn(): Promise<boolean>;
   /** Aborted when the client goes away (HTTP request closed, subscription stopped). */
   signal?: AbortSignal;
   /** The graphql-ws socket carrying this operation, if any (per-socket limits). */
@@ -80,6 +85,16 @@ export async function createContext(
     }
     return found;
   };
+  // A long-lived stream (SSE or a socket) must end once its token is revoked, like the next request would; checked
+  // at most every WS_TOKEN_RECHECK_MS, not at each event.
+  let signedIn = viewer !== null;
+  const stillSignedIn = async (): Promise<boolean> => {
+    if (signedIn && Date.now() - tokenCheckedAt >= services.config.transport.wsTokenRecheckMs) {
+      tokenCheckedAt = Date.now();
+      if ((await authenticate(services, jwtSecret, source.authorization)).failure) signedIn = false;
+    }
+    return signedIn;
+  };
   return {
     services,
     viewer,
@@ -90,13 +105,9 @@ export async function createContext(
     membership,
     async refreshMembership(orgId) {
       cache.delete(orgId);
-      // A long-lived stream (SSE or a socket) must end once its token is revoked, like the next request would;
-      // checked at most every WS_TOKEN_RECHECK_MS, not at each event.
-      if (viewer && Date.now() - tokenCheckedAt >= services.config.transport.wsTokenRecheckMs) {
-        tokenCheckedAt = Date.now();
-        if ((await authenticate(services, jwtSecret, source.authorization)).failure) return null;
-      }
+      if (!(await stillSignedIn())) return null;
       return membership(orgId);
     },
+    stillSignedIn,
   };
 }

@@ -1,12 +1,12 @@
 // Helpers for subscription streams.
 
 /**
- * Passes events through while `allowed()` holds, checked again before each event. Once it no longer holds, emits
+ * Passes events through while `allowed(event)` holds, checked again before each event. Once it no longer holds, emits
  * `revoked` once (so the resolver can tell the client why) and ends the stream, releasing the source.
  */
 export function whileAllowed<T, R>(
   source: AsyncIterable<T>,
-  allowed: () => Promise<boolean>,
+  allowed: (event: T) => Promise<boolean>,
   revoked: R,
 ): AsyncIterableIterator<T | R> {
   const it = source[Symbol.asyncIterator]();
@@ -24,7 +24,7 @@ export function whileAllowed<T, R>(
         finished = true;
         return end();
       }
-      if (await allowed()) return r;
+      if (await allowed(r.value)) return r;
       await stop();
       return { done: false, value: revoked };
     },

@@ -1,5 +1,5 @@
 import { AiProviderRef, KeyStatusRef, PlanRef } from './scalars.ts';
-import { builder, requiresOrg, stillAllowed } from '../builder.ts';
+import { builder, requiresOrg } from '../builder.ts';
 import * as settings from '../domain/ai-settings.ts';
 import type { GraceWindowView } from '../domain/grace-window.ts';
 import { loadOrg } from '../domain/orgs.ts';
@@ -61,7 +61,10 @@ export const PersonalApiKey = builder.prismaObject('PersonalApiKey', {
   }),
 });
 
-export const OrgAiSettings = builder.objectRef<settings.OrgAiSettingsView>('OrgAiSettings').implement({
+/** A settings view; in an orgAiSettingsChanged event it carries the event's snapshot, shared by its subscribers. */
+type SettingsView = settings.OrgAiSettingsView & { snapshot?: settings.OrgSettingsSnapshot };
+
+export const OrgAiSettings = builder.objectRef<SettingsView>('OrgAiSettings').implement({
   description: 'Org Settings → AI, as the viewer may see it.',
   fields: (t) => ({
     orgId: t.exposeID('orgId'),
@@ -91,12 +94,17 @@ export const OrgAiSettings = builder.objectRef<settings.OrgAiSettingsView>('OrgA
     }),
     viewerCanManage: t.boolean({
       description: 'The viewer may change the provider (Org Admins).',
-      resolve: async (s, _a, ctx) => membershipHas(await ctx.membership(s.orgId), 'org:manage'),
+      resolve: async (s, _a, ctx) =>
+        membershipHas(
+          await (s.snapshot ? s.snapshot.membership(ctx.viewer!.userId) : ctx.membership(s.orgId)),
+          'org:manage',
+        ),
     }),
     viewerKeys: t.prismaField({
       type: ['PersonalApiKey'],
       description: 'The viewer’s own saved keys in this org; never anyone else’s.',
       resolve: (query, s, _a, ctx) =>
+        s.snapshot?.keysOf(ctx.viewer!.userId) ??
         ctx.services.db.personalApiKey.findMany({
           ...query,
           where: { orgId: s.orgId, userId: ctx.viewer!.userId },
@@ -210,14 +218,26 @@ builder.subscriptionField('orgAiSettingsChanged', (t) =>
     ),
     type: OrgAiSettings,
     args: { orgId: t.arg.id({ required: true }) },
-    // Access is checked again at each event: a member removed (or demoted) while subscribed is refused and the stream ends.
-    subscribe: (_r, args, ctx) =>
-      whileAllowed(
-        ctx.services.pubsub.subscribe('orgAiSettingsChanged', String(args.orgId)),
-        stillAllowed(ctx, String(args.orgId), 'ai-settings:view'),
+    // Access is checked again at each event: a member removed (or demoted) while subscribed is refused and the stream
+    // ends. The org's settings, memberships and keys are read once per event for all its subscribers (the event's
+    // snapshot); each subscriber takes its own membership and keys from it.
+    subscribe: (_r, args, ctx) => {
+      const orgId = String(args.orgId);
+      return whileAllowed(
+        ctx.services.pubsub.subscribe('orgAiSettingsChanged', orgId),
+        async (event) =>
+          (await ctx.stillSignedIn()) &&
+          membershipHas(
+            await settings.snapshotOf(ctx.services, event, orgId).membership(ctx.viewer!.userId),
+            'ai-settings:view',
+          ),
         ACCESS_REVOKED,
-      ),
-    resolve: (event, args, ctx) =>
-      event === ACCESS_REVOKED ? forbidden() : settings.orgAiSettings(ctx.services, String(args.orgId)),
+      );
+    },
+    resolve: async (event, args, ctx) => {
+      if (event === ACCESS_REVOKED) return forbidden();
+      const snapshot = settings.snapshotOf(ctx.services, event, String(args.orgId));
+      return { ...(await snapshot.settings()), snapshot };
+    },
   }),
 );

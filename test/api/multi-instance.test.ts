@@ -3,6 +3,7 @@ import { Keyring } from '../../src/lib/crypto.ts';
 import { settingsTopic } from '../support/server-probe.ts';
 import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
 import { graphql } from '../../src/generated/graphql/index.ts';
+import { SCALE_SETTINGS_WATCH, SCALE_UPDATE_PROVIDER } from '../../dev/documents.ts';
 
 // Needs Redis: runs in CI's second pass (REDIS_URL=redis://127.0.0.1:6379), skipped where there is none.
 const redisUrl = process.env.REDIS_URL;
@@ -62,3 +63,44 @@ it.skipIf(!redisUrl)('delivers a change made on one instance to a subscriber on 
   expect(two.probe.publishedOn(settingsTopic(org.id))).toEqual([]);
   watch.stop();
 });
+
+it.skipIf(!redisUrl)(
+  'reads access afresh for each event on every instance: a member removed or demoted elsewhere is refused or sees the new role at the next event',
+  async () => {
+    const { org, admin, staffing, interviewer } = await one.seed.org({ plan: 'GROWTH' });
+    await one.seed.key(org.id, staffing.id, 'ANTHROPIC', 'sk-ant-api03-multi-staffing-Zz9Yy8Xx7');
+    // The staffing member and the interviewer listen on both instances; the events' shared reads are per instance.
+    const subs = [one, two].flatMap((server) =>
+      [staffing, interviewer].map((m) => server.client(m.token).subscribeWs(SCALE_SETTINGS_WATCH, { orgId: org.id })),
+    );
+    await one.waitForSubscribers(settingsTopic(org.id), 2);
+    await two.waitForSubscribers(settingsTopic(org.id), 2);
+    const change = (provider: 'OPENAI' | 'ANTHROPIC') =>
+      one.client(admin.token).data(SCALE_UPDATE_PROVIDER, { input: { orgId: org.id, provider } });
+    await change('OPENAI');
+    for (const s of subs) await s.waitFor(1);
+    // Between two events: the staffing member becomes an admin, the interviewer leaves the org.
+    await one.app.services.db.membership.update({
+      where: { orgId_userId: { orgId: org.id, userId: staffing.id } },
+      data: { role: 'ADMIN' },
+    });
+    await one.app.services.db.membership.delete({ where: { orgId_userId: { orgId: org.id, userId: interviewer.id } } });
+    await change('ANTHROPIC');
+    const [staffingOnOne, leaverOnOne, staffingOnTwo, leaverOnTwo] = subs;
+    for (const s of [staffingOnOne, staffingOnTwo]) {
+      await s.waitFor(2);
+      expect(s.results.map((r) => r.data?.orgAiSettingsChanged.viewerCanManage)).toEqual([false, true]);
+      expect(s.results[1].data?.orgAiSettingsChanged.viewerKeys).toEqual([
+        { provider: 'ANTHROPIC', hint: 'sk-ant-…8Xx7', status: 'VALID' },
+      ]);
+    }
+    for (const s of [leaverOnOne, leaverOnTwo]) {
+      const received = await s.done;
+      expect(received.map((r) => r.data?.orgAiSettingsChanged.provider ?? r.errors?.[0]?.extensions?.code)).toEqual([
+        'OPENAI',
+        'FORBIDDEN',
+      ]);
+    }
+    for (const s of subs) s.stop();
+  },
+);
