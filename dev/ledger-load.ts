@@ -2,7 +2,6 @@
 // (reserveCredits), then settles once (settleCompletion) as finished, cancelled part-way, failed, or charged above
 // its hold, with a few repeated requestIds. Used by the ledger test (10,000 on one org, 64 in flight) and by the bench
 // (completions per second on one org). checkLedger then checks the org's books to the credit.
-import { randomUUID } from 'node:crypto';
 import { reserveCredits, settleCompletion } from '../src/domain/credits.ts';
 import { spendMonth } from '../src/domain/member-caps.ts';
 import type { Db } from '../src/lib/database.ts';

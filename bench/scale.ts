@@ -1,0 +1,301 @@
+// npm run bench (after bench/run.ts)   Ivy at org scale (issue 10), every row side by side in one run against its
+// baseline in the same run, because the load generator, the stand-ins and the server share this machine's cores:
+//   - completions per second on ONE org, 64 in flight, through the ledger functions a completion uses (hold, then one
+//     settlement: finished, cancelled part-way, failed, or above its hold; a few repeated requestIds), then the org's
+//     books checked to the credit; with REDIS_URL on two instances sharing the database at once;
+//   - one settings change reaching every orgAiSettingsChanged subscriber (members and admins, each with their own
+//     keys): the time from the mutation to the last delivery, and that every subscriber got exactly its own view;
+//     with REDIS_URL, half of them on a second instance;
+//   - authenticated orgAiSettings throughput over { __typename } throughput on the same server (autocannon, 32
+//     connections), with the SQL statements each one makes.
+// BENCH_SCALE=small runs a reduced version in well under a minute. The exit code is non-zero only on correctness
+// (a ledger that does not add up, a subscriber that missed its event or saw someone else's view), never on a timing.
+// Figures go to BENCH_OUT (default bench/results.json).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { randomBytes } from 'node:crypto';
+import autocannon from 'autocannon';
+import { buildApp, type App } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { Keyring } from '../src/lib/crypto.ts';
+import { startEmbeddedPostgres } from '../src/lib/embedded-pg.ts';
+import { createLogger } from '../src/lib/logger.ts';
+import { signUserToken } from '../src/lib/tokens.ts';
+import { GraphQLClient } from '../dev/client.ts';
+import { SCALE_SETTINGS, SCALE_SETTINGS_WATCH, SCALE_UPDATE_PROVIDER } from '../dev/documents.ts';
+import { checkLedger, runLedgerLoad, type LedgerLoadResult } from '../dev/ledger-load.ts';
+import { Seeder, type SeededMember } from '../dev/seed.ts';
+import { installSqlCounter, sampleLockWaits, sqlPerOp, sqlSnapshot } from './sql-probe.ts';
+import { profiled } from './cpu-profile.ts';
+
+const SMALL = process.env.BENCH_SCALE === 'small';
+const LEDGER_TOTAL = Number(process.env.BENCH_LEDGER_N ?? (SMALL ? 2_000 : 10_000));
+const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? (SMALL ? 1_000 : 10_000));
+const SUBS_PER_SOCKET = 100;
+const HTTP_SECONDS = SMALL ? 3 : 10;
+const OUT = process.env.BENCH_OUT ?? 'bench/results.json';
+// BENCH_PROFILE=1: each row runs under the CPU profiler; its .cpuprofile goes to bench/profiles/ and a summary of
+// where the time went (by library) to the JSON. Off by default: the profiler costs a little of every row's figure.
+const PROFILE_DIR = process.env.BENCH_PROFILE ? 'bench/profiles' : null;
+if (PROFILE_DIR) fs.mkdirSync(PROFILE_DIR, { recursive: true });
+const cpuProfiles: Record<string, unknown> = {};
+async function row(label: string, fn: () => Promise<void>) {
+  if (!PROFILE_DIR) return fn();
+  const slug = label.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+  const { cpu } = await profiled(path.join(PROFILE_DIR, `${slug}.cpuprofile`), fn);
+  cpuProfiles[label] = cpu;
+}
+
+installSqlCounter();
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+const progress = (what: string) => process.stderr.write(`bench:scale: ${what}\n`);
+const failures: string[] = [];
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivy-bench-scale-'));
+const embedded = process.env.DATABASE_URL
+  ? null
+  : await startEmbeddedPostgres({ dataDir, port: await freePort(), log: createLogger('silent') });
+const config = loadConfig({
+  DATABASE_URL: process.env.DATABASE_URL ?? embedded!.url,
+  DATA_DIR: dataDir,
+  AUTH_JWT_SECRET: randomBytes(32).toString('base64url'),
+  KEY_ENCRYPTION_KEYS: Keyring.generateEntry('bench'),
+  INTERVY_ANTHROPIC_API_KEY: 'sk-ant-bench-house-key-000000000000',
+  LOG_LEVEL: 'error',
+  // Org scale, not the abuse limits: many sockets per member, many subscriptions per socket.
+  MAX_SUBSCRIPTIONS_PER_SOCKET: String(SUBS_PER_SOCKET),
+  MAX_SOCKETS_PER_MEMBER: '100000',
+  MAX_COMPLETIONS_PER_MEMBER: '1000',
+  MAX_COMPLETIONS_PER_ORG: '1000',
+  // The event goes out at once (no quiet period to coalesce a burst): the row measures the fan-out itself.
+  SETTINGS_EVENTS_QUIET_MS: '0',
+  REDIS_URL: process.env.REDIS_URL,
+  MIGRATE_ON_START: '1',
+});
+const apps: App[] = [await buildApp(config, { backgroundJobs: false })];
+if (process.env.REDIS_URL) apps.push(await buildApp({ ...config, migrateOnStart: false }, { backgroundJobs: false }));
+const urls: string[] = [];
+for (const app of apps) urls.push(`http://127.0.0.1:${await app.listen(0, '127.0.0.1')}`);
+const [app] = apps;
+const seed = new Seeder(app.services, (id) => signUserToken(app.jwtSecret, id));
+const report: Record<string, unknown> = {
+  machine: { cpus: os.cpus().length, loadavgAtStart: os.loadavg().map((n) => +n.toFixed(2)), node: process.version },
+  scale: SMALL ? 'small' : 'full',
+  instances: apps.length,
+};
+const rows: { measure: string; value: string; goal: string; ok: boolean | null }[] = [];
+
+// ---- one org's ledger --------------------------------------------------------------------------------------------
+async function ledgerRow(label: string, perInstance: App[]) {
+  const { org } = await seed.org({ credits: 1_000_000_000 });
+  const members: string[] = [];
+  for (let i = 0; i < 16; i++) members.push((await seed.member(org.id, 'INTERVIEWER')).id);
+  const before = sqlSnapshot();
+  const locks = sampleLockWaits(app.services.config.databaseUrl!);
+  await locks.started;
+  const t0 = performance.now();
+  const share = Math.ceil(LEDGER_TOTAL / perInstance.length);
+  const results: LedgerLoadResult[] = await Promise.all(
+    perInstance.map((a, i) =>
+      runLedgerLoad(a.services.db, {
+        orgId: org.id,
+        memberIds: members,
+        total: share,
+        inFlight: Math.ceil(64 / perInstance.length),
+        seed: 1000 + i,
+      }),
+    ),
+  );
+  const elapsed = performance.now() - t0;
+  const lockWaits = await locks.stop();
+  const settled = results.reduce((n, r) => n + r.settled, 0);
+  const charged = results.reduce((n, r) => n + r.charged, 0);
+  const books = await checkLedger(app.services.db, org.id);
+  const unexpected = results.flatMap((r) => r.unexpected);
+  const perSec = (settled / elapsed) * 1000;
+  const checks = {
+    'ledger adds up (GRANTs + HOLDs + RELEASEs + OVERAGEs = balance)': books.ledgerSum === books.balance,
+    'credits charged = balance moved': books.chargedInDb === books.grants - books.balance,
+    'charged as reported to the callers': books.chargedInDb === charged,
+    'every hold settled once': books.running === 0 && books.badlySettled === 0,
+    'never negative': books.negativeBalanceRows === 0 && books.balance >= 0,
+    "members' spend = their charges": books.spendMismatches === 0,
+    'no unexpected outcome': unexpected.length === 0,
+  };
+  for (const [what, ok] of Object.entries(checks)) if (!ok) failures.push(`${label}: ${what}`);
+  report[label] = {
+    completions: settled,
+    perSecond: +perSec.toFixed(1),
+    elapsedMs: +elapsed.toFixed(0),
+    sqlPerCompletion: sqlPerOp(before, sqlSnapshot(), settled),
+    lockWaits,
+    books,
+    checks,
+    unexpected: unexpected.slice(0, 5),
+  };
+  rows.push({
+    measure: `${label}: completions/s, 64 in flight (${settled} settled; books ${Object.values(checks).every(Boolean) ? 'add up' : 'DO NOT add up'})`,
+    value: perSec.toFixed(0),
+    goal: '≥ 500/s, to the credit',
+    ok: perSec >= 500,
+  });
+}
+
+progress(`one org's ledger, ${LEDGER_TOTAL} completions, 64 in flight`);
+await row('ledger, one instance', () => ledgerRow('one org, one instance', [app]));
+if (apps.length > 1) {
+  progress(`one org's ledger across two instances`);
+  await row('ledger, two instances', () => ledgerRow('one org, two instances', apps));
+}
+
+// ---- settings fan-out --------------------------------------------------------------------------------------------
+async function fanOutRow() {
+  const { org, admin, interviewer } = await seed.org({ plan: 'GROWTH' });
+  await seed.key(org.id, interviewer.id, 'ANTHROPIC', 'sk-ant-bench-interviewer-key-0000000');
+  const members: SeededMember[] = [admin, interviewer];
+  const sockets = Math.ceil(SUBSCRIBERS / SUBS_PER_SOCKET);
+  const subs: { member: SeededMember; got: () => number; last: () => unknown; at: () => number; stop: () => void }[] =
+    [];
+  const clients = [];
+  for (let s = 0; s < sockets; s++) {
+    const member = members[s % members.length];
+    const base = urls[s % urls.length];
+    const gql = new GraphQLClient(base, member.token);
+    const ws = gql.ws();
+    clients.push(ws);
+    for (let i = 0; i < SUBS_PER_SOCKET && subs.length < SUBSCRIBERS; i++) {
+      let count = 0;
+      let at = 0;
+      let last: unknown = null;
+      const stop = ws.subscribe(
+        { query: printed, variables: { orgId: org.id } },
+        {
+          next: (r) => {
+            count++;
+            at = performance.now();
+            last = r;
+          },
+          error: () => {},
+          complete: () => {},
+        },
+      );
+      subs.push({ member, got: () => count, last: () => last, at: () => at, stop });
+    }
+  }
+  // Every subscription is live on its instance before the change.
+  const perInstance = apps.map((_, i) => subs.filter((_, k) => Math.floor(k / SUBS_PER_SOCKET) % urls.length === i));
+  await Promise.all(apps.map((a, i) => a.services.pubsub.whenSubscribed(org.id, perInstance[i].length)));
+  const sqlBefore = sqlSnapshot();
+  const t0 = performance.now();
+  await new GraphQLClient(urls[0], admin.token).data(SCALE_UPDATE_PROVIDER, {
+    input: { orgId: org.id, provider: 'ANTHROPIC' },
+  });
+  const reached = () => subs.filter((s) => s.got() >= 1).length;
+  const deadline = performance.now() + 120_000;
+  await new Promise<void>((resolve) => {
+    const tick = () => (reached() === subs.length || performance.now() > deadline ? resolve() : setImmediate(tick));
+    tick();
+  });
+  const lastAt = Math.max(...subs.map((s) => s.at()));
+  const elapsed = lastAt - t0;
+  const wrong = subs.filter((s) => {
+    const r = s.last() as { data?: { orgAiSettingsChanged?: { viewerCanManage: boolean; viewerKeys: unknown[] } } };
+    const view = r?.data?.orgAiSettingsChanged;
+    if (!view || s.got() !== 1) return true;
+    const isAdmin = s.member.id === admin.id;
+    return view.viewerCanManage !== isAdmin || view.viewerKeys.length !== (isAdmin ? 0 : 1);
+  }).length;
+  const sql = sqlPerOp(sqlBefore, sqlSnapshot(), 1);
+  if (reached() !== subs.length) failures.push(`fan-out: ${subs.length - reached()} subscribers never got the event`);
+  if (wrong) failures.push(`fan-out: ${wrong} subscribers got a wrong view or more than one event`);
+  for (const s of subs) s.stop();
+  await Promise.all(clients.map((c) => c.dispose()));
+  report['settings fan-out'] = {
+    subscribers: subs.length,
+    instances: urls.length,
+    reached: reached(),
+    wrongViews: wrong,
+    msToLast: +elapsed.toFixed(0),
+    sqlStatementsForTheEvent: sql.perOp,
+    sqlByKind: sql.byKind,
+  };
+  rows.push({
+    measure: `one settings change → all ${subs.length} orgAiSettingsChanged subscribers (${urls.length} instance${urls.length > 1 ? 's' : ''}; ${sql.perOp} SQL statements)`,
+    value: `${(elapsed / 1000).toFixed(2)} s`,
+    goal: `all reached in ≤ 2 s (10,000)`,
+    ok: elapsed <= 2000 && reached() === subs.length,
+  });
+}
+const printed = (await import('graphql')).print(SCALE_SETTINGS_WATCH);
+progress(`settings fan-out to ${SUBSCRIBERS} subscribers`);
+await row('settings fan-out', fanOutRow);
+
+// ---- orgAiSettings throughput against { __typename } -------------------------------------------------------------
+async function cannon(body: string, token: string | null): Promise<number> {
+  const r = await autocannon({
+    url: `${urls[0]}/graphql`,
+    connections: 32,
+    duration: HTTP_SECONDS,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body,
+  });
+  if (r.non2xx || r.errors) failures.push(`autocannon: ${r.non2xx} non-2xx, ${r.errors} errors`);
+  return r.requests.average;
+}
+progress('orgAiSettings ÷ { __typename } throughput');
+await row('orgAiSettings throughput', async () => {
+  const { org, interviewer } = await seed.org({ plan: 'GROWTH' });
+  const typename = await cannon(JSON.stringify({ query: '{ __typename }' }), null);
+  const before = sqlSnapshot();
+  const t = performance.now();
+  const settingsBody = JSON.stringify({
+    query: (await import('graphql')).print(SCALE_SETTINGS),
+    variables: { orgId: org.id },
+  });
+  const settings = await cannon(settingsBody, interviewer.token);
+  const seconds = (performance.now() - t) / 1000;
+  const sql = sqlPerOp(before, sqlSnapshot(), Math.max(1, settings * seconds));
+  const ratio = settings / typename;
+  report['orgAiSettings ÷ { __typename }'] = {
+    typenamePerSecond: typename,
+    orgAiSettingsPerSecond: settings,
+    ratio: +ratio.toFixed(2),
+    sqlPerRequest: sql,
+  };
+  rows.push({
+    measure: `authenticated orgAiSettings ÷ { __typename } req/s, 32 connections (${settings.toFixed(0)} ÷ ${typename.toFixed(0)}; ${sql.perOp} SQL each)`,
+    value: ratio.toFixed(2),
+    goal: '≥ 0.7',
+    ok: ratio >= 0.7,
+  });
+});
+
+for (const a of apps) await a.stop();
+await embedded?.stop();
+fs.rmSync(dataDir, { recursive: true, force: true });
+
+report.rows = rows;
+if (PROFILE_DIR) report.cpuProfiles = cpuProfiles;
+report.correctnessFailures = failures;
+report.loadavgAtEnd = os.loadavg().map((n) => +n.toFixed(2));
+fs.mkdirSync(path.dirname(OUT), { recursive: true });
+fs.writeFileSync(OUT, JSON.stringify(report, null, 2) + '\n');
+const w = Math.max(...rows.map((r) => r.measure.length));
+console.log(
+  `\nIvy at org scale (${report.scale}, ${apps.length} instance(s), load ${report.machine && os.loadavg()[0].toFixed(1)})`,
+);
+for (const r of rows)
+  console.log(`${r.ok ? 'meets' : 'MISSES'}  ${r.measure.padEnd(w)}  ${r.value.padStart(9)}   goal ${r.goal}`);
+console.log(`figures: ${OUT}`);
+for (const f of failures) console.log(`CORRECTNESS FAILURE  ${f}`);
+process.exit(failures.length ? 1 : 0);
