@@ -4,6 +4,7 @@
 // Settings events are coalesced per org (lib/coalesce.ts): one event per burst of changes.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { setMaxListeners } from 'node:events';
 import { createPubSub } from 'graphql-yoga';
 import { Coalescer, type CoalesceOptions } from './coalesce.ts';
 import type { Logger } from './logger.ts';
@@ -66,7 +67,11 @@ export function createAppPubSub(opts: {
   coalesce: CoalesceOptions;
   observer?: PubSubObserver;
 }) {
-  const local = createPubSub<Topics>();
+  // An org's Settings page is open for every member at once: thousands of listeners on one topic are the design,
+  // not a leak (Node warned at 11 per topic).
+  const eventTarget = new EventTarget();
+  setMaxListeners(0, eventTarget);
+  const local = createPubSub<Topics>({ eventTarget });
   const instanceId = randomUUID();
   const { redis, log } = opts;
 
