@@ -5,10 +5,13 @@
 //     books checked to the credit; with REDIS_URL on two instances sharing the database at once;
 //   - one settings change reaching every orgAiSettingsChanged subscriber (members and admins, each with their own
 //     keys): the time from the mutation to the last delivery, and that every subscriber got exactly its own view;
-//     with REDIS_URL, half of them on a second instance;
+//     the subscribers run in a process of their own (bench/fanout-client.ts); with REDIS_URL, half of them are on a
+//     second instance;
 //   - authenticated orgAiSettings throughput over { __typename } throughput on the same server (autocannon, 32
 //     connections), with the SQL statements each one makes.
-// BENCH_SCALE=small runs a reduced version in well under a minute. The exit code is non-zero only on correctness
+//   - the same one-org load through the whole stack: ivyCompletion over graphql-ws against the loopback Anthropic
+//     stand-in, short answers, 64 in flight, each stream checked whole and the books checked to the credit;
+// BENCH_SCALE=small runs a reduced version in under a minute. The exit code is non-zero only on correctness
 // (a ledger that does not add up, a subscriber that missed its event or saw someone else's view), never on a timing.
 // Figures go to BENCH_OUT (default bench/results.json).
 import fs from 'node:fs';
@@ -26,9 +29,10 @@ import { startEmbeddedPostgres } from '../src/lib/embedded-pg.ts';
 import { createLogger } from '../src/lib/logger.ts';
 import { signUserToken } from '../src/lib/tokens.ts';
 import { GraphQLClient } from '../dev/client.ts';
-import { SCALE_SETTINGS, SCALE_SETTINGS_WATCH, SCALE_UPDATE_PROVIDER } from '../dev/documents.ts';
+import { IVY, SCALE_SETTINGS, SCALE_SETTINGS_WATCH, SCALE_UPDATE_PROVIDER } from '../dev/documents.ts';
+import { startFakeAnthropic } from '../dev/vendors/anthropic-server.ts';
 import { checkLedger, runLedgerLoad, type LedgerLoadResult } from '../dev/ledger-load.ts';
-import { Seeder } from '../dev/seed.ts';
+import { Seeder, type SeededMember } from '../dev/seed.ts';
 import { installSqlCounter, sampleLockWaits, sqlPerOp, sqlSnapshot } from './sql-probe.ts';
 import { profiled } from './cpu-profile.ts';
 
@@ -65,7 +69,12 @@ const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivy-bench-scale-'));
 const embedded = process.env.DATABASE_URL
   ? null
   : await startEmbeddedPostgres({ dataDir, port: await freePort(), log: createLogger('silent') });
+const anthropic = await startFakeAnthropic();
+const STACK_TOTAL = SMALL ? 500 : 3_000;
 const config = loadConfig({
+  ANTHROPIC_BASE_URL: anthropic.url,
+  PROVIDER_MAX_RETRIES: '0',
+  MAX_COMPLETIONS_PER_SOCKET: '1000',
   DATABASE_URL: process.env.DATABASE_URL ?? embedded!.url,
   DATA_DIR: dataDir,
   AUTH_JWT_SECRET: randomBytes(32).toString('base64url'),
@@ -158,6 +167,79 @@ if (apps.length > 1) {
   await row('ledger, two instances', () => ledgerRow('one org, two instances', apps));
 }
 
+// ---- one org through the whole stack ------------------------------------------------------------------------------
+async function stackRow() {
+  const { org } = await seed.org({ credits: 1_000_000_000 });
+  const members: SeededMember[] = [];
+  for (let i = 0; i < 16; i++) members.push(await seed.member(org.id, 'INTERVIEWER'));
+  const sockets = members.map((m, i) => new GraphQLClient(urls[i % urls.length], m.token).ws());
+  const before = sqlSnapshot();
+  let next = 0;
+  let whole = 0;
+  let charged = 0;
+  const broken: string[] = [];
+  const t0 = performance.now();
+  const worker = async (w: number) => {
+    for (;;) {
+      const i = next++;
+      if (i >= STACK_TOTAL) return;
+      const member = members[w % members.length];
+      const sub = new GraphQLClient(urls[w % urls.length], member.token).subscribeWs(
+        IVY,
+        {
+          input: {
+            orgId: org.id,
+            messages: [{ role: 'USER', content: `short answer ${i} [[deltas:3]]` }],
+            maxTokens: 64,
+          },
+        },
+        sockets[w % sockets.length],
+      );
+      const events = (await sub.done).map((r) => r.data?.ivyCompletion);
+      const kinds = events.map((e) => e?.__typename);
+      const indexes = events.map((e) => (e && 'index' in e ? e.index : null));
+      const last = events.at(-1);
+      const inOrder = indexes.every((n, k) => n === k + 1);
+      if (kinds[0] === 'IvyCompletionStarted' && last?.__typename === 'IvyCompletionFinished' && inOrder) {
+        whole++;
+        charged += last.creditsCharged;
+      } else if (broken.length < 5) broken.push(JSON.stringify(kinds));
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, (_, w) => worker(w)));
+  const elapsed = performance.now() - t0;
+  await Promise.all(sockets.map((s) => s.dispose()));
+  const books = await checkLedger(app.services.db, org.id);
+  const perSec = (whole / elapsed) * 1000;
+  const ok =
+    whole === STACK_TOTAL &&
+    books.ledgerSum === books.balance &&
+    books.chargedInDb === books.grants - books.balance &&
+    books.chargedInDb === charged &&
+    books.running === 0 &&
+    books.badlySettled === 0;
+  if (!ok)
+    failures.push(
+      `one org through the stack: ${STACK_TOTAL - whole} streams not whole; books ${JSON.stringify(books)}`,
+    );
+  report['one org through the stack'] = {
+    completions: whole,
+    perSecond: +perSec.toFixed(1),
+    elapsedMs: +elapsed.toFixed(0),
+    sqlPerCompletion: sqlPerOp(before, sqlSnapshot(), STACK_TOTAL),
+    books,
+    broken,
+  };
+  rows.push({
+    measure: `one org through the stack: ivyCompletion over graphql-ws, 64 in flight, short answers (${whole}/${STACK_TOTAL} whole and in order)`,
+    value: perSec.toFixed(0),
+    goal: '≥ 500/s, to the credit',
+    ok: perSec >= 500,
+  });
+}
+progress(`one org through the stack, ${STACK_TOTAL} completions, 64 in flight`);
+await row('one org through the stack', stackRow);
+
 // ---- settings fan-out --------------------------------------------------------------------------------------------
 // The subscribers live in a process of their own (bench/fanout-client.ts): 10,000 client subscriptions in the
 // server's process would measure the load generator as much as the server.
@@ -197,11 +279,20 @@ async function fanOutRow() {
   done.catch(() => {}); // on a timeout the client is stopped below; the row reports who was not reached
   const sqlBefore = sqlSnapshot();
   const t0 = performance.timeOrigin + performance.now();
-  await new GraphQLClient(urls[0], admin.token).data(SCALE_UPDATE_PROVIDER, {
-    input: { orgId: org.id, provider: 'ANTHROPIC' },
-  });
-  const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), 120_000).unref());
-  const result = await Promise.race([done, timeout]);
+  // Profiled from the change to the last delivery only (not the minutes of subscribing before it).
+  const deliver = async () => {
+    await new GraphQLClient(urls[0], admin.token).data(SCALE_UPDATE_PROVIDER, {
+      input: { orgId: org.id, provider: 'ANTHROPIC' },
+    });
+    const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), 120_000).unref());
+    return Promise.race([done, timeout]);
+  };
+  let result: Awaited<ReturnType<typeof deliver>>;
+  if (PROFILE_DIR) {
+    const run = await profiled(path.join(PROFILE_DIR, 'settings-fan-out-delivery.cpuprofile'), deliver);
+    result = run.result;
+    cpuProfiles['settings fan-out, delivery only'] = run.cpu;
+  } else result = await deliver();
   client.send({ t: 'stop' });
   const reached = result?.reached ?? 0;
   const elapsed = result ? result.lastAt - t0 : Infinity;
@@ -226,7 +317,7 @@ async function fanOutRow() {
 }
 const printed = (await import('graphql')).print(SCALE_SETTINGS_WATCH);
 progress(`settings fan-out to ${SUBSCRIBERS} subscribers`);
-await row('settings fan-out', fanOutRow);
+await fanOutRow();
 
 // ---- orgAiSettings throughput against { __typename } -------------------------------------------------------------
 async function cannon(body: string, token: string | null): Promise<number> {
@@ -270,6 +361,7 @@ await row('orgAiSettings throughput', async () => {
 });
 
 for (const a of apps) await a.stop();
+await anthropic.close();
 await embedded?.stop();
 fs.rmSync(dataDir, { recursive: true, force: true });
 
