@@ -31,7 +31,7 @@ const WATCH = graphql(`
     orgAiSettingsChanged(orgId: $o) {
       provider
       model {
-        id
+        modelId
       }
     }
   }

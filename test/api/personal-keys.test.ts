@@ -179,7 +179,7 @@ describe('setPersonalKey', () => {
         `mutation($o: ID!, $u: ID!) { setPersonalKey(input: { orgId: $o, userId: $u, provider: ANTHROPIC, apiKey: "sk-ant-api03-x-Aa1Bb2Cc3Dd4" }) { hint } }`,
         { o: o.org.id, u: o.interviewer.id },
       );
-    expect(r.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(r.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 
   it('is refused to a non-member with FORBIDDEN and to an anonymous caller with UNAUTHENTICATED', async () => {

@@ -9,7 +9,7 @@ const SETTINGS_CHANGED = graphql(`
     orgAiSettingsChanged(orgId: $orgId) {
       provider
       model {
-        id
+        modelId
       }
     }
   }
