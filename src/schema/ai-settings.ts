@@ -147,7 +147,8 @@ const loadBalance = async (ctx: Context, orgId: string) => {
 };
 
 const CreditBalance = builder.node(builder.objectRef<{ orgId: string; balance: number }>('CreditBalance'), {
-  description: 'The org’s prepaid credits. Its `id` is the org’s balance, one per org: refetch it with `node(id:)`.',
+  description:
+    'The org’s prepaid credits: one per org, so its `id` names the org’s balance (refetch it with `node(id:)`).',
   id: { resolve: (b) => b.orgId },
   loadOne: (orgId, ctx) => ifViewerMay(ctx, orgId, () => loadBalance(ctx, orgId)),
   fields: (t) => ({
