@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main as demoReset } from '../../src/commands/demo-reset.ts';
 import { main as rotateKeys } from '../../src/commands/rotate-keys.ts';
 import { main as token } from '../../src/commands/token.ts';
 import { seedDemo } from '../../src/domain/demo-seed.ts';
@@ -181,6 +182,132 @@ describe('the token command (npm run --silent token -- <email>), on a database s
       await seedDemo(db, keyring, clock);
       await seedDemo(db, keyring, clock);
       expect(await dump()).toEqual(before);
+    });
+  });
+
+  describe('npm run demo:reset', () => {
+    const DEMO_MEMBERS = ['admin@acme.test', 'staffing@acme.test', 'admin@globex.test', 'admin@initech.test'];
+    /** What each demo member sees of their org through the API: the state the README's walkthrough starts from. */
+    const demoState = async () => {
+      const out: Record<string, unknown> = {};
+      for (const email of DEMO_MEMBERS) {
+        const user = await server.app.services.db.user.findUniqueOrThrow({ where: { email } });
+        const c = server.client(await server.tokenFor(user.id));
+        const { viewer } = await c.data(
+          graphql(`
+            query DemoResetViewer {
+              viewer {
+                memberships {
+                  role
+                  org {
+                    id
+                    slug
+                    plan
+                  }
+                }
+              }
+            }
+          `),
+        );
+        const orgId = viewer.memberships[0].org.id;
+        const d = await c.data(
+          graphql(`
+            query DemoResetState($orgId: ID!) {
+              orgAiSettings(orgId: $orgId) {
+                provider
+                effectiveProvider
+                model {
+                  id
+                }
+                fallbackToCredits
+                viewerKeys {
+                  provider
+                  hint
+                  status
+                }
+                graceWindow {
+                  active
+                  daysRemaining
+                }
+              }
+              creditBalance(orgId: $orgId) {
+                balance
+              }
+              viewerSpend(orgId: $orgId) {
+                spentThisMonth
+                monthlyCap
+              }
+            }
+          `),
+          { orgId },
+        );
+        out[email] = { memberships: viewer.memberships, ...d };
+      }
+      return out;
+    };
+
+    it('puts back what the GraphiQL examples change (provider, keys, fallback, caps), keeping org ids and tokens', async () => {
+      const seeded = await demoState();
+      const acme = await server.app.services.db.org.findUniqueOrThrow({ where: { slug: 'acme' } });
+      const admin = await server.app.services.db.user.findUniqueOrThrow({ where: { email: 'admin@acme.test' } });
+      const adminToken = await server.tokenFor(admin.id);
+      const c = server.client(adminToken);
+      // What SwitchToAnthropic_changesDemoOrg, SaveMyKey_changesDemoOrg, AllowFallback_changesDemoOrg and
+      // DefaultCap_changesDemoOrg do in GraphiQL.
+      await c.data(
+        graphql(`
+          mutation DemoResetChanges($orgId: ID!) {
+            updateProvider(input: { orgId: $orgId, provider: ANTHROPIC }) {
+              provider
+            }
+            setFallbackToCredits(input: { orgId: $orgId, enabled: true }) {
+              fallbackToCredits
+            }
+            setDefaultMemberCap(input: { orgId: $orgId, monthlyCredits: 500 }) {
+              monthlyCap
+            }
+          }
+        `),
+        { orgId: acme.id },
+      );
+      await c.data(SET_PERSONAL_KEY, {
+        input: { orgId: acme.id, provider: 'ANTHROPIC', apiKey: 'sk-ant-paste-your-key-here' },
+      });
+      expect(await demoState()).not.toEqual(seeded);
+
+      const reset = await runCommand(demoReset, [], {
+        DATABASE_URL: databaseUrl,
+        AUTH_JWT_SECRET: jwtSecret,
+        KEY_ENCRYPTION_KEYS: keyEncryptionKeys,
+      });
+      expect(reset.code, reset.stderr).toBe(0);
+      expect(reset.stdout).toMatch(/^Demo data reset: acme \(GROWTH, 10000 credits\), globex/);
+
+      expect(await demoState()).toEqual(seeded);
+      // Same org id and same user: the token and the org id in GraphiQL's Variables tab still work.
+      const { creditBalance } = await server.client(adminToken).data(
+        graphql(`
+          query DemoResetBalance($orgId: ID!) {
+            creditBalance(orgId: $orgId) {
+              balance
+            }
+          }
+        `),
+        { orgId: acme.id },
+      );
+      expect(creditBalance.balance).toBe(10_000);
+      // The org's audit log starts again too: the examples' changes are gone with it.
+      expect(await server.app.services.db.auditEvent.count({ where: { orgId: acme.id } })).toBe(0);
+    });
+
+    it('takes no arguments', async () => {
+      const r = await runCommand(demoReset, ['acme'], {
+        DATABASE_URL: databaseUrl,
+        AUTH_JWT_SECRET: jwtSecret,
+        KEY_ENCRYPTION_KEYS: keyEncryptionKeys,
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('Usage: npm run demo:reset');
     });
   });
 });
