@@ -449,9 +449,13 @@ describe('GraphiQL', () => {
     for (const op of [
       'query Me',
       'query Settings',
+      'subscription Ask',
       'query Impact',
-      'mutation SwitchToAnthropic',
-      'mutation SaveMyKey',
+      'mutation SwitchToAnthropic_changesDemoOrg',
+      'mutation SaveMyKey_changesDemoOrg',
+      'mutation AllowFallback_changesDemoOrg',
+      'mutation DefaultCap_changesDemoOrg',
+      'mutation MemberCap_changesDemoOrg',
       'mutation TestMyKey',
       'subscription WatchSettings',
     ]) {
@@ -459,6 +463,28 @@ describe('GraphiQL', () => {
     }
     expect(html).toContain('npm run --silent token -- admin@acme.test');
     expect(html).toContain('Authorization');
+    // TestMyKey says where key tests reach a vendor.
+    expect(html).toContain('Key tests reach a vendor only in \\"npm run demo\\" mode');
+  });
+
+  it('has a real title, no placeholder text and an inline icon: nothing for the browser to fetch from elsewhere', async () => {
+    const html = await (await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } })).text();
+    expect(html).toContain('<title>Ivy platform API · GraphiQL</title>');
+    expect(html).not.toContain('__TITLE__');
+    expect(html).not.toMatch(/Loading/);
+    expect(html).toMatch(/<link rel="icon" href="data:image\/svg\+xml,/);
+    // Every URL the page names is its own (the icon's SVG namespace is data, escaped in the data: URL).
+    expect(html).not.toMatch(/https?:\/\//);
+  });
+
+  it('opens the Ivy stream panel, fed by its own fetcher, with the examples’ $orgId in the Variables tab', async () => {
+    const html = await (await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } })).text();
+    expect(html).toContain('plugins: [plugin]');
+    expect(html).toContain('visiblePlugin: plugin');
+    expect(html).toContain('fetcher: createFetcher(options.endpoint)');
+    expect(html).toContain('"variables":"{\\n  \\"orgId\\": \\"\\"\\n}"');
+    const panel = await (await fetch(`${server.url}/graphiql-assets/ivy-panel.js`)).text();
+    expect(panel).toContain("title: 'Ivy stream'");
   });
 
   it('serves its scripts and styles itself, so it works with no internet access', async () => {
@@ -469,6 +495,8 @@ describe('GraphiQL', () => {
       new Set([
         '/graphiql-assets/graphiql.css',
         '/graphiql-assets/yoga-graphiql.umd.js',
+        '/graphiql-assets/graphql-ws.min.js',
+        '/graphiql-assets/ivy-panel.js',
         '/graphiql-assets/monacoeditorwork/editor.worker.bundle.js',
         '/graphiql-assets/monacoeditorwork/json.worker.bundle.js',
         '/graphiql-assets/monacoeditorwork/graphql.worker..bundle.js',
@@ -480,6 +508,7 @@ describe('GraphiQL', () => {
       expect((await res.arrayBuffer()).byteLength, asset).toBeGreaterThan(1000);
     }
     expect((await fetch(`${server.url}/graphiql-assets/..%2F..%2Fpackage.json`)).status).toBe(404);
+    expect((await fetch(`${server.url}/graphiql-assets/toString`)).status).toBe(404);
   });
 
   it('does not answer a plain GET for JSON with the page', async () => {
