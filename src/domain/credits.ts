@@ -26,6 +26,8 @@ interface CompletionRequest {
   vendor: 'ANTHROPIC' | 'OPENAI';
   model: string;
   holdExpiresAt: Date;
+  /** When it was accepted, by the server's clock (the Usage page's date range reads it); default: the database's now. */
+  createdAt?: Date;
 }
 
 export interface HoldRequest extends CompletionRequest {
@@ -73,6 +75,7 @@ export async function reserveCredits(db: Db, req: HoldRequest): Promise<Hold> {
     hold_expires_at: req.holdExpiresAt.toISOString(),
     spend_month: isoDay(req.spendMonth),
     fallback_reason: req.fallbackReason ?? null,
+    created_at: req.createdAt?.toISOString() ?? null,
     ledger_id: randomUUID(),
   });
   if (verdict === 'HELD') return { completionId, holdAmount: req.holdAmount, balanceAfter: balance! };
@@ -93,6 +96,7 @@ interface HoldItem {
   hold_expires_at: string;
   spend_month: string;
   fallback_reason: string | null;
+  created_at: string | null;
   ledger_id: string;
 }
 type HoldResult = { verdict: HoldVerdict; balance: number | null };
@@ -176,6 +180,7 @@ export async function recordByokCompletion(db: Db, req: CompletionRequest): Prom
         billing: 'BYOK',
         holdAmount: 0,
         holdExpiresAt: req.holdExpiresAt,
+        createdAt: req.createdAt,
       },
       select: { id: true },
     });

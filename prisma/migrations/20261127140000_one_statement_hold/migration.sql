@@ -17,7 +17,7 @@
 -- refused before its ledger row is written). Refusals are values, never PostgreSQL errors.
 
 -- p_items: [{ idx, completion_id, org_id, user_id, request_id, vendor, model, hold, hold_expires_at, spend_month,
---             fallback_reason, ledger_id }], all of one org or not.
+--             fallback_reason, created_at (null: the database's now), ledger_id }], all of one org or not.
 -- verdict: HELD (balance: the balance right after this hold), DUPLICATE_REQUEST, INSUFFICIENT_CREDITS (balance: the
 -- balance found) or MEMBER_CAP_REACHED.
 CREATE FUNCTION ivy_reserve_credits(p_items JSONB)
@@ -32,13 +32,13 @@ BEGIN
   FOR r IN
     SELECT * FROM jsonb_to_recordset(p_items) AS x(idx INTEGER, completion_id UUID, org_id UUID, user_id UUID,
       request_id TEXT, vendor "AiProvider", model TEXT, hold INTEGER, hold_expires_at TIMESTAMPTZ, spend_month DATE,
-      fallback_reason TEXT, ledger_id UUID)
+      fallback_reason TEXT, created_at TIMESTAMPTZ, ledger_id UUID)
     ORDER BY x.org_id, x.request_id, x.idx
   LOOP
     INSERT INTO completions (id, org_id, user_id, request_id, vendor, model, hold_amount, hold_expires_at,
-                             spend_month, fallback_reason)
+                             spend_month, fallback_reason, created_at)
     VALUES (r.completion_id, r.org_id, r.user_id, r.request_id, r.vendor, r.model, r.hold, r.hold_expires_at,
-            r.spend_month, r.fallback_reason)
+            r.spend_month, r.fallback_reason, COALESCE(r.created_at, now()))
     ON CONFLICT (org_id, request_id) DO NOTHING;
     IF FOUND THEN
       v_claimed := v_claimed || r.idx;
