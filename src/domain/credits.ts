@@ -3,14 +3,28 @@
 // reports more than was held, the difference is taken from the balance (an OVERAGE row) and whatever the balance
 // cannot cover is recorded as owed. Every movement is a ledger row with the balance after it, so GRANTs + HOLDs +
 // RELEASEs + OVERAGEs always equal the balance; PostgreSQL's own constraints hold the signs and the once-only rule.
+// Every transaction that moves a balance publishes the balance after it (creditBalanceChanged), once committed: each
+// function here takes the database and the pubsub together, so no movement can skip telling the Ivy panel.
 import { randomUUID } from 'node:crypto';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { AiProvider, CompletionStatus } from '../generated/prisma/enums.ts';
 import type { Db } from '../lib/database.ts';
 import { refuse } from '../lib/errors.ts';
+import type { AppPubSub } from '../lib/pubsub.ts';
 import { recordAudit } from './audit.ts';
 import { countAgainstCap, isoDay } from './member-caps.ts';
 import { lockOrg } from './orgs.ts';
+
+/** Where the ledger writes, and whom it tells about each movement (Services in the server, the operator runtime). */
+export interface LedgerDeps {
+  db: Db;
+  pubsub: Pick<AppPubSub, 'publish'>;
+}
+
+/** Called after the movement's transaction committed, never inside it: a rolled-back movement tells no one. */
+function balanceMoved(l: LedgerDeps, orgId: string, balance: number): void {
+  l.pubsub.publish('creditBalanceChanged', orgId, { orgId, balance });
+}
 
 export interface Hold {
   completionId: string;
@@ -54,7 +68,7 @@ async function insufficient(tx: Tx, orgId: string, holdAmount: number): Promise<
  * MEMBER_CAP_REACHED when it would take the member past their monthly cap, and DUPLICATE_REQUEST when the org
  * already accepted this requestId; in every case nothing is written (one transaction).
  */
-export async function reserveCredits(db: Db, req: HoldRequest): Promise<Hold> {
+export async function reserveCredits(l: LedgerDeps, req: HoldRequest): Promise<Hold> {
   const completionId = randomUUID();
   // The requestId is claimed first, before the org row is locked. Claiming it can wait for another transaction that
   // wrote the same key (a repeat's settlement, which itself waits for the org row): holding the org lock while
@@ -62,7 +76,7 @@ export async function reserveCredits(db: Db, req: HoldRequest): Promise<Hold> {
   // adapter can mishandle one, prisma/orm#30374): the insert skips the conflict and a JavaScript throw rolls back.
   const repeated = Symbol('repeated requestId');
   try {
-    return await db.$transaction(async (tx) => {
+    const hold = await l.db.$transaction(async (tx) => {
       const claimed = await tx.$queryRaw<{ id: string }[]>`
         INSERT INTO completions (id, org_id, user_id, request_id, vendor, model, hold_amount, hold_expires_at,
                                  spend_month, fallback_reason)
@@ -88,6 +102,8 @@ export async function reserveCredits(db: Db, req: HoldRequest): Promise<Hold> {
       await countAgainstCap(tx, { ...req, month: req.spendMonth, amount: req.holdAmount });
       return { completionId, holdAmount: req.holdAmount, balanceAfter: rows[0].balance_after };
     });
+    balanceMoved(l, req.orgId, hold.balanceAfter);
+    return hold;
   } catch (err) {
     if (err === repeated || isUniqueViolation(err)) return duplicate(req.requestId);
     throw err;
@@ -100,13 +116,13 @@ export async function reserveCredits(db: Db, req: HoldRequest): Promise<Hold> {
  * the completion is no longer running (it was cancelled meanwhile): nothing is held then.
  */
 export async function holdForFallback(
-  db: Db,
+  l: LedgerDeps,
   completionId: string,
   req: Omit<HoldRequest, 'requestId' | 'holdExpiresAt'>,
 ): Promise<Hold | null> {
   const gone = Symbol('settled');
   try {
-    return await db.$transaction(async (tx) => {
+    const hold = await l.db.$transaction(async (tx) => {
       const rows = await tx.$queryRaw<{ balance_after: number | null }[]>`
         WITH converted AS (
           UPDATE completions SET billing = 'CREDITS', vendor = ${req.vendor}::"AiProvider", model = ${req.model},
@@ -128,6 +144,8 @@ export async function holdForFallback(
       await countAgainstCap(tx, { ...req, month: req.spendMonth, amount: req.holdAmount });
       return { completionId, holdAmount: req.holdAmount, balanceAfter: rows[0].balance_after };
     });
+    balanceMoved(l, req.orgId, hold.balanceAfter);
+    return hold;
   } catch (err) {
     if (err === gone) return null;
     throw err;
@@ -206,12 +224,12 @@ function basis(o: Outcome): string {
  * Settles a completion once. A second settlement (the expiry sweep racing a slow stream, or a cancellation racing
  * the stream's own end) changes nothing and returns what the first one recorded.
  */
-export async function settleCompletion(db: Db, completionId: string, o: Outcome): Promise<Settlement> {
+export async function settleCompletion(l: LedgerDeps, completionId: string, o: Outcome): Promise<Settlement> {
   const charge = Math.max(0, Math.ceil(o.charge));
   const note = basis(o);
   // The common case in one statement (one round trip, the org row locked for that statement only): a credits
   // completion, still running, charged no more than it held.
-  const fast = await db.$queryRaw<{ credit_balance: number }[]>`
+  const fast = await l.db.$queryRaw<{ org_id: string; credit_balance: number }[]>`
     WITH claim AS (
       UPDATE completions SET status = ${o.status}::"CompletionStatus", settled_at = ${o.now}, credits_charged = ${charge},
         input_tokens = ${o.inputTokens}, output_tokens = ${o.outputTokens}, input_tokens_estimated = ${o.inputEstimated ?? false},
@@ -222,7 +240,7 @@ export async function settleCompletion(db: Db, completionId: string, o: Outcome)
     ), credit AS (
       UPDATE orgs SET credit_balance = orgs.credit_balance + (claim.hold_amount - ${charge})
       FROM claim WHERE orgs.id = claim.org_id
-      RETURNING orgs.credit_balance
+      RETURNING orgs.id, orgs.credit_balance
     ), spend AS (
       -- The member's month moves from the hold to the charge, like the balance (joined to credit: org row first).
       UPDATE member_spend SET spent = member_spend.spent - (claim.hold_amount - ${charge})
@@ -234,21 +252,29 @@ export async function settleCompletion(db: Db, completionId: string, o: Outcome)
              'charged ' || ${charge}::int || ' of ' || claim.hold_amount || ' held; ' || ${note}
       FROM claim, credit
     )
-    SELECT credit_balance FROM credit`;
-  if (fast.length) return { creditsCharged: charge, balance: fast[0].credit_balance };
-  return db.$transaction((tx) => settleSlowly(tx, completionId, o, charge, note));
+    SELECT id AS org_id, credit_balance FROM credit`;
+  if (fast.length) {
+    balanceMoved(l, fast[0].org_id, fast[0].credit_balance);
+    return { creditsCharged: charge, balance: fast[0].credit_balance };
+  }
+  const { movedOrg, ...settled } = await l.db.$transaction((tx) => settleSlowly(tx, completionId, o, charge, note));
+  if (movedOrg) balanceMoved(l, movedOrg, settled.balance);
+  return settled;
 }
 
 type Tx = Prisma.TransactionClient;
 
-/** Everything but the common case: already settled, BYOK, or a charge above the hold (an overage). */
+/**
+ * Everything but the common case: already settled, BYOK, or a charge above the hold (an overage). `movedOrg` is the
+ * org whose balance this settlement moved (none when it was settled already, or BYOK).
+ */
 async function settleSlowly(
   tx: Tx,
   completionId: string,
   o: Outcome,
   charge: number,
   note: string,
-): Promise<Settlement> {
+): Promise<Settlement & { movedOrg?: string }> {
   const claimed = await tx.$queryRaw<
     {
       org_id: string;
@@ -343,18 +369,18 @@ async function settleSlowly(
       },
     });
   }
-  return { creditsCharged: hold - released + taken, balance: afterOverage };
+  return { creditsCharged: hold - released + taken, balance: afterOverage, movedOrg: orgId };
 }
 
 /** Releases, in full, holds whose process never settled them (it crashed or lost its database). */
-export async function releaseExpiredHolds(db: Db, now: Date): Promise<number> {
-  const stale = await db.completion.findMany({
+export async function releaseExpiredHolds(l: LedgerDeps, now: Date): Promise<number> {
+  const stale = await l.db.completion.findMany({
     where: { status: 'RUNNING', holdExpiresAt: { lte: now } },
     select: { id: true },
     take: 500,
   });
   for (const { id } of stale) {
-    await settleCompletion(db, id, {
+    await settleCompletion(l, id, {
       status: 'EXPIRED',
       charge: 0,
       inputTokens: null,
@@ -368,14 +394,14 @@ export async function releaseExpiredHolds(db: Db, now: Date): Promise<number> {
 
 /** Adds credits (an operator's top-up; there is no API for it). An open overage is paid off first. */
 export async function grantCredits(
-  db: Db,
+  l: LedgerDeps,
   orgSlug: string,
   amount: number,
   note: string,
 ): Promise<{ orgId: string; balance: number; overagePaid: number }> {
   if (!Number.isInteger(amount) || amount <= 0)
     refuse('BAD_USER_INPUT', 'The amount must be a positive whole number of credits.');
-  return db.$transaction(async (tx) => {
+  const granted = await l.db.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<{ id: string; credit_balance: number; overage_owed: number }[]>`
       UPDATE orgs SET credit_balance = credit_balance + ${amount} WHERE slug = ${orgSlug} RETURNING id, credit_balance, overage_owed`;
     if (rows.length === 0) refuse('BAD_USER_INPUT', `No org with slug "${orgSlug}".`);
@@ -399,6 +425,8 @@ export async function grantCredits(
     await recordAudit(tx, { orgId, actorId: null, action: 'credits.granted', detail: { amount, note, overagePaid } });
     return { orgId, balance, overagePaid };
   });
+  balanceMoved(l, granted.orgId, granted.balance);
+  return granted;
 }
 
 /** The balance and any open overage, for `npm run credits -- balance`. */

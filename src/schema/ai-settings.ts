@@ -202,6 +202,26 @@ builder.mutationField('updateProvider', (t) =>
   }),
 );
 
+builder.subscriptionField('creditBalanceChanged', (t) =>
+  t.field({
+    ...requiresOrg(
+      'ai-settings:view',
+      'The org’s credit balance after each movement, pushed at once: a credits answer’s hold when it starts and its settlement when it ends (finished, failed or stopped), an expired hold released, an operator’s grant. From any instance (over Redis when REDIS_URL is set). Each event is the balance right after its movement; when two answers move it at the same moment their events may arrive in either order, so after a burst the `creditBalance` query is the figure of record.',
+    ),
+    type: CreditBalance,
+    args: { orgId: t.arg.id({ required: true }) },
+    // As orgAiSettingsChanged: access is checked again at each event; a member removed while subscribed is refused
+    // once (FORBIDDEN) and the stream ends.
+    subscribe: (_r, args, ctx) =>
+      whileAllowed(
+        ctx.services.pubsub.subscribe('creditBalanceChanged', String(args.orgId)),
+        stillAllowed(ctx, String(args.orgId), 'ai-settings:view'),
+        ACCESS_REVOKED,
+      ),
+    resolve: (event) => (event === ACCESS_REVOKED ? forbidden() : event),
+  }),
+);
+
 builder.subscriptionField('orgAiSettingsChanged', (t) =>
   t.field({
     ...requiresOrg(
