@@ -116,12 +116,52 @@ const CreditBalance = builder.objectRef<{ orgId: string; balance: number }>('Cre
   }),
 });
 
+const ProviderChangeRefusalRef = builder.enumType('ProviderChangeRefusal', {
+  description:
+    'Why providerChangeImpact says `allowed: false` (and updateProvider would refuse with PLAN_UPGRADE_REQUIRED). Each is lifted by upgrading to `requiredPlan`.',
+  values: {
+    PLAN_EXCLUDES_BYOK: {
+      description: 'The plan does not include Bring Your Own Key, and the org has no legacy grace window.',
+    },
+    GRACE_WINDOW_OTHER_PROVIDER: {
+      description:
+        'The org’s legacy grace window is open, but it keeps only the BYOK provider the org already had, not another one.',
+    },
+    GRACE_WINDOW_ENDED: {
+      description: 'The org’s legacy grace window has ended, and its plan does not include Bring Your Own Key.',
+    },
+  } as const,
+});
+
 const ProviderChangeImpact = builder.objectRef<settings.ProviderChangeImpact>('ProviderChangeImpact').implement({
   description: 'What saving this provider would change: shown in the confirmation dialog.',
   fields: (t) => ({
     provider: t.expose('provider', { type: AiProviderRef }),
     allowed: t.exposeBoolean('allowed', {
-      description: 'False when the plan does not allow it (saving would be PLAN_UPGRADE_REQUIRED).',
+      description:
+        'False when the plan does not allow it (saving would be PLAN_UPGRADE_REQUIRED); `refusalReason` says why.',
+    }),
+    refusalReason: t.expose('refusalReason', {
+      type: ProviderChangeRefusalRef,
+      nullable: true,
+      description: 'Why it is not allowed; null when allowed.',
+    }),
+    refusalMessage: t.exposeString('refusalMessage', {
+      nullable: true,
+      description: 'The refusal in words, for the dialog: the same message updateProvider’s error would carry.',
+    }),
+    requiredPlan: t.expose('requiredPlan', {
+      type: PlanRef,
+      nullable: true,
+      description: 'The lowest plan that would allow it; null when allowed.',
+    }),
+    endsGraceWindow: t.exposeBoolean('endsGraceWindow', {
+      description:
+        'Saving it ends the org’s open legacy BYOK grace window now and for good (a switch back to Intervy Credits): the BYOK provider it kept would then need the Growth plan.',
+    }),
+    graceWindowNotice: t.exposeString('graceWindowNotice', {
+      nullable: true,
+      description: 'What ending the grace window means, in words, for the confirmation; null when it does not end it.',
     }),
     currentEffectiveProvider: t.expose('currentEffectiveProvider', { type: AiProviderRef }),
     creditsDeductedAfter: t.exposeBoolean('creditsDeductedAfter'),

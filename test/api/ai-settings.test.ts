@@ -62,6 +62,10 @@ const IMPACT = graphql(`
     providerChangeImpact(orgId: $orgId, provider: $provider) {
       provider
       allowed
+      refusalReason
+      refusalMessage
+      requiredPlan
+      endsGraceWindow
       currentEffectiveProvider
       creditsDeductedAfter
       creditsStopBeingDeducted
@@ -370,10 +374,39 @@ describe('providerChangeImpact', () => {
       .data(IMPACT, { orgId: o.org.id, provider: 'OPENAI' });
     expect(i).toMatchObject({
       allowed: false,
+      refusalReason: 'PLAN_EXCLUDES_BYOK',
+      refusalMessage:
+        'Bring Your Own Key is available on the Growth plan and above; this org is on Free. Upgrade to Growth to use OpenAI.',
+      requiredPlan: 'GROWTH',
+      endsGraceWindow: false,
       creditsDeductedAfter: true,
       creditsStopBeingDeducted: false,
       usageTrackingAvailableAfter: true,
     });
+    // Saving it anyway is refused with the very words the dialog showed.
+    const saved = await server
+      .client(o.admin.token)
+      .request(UPDATE, { input: { orgId: o.org.id, provider: 'OPENAI' } });
+    expect(saved.errors?.[0]).toMatchObject({
+      message: i.refusalMessage,
+      extensions: { code: 'PLAN_UPGRADE_REQUIRED' },
+    });
+  });
+
+  it('gives no reason and no plan when the change is allowed', async () => {
+    const o = await server.seed.org({ plan: 'GROWTH' });
+    for (const provider of ['ANTHROPIC', 'OPENAI', 'INTERVY_CREDITS'] as const) {
+      const { providerChangeImpact: i } = await server
+        .client(o.admin.token)
+        .data(IMPACT, { orgId: o.org.id, provider });
+      expect(i, provider).toMatchObject({
+        allowed: true,
+        refusalReason: null,
+        refusalMessage: null,
+        requiredPlan: null,
+        endsGraceWindow: false,
+      });
+    }
   });
 
   it('counts members with a saved key and with a VALID key for that provider, out of all members', async () => {
@@ -435,9 +468,13 @@ describe('providerChangeImpact', () => {
       `),
     );
     const fields = r.data!.__type!.fields!;
+    // Counts, flags and enums; the two texts are built from the plan, the providers and the window's dates only.
+    const TEXTS = ['refusalMessage', 'graceWindowNotice'];
     for (const f of fields) {
-      expect(f.type.kind, f.name).toBe('NON_NULL');
-      expect(['Int', 'Boolean', 'AiProvider'], f.name).toContain(f.type.ofType!.name);
+      const type = f.type.kind === 'NON_NULL' ? f.type.ofType!.name : f.type.name;
+      if (TEXTS.includes(f.name)) expect(type, f.name).toBe('String');
+      else expect(['Int', 'Boolean', 'AiProvider', 'ProviderChangeRefusal', 'Plan'], f.name).toContain(type);
     }
+    expect(fields.filter((f) => TEXTS.includes(f.name))).toHaveLength(2);
   });
 });
