@@ -478,3 +478,63 @@ describe('providerChangeImpact', () => {
     expect(fields.filter((f) => TEXTS.includes(f.name))).toHaveLength(2);
   });
 });
+
+describe('providers', () => {
+  const PROVIDERS = graphql(`
+    query AiSettingsProviders {
+      providers {
+        provider
+        label
+        takesPersonalKey
+        keyPrefix
+        apiKeysUrl
+        usageDashboard {
+          name
+          url
+        }
+      }
+      __type(name: "AiProvider") {
+        enumValues {
+          name
+        }
+      }
+    }
+  `);
+
+  it('labels every provider and gives the vendors’ console links, so no client hard-codes them', async () => {
+    const o = await server.seed.org();
+    const r = await server.client(o.interviewer.token).data(PROVIDERS);
+    expect(r.providers).toEqual([
+      {
+        provider: 'INTERVY_CREDITS',
+        label: 'Intervy Credits',
+        takesPersonalKey: false,
+        keyPrefix: null,
+        apiKeysUrl: null,
+        usageDashboard: null,
+      },
+      {
+        provider: 'ANTHROPIC',
+        label: 'Anthropic',
+        takesPersonalKey: true,
+        keyPrefix: 'sk-ant-',
+        apiKeysUrl: 'https://console.anthropic.com/settings/keys',
+        usageDashboard: { name: 'Anthropic Console', url: 'https://console.anthropic.com/settings/usage' },
+      },
+      {
+        provider: 'OPENAI',
+        label: 'OpenAI',
+        takesPersonalKey: true,
+        keyPrefix: 'sk-',
+        apiKeysUrl: 'https://platform.openai.com/api-keys',
+        usageDashboard: { name: 'OpenAI Platform', url: 'https://platform.openai.com/usage' },
+      },
+    ]);
+    // Every value of the enum has its entry: a provider added later without a label fails here.
+    expect(r.providers.map((p) => p.provider).sort()).toEqual(r.__type!.enumValues!.map((v) => v.name).sort());
+  });
+
+  it('is refused to an anonymous client with UNAUTHENTICATED', async () => {
+    expect(await server.client().errorCode(PROVIDERS)).toBe('UNAUTHENTICATED');
+  });
+});
