@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import type { StreamPart } from '../../src/providers/types.ts';
 import {
@@ -107,21 +106,18 @@ describe('Anthropic adapter against the loopback stand-in', () => {
   it('ends with CANCELLED when the caller aborts mid-stream, and Anthropic sees the disconnect at once, not at the stall timer', async () => {
     const controller = new AbortController();
     const parts: StreamPart[] = [];
-    let abortedAt = 0;
-    for await (const part of adapter().stream(request('[[hang]]', { signal: controller.signal }))) {
+    // A stall timer a minute away: an abort the stand-in sees within waitForAborts' guard can only be the caller's.
+    for await (const part of adapter({ timeoutMs: 60_000 }).stream(
+      request('[[hang]]', { signal: controller.signal }),
+    )) {
       parts.push(part);
-      if (part.type === 'text-delta' && !abortedAt) {
-        abortedAt = performance.now();
-        controller.abort();
-      }
+      if (part.type === 'text-delta') controller.abort();
     }
     expectSingleTerminal(parts);
     expect(parts.at(-1)).toMatchObject({ type: 'error', code: 'CANCELLED', outputTokens: 1 });
     const abort = await standIn.server.waitForAborts(1, 5000);
     expect(abort.path).toBe('/v1/messages');
-    // CANCELLED, not PROVIDER_UNAVAILABLE: the abort ended it, not the 5 s stall timer. The latency itself (p95 under
-    // 100 ms) is `npm run bench`'s to measure: a shared two-core machine can pause any process for longer than that.
-    expect(abort.at - abortedAt).toBeLessThan(1000);
+    // The latency itself (p95 under 100 ms) is `npm run bench`'s to measure, not a clock in a test.
   });
 
   describe('checkKey', () => {
