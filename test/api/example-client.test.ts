@@ -103,15 +103,15 @@ describe('over server-sent events (graphql-sse’s client)', () => {
       token: interviewer.token,
       orgId: org.id,
       requestId,
-      question: `${requestId} [[deltas:40]] [[slow:20]]`,
+      question: `${requestId} [[deltas:20]] [[slow:20]]`,
       onText: (t) => {
         printed.push(t);
         if (++pieces === 5) void proxy.cut().then(() => proxy.restore());
       },
     });
     expect(answer.connections).toBeGreaterThanOrEqual(2);
-    expect(answer.text).toBe(deltasText(40));
-    expect(printed.join('')).toBe(deltasText(40));
+    expect(answer.text).toBe(deltasText(20));
+    expect(printed.join('')).toBe(deltasText(20));
     expect(answer.ending).toMatchObject({ __typename: 'IvyCompletionFinished' });
     expect(upstreamCalls(requestId)).toBe(1);
     expect(await waitForSettlement(server, org.id, requestId)).toMatchObject({ status: 'SUCCEEDED' });

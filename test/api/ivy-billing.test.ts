@@ -336,13 +336,15 @@ describe.each<Transport>(['ws', 'sse'])('the Ivy panel’s live balance, answers
     expect(watcher.results[0].data!.creditBalanceChanged.orgId).toBe(org.id);
     watcher.stop();
   });
+});
 
+describe('creditBalanceChanged', () => {
   it('pushes the settlement of a stopped answer, whose CANCELLED event carries the balance queried after it', async () => {
     const { org, admin, interviewer } = await server.seed.org({ credits: 1000 });
     const [watcher] = await watchBalance(server, org.id, admin.token);
-    const requestId = `live-balance-stopped-${transport}`;
+    const requestId = 'live-balance-stopped';
     const client = server.client(interviewer.token);
-    const sub = subscribeIvy(client, transport, {
+    const sub = subscribeIvy(client, 'ws', {
       orgId: org.id,
       messages: ask('[[deltas:10]] [[hang-after:2]] [[usage:100:30]]'),
       maxTokens: 600,
@@ -350,19 +352,16 @@ describe.each<Transport>(['ws', 'sse'])('the Ivy panel’s live balance, answers
     });
     await sub.waitFor(1 + 2);
     await watcher.waitFor(1); // the hold
-    await stopIvy(client, transport, sub, org.id, requestId);
+    await stopIvy(client, 'ws', sub, org.id, requestId);
     const row = await waitForSettlement(server, org.id, requestId);
     await watcher.waitFor(2);
     const after = (await server.client(admin.token).data(BALANCE, { orgId: org.id })).creditBalance.balance;
     expect(pushed(watcher)).toEqual([1000 - row.holdAmount, after]);
     // The stopped answer's last event, read again by resuming it: CANCELLED, with that same balance.
-    const replay = await runCompletion(client, transport, { orgId: org.id, messages: [], requestId, resumeFrom: 0 });
+    const replay = await runCompletion(client, 'ws', { orgId: org.id, messages: [], requestId, resumeFrom: 0 });
     expect(endOf(replay)).toMatchObject({ code: 'CANCELLED', creditBalance: after });
     watcher.stop();
   });
-});
-
-describe('creditBalanceChanged', () => {
   it('pushes a crashed process’s hold and its release by the expiry sweep', async () => {
     const { org, interviewer } = await server.seed.org({ credits: 300 });
     const [watcher] = await watchBalance(server, org.id, interviewer.token);
