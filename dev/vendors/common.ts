@@ -105,12 +105,13 @@ export interface Reply {
   stop: StopKind | 'end';
 }
 
-// Deterministic reply: the same request always yields the same deltas and token counts.
+// Deterministic reply: the same request always yields the same deltas and token counts. The text echoes the whole
+// question (its [[switches]] removed), one word per delta, so a demo answer reads as a whole in GraphiQL.
 export function planReply(promptText: string, lastUserMessage: string, maxTokens: number, d: Directives): Reply {
   let deltas =
     d.deltas !== null
       ? Array.from({ length: d.deltas }, (_, i) => `t${i + 1} `)
-      : `Ivy here. You asked: ${stripDirectives(lastUserMessage).slice(0, 40)}`.split(/(?<= )/);
+      : `Ivy here. You asked: ${stripDirectives(lastUserMessage)}`.split(/(?<= )/);
   let truncated = false;
   const cap = Math.max(1, Math.floor(maxTokens / 3));
   if (d.deltas === null && deltas.length > cap) {

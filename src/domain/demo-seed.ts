@@ -1,5 +1,6 @@
 // The demo data that the README, tests and tools rely on. Idempotent: seeding twice changes nothing.
 import { randomBytes } from 'node:crypto';
+import type { Prisma } from '../generated/prisma/client.ts';
 import type { Plan, AiProvider, OrgRole } from '../generated/prisma/enums.ts';
 import type { Keyring } from '../lib/crypto.ts';
 import { DAY_MS, type Clock } from '../lib/clock.ts';
@@ -99,48 +100,85 @@ export async function seedDemo(
   const now = clock.now();
   for (const spec of DEMO_ORGS) {
     if (await db.org.findUnique({ where: { slug: spec.slug } })) continue;
-    await db.$transaction(async (tx) => {
-      const org = await tx.org.create({
+    await db.$transaction((tx) => seedDemoOrg(tx, spec, ring, now, legacyKey));
+  }
+}
+
+/**
+ * `npm run demo:reset`: the demo orgs exactly as a first seed leaves them, whatever the examples changed (provider,
+ * model, keys, caps, fallback, credits, usage, audit log). Each org is deleted (its members, keys, completions, ledger
+ * and audit events go with it) and seeded again under the same id, in one transaction, so an org id copied into
+ * GraphiQL's Variables tab still works. The demo users keep their ids, so their tokens stay valid (a revoked token
+ * stays revoked).
+ * Returns the slugs reset.
+ */
+export async function resetDemo(
+  db: Db,
+  ring: Keyring,
+  clock: Clock,
+  legacyKey: Buffer = randomBytes(32),
+): Promise<string[]> {
+  const now = clock.now();
+  await db.$transaction(async (tx) => {
+    const existing = await tx.org.findMany({
+      where: { slug: { in: DEMO_ORGS.map((o) => o.slug) } },
+      select: { id: true, slug: true },
+    });
+    const ids = new Map(existing.map((o) => [o.slug, o.id]));
+    await tx.org.deleteMany({ where: { id: { in: existing.map((o) => o.id) } } });
+    for (const spec of DEMO_ORGS) await seedDemoOrg(tx, spec, ring, now, legacyKey, ids.get(spec.slug));
+  });
+  return DEMO_ORGS.map((o) => o.slug);
+}
+
+async function seedDemoOrg(
+  tx: Prisma.TransactionClient,
+  spec: DemoOrg,
+  ring: Keyring,
+  now: Date,
+  legacyKey: Buffer,
+  id?: string,
+) {
+  const org = await tx.org.create({
+    data: {
+      id,
+      slug: spec.slug,
+      name: spec.name,
+      plan: spec.plan,
+      creditBalance: spec.credits,
+      aiProvider: spec.provider,
+    },
+  });
+  await tx.creditLedgerEntry.create({
+    data: { orgId: org.id, kind: 'GRANT', amount: spec.credits, balanceAfter: spec.credits, note: 'demo seed' },
+  });
+  let adminId: string | undefined;
+  for (const m of spec.members) {
+    const user = await tx.user.upsert({
+      where: { email: m.email },
+      create: { email: m.email, name: m.name },
+      update: { name: m.name },
+    });
+    if (m.role === 'ADMIN') adminId ??= user.id;
+    await tx.membership.create({ data: { orgId: org.id, userId: user.id, role: m.role } });
+    if (m.key) {
+      await tx.personalApiKey.create({
         data: {
-          slug: spec.slug,
-          name: spec.name,
-          plan: spec.plan,
-          creditBalance: spec.credits,
-          aiProvider: spec.provider,
+          orgId: org.id,
+          userId: user.id,
+          provider: m.key.provider,
+          hint: keyHint(m.key.apiKey),
+          ...sealPersonalKey(ring, org.id, user.id, m.key.provider, m.key.apiKey),
         },
       });
-      await tx.creditLedgerEntry.create({
-        data: { orgId: org.id, kind: 'GRANT', amount: spec.credits, balanceAfter: spec.credits, note: 'demo seed' },
-      });
-      let adminId: string | undefined;
-      for (const m of spec.members) {
-        const user = await tx.user.upsert({
-          where: { email: m.email },
-          create: { email: m.email, name: m.name },
-          update: {},
-        });
-        if (m.role === 'ADMIN') adminId ??= user.id;
-        await tx.membership.create({ data: { orgId: org.id, userId: user.id, role: m.role } });
-        if (m.key) {
-          await tx.personalApiKey.create({
-            data: {
-              orgId: org.id,
-              userId: user.id,
-              provider: m.key.provider,
-              hint: keyHint(m.key.apiKey),
-              ...sealPersonalKey(ring, org.id, user.id, m.key.provider, m.key.apiKey),
-            },
-          });
-        }
-      }
-      if (spec.legacy) {
-        const { graceDays, ...setting } = spec.legacy;
-        const row = await writeLegacyByokSetting(tx, legacyKey, { orgId: org.id, adminUserId: adminId!, ...setting });
-        const movedAt = new Date(now.getTime() + (graceDays - GRACE_WINDOW_DAYS) * DAY_MS);
-        const moved = await moveLegacyByokSetting(tx, { keyring: ring, legacyKey }, row.id, movedAt);
-        if (moved.outcome !== 'moved')
-          throw new Error(`demo seed: legacy setting of ${spec.slug} not moved (${JSON.stringify(moved)})`);
-      }
-    });
+    }
+  }
+  if (spec.legacy) {
+    const { graceDays, ...setting } = spec.legacy;
+    const row = await writeLegacyByokSetting(tx, legacyKey, { orgId: org.id, adminUserId: adminId!, ...setting });
+    const movedAt = new Date(now.getTime() + (graceDays - GRACE_WINDOW_DAYS) * DAY_MS);
+    const moved = await moveLegacyByokSetting(tx, { keyring: ring, legacyKey }, row.id, movedAt);
+    if (moved.outcome !== 'moved')
+      throw new Error(`demo seed: legacy setting of ${spec.slug} not moved (${JSON.stringify(moved)})`);
   }
 }

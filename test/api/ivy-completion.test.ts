@@ -207,3 +207,20 @@ describe.each<Transport>(['ws', 'sse'])('switching provider, over %s', (transpor
     expect(endOf(c2).creditsCharged).toBeGreaterThan(0);
   });
 });
+
+describe('the demo stand-ins (npm run demo)', () => {
+  it('answer by echoing the whole question, its [[switches]] removed, so a demo answer reads as a whole', async () => {
+    const { org, interviewer } = await server.seed.org({ credits: 1000 });
+    const question =
+      'Who is waiting on feedback from the panel for the senior backend role this week, and who should nudge them?';
+    const events = await runCompletion(server.client(interviewer.token), 'ws', {
+      orgId: org.id,
+      messages: ask(`${question} [[usage:30:60]]`),
+      maxTokens: 2000,
+    });
+    const text = events.map((e) => (e.__typename === 'IvyTextDelta' ? e.text : '')).join('');
+    expect(question.length).toBeGreaterThan(100);
+    expect(text).toBe(`Ivy here. You asked: ${question}`);
+    expect(endOf(events)).toMatchObject({ __typename: 'IvyCompletionFinished', finishReason: 'END_TURN' });
+  });
+});

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main as demoReset } from '../../src/commands/demo-reset.ts';
 import { main as rotateKeys } from '../../src/commands/rotate-keys.ts';
 import { main as token } from '../../src/commands/token.ts';
 import { seedDemo } from '../../src/domain/demo-seed.ts';
@@ -183,6 +184,132 @@ describe('the token command (npm run --silent token -- <email>), on a database s
       expect(await dump()).toEqual(before);
     });
   });
+
+  describe('npm run demo:reset', () => {
+    const DEMO_MEMBERS = ['admin@acme.test', 'staffing@acme.test', 'admin@globex.test', 'admin@initech.test'];
+    /** What each demo member sees of their org through the API: the state the README's walkthrough starts from. */
+    const demoState = async () => {
+      const out: Record<string, unknown> = {};
+      for (const email of DEMO_MEMBERS) {
+        const user = await server.app.services.db.user.findUniqueOrThrow({ where: { email } });
+        const c = server.client(await server.tokenFor(user.id));
+        const { viewer } = await c.data(
+          graphql(`
+            query DemoResetViewer {
+              viewer {
+                memberships {
+                  role
+                  org {
+                    id
+                    slug
+                    plan
+                  }
+                }
+              }
+            }
+          `),
+        );
+        const orgId = viewer.memberships[0].org.id;
+        const d = await c.data(
+          graphql(`
+            query DemoResetState($orgId: ID!) {
+              orgAiSettings(orgId: $orgId) {
+                provider
+                effectiveProvider
+                model {
+                  id
+                }
+                fallbackToCredits
+                viewerKeys {
+                  provider
+                  hint
+                  status
+                }
+                graceWindow {
+                  active
+                  daysRemaining
+                }
+              }
+              creditBalance(orgId: $orgId) {
+                balance
+              }
+              viewerSpend(orgId: $orgId) {
+                spentThisMonth
+                monthlyCap
+              }
+            }
+          `),
+          { orgId },
+        );
+        out[email] = { memberships: viewer.memberships, ...d };
+      }
+      return out;
+    };
+
+    it('puts back what the GraphiQL examples change (provider, keys, fallback, caps), keeping org ids and tokens', async () => {
+      const seeded = await demoState();
+      const acme = await server.app.services.db.org.findUniqueOrThrow({ where: { slug: 'acme' } });
+      const admin = await server.app.services.db.user.findUniqueOrThrow({ where: { email: 'admin@acme.test' } });
+      const adminToken = await server.tokenFor(admin.id);
+      const c = server.client(adminToken);
+      // What SwitchToAnthropic_changesDemoOrg, SaveMyKey_changesDemoOrg, AllowFallback_changesDemoOrg and
+      // DefaultCap_changesDemoOrg do in GraphiQL.
+      await c.data(
+        graphql(`
+          mutation DemoResetChanges($orgId: ID!) {
+            updateProvider(input: { orgId: $orgId, provider: ANTHROPIC }) {
+              provider
+            }
+            setFallbackToCredits(input: { orgId: $orgId, enabled: true }) {
+              fallbackToCredits
+            }
+            setDefaultMemberCap(input: { orgId: $orgId, monthlyCredits: 500 }) {
+              monthlyCap
+            }
+          }
+        `),
+        { orgId: acme.id },
+      );
+      await c.data(SET_PERSONAL_KEY, {
+        input: { orgId: acme.id, provider: 'ANTHROPIC', apiKey: 'sk-ant-paste-your-key-here' },
+      });
+      expect(await demoState()).not.toEqual(seeded);
+
+      const reset = await runCommand(demoReset, [], {
+        DATABASE_URL: databaseUrl,
+        AUTH_JWT_SECRET: jwtSecret,
+        KEY_ENCRYPTION_KEYS: keyEncryptionKeys,
+      });
+      expect(reset.code, reset.stderr).toBe(0);
+      expect(reset.stdout).toMatch(/^Demo data reset: acme \(GROWTH, 10000 credits\), globex/);
+
+      expect(await demoState()).toEqual(seeded);
+      // Same org id and same user: the token and the org id in GraphiQL's Variables tab still work.
+      const { creditBalance } = await server.client(adminToken).data(
+        graphql(`
+          query DemoResetBalance($orgId: ID!) {
+            creditBalance(orgId: $orgId) {
+              balance
+            }
+          }
+        `),
+        { orgId: acme.id },
+      );
+      expect(creditBalance.balance).toBe(10_000);
+      // The org's audit log starts again too: the examples' changes are gone with it.
+      expect(await server.app.services.db.auditEvent.count({ where: { orgId: acme.id } })).toBe(0);
+    });
+
+    it('takes no arguments', async () => {
+      const r = await runCommand(demoReset, ['acme'], {
+        DATABASE_URL: databaseUrl,
+        AUTH_JWT_SECRET: jwtSecret,
+        KEY_ENCRYPTION_KEYS: keyEncryptionKeys,
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('Usage: npm run demo:reset');
+    });
+  });
 });
 
 describe('the key rotation command (npm run keys:rotate)', () => {
@@ -322,9 +449,13 @@ describe('GraphiQL', () => {
     for (const op of [
       'query Me',
       'query Settings',
+      'subscription Ask',
       'query Impact',
-      'mutation SwitchToAnthropic',
-      'mutation SaveMyKey',
+      'mutation SwitchToAnthropic_changesDemoOrg',
+      'mutation SaveMyKey_changesDemoOrg',
+      'mutation AllowFallback_changesDemoOrg',
+      'mutation DefaultCap_changesDemoOrg',
+      'mutation MemberCap_changesDemoOrg',
       'mutation TestMyKey',
       'subscription WatchSettings',
     ]) {
@@ -332,6 +463,28 @@ describe('GraphiQL', () => {
     }
     expect(html).toContain('npm run --silent token -- admin@acme.test');
     expect(html).toContain('Authorization');
+    // TestMyKey says where key tests reach a vendor.
+    expect(html).toContain('Key tests reach a vendor only in \\"npm run demo\\" mode');
+  });
+
+  it('has a real title, no placeholder text and an inline icon: nothing for the browser to fetch from elsewhere', async () => {
+    const html = await (await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } })).text();
+    expect(html).toContain('<title>Ivy platform API · GraphiQL</title>');
+    expect(html).not.toContain('__TITLE__');
+    expect(html).not.toMatch(/Loading/);
+    expect(html).toMatch(/<link rel="icon" href="data:image\/svg\+xml,/);
+    // Every URL the page names is its own (the icon's SVG namespace is data, escaped in the data: URL).
+    expect(html).not.toMatch(/https?:\/\//);
+  });
+
+  it('opens the Ivy stream panel, fed by its own fetcher, with the examples’ $orgId in the Variables tab', async () => {
+    const html = await (await fetch(`${server.url}/graphql`, { headers: { accept: 'text/html' } })).text();
+    expect(html).toContain('plugins: [plugin]');
+    expect(html).toContain('visiblePlugin: plugin');
+    expect(html).toContain('fetcher: createFetcher(options.endpoint)');
+    expect(html).toContain('"variables":"{\\n  \\"orgId\\": \\"\\"\\n}"');
+    const panel = await (await fetch(`${server.url}/graphiql-assets/ivy-panel.js`)).text();
+    expect(panel).toContain("title: 'Ivy stream'");
   });
 
   it('serves its scripts and styles itself, so it works with no internet access', async () => {
@@ -342,6 +495,8 @@ describe('GraphiQL', () => {
       new Set([
         '/graphiql-assets/graphiql.css',
         '/graphiql-assets/yoga-graphiql.umd.js',
+        '/graphiql-assets/graphql-ws.min.js',
+        '/graphiql-assets/ivy-panel.js',
         '/graphiql-assets/monacoeditorwork/editor.worker.bundle.js',
         '/graphiql-assets/monacoeditorwork/json.worker.bundle.js',
         '/graphiql-assets/monacoeditorwork/graphql.worker..bundle.js',
@@ -353,6 +508,7 @@ describe('GraphiQL', () => {
       expect((await res.arrayBuffer()).byteLength, asset).toBeGreaterThan(1000);
     }
     expect((await fetch(`${server.url}/graphiql-assets/..%2F..%2Fpackage.json`)).status).toBe(404);
+    expect((await fetch(`${server.url}/graphiql-assets/toString`)).status).toBe(404);
   });
 
   it('does not answer a plain GET for JSON with the page', async () => {
