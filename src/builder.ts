@@ -4,13 +4,13 @@ import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ComplexityPlugin from '@pothos/plugin-complexity';
-import { PAGE_FROM_PARENT } from './lib/page-from-parent.ts';
+import { decodeGlobalId, encodeGlobalId, NOT_AN_ID, ORG_ID_ARGS } from './lib/global-ids.ts';
 import { GraphQLError } from 'graphql';
 import type PrismaTypes from './generated/pothos-types.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
 import { AUTH_FAILURE_MESSAGES, type Context } from './context.ts';
 import { membershipHas, PERMISSIONS, type Permission } from './domain/permissions.ts';
-import { FORBIDDEN_MESSAGE } from './lib/errors.ts';
+import { FORBIDDEN_MESSAGE, forbidden, refuse } from './lib/errors.ts';
 
 export interface OrgScope {
   orgId: string;
@@ -24,7 +24,8 @@ export const builder = new SchemaBuilder<{
   Scalars: { DateTime: { Input: Date; Output: Date }; JSON: { Input: unknown; Output: unknown } };
   DefaultFieldNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin, ComplexityPlugin, RelayPlugin, PrismaPlugin, PAGE_FROM_PARENT],
+  // ORG_ID_ARGS first: the auth scopes and resolvers see an org's uuid whichever id of it the client sent.
+  plugins: [ORG_ID_ARGS, ScopeAuthPlugin, ComplexityPlugin, RelayPlugin, PrismaPlugin],
   // Costs are declared on fields (src/lib/operation-cost.ts) and checked before execution (src/lib/operation-limits.ts).
   complexity: { defaultComplexity: 1, defaultListMultiplier: 10 },
   // A connection's page size is charged on the connection field itself, so edges do not multiply it again.
@@ -32,6 +33,21 @@ export const builder = new SchemaBuilder<{
     clientMutationId: 'omit',
     cursorType: 'String',
     edgesFieldOptions: { complexity: { field: 1, multiplier: 1 } },
+    encodeGlobalID: (typename, id) => encodeGlobalId(typename, id),
+    decodeGlobalID: (globalId) => decodeGlobalId(globalId),
+    nodeTypeOptions: {
+      description:
+        'An object with an id unique across the API, which `node(id:)` loads again (what normalized client caches key on).',
+    },
+    nodeQueryOptions: {
+      description:
+        'Loads any object by its `id`, with the same permission as the field that returned it: an id of an org you ' +
+        'are not in (or whose role falls short), or of nothing, is FORBIDDEN; one this API did not return is BAD_USER_INPUT.',
+      authScopes: { signedIn: true },
+      // Each node type's loader finds only what the viewer may see: null here is "not yours, or not there".
+      resolve: async (_root, _args, _ctx, _info, resolveNode) => (await resolveNode(_args.id)) ?? forbidden(),
+    },
+    nodesQueryOptions: false,
   },
   defaultFieldNullability: false,
   prisma: {
@@ -94,4 +110,23 @@ export function stillAllowed(ctx: Context, orgId: string, permission: Permission
 /** Declares that a field only needs a signed-in user. */
 export function requiresSignIn(description: string) {
   return { description: `${description}\n\nRequires a signed-in user.`, authScopes: { signedIn: true } } as const;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The uuid key of a global id, or BAD_USER_INPUT: a key that is no uuid was not handed out by this API. */
+export function uuidKey(id: string): string {
+  return UUID.test(id) ? id : refuse('BAD_USER_INPUT', NOT_AN_ID);
+}
+
+/**
+ * A Prisma filter on an org: the viewer holds `permission` in it (the same PERMISSIONS table every field's scope
+ * reads), so a node loader finds a row only when its normal field would have shown it.
+ */
+export function orgWhereViewerHas(ctx: Context, permission: Permission) {
+  return {
+    memberships: {
+      some: { userId: ctx.viewer?.userId ?? '', role: { in: [...PERMISSIONS[permission]] } },
+    },
+  };
 }

@@ -192,7 +192,7 @@ export const GRAPHIQL_EXAMPLES = /* GraphQL */ `
 
   # Org Admins and Staffing: the Usage page, with cache savings, fallbacks and each member's spend against their cap.
   query Usage($orgId: ID!) {
-    usage(orgId: $orgId, first: 10) {
+    usage(orgId: $orgId) {
       trackingAvailable
       totalCreditsCharged
       totalCacheSavingCredits
@@ -204,7 +204,7 @@ export const GRAPHIQL_EXAMPLES = /* GraphQL */ `
         monthlyCap
         remaining
       }
-      entries {
+      entries(first: 10) {
         edges {
           node {
             requestId

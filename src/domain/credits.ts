@@ -39,6 +39,8 @@ interface CompletionRequest {
   vendor: 'ANTHROPIC' | 'OPENAI';
   model: string;
   holdExpiresAt: Date;
+  /** When it was accepted, by the server's clock (the Usage page's date range reads it); default: the database's now. */
+  createdAt?: Date;
 }
 
 export interface HoldRequest extends CompletionRequest {
@@ -79,9 +81,10 @@ export async function reserveCredits(l: LedgerDeps, req: HoldRequest): Promise<H
     const hold = await l.db.$transaction(async (tx) => {
       const claimed = await tx.$queryRaw<{ id: string }[]>`
         INSERT INTO completions (id, org_id, user_id, request_id, vendor, model, hold_amount, hold_expires_at,
-                                 spend_month, fallback_reason)
+                                 spend_month, fallback_reason, created_at)
         VALUES (${completionId}::uuid, ${req.orgId}::uuid, ${req.userId}::uuid, ${req.requestId}, ${req.vendor}::"AiProvider",
-                ${req.model}, ${req.holdAmount}, ${req.holdExpiresAt}, ${isoDay(req.spendMonth)}::date, ${req.fallbackReason ?? null})
+                ${req.model}, ${req.holdAmount}, ${req.holdExpiresAt}, ${isoDay(req.spendMonth)}::date, ${req.fallbackReason ?? null},
+                COALESCE(${req.createdAt ?? null}::timestamptz, now()))
         ON CONFLICT (org_id, request_id) DO NOTHING
         RETURNING id`;
       if (claimed.length === 0) throw repeated;
@@ -168,6 +171,7 @@ export async function recordByokCompletion(db: Db, req: CompletionRequest): Prom
         billing: 'BYOK',
         holdAmount: 0,
         holdExpiresAt: req.holdExpiresAt,
+        createdAt: req.createdAt,
       },
       select: { id: true },
     });

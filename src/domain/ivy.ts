@@ -85,7 +85,14 @@ export async function acceptCompletion(
     fallbackArmed: plan.fallbackArmed,
   };
   const holdExpiresAt = new Date(now.getTime() + s.config.holdTimeoutMs);
-  const row = { orgId: org.id, userId: actor.userId, requestId, vendor: route.vendor, model: route.model.id };
+  const row = {
+    orgId: org.id,
+    userId: actor.userId,
+    requestId,
+    vendor: route.vendor,
+    model: route.model.id,
+    createdAt: now,
+  };
   if (route.billing === 'BYOK') {
     const completionId = await recordByokCompletion(s.db, { ...row, holdExpiresAt });
     // Raw, so the key's updatedAt (when the member last saved it) stays as it was.

@@ -100,6 +100,15 @@ export function checkKeyFormat(vendor: Vendor, apiKey: string): void {
     );
   }
   if (!keyPattern.test(apiKey)) {
+    // A key of the other vendor passes a prefix check by eye ("sk-ant-…" starts with "sk-"): say what it is instead.
+    const other = (Object.keys(VENDORS) as Vendor[]).find((v) => v !== vendor && VENDORS[v].keyPattern.test(apiKey));
+    if (other) {
+      const otherName = vendorName(other);
+      refuse(
+        'INVALID_API_KEY_FORMAT',
+        `That is an ${otherName} API key, not an ${name} one: save it under ${otherName}, or paste your ${name} key here.`,
+      );
+    }
     refuse(
       'INVALID_API_KEY_FORMAT',
       `That is not an ${name} API key: ${name} keys start with "${keyPrefix}" and are 20 to 250 characters of letters, digits, "-" and "_".`,

@@ -5,7 +5,8 @@
 export const ERROR_CODES = {
   UNAUTHENTICATED: 'No valid bearer token was sent: sign in again.',
   FORBIDDEN: 'You are not a member of that org, or your role does not allow this.',
-  BAD_USER_INPUT: 'An argument is invalid: the message says which and why.',
+  BAD_USER_INPUT:
+    'An argument or variable value is invalid (a bad cursor, id, date range or value of the wrong type): the message says which and why.',
   PLAN_UPGRADE_REQUIRED: 'The org plan does not include this: upgrade to Growth or above.',
   INVALID_API_KEY_FORMAT: 'The API key does not look like a key of that provider.',
   NO_API_KEY: 'You have no saved API key for the org provider: add one under Org Settings → AI.',
@@ -26,6 +27,10 @@ export const ERROR_CODES = {
     'This answer ended longer ago than its events are kept (RESUME_RETENTION_MS): ask again with a new requestId.',
   OPERATION_LIMIT_EXCEEDED:
     'The operation is too big or too costly (document size, tokens, depth, aliases, directives or cost): the message names the limit. Split it, or pass long text as variables.',
+  GRAPHQL_PARSE_FAILED:
+    'The operation is not valid GraphQL syntax (the message and `locations` say where): fix the document. Nothing ran.',
+  GRAPHQL_VALIDATION_FAILED:
+    'The operation does not fit the schema (an unknown field or argument, a wrong type, a missing variable definition): the message names it. Nothing ran.',
   BAD_REQUEST: 'The HTTP request is malformed (invalid JSON, no query, wrong method or content type): fix the client.',
   PAYLOAD_TOO_LARGE: 'The request body or WebSocket message is larger than the server accepts.',
   ORIGIN_NOT_ALLOWED: 'The browser origin of this request is not in the server’s ALLOWED_ORIGINS.',

@@ -6,14 +6,13 @@ import { GraphQLError } from 'graphql';
 import { DomainError, ERROR_CODES, type ErrorCode } from './errors.ts';
 import type { Logger } from './logger.ts';
 
-/** Yoga's and graphql-js's own codes, mapped onto ours. */
+/**
+ * Yoga's and graphql-js's own codes that are not ours, mapped onto ours (GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED
+ * and BAD_REQUEST are ours as they are). This server has no persisted-query store, so none of those codes can occur.
+ */
 const TRANSPORT_CODES: Record<string, ErrorCode> = {
-  BAD_REQUEST: 'BAD_REQUEST',
   REQUEST_ENTITY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  GRAPHQL_PARSE_FAILED: 'BAD_USER_INPUT',
-  GRAPHQL_VALIDATION_FAILED: 'BAD_USER_INPUT',
   OPERATION_RESOLUTION_FAILURE: 'BAD_REQUEST',
-  PERSISTED_QUERY_NOT_FOUND: 'BAD_REQUEST',
 };
 
 /** A page cursor this API did not hand out (schema/cursors.ts, and Pothos's own decoding failures). */
@@ -22,12 +21,19 @@ export const FOREIGN_CURSOR =
 // Pothos's words for a cursor it cannot decode quote the cursor back, and nothing a client sent is echoed.
 const POTHOS_CURSOR_REFUSAL = /^(Invalid cursor|Cursor must be a string)/;
 
-function ourCode(extensions: Record<string, unknown> | undefined): ErrorCode {
+/**
+ * The code of enum ErrorCode for an error's extensions: its own when it is one of ours, mapped when it is Yoga's,
+ * else from its HTTP status, else `fallback` (a GraphQL error without a code: variable coercion, an auth scope).
+ */
+export function ourCode(
+  extensions: Record<string, unknown> | undefined,
+  fallback: ErrorCode = 'BAD_USER_INPUT',
+): ErrorCode {
   const code = typeof extensions?.code === 'string' ? extensions.code : undefined;
   if (code && code in ERROR_CODES) return code as ErrorCode;
   if (code && TRANSPORT_CODES[code]) return TRANSPORT_CODES[code];
   const status = (extensions?.http as { status?: number } | undefined)?.status;
-  return status && status >= 400 && status < 500 && status !== 400 ? 'BAD_REQUEST' : 'BAD_USER_INPUT';
+  return status && status >= 400 && status < 500 && status !== 400 ? 'BAD_REQUEST' : fallback;
 }
 
 /** Keeps only what is ours to say: the code, the limit facts, and the HTTP status/headers Yoga uses for the response. */

@@ -10,7 +10,8 @@ import { CloseCode, type OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { TransportConfig } from '../config.ts';
-import { RateLimited } from './errors.ts';
+import { RateLimited, type ErrorCode } from './errors.ts';
+import { ourCode } from './graphql-errors.ts';
 import { requestIdForMessage } from './operation-plugins.ts';
 
 /** Per-socket limits (lib/limits): who may open a socket, and how many operations one may run at once. */
@@ -48,15 +49,15 @@ function authorizationOf(
 const asBearer = (raw: unknown) =>
   typeof raw === 'string' && raw ? (/^Bearer /i.test(raw) ? raw : `Bearer ${raw}`) : undefined;
 
-/** An error as a socket client sees it: our code and message, none of Yoga's HTTP hints. */
-function forSocket(err: unknown): GraphQLError {
+/** An error as a socket client sees it: a code of enum ErrorCode and our message, none of Yoga's HTTP hints. */
+function forSocket(err: unknown, fallback: ErrorCode = 'BAD_USER_INPUT'): GraphQLError {
   const e = err instanceof GraphQLError ? err : new GraphQLError((err as Error).message);
   const { http: _http, originalError: _o, ...extensions } = e.extensions ?? {};
   return new GraphQLError(e.message, {
     nodes: e.nodes,
     source: e.source,
     positions: e.positions,
-    extensions: { ...extensions, code: extensions.code ?? 'BAD_USER_INPUT' },
+    extensions: { ...extensions, code: ourCode(e.extensions, fallback) },
   });
 }
 
@@ -213,10 +214,10 @@ export function attachGraphqlWs(
           // The enveloped parse applies the document size limit before lexing, and the token limit while parsing.
           document = parse(payload.query);
         } catch (err) {
-          return refuse([forSocket(err)]);
+          return refuse([forSocket(err, 'GRAPHQL_PARSE_FAILED')]);
         }
         const errors = validate(schema, document);
-        if (errors.length) return refuse(errors.map(forSocket));
+        if (errors.length) return refuse(errors.map((e: GraphQLError) => forSocket(e, 'GRAPHQL_VALIDATION_FAILED')));
         return {
           schema,
           operationName: payload.operationName,

@@ -108,7 +108,7 @@ export function useOperationLog(log: Logger, metrics: AppMetrics): Plugin {
               nodes: e.nodes,
               source: e.source,
               positions: e.positions,
-              extensions: { code: 'BAD_USER_INPUT', ...e.extensions, ...(requestId ? { requestId } : {}) },
+              extensions: { code: 'GRAPHQL_VALIDATION_FAILED', ...e.extensions, ...(requestId ? { requestId } : {}) },
             }),
         );
         setResult(coded);

@@ -8,13 +8,40 @@ import { membershipHas } from '../domain/permissions.ts';
 import { forbidden } from '../lib/errors.ts';
 import { whileAllowed } from '../lib/subscriptions.ts';
 import { WRITE_COST } from '../lib/operation-cost.ts';
+import { refuse } from '../lib/errors.ts';
+import { decodeGlobalId } from '../lib/global-ids.ts';
+import type { Context } from '../context.ts';
+import type { AiProvider } from '../generated/prisma/enums.ts';
+
+/** A model given as AiModel.id becomes its vendor model id, when it is one of `provider`'s; a modelId stays as sent. */
+function modelIdOf(provider: AiProvider, model: string | null | undefined): string | null | undefined {
+  let decoded: { typename: string; id: string } | null = null;
+  try {
+    if (model) decoded = decodeGlobalId(model);
+  } catch {
+    return model; // not a global id: a vendor model id, checked against the provider's catalogue
+  }
+  if (!decoded || decoded.typename !== 'AiModel') return model;
+  const [of, modelId] = decoded.id.split('/');
+  if (of !== provider)
+    refuse('BAD_USER_INPUT', `That model is offered under ${of}, not ${provider}: choose one of ${provider}’s models.`);
+  return modelId;
+}
 
 const ACCESS_REVOKED = Symbol('access revoked');
 
-const AiModelRef = builder.objectRef<AiModel>('AiModel').implement({
-  description: 'A model Ivy can use. `id` is the vendor’s real model id.',
+/** An AiModel's key: the same vendor model is offered under Intervy Credits and under its vendor, as two models. */
+const modelKey = (m: AiModel) => `${m.provider}/${m.id}`;
+
+const AiModelRef = builder.node(builder.objectRef<AiModel>('AiModel'), {
+  description:
+    'A model Ivy can use under one provider. `id` is unique per provider and model (the house model behind Intervy ' +
+    'Credits and the same vendor model under its own vendor are two models); `modelId` is the vendor’s real model id.',
+  id: { resolve: modelKey },
+  // node(id:): the catalogue is the same for every org, so any signed-in user may load a model.
+  loadOne: (key, ctx) => ctx.services.models.all.find((m) => modelKey(m) === key) ?? null,
   fields: (t) => ({
-    id: t.exposeID('id'),
+    modelId: t.exposeString('id', { description: 'The vendor’s model id, as sent to its API and shown in usage.' }),
     label: t.exposeString('label'),
     provider: t.expose('provider', { type: AiProviderRef }),
     description: t.exposeString('description'),
@@ -61,8 +88,15 @@ export const PersonalApiKey = builder.prismaObject('PersonalApiKey', {
   }),
 });
 
-export const OrgAiSettings = builder.objectRef<settings.OrgAiSettingsView>('OrgAiSettings').implement({
+/** Loads an org's node for a viewer who holds ai-settings:view there; null (FORBIDDEN at node) otherwise. */
+async function ifViewerMay<T>(ctx: Context, orgId: string, load: () => Promise<T>): Promise<T | null> {
+  return membershipHas(await ctx.membership(orgId), 'ai-settings:view') ? load() : null;
+}
+
+export const OrgAiSettings = builder.node(builder.objectRef<settings.OrgAiSettingsView>('OrgAiSettings'), {
   description: 'Org Settings → AI, as the viewer may see it.',
+  id: { resolve: (s) => s.orgId },
+  loadOne: (orgId, ctx) => ifViewerMay(ctx, orgId, () => settings.orgAiSettings(ctx.services, orgId)),
   fields: (t) => ({
     orgId: t.exposeID('orgId'),
     provider: t.expose('provider', { type: AiProviderRef, description: 'As saved.' }),
@@ -107,7 +141,16 @@ export const OrgAiSettings = builder.objectRef<settings.OrgAiSettingsView>('OrgA
   }),
 });
 
-const CreditBalance = builder.objectRef<{ orgId: string; balance: number }>('CreditBalance').implement({
+const loadBalance = async (ctx: Context, orgId: string) => {
+  const org = await loadOrg(ctx.services.db, orgId);
+  return { orgId: org.id, balance: org.creditBalance };
+};
+
+const CreditBalance = builder.node(builder.objectRef<{ orgId: string; balance: number }>('CreditBalance'), {
+  description:
+    'The org’s prepaid credits: one per org, so its `id` names the org’s balance (refetch it with `node(id:)`).',
+  id: { resolve: (b) => b.orgId },
+  loadOne: (orgId, ctx) => ifViewerMay(ctx, orgId, () => loadBalance(ctx, orgId)),
   fields: (t) => ({
     orgId: t.exposeID('orgId'),
     balance: t.exposeInt('balance', {
@@ -200,10 +243,7 @@ builder.queryFields((t) => ({
     ...requiresOrg('ai-settings:view', 'The org’s prepaid credit balance.'),
     type: CreditBalance,
     args: { orgId: t.arg.id({ required: true }) },
-    resolve: async (_r, args, ctx) => {
-      const org = await loadOrg(ctx.services.db, String(args.orgId));
-      return { orgId: org.id, balance: org.creditBalance };
-    },
+    resolve: (_r, args, ctx) => loadBalance(ctx, String(args.orgId)),
   }),
   providerChangeImpact: t.field({
     ...requiresOrg('org:manage', 'What switching to `provider` would change, before saving it.'),
@@ -217,7 +257,10 @@ const UpdateProviderInput = builder.inputType('UpdateProviderInput', {
   fields: (t) => ({
     orgId: t.id({ required: true }),
     provider: t.field({ type: AiProviderRef, required: true }),
-    model: t.string({ description: 'A model id of that provider; omitted: its recommended model.' }),
+    model: t.string({
+      description:
+        'The model: its `modelId` (the vendor’s model id) or its `id` (AiModel.id); omitted: the provider’s recommended model.',
+    }),
   }),
 });
 
@@ -235,7 +278,7 @@ builder.mutationField('updateProvider', (t) =>
       await settings.updateProvider(ctx.services, ctx.viewer!, {
         orgId: String(input.orgId),
         provider: input.provider,
-        model: input.model,
+        model: modelIdOf(input.provider, input.model),
       });
       return settings.orgAiSettings(ctx.services, String(input.orgId));
     },

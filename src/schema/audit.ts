@@ -1,11 +1,15 @@
-import { builder, requiresOrg } from '../builder.ts';
+import { builder, orgWhereViewerHas, requiresOrg, uuidKey } from '../builder.ts';
 import { pageCost } from '../lib/operation-cost.ts';
-import { ownIdCursor } from './cursors.ts';
+import { listCursor } from './cursors.ts';
 
-builder.prismaObject('AuditEvent', {
+builder.prismaNode('AuditEvent', {
   description: 'Who changed what, when. Never contains key material.',
+  id: { field: 'id' },
+  // node(id:) of a row the viewer may not see finds nothing: null, answered FORBIDDEN (builder.ts).
+  nullable: true,
+  // node(id:): as auditLog, for org:manage in the event's org.
+  findUnique: (id, ctx) => ({ id: uuidKey(id), org: orgWhereViewerHas(ctx, 'org:manage') }),
   fields: (t) => ({
-    id: t.exposeID('id'),
     action: t.exposeString('action'),
     actorId: t.exposeID('actorId', { nullable: true, description: 'Null for operator commands and background jobs.' }),
     detail: t.expose('detail', { type: 'JSON' }),
@@ -23,12 +27,17 @@ builder.queryField('auditLog', (t) =>
       maxSize: 100,
       complexity: pageCost(20, 100),
       args: { orgId: t.arg.id({ required: true }) },
-      resolve: (query, _r, args, ctx) =>
-        ctx.services.db.auditEvent.findMany({
-          ...ownIdCursor(query),
-          where: { orgId: String(args.orgId) },
+      resolve: async (query, _r, args, ctx) => {
+        const where = { orgId: String(args.orgId) };
+        const db = ctx.services.db;
+        return db.auditEvent.findMany({
+          ...(await listCursor(query, (id) =>
+            db.auditEvent.findFirst({ where: { ...where, id }, select: { id: true } }),
+          )),
+          where,
           orderBy: { seq: 'desc' },
-        }),
+        });
+      },
     },
     { name: 'AuditEventConnection' },
     { name: 'AuditEventEdge' },

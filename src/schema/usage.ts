@@ -1,28 +1,47 @@
-import { builder, requiresOrg } from '../builder.ts';
-import { usageSummary, type UsageSummary } from '../domain/usage.ts';
+import { builder, orgWhereViewerHas, requiresOrg, uuidKey } from '../builder.ts';
+import {
+  MAX_USAGE_RANGE_DAYS,
+  usageByMember,
+  usageRange,
+  usageSummary,
+  usageWhere,
+  type MemberUsage,
+  type UsageSummary,
+} from '../domain/usage.ts';
 import { memberSpendThisMonth } from '../domain/member-caps.ts';
-import { FallbackReasonRef } from './ivy.ts';
+import { BillingModeRef, FallbackReasonRef } from './ivy.ts';
 import { AiProviderRef } from './scalars.ts';
 import { MemberSpend } from './spending.ts';
 import { CompletionStatus } from '../generated/prisma/enums.ts';
-import { ownIdCursor } from './cursors.ts';
-import type { ParentPage } from '../lib/page-from-parent.ts';
+import { listCursor } from './cursors.ts';
 import { pageCost } from '../lib/operation-cost.ts';
 
 const CompletionStatusRef = builder.enumType(CompletionStatus, { name: 'CompletionStatus' });
 
-const UsageEntry = builder.prismaObject('Completion', {
+const UsageEntry = builder.prismaNode('Completion', {
   name: 'UsageEntry',
   description: 'One Ivy completion billed to credits.',
+  id: { field: 'id' },
+  // node(id:) of a row the viewer may not see finds nothing: null, answered FORBIDDEN (builder.ts).
+  nullable: true,
+  // node(id:): as usage, for org:view in the completion's org, and only what the Usage page lists (credits-billed).
+  findUnique: (id, ctx) => ({ id: uuidKey(id), billing: 'CREDITS', org: orgWhereViewerHas(ctx, 'org:view') }),
   fields: (t) => ({
-    id: t.exposeID('id'),
     requestId: t.exposeID('requestId'),
     member: t.relation('user'),
-    provider: t.expose('vendor', {
+    provider: t.field({
       type: AiProviderRef,
-      description: 'The vendor that served it on Intervy’s account.',
+      description:
+        'Who paid, as IvyCompletionStarted.provider said: INTERVY_CREDITS for an answer billed to credits (a BYOK ' +
+        'fallback included), the member’s provider for one billed to their own key. `vendor` says who served it.',
+      resolve: (c) => (c.billing === 'CREDITS' ? 'INTERVY_CREDITS' : c.vendor),
     }),
-    model: t.exposeString('model'),
+    billing: t.expose('billing', { type: BillingModeRef, description: 'As IvyCompletionStarted.billing said.' }),
+    vendor: t.expose('vendor', {
+      type: AiProviderRef,
+      description: 'The vendor whose API served it (ANTHROPIC or OPENAI): on Intervy’s account when billed to credits.',
+    }),
+    model: t.exposeString('model', { description: 'The vendor model id (AiModel.modelId) that served it.' }),
     inputTokens: t.exposeInt('inputTokens', {
       nullable: true,
       description: 'Every input token, cached ones included.',
@@ -62,9 +81,36 @@ const UsageEntry = builder.prismaObject('Completion', {
   }),
 });
 
-const UsageReport = builder.objectRef<UsageSummary & ParentPage>('UsageReport').implement({
-  description: 'Settings → Usage.',
+const MemberUsageRef = builder.objectRef<MemberUsage>('MemberUsage').implement({
+  description: 'One member’s credits-mode completions in the Usage page’s range.',
   fields: (t) => ({
+    member: t.prismaField({
+      type: 'User',
+      resolve: (query, m, _a, ctx) => ctx.services.db.user.findUniqueOrThrow({ ...query, where: { id: m.userId } }),
+    }),
+    completions: t.exposeInt('completions'),
+    creditsCharged: t.exposeInt('creditsCharged'),
+    cacheSavingCredits: t.exposeInt('cacheSavingCredits'),
+    inputTokens: t.exposeInt('inputTokens', { description: 'Reported or estimated, cached ones included.' }),
+    outputTokens: t.exposeInt('outputTokens', { description: 'Reported or estimated.' }),
+  }),
+});
+
+const UsageReport = builder.objectRef<UsageSummary>('UsageReport').implement({
+  description: 'Settings → Usage, for the range asked (every completion when none was).',
+  fields: (t) => ({
+    from: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'Start of the range (inclusive); null: none asked.',
+      resolve: (r) => r.range.from ?? null,
+    }),
+    to: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'End of the range (exclusive); null: none asked.',
+      resolve: (r) => r.range.to ?? null,
+    }),
     trackingAvailable: t.exposeBoolean('trackingAvailable', {
       description: 'False in BYOK mode: the provider bills each member’s key directly.',
     }),
@@ -73,13 +119,20 @@ const UsageReport = builder.objectRef<UsageSummary & ParentPage>('UsageReport').
       nullable: true,
       description: 'Anthropic Console or OpenAI Platform usage page, in BYOK mode.',
     }),
-    totalCreditsCharged: t.exposeInt('totalCreditsCharged'),
+    totalCreditsCharged: t.exposeInt('totalCreditsCharged', { description: 'Over the range.' }),
     totalCacheSavingCredits: t.exposeInt('totalCacheSavingCredits', {
-      description: 'What cached prompt tokens saved, in credits, against the full input price.',
+      description: 'What cached prompt tokens saved over the range, in credits, against the full input price.',
+    }),
+    byMember: t.field({
+      type: [MemberUsageRef],
+      description:
+        'Each member who used credits in the range, most credits first. The Usage page needs `org:view` ' +
+        '(Admins and Staffing); a member without it is refused the whole page and reads their own spend at `viewerSpend`.',
+      resolve: (report, _a, ctx) => usageByMember(ctx.services, report.orgId, report.range),
     }),
     memberSpend: t.field({
       type: [MemberSpend],
-      description: 'Each member’s credit spend this month (UTC) against their cap.',
+      description: 'Each member’s credit spend this month (UTC) against their cap, whatever the range.',
       resolve: (report, _a, ctx) => memberSpendThisMonth(ctx.services, report.orgId),
     }),
     openOverageCredits: t.exposeInt('openOverageCredits', {
@@ -90,20 +143,24 @@ const UsageReport = builder.objectRef<UsageSummary & ParentPage>('UsageReport').
       {
         type: UsageEntry,
         description:
-          'Credits-mode completions, newest first: `first`/`after` page forwards, `last`/`before` backwards. ' +
-          'Without any of them, the page given to `usage(first, after)`.',
-        extensions: { pageFromParent: true },
+          'Credits-mode completions in the range, newest first: `first`/`after` page forwards, `last`/`before` ' +
+          'backwards (the cursors are opaque; one from another list, org or range is BAD_USER_INPUT).',
         cursor: 'id',
         defaultSize: 20,
         maxSize: 100,
         complexity: pageCost(20, 100),
-        resolve: (query, report, _args, ctx) =>
-          ctx.services.db.completion.findMany({
-            ...ownIdCursor(query),
-            where: { orgId: report.orgId, billing: 'CREDITS' },
+        resolve: async (query, report, _args, ctx) => {
+          const where = usageWhere(report.orgId, report.range);
+          const db = ctx.services.db;
+          return db.completion.findMany({
+            ...(await listCursor(query, (id) =>
+              db.completion.findFirst({ where: { ...where, id }, select: { id: true } }),
+            )),
+            where,
             // seq is insertion order and unique: newest first even within one millisecond.
             orderBy: { seq: 'desc' },
-          }),
+          });
+        },
       },
       { name: 'UsageEntryConnection' },
       { name: 'UsageEntryEdge' },
@@ -113,14 +170,20 @@ const UsageReport = builder.objectRef<UsageSummary & ParentPage>('UsageReport').
 
 builder.queryField('usage', (t) =>
   t.field({
-    ...requiresOrg('org:view', 'The Usage page: every credits-mode completion with totals, or the BYOK notice.'),
+    ...requiresOrg(
+      'org:view',
+      'The Usage page: credits-mode completions with totals and a per-member breakdown, over [from, to) when given ' +
+        `(both or neither; at most ${MAX_USAGE_RANGE_DAYS} days), or the BYOK notice. Page the list on ` +
+        '`entries(first, after, last, before)`. Null with FORBIDDEN at this path for a member without `org:view`, so ' +
+        'the rest of a query (their settings, say) still answers.',
+    ),
     type: UsageReport,
-    // `entries` charges its default page (20); a page size given here scales that.
-    complexity: (args) => ({ field: 1, multiplier: pageCost(20, 100)(args).multiplier / 20 }),
-    args: { orgId: t.arg.id({ required: true }), first: t.arg.int(), after: t.arg.string() },
-    resolve: async (_r, args, ctx) => ({
-      ...(await usageSummary(ctx.services, String(args.orgId))),
-      page: { first: args.first, after: args.after },
-    }),
+    nullable: true,
+    args: {
+      orgId: t.arg.id({ required: true }),
+      from: t.arg({ type: 'DateTime', description: 'Start of the range, inclusive.' }),
+      to: t.arg({ type: 'DateTime', description: 'End of the range, exclusive.' }),
+    },
+    resolve: (_r, args, ctx) => usageSummary(ctx.services, String(args.orgId), usageRange(args.from, args.to)),
   }),
 );

@@ -1,5 +1,5 @@
 import { PlanRef, OrgRoleRef } from './scalars.ts';
-import { builder, requiresSignIn } from '../builder.ts';
+import { builder, orgWhereViewerHas, requiresSignIn, uuidKey } from '../builder.ts';
 
 builder.prismaObject('User', {
   fields: (t) => ({
@@ -9,9 +9,16 @@ builder.prismaObject('User', {
   }),
 });
 
-builder.prismaObject('Org', {
+builder.prismaNode('Org', {
+  description:
+    'An org. Its `id` is a global id; every `orgId` argument takes it (or the org’s uuid, as in `OrgAiSettings.orgId`).',
+  id: { field: 'id' },
+  // node(id:) of a row the viewer may not see finds nothing: null, answered FORBIDDEN (builder.ts).
+  nullable: true,
+  // node(id:): members only, as viewer.memberships shows orgs.
+  findUnique: (id, ctx) => ({ id: uuidKey(id), ...orgWhereViewerHas(ctx, 'ai-settings:view') }),
   fields: (t) => ({
-    id: t.exposeID('id'),
+    orgId: t.exposeID('id', { description: 'The org’s uuid (what operator commands and logs show).' }),
     slug: t.exposeString('slug'),
     name: t.exposeString('name'),
     plan: t.expose('plan', { type: PlanRef }),

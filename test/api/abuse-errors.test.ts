@@ -36,7 +36,8 @@ const errorLines = () => server.logs.filter((l) => JSON.parse(l).level === 'erro
 async function raw(init: RequestInit & { path?: string }) {
   const res = await fetch(`${server.url}${init.path ?? '/graphql'}`, init);
   const text = await res.text();
-  return { status: res.status, text, code: JSON.parse(text).errors?.[0]?.extensions?.code as string | undefined };
+  const errors = (JSON.parse(text).errors ?? []) as { extensions?: { code?: string } }[];
+  return { status: res.status, text, code: errors[0]?.extensions?.code, codes: errors.map((e) => e.extensions?.code) };
 }
 
 describe('HTTP-level refusals', () => {
@@ -82,7 +83,69 @@ describe('HTTP-level refusals', () => {
     [
       'a syntax error',
       () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename' }) }),
+      'GRAPHQL_PARSE_FAILED',
+    ],
+    [
+      'a syntax error over GET',
+      () => ({ method: 'GET', path: `/graphql?query=${encodeURIComponent('{ viewer {')}` }),
+      'GRAPHQL_PARSE_FAILED',
+    ],
+    [
+      'fields the schema does not have (two of them)',
+      () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ nope alsoNope }' }) }),
+      'GRAPHQL_VALIDATION_FAILED',
+    ],
+    [
+      'a variable of the wrong type',
+      () => ({
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({
+          query: 'query($o: ID!) { creditBalance(orgId: $o) { balance } }',
+          variables: { o: { not: 'an id' } },
+        }),
+      }),
       'BAD_USER_INPUT',
+    ],
+    [
+      'a missing required variable',
+      () => ({
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ query: 'query($o: ID!) { creditBalance(orgId: $o) { balance } }' }),
+      }),
+      'BAD_USER_INPUT',
+    ],
+    [
+      'a query over the alias limit',
+      () => ({
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({
+          query: `{ ${Array.from({ length: 20 }, (_, i) => `a${i}: creditBalance(orgId: "x") { balance }`).join(' ')} }`,
+        }),
+      }),
+      'OPERATION_LIMIT_EXCEEDED',
+    ],
+    [
+      'a persisted-query hash without a query (there is no persisted-query store)',
+      () => ({
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: 'a'.repeat(64) } } }),
+      }),
+      'BAD_REQUEST',
+    ],
+    [
+      'variables that are not an object',
+      () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ __typename }', variables: 'x' }) }),
+      'BAD_REQUEST',
+    ],
+    ['a GET with no query', () => ({ method: 'GET', path: '/graphql' }), 'BAD_REQUEST'],
+    [
+      'a field that needs a token, without one',
+      () => ({ method: 'POST', headers: json, body: JSON.stringify({ query: '{ viewer { user { id } } }' }) }),
+      'UNAUTHENTICATED',
     ],
     [
       'a batch (batching is off)',
@@ -109,11 +172,20 @@ describe('HTTP-level refusals', () => {
     ],
   ];
 
-  it.each(cases)('answers %s with a code of enum ErrorCode', async (_name, init, code) => {
-    const r = await raw(init());
-    expect(r.code).toBe(code);
-    expect(errorCodes).toContain(r.code);
-  });
+  it.each(cases)(
+    'answers %s with a code of enum ErrorCode, and no originalError or stack',
+    async (_name, init, code) => {
+      const before = errorLines().length;
+      const r = await raw(init());
+      expect(r.code).toBe(code);
+      // Every error of the answer, not only the first, carries a code the schema's enum (read by introspection) lists.
+      expect(r.codes.length).toBeGreaterThan(0);
+      for (const c of r.codes) expect(errorCodes).toContain(c);
+      expect(r.text).not.toMatch(/originalError|"stack"|"exception"|\bat .*\.(ts|js):\d+/);
+      // A client's mistake is no error of ours.
+      expect(errorLines().length).toBe(before);
+    },
+  );
 
   it('refuses a chunked body over MAX_REQUEST_BYTES while reading it', async () => {
     const chunks = new ReadableStream({
@@ -134,11 +206,32 @@ describe('HTTP-level refusals', () => {
   });
 });
 
+describe('operation-level refusals over every transport', () => {
+  it.each(TRANSPORTS)(
+    'carry GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED or BAD_USER_INPUT, all in the enum (over %s)',
+    async (transport) => {
+      const c = server.client(acme.admin.token);
+      const seen: [string, string | undefined][] = [];
+      for (const [doc, variables, code] of [
+        ['subscription {', {}, 'GRAPHQL_PARSE_FAILED'],
+        ['subscription { nope }', {}, 'GRAPHQL_VALIDATION_FAILED'],
+        ['query($o: ID!) { creditBalance(orgId: $o) { balance } }', { o: { not: 'an id' } }, 'BAD_USER_INPUT'],
+      ] as const) {
+        const r = await attempt(c, transport, doc, variables);
+        seen.push([doc, r.code]);
+        expect(r.code, doc).toBe(code);
+        expect(JSON.stringify(r.error)).not.toMatch(/originalError|"stack"/);
+      }
+      for (const [, code] of seen) expect(errorCodes).toContain(code);
+    },
+  );
+});
+
 describe('client mistakes are the client’s, not errors of ours', () => {
   const USAGE = graphql(`
     query AbuseErrorsUsagePage($o: ID!, $after: String) {
-      usage(orgId: $o, after: $after) {
-        entries {
+      usage(orgId: $o) {
+        entries(after: $after) {
           edges {
             node {
               id

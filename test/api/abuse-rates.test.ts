@@ -31,7 +31,7 @@ const WATCH = graphql(`
     orgAiSettingsChanged(orgId: $o) {
       provider
       model {
-        id
+        modelId
       }
     }
   }
@@ -200,7 +200,7 @@ describe('100 aliased settings changes against another member’s 50 subscriptio
     expect(published).toBe(1);
     for (const s of subs) {
       const [event] = await s.waitFor(1);
-      expect(event.data?.orgAiSettingsChanged).toEqual({ provider: 'OPENAI', model: { id: finalModel } });
+      expect(event.data?.orgAiSettingsChanged).toEqual({ provider: 'OPENAI', model: { modelId: finalModel } });
       expect(s.results).toHaveLength(published!);
     }
     subs.forEach((s) => s.stop());

@@ -131,7 +131,7 @@ describe('GraphiQL and introspection', () => {
     );
     expect(schema.errors?.[0]).toMatchObject({
       message: expect.stringMatching(/introspection has been disabled/),
-      extensions: { code: 'BAD_USER_INPUT' },
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
     });
     const typo = await server.client(acme.admin.token).rawRequest(`{ viewr { user { id } } }`);
     expect(typo.errors?.[0].message).not.toMatch(/Did you mean/);

@@ -16,7 +16,7 @@ const SETTINGS = graphql(`
       byokActive
       updatedAt
       model {
-        id
+        modelId
         label
         provider
         description
@@ -34,7 +34,7 @@ const MODELS = graphql(`
   query AiSettingsModels($orgId: ID!) {
     orgAiSettings(orgId: $orgId) {
       availableModels {
-        id
+        modelId
         label
         provider
         description
@@ -50,7 +50,7 @@ const UPDATE = graphql(`
       effectiveProvider
       byokActive
       model {
-        id
+        modelId
         label
         provider
       }
@@ -113,20 +113,20 @@ describe('updateProvider', () => {
       provider: 'ANTHROPIC',
       effectiveProvider: 'ANTHROPIC',
       byokActive: true,
-      model: { id: 'claude-sonnet-5-5', label: 'Sonnet', provider: 'ANTHROPIC' },
+      model: { modelId: 'claude-sonnet-5-5', label: 'Sonnet', provider: 'ANTHROPIC' },
     });
     const b = await update(o, 'OPENAI');
-    expect(b.data!.updateProvider.model).toEqual({ id: 'gpt-5', label: 'GPT-5', provider: 'OPENAI' });
+    expect(b.data!.updateProvider.model).toEqual({ modelId: 'gpt-5', label: 'GPT-5', provider: 'OPENAI' });
     // What was saved, read back on its own.
-    expect((await settings(o)).model.id).toBe('gpt-5');
+    expect((await settings(o)).model.modelId).toBe('gpt-5');
   });
 
   it('saves a chosen model of the chosen provider', async () => {
     const o = await server.seed.org({ plan: 'ENTERPRISE' });
     const r = await update(o, 'ANTHROPIC', 'claude-opus-5-5');
-    expect(r.data!.updateProvider.model).toEqual({ id: 'claude-opus-5-5', label: 'Opus', provider: 'ANTHROPIC' });
+    expect(r.data!.updateProvider.model).toEqual({ modelId: 'claude-opus-5-5', label: 'Opus', provider: 'ANTHROPIC' });
     const s = await settings(o);
-    expect(s.model).toMatchObject({ id: 'claude-opus-5-5', description: 'Highest reasoning capability.' });
+    expect(s.model).toMatchObject({ modelId: 'claude-opus-5-5', description: 'Highest reasoning capability.' });
     expect(s.provider).toBe('ANTHROPIC');
   });
 
@@ -143,7 +143,7 @@ describe('updateProvider', () => {
       expect(r.errors?.[0].message).toContain(model);
     }
     const s = await settings(o);
-    expect([s.provider, s.model.id]).toEqual(['ANTHROPIC', 'claude-haiku-5-5']);
+    expect([s.provider, s.model.modelId]).toEqual(['ANTHROPIC', 'claude-haiku-5-5']);
     expect(await auditActions(o)).toEqual([]);
   });
 
@@ -154,7 +154,7 @@ describe('updateProvider', () => {
       provider: 'INTERVY_CREDITS',
       effectiveProvider: 'INTERVY_CREDITS',
       byokActive: false,
-      model: { id: server.config.houseModel, label: expect.stringContaining('Ivy'), provider: 'INTERVY_CREDITS' },
+      model: { modelId: server.config.houseModel, label: expect.stringContaining('Ivy'), provider: 'INTERVY_CREDITS' },
     });
     // Naming the house model explicitly is accepted too.
     expect((await update(o, 'INTERVY_CREDITS', server.config.houseModel)).errors).toBeUndefined();
@@ -231,52 +231,52 @@ describe('availableModels', () => {
     const byok = r.orgAiSettings.availableModels.filter((m) => m.provider !== 'INTERVY_CREDITS');
     expect(byok).toEqual([
       {
-        id: 'claude-haiku-5-5',
+        modelId: 'claude-haiku-5-5',
         label: 'Haiku',
         provider: 'ANTHROPIC',
         description: 'Fastest and cheapest.',
         recommended: false,
       },
       {
-        id: 'claude-sonnet-5-5',
+        modelId: 'claude-sonnet-5-5',
         label: 'Sonnet',
         provider: 'ANTHROPIC',
         description: 'Balanced speed and capability.',
         recommended: true,
       },
       {
-        id: 'claude-opus-5-5',
+        modelId: 'claude-opus-5-5',
         label: 'Opus',
         provider: 'ANTHROPIC',
         description: 'Highest reasoning capability.',
         recommended: false,
       },
       {
-        id: 'gpt-5-nano',
+        modelId: 'gpt-5-nano',
         label: 'GPT-5 Nano',
         provider: 'OPENAI',
         description: 'Fastest and cheapest.',
         recommended: false,
       },
       {
-        id: 'gpt-5-mini',
+        modelId: 'gpt-5-mini',
         label: 'GPT-5 Mini',
         provider: 'OPENAI',
         description: 'Fast and affordable.',
         recommended: false,
       },
-      { id: 'gpt-5', label: 'GPT-5', provider: 'OPENAI', description: 'Balanced.', recommended: true },
+      { modelId: 'gpt-5', label: 'GPT-5', provider: 'OPENAI', description: 'Balanced.', recommended: true },
       {
-        id: 'o4-mini',
+        modelId: 'o4-mini',
         label: 'o4-mini',
         provider: 'OPENAI',
         description: 'Reasoning, affordable.',
         recommended: false,
       },
-      { id: 'o3', label: 'o3', provider: 'OPENAI', description: 'Reasoning, most capable.', recommended: false },
+      { modelId: 'o3', label: 'o3', provider: 'OPENAI', description: 'Reasoning, most capable.', recommended: false },
     ]);
     const house = r.orgAiSettings.availableModels.filter((m) => m.provider === 'INTERVY_CREDITS');
-    expect(house).toEqual([expect.objectContaining({ id: server.config.houseModel, recommended: true })]);
+    expect(house).toEqual([expect.objectContaining({ modelId: server.config.houseModel, recommended: true })]);
   });
 });
 
@@ -297,7 +297,7 @@ describe('orgAiSettings', () => {
       plan: 'GROWTH',
       byokAvailable: true,
       byokActive: true,
-      model: { id: 'o3', label: 'o3', provider: 'OPENAI' },
+      model: { modelId: 'o3', label: 'o3', provider: 'OPENAI' },
     });
   });
 

@@ -170,7 +170,7 @@ describe('org permissions', () => {
             memberships {
               role
               org {
-                id
+                orgId
                 slug
               }
             }
@@ -179,14 +179,15 @@ describe('org permissions', () => {
       `),
     );
     expect(d.viewer.user.id).toBe(acme.staffing.id);
-    expect(d.viewer.memberships).toEqual([{ role: 'STAFFING', org: { id: acme.org.id, slug: acme.org.slug } }]);
+    expect(d.viewer.memberships).toEqual([{ role: 'STAFFING', org: { orgId: acme.org.id, slug: acme.org.slug } }]);
   });
 });
 
 describe('errors', () => {
   it('gives schema errors and bad variables a stable code', async () => {
     const c = server.client(acme.admin.token);
-    expect(await c.errorCode(`{ nope }`)).toBe('BAD_USER_INPUT');
+    expect(await c.errorCode(`{ nope }`)).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(await c.errorCode(`{ viewer {`)).toBe('GRAPHQL_PARSE_FAILED');
     expect(
       await c.errorCode(
         `query($p: AiProvider!) { providerChangeImpact(orgId: "${acme.org.id}", provider: $p) { allowed } }`,
@@ -195,12 +196,14 @@ describe('errors', () => {
     ).toBe('BAD_USER_INPUT');
   });
 
-  it('refuses an unparsable or invalid operation over graphql-ws with BAD_USER_INPUT, keeping the socket usable', async () => {
+  it('refuses an unparsable or invalid operation over graphql-ws with GRAPHQL_PARSE_FAILED or GRAPHQL_VALIDATION_FAILED, keeping the socket usable', async () => {
     const client = server.client(acme.admin.token);
     const ws = client.ws();
     try {
-      await expect(client.rawSubscribeWs('subscription {', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
-      await expect(client.rawSubscribeWs('subscription { nope }', {}, ws).done).rejects.toThrow(/BAD_USER_INPUT/);
+      await expect(client.rawSubscribeWs('subscription {', {}, ws).done).rejects.toThrow(/GRAPHQL_PARSE_FAILED/);
+      await expect(client.rawSubscribeWs('subscription { nope }', {}, ws).done).rejects.toThrow(
+        /GRAPHQL_VALIDATION_FAILED/,
+      );
       const live = client.subscribeWs(
         graphql(`
           subscription AuthWatch($o: ID!) {

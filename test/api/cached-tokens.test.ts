@@ -67,14 +67,14 @@ describe.each([
     expect(await balanceOf(server, org.id)).toBe(1000 - expected);
 
     const usage = (await server.client(admin.token).data(USAGE, { orgId: org.id })).usage;
-    expect(usage.entries.edges[0].node).toEqual({
+    expect(usage!.entries.edges[0].node).toEqual({
       inputTokens: 20_000,
       cachedInputTokens: 18_000,
       outputTokens: 100,
       creditsCharged: expected,
       cacheSavingCredits: full - expected,
     });
-    expect(usage.totalCacheSavingCredits).toBe(full - expected);
+    expect(usage!.totalCacheSavingCredits).toBe(full - expected);
     await ledgerAddsUp(server, org.id);
   });
 
@@ -88,6 +88,6 @@ describe.each([
     });
     expect(endOf(events).creditsCharged).toBe(creditsFor(model(modelId), 20_000, 100));
     const usage = (await server.client(admin.token).data(USAGE, { orgId: org.id })).usage;
-    expect(usage.entries.edges[0].node).toMatchObject({ cachedInputTokens: 0, cacheSavingCredits: 0 });
+    expect(usage!.entries.edges[0].node).toMatchObject({ cachedInputTokens: 0, cacheSavingCredits: 0 });
   });
 });

@@ -131,7 +131,7 @@ describe('a member with no key', () => {
     expect(finished.creditsCharged).toBeGreaterThan(0);
     expect(run.keysUsed).toEqual([HOUSE_LAST4]);
     expect(await balanceOf(server, org.id)).toBe(1000 - finished.creditsCharged);
-    const entries = (await server.client(admin.token).data(USAGE, { orgId: org.id })).usage.entries.edges;
+    const entries = (await server.client(admin.token).data(USAGE, { orgId: org.id })).usage!.entries.edges;
     expect(entries.map((e: { node: unknown }) => e.node)).toEqual([
       { requestId: run.requestId, fallbackReason: 'NO_API_KEY', creditsCharged: finished.creditsCharged },
     ]);

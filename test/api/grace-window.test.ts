@@ -24,10 +24,10 @@ const SETTINGS = graphql(`
       byokAvailable
       byokActive
       model {
-        id
+        modelId
       }
       effectiveModel {
-        id
+        modelId
       }
       graceWindow {
         endsAt
@@ -147,8 +147,8 @@ describe('during the grace window', () => {
       plan: 'FREE',
       byokAvailable: false,
       byokActive: true,
-      model: { id: 'claude-opus-5-5' },
-      effectiveModel: { id: 'claude-opus-5-5' },
+      model: { modelId: 'claude-opus-5-5' },
+      effectiveModel: { modelId: 'claude-opus-5-5' },
       viewerKeys: [{ provider: 'ANTHROPIC', hint: 'sk-ant-…Xx7W' }],
     });
   });
@@ -214,7 +214,7 @@ describe('during the grace window', () => {
     });
     expect((await update(o, 'ANTHROPIC', 'claude-haiku-5-5')).errors).toBeUndefined();
     expect(await settings(o)).toMatchObject({
-      effectiveModel: { id: 'claude-haiku-5-5' },
+      effectiveModel: { modelId: 'claude-haiku-5-5' },
       graceWindow: { active: true, daysRemaining: 30 },
     });
   });
@@ -258,7 +258,7 @@ describe('when the grace window ends', () => {
       provider: 'ANTHROPIC',
       effectiveProvider: 'INTERVY_CREDITS',
       byokActive: false,
-      effectiveModel: { id: server.app.services.models.house.id },
+      effectiveModel: { modelId: server.app.services.models.house.id },
       graceWindow: { endsAt: o.endsAt.toISOString(), active: false, daysRemaining: 0 },
     });
     expect((await auditActions(o)).map((e) => e.action)).not.toContain('ai_settings.grace_window_ended');
@@ -304,7 +304,7 @@ describe('when the grace window ends', () => {
     expect(await settings(o)).toMatchObject({
       provider: 'INTERVY_CREDITS',
       effectiveProvider: 'INTERVY_CREDITS',
-      model: { id: server.app.services.models.house.id },
+      model: { modelId: server.app.services.models.house.id },
       graceWindow: { endsAt: o.endsAt.toISOString(), active: false, daysRemaining: 0 },
       viewerKeys: [{ provider: 'ANTHROPIC' }],
     });

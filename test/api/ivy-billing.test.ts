@@ -184,8 +184,8 @@ describe('no silent write-off', () => {
       `),
       { o: org.id },
     );
-    expect(usage.usage.openOverageCredits).toBe(full - 60);
-    expect(usage.usage.entries.edges[0].node).toEqual({ creditsCharged: 60, overageOwed: full - 60 });
+    expect(usage.usage!.openOverageCredits).toBe(full - 60);
+    expect(usage.usage!.entries.edges[0].node).toEqual({ creditsCharged: 60, overageOwed: full - 60 });
     const audit = await server.app.services.db.auditEvent.findFirstOrThrow({
       where: { orgId: org.id, action: 'credits.overage' },
     });

@@ -18,7 +18,7 @@ const SETTINGS = graphql(`
       provider
       effectiveProvider
       model {
-        id
+        modelId
       }
       graceWindow {
         endsAt
@@ -111,7 +111,7 @@ describe('npm run migrate:legacy-byok', () => {
     expect(freeView).toMatchObject({
       provider: 'ANTHROPIC',
       effectiveProvider: 'ANTHROPIC',
-      model: { id: 'claude-opus-5-5' },
+      model: { modelId: 'claude-opus-5-5' },
       graceWindow: { active: true, daysRemaining: 30 },
       viewerKeys: [{ provider: 'ANTHROPIC', hint: 'sk-ant-…4Ee5', status: 'UNTESTED' }],
     });
@@ -121,7 +121,7 @@ describe('npm run migrate:legacy-byok', () => {
     expect(await settings(growth)).toMatchObject({
       provider: 'OPENAI',
       effectiveProvider: 'OPENAI',
-      model: { id: 'o3' },
+      model: { modelId: 'o3' },
       graceWindow: null,
     });
     // Other members get the org setting, not the admin's key.
@@ -233,7 +233,7 @@ describe('npm run migrate:legacy-byok', () => {
     );
     expect(await settings(o)).toMatchObject({
       provider: 'OPENAI',
-      model: { id: 'gpt-5-mini' },
+      model: { modelId: 'gpt-5-mini' },
       graceWindow: null,
       viewerKeys: [{ provider: 'ANTHROPIC', hint: 'sk-ant-…Xx3W' }],
     });
@@ -323,7 +323,7 @@ describe('the demo seed', () => {
     expect(initech.s).toMatchObject({
       provider: 'ANTHROPIC',
       effectiveProvider: 'ANTHROPIC',
-      model: { id: 'claude-sonnet-5-5' },
+      model: { modelId: 'claude-sonnet-5-5' },
       graceWindow: { endsAt: new Date(now + 10 * DAY_MS).toISOString(), active: true, daysRemaining: 10 },
       viewerKeys: [{ provider: 'ANTHROPIC', hint: 'sk-ant-…0000' }],
     });

@@ -77,7 +77,7 @@ it('lists usage entries newest first even when they share a millisecond', async 
       o: org.id,
     },
   );
-  expect(d.usage.entries.edges.map((e) => e.node.requestId)).toEqual(['r2', 'r1', 'r0']);
+  expect(d.usage!.entries.edges.map((e) => e.node.requestId)).toEqual(['r2', 'r1', 'r0']);
 });
 
 it('serves instants as ISO-8601 UTC strings with milliseconds, and audit detail as the JSON that was written', async () => {

@@ -224,7 +224,7 @@ describe('setting caps', () => {
       .subscribeSse(IVY, { input: { orgId: org.id, ...ask('[[usage:1000:200]] hi') } }).done;
     const charged = endOf(events.map((r) => r.data!.ivyCompletion)).creditsCharged;
     expect(charged).toBe(2);
-    const rows = (await server.client(staffing.token).data(USAGE_SPEND, { orgId: org.id })).usage.memberSpend;
+    const rows = (await server.client(staffing.token).data(USAGE_SPEND, { orgId: org.id })).usage!.memberSpend;
     const byId = new Map(rows.map((r: { member: { id: string } }) => [r.member.id, r]));
     expect(byId.get(interviewer.id)).toMatchObject({ spentThisMonth: 2, monthlyCap: 100, remaining: 98 });
     expect(byId.get(admin.id)).toMatchObject({ spentThisMonth: 0, remaining: 100, capSource: 'ORG_DEFAULT' });

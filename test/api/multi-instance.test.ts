@@ -36,7 +36,7 @@ it.skipIf(!redisUrl)('delivers a change made on one instance to a subscriber on 
         orgAiSettingsChanged(orgId: $o) {
           provider
           model {
-            id
+            modelId
           }
           viewerCanManage
         }
@@ -58,7 +58,7 @@ it.skipIf(!redisUrl)('delivers a change made on one instance to a subscriber on 
   );
   const [event] = await watch.waitFor(1);
   expect(event.data).toEqual({
-    orgAiSettingsChanged: { provider: 'OPENAI', model: { id: 'o3' }, viewerCanManage: false },
+    orgAiSettingsChanged: { provider: 'OPENAI', model: { modelId: 'o3' }, viewerCanManage: false },
   });
   expect(one.probe.publishedOn(settingsTopic(org.id))).toEqual([{ orgId: org.id }]);
   expect(two.probe.publishedOn(settingsTopic(org.id))).toEqual([]);

@@ -123,7 +123,7 @@ describe('the operation log', () => {
     const lines = operationLines();
     expect(lines.find((l) => l.requestId === 'client-mistake')).toMatchObject({
       level: 'info',
-      outcome: 'BAD_USER_INPUT',
+      outcome: 'GRAPHQL_VALIDATION_FAILED',
     });
     expect(lines.filter((l) => l.level === 'error')).toEqual([
       expect.objectContaining({ operation: 'ObservabilityAudit', outcome: 'INTERNAL_SERVER_ERROR' }),

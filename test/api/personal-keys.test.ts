@@ -77,9 +77,7 @@ describe('setPersonalKey', () => {
     const o = await server.seed.org({ plan: 'GROWTH' });
     const c = server.client(o.interviewer.token);
     const cases = [
-      ['ANTHROPIC', 'sk-proj-an-openai-key-Aa1Bb2Cc3Dd4', '"sk-ant-"'],
       ['ANTHROPIC', 'ant-api03-no-prefix-Aa1Bb2Cc3Dd4', '"sk-ant-"'],
-      ['OPENAI', 'sk-ant-api03-an-anthropic-key-Aa1Bb2', '"sk-"'],
       ['OPENAI', 'pk-live-Aa1Bb2Cc3Dd4Ee5Ff6', '"sk-"'],
       ['OPENAI', 'sk-short', '"sk-"'],
       ['ANTHROPIC', `sk-ant-${'x'.repeat(300)}`, '"sk-ant-"'],
@@ -97,6 +95,33 @@ describe('setPersonalKey', () => {
     ]) {
       const r = await c.request(SET_PERSONAL_KEY, input(o, 'ANTHROPIC', key));
       expect(r.errors?.[0].extensions?.code, JSON.stringify(key)).toBe('INVALID_API_KEY_FORMAT');
+    }
+    expect(await myKeys(o, o.interviewer.token)).toEqual([]);
+  });
+
+  it('says a key of the other vendor is one, and where to save it, in both directions', async () => {
+    const o = await server.seed.org({ plan: 'GROWTH' });
+    const c = server.client(o.interviewer.token);
+    for (const [provider, key, message] of [
+      [
+        'OPENAI',
+        'sk-ant-api03-an-anthropic-key-Aa1Bb2',
+        'That is an Anthropic API key, not an OpenAI one: save it under Anthropic, or paste your OpenAI key here.',
+      ],
+      [
+        'ANTHROPIC',
+        'sk-proj-an-openai-key-Aa1Bb2Cc3Dd4',
+        'That is an OpenAI API key, not an Anthropic one: save it under OpenAI, or paste your Anthropic key here.',
+      ],
+      [
+        'ANTHROPIC',
+        'sk-a-plain-openai-key-Aa1Bb2Cc3Dd4',
+        'That is an OpenAI API key, not an Anthropic one: save it under OpenAI, or paste your Anthropic key here.',
+      ],
+    ] as const) {
+      const r = await c.request(SET_PERSONAL_KEY, input(o, provider, key));
+      expect(r.errors?.[0], key).toMatchObject({ message, extensions: { code: 'INVALID_API_KEY_FORMAT' } });
+      expect(JSON.stringify(r)).not.toContain(key);
     }
     expect(await myKeys(o, o.interviewer.token)).toEqual([]);
   });
@@ -179,7 +204,7 @@ describe('setPersonalKey', () => {
         `mutation($o: ID!, $u: ID!) { setPersonalKey(input: { orgId: $o, userId: $u, provider: ANTHROPIC, apiKey: "sk-ant-api03-x-Aa1Bb2Cc3Dd4" }) { hint } }`,
         { o: o.org.id, u: o.interviewer.id },
       );
-    expect(r.errors?.[0].extensions?.code).toBe('BAD_USER_INPUT');
+    expect(r.errors?.[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
   });
 
   it('is refused to a non-member with FORBIDDEN and to an anonymous caller with UNAUTHENTICATED', async () => {

@@ -18,7 +18,7 @@ const WATCH = graphql(`
     orgAiSettingsChanged(orgId: $o) {
       provider
       model {
-        id
+        modelId
       }
     }
   }
@@ -117,7 +117,10 @@ it.skipIf(!hasRedis)(
 
     // Before: a change on instance one reaches instance two over Redis.
     await change(a, 'OPENAI', 'o3');
-    expect((await onTwo.waitFor(1))[0].data?.orgAiSettingsChanged).toEqual({ provider: 'OPENAI', model: { id: 'o3' } });
+    expect((await onTwo.waitFor(1))[0].data?.orgAiSettingsChanged).toEqual({
+      provider: 'OPENAI',
+      model: { modelId: 'o3' },
+    });
     await onOne.waitFor(1);
 
     // Redis goes away under both running instances.
@@ -158,7 +161,10 @@ it.skipIf(!hasRedis)(
     await proxy.restore();
     await Promise.all([a.app.redis!.whenState('connected'), two.app.redis!.whenState('connected')]);
     await change(a, 'OPENAI', 'o3');
-    expect((await onTwo.waitFor(3))[2].data?.orgAiSettingsChanged).toEqual({ provider: 'OPENAI', model: { id: 'o3' } });
+    expect((await onTwo.waitFor(3))[2].data?.orgAiSettingsChanged).toEqual({
+      provider: 'OPENAI',
+      model: { modelId: 'o3' },
+    });
     expect(await health(two)).toEqual({ status: 200, body: { status: 'ok', database: 'ok', redis: 'connected' } });
     expect(
       await a

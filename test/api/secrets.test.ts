@@ -33,7 +33,7 @@ const SETTINGS = graphql(`
     orgAiSettings(orgId: $orgId) {
       provider
       model {
-        id
+        modelId
       }
       viewerKeys {
         provider
@@ -210,7 +210,7 @@ describe('a personal API key saved through the API', () => {
       'INVALID_API_KEY_FORMAT',
       'BAD_USER_INPUT',
       'BAD_USER_INPUT',
-      'BAD_USER_INPUT',
+      'GRAPHQL_VALIDATION_FAILED',
     ]);
     expect((await send(admin, SET_PERSONAL_KEY, keyInput(o, 'ANTHROPIC', keys.anthropic2))).errors).toBeUndefined();
     expect((await send(interviewer, SET_PERSONAL_KEY, keyInput(o, 'OPENAI', keys.openai2))).errors).toBeUndefined();

@@ -9,7 +9,7 @@ const SETTINGS_CHANGED = graphql(`
     orgAiSettingsChanged(orgId: $orgId) {
       provider
       model {
-        id
+        modelId
       }
     }
   }
@@ -61,7 +61,7 @@ describe('one operation of 100 aliased settings changes', () => {
     expect(server.app.services.pubsub.settingsEvents.delivered.get(org.id)).toBe(1);
     for (const s of subs) {
       const [event] = await s.waitFor(1);
-      expect(event.data?.orgAiSettingsChanged).toEqual({ provider: 'OPENAI', model: { id: MODELS[99 % 5] } });
+      expect(event.data?.orgAiSettingsChanged).toEqual({ provider: 'OPENAI', model: { modelId: MODELS[99 % 5] } });
       expect(s.results).toHaveLength(1);
     }
     subs.forEach((s) => s.stop());
@@ -98,7 +98,7 @@ describe('a burst of separate operations', () => {
 
     events.flushAll();
     const [event] = await watch.waitFor(1);
-    expect(event.data?.orgAiSettingsChanged).toEqual({ provider: 'OPENAI', model: { id: MODELS.at(-1) } });
+    expect(event.data?.orgAiSettingsChanged).toEqual({ provider: 'OPENAI', model: { modelId: MODELS.at(-1) } });
     expect(events.delivered.get(org.id)).toBe(1);
     expect(watch.results).toHaveLength(1);
     watch.stop();

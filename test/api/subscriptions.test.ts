@@ -80,7 +80,7 @@ const SETTINGS_CHANGED = graphql(`
       effectiveProvider
       viewerCanManage
       model {
-        id
+        modelId
       }
       viewerKeys {
         provider
@@ -118,7 +118,7 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
       orgId: o.org.id,
       provider: 'ANTHROPIC',
       effectiveProvider: 'ANTHROPIC',
-      model: { id: 'claude-opus-5-5' },
+      model: { modelId: 'claude-opus-5-5' },
     };
     expect(a.data!.orgAiSettingsChanged).toEqual({
       ...shared,

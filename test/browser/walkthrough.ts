@@ -181,7 +181,8 @@ async function main() {
     await fillTab(page, 'Headers', JSON.stringify({ Authorization: `Bearer ${adminToken}` }, null, 2));
     await run(page, 'Me');
     const me = await resultWith(page, /"email":"admin@acme\.test"/);
-    const orgId = /"org":\{"id":"([0-9a-f-]{36})","slug":"acme"/.exec(me)?.[1];
+    // Org.id is a global id (base64url); every orgId argument takes it.
+    const orgId = /"org":\{"id":"([A-Za-z0-9_-]+)","slug":"acme"/.exec(me)?.[1];
     if (!orgId) throw new Error(`Me shows no acme org id:\n${me}`);
     await page.screenshot({ path: path.join(SHOTS, '2-me.png') });
 

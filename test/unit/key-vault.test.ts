@@ -28,13 +28,17 @@ describe('checkKeyFormat', () => {
     expect(() => checkKeyFormat('OPENAI', 'sk-Ab12Cd34Ef56Gh78Ij90KlMn')).not.toThrow();
   });
 
-  it('refuses another vendor’s key, naming the expected prefix', () => {
+  it('refuses another vendor’s key, saying whose it is and where to save it', () => {
     const a = refusal(() => checkKeyFormat('ANTHROPIC', OPENAI_KEY));
     expect(a.code).toBe('INVALID_API_KEY_FORMAT');
-    expect(a.message).toContain('"sk-ant-"');
+    expect(a.message).toBe(
+      'That is an OpenAI API key, not an Anthropic one: save it under OpenAI, or paste your Anthropic key here.',
+    );
     const o = refusal(() => checkKeyFormat('OPENAI', ANTHROPIC_KEY));
     expect(o.code).toBe('INVALID_API_KEY_FORMAT');
-    expect(o.message).toContain('"sk-"');
+    expect(o.message).toBe(
+      'That is an Anthropic API key, not an OpenAI one: save it under Anthropic, or paste your OpenAI key here.',
+    );
   });
 
   it('refuses whitespace anywhere, including a pasted trailing newline', () => {

@@ -13,17 +13,23 @@ const refusal = (fn: () => void): DomainError => {
 };
 
 // One well-formed key per vendor, and the shapes that must be refused for it.
-const SHAPES: Record<Vendor, { good: string[]; bad: string[]; prefix: string; name: string; dashboard: string }> = {
+// `other`: well-formed keys of the other vendor, refused as such.
+const SHAPES: Record<
+  Vendor,
+  { good: string[]; bad: string[]; other: string[]; prefix: string; name: string; dashboard: string }
+> = {
   ANTHROPIC: {
     good: [`sk-ant-api03-${'a'.repeat(16)}`, `sk-ant-${'Z9_-'.repeat(4)}`],
-    bad: [`sk-${'a'.repeat(20)}`, `sk-proj-${'a'.repeat(20)}`, `sk-ant-${'a'.repeat(15)}`, `sk-ant-${'a'.repeat(241)}`],
+    bad: [`sk-ant-${'a'.repeat(15)}`, `sk-ant-${'a'.repeat(241)}`, `ant-${'a'.repeat(20)}`],
+    other: [`sk-${'a'.repeat(20)}`, `sk-proj-${'a'.repeat(20)}`],
     prefix: 'sk-ant-',
     name: 'Anthropic',
     dashboard: 'https://console.anthropic.com/settings/usage',
   },
   OPENAI: {
     good: [`sk-${'a'.repeat(16)}`, `sk-proj-${'b'.repeat(20)}`],
-    bad: [`sk-ant-${'a'.repeat(20)}`, `sk-${'a'.repeat(15)}`, `pk-${'a'.repeat(20)}`, `sk-${'a'.repeat(20)}!`],
+    bad: [`sk-${'a'.repeat(15)}`, `pk-${'a'.repeat(20)}`, `sk-${'a'.repeat(20)}!`],
+    other: [`sk-ant-${'a'.repeat(20)}`],
     prefix: 'sk-',
     name: 'OpenAI',
     dashboard: 'https://platform.openai.com/usage',
@@ -38,6 +44,12 @@ describe('vendor facts', () => {
         const { code, message } = refusal(() => checkKeyFormat(vendor, key));
         expect(code, key).toBe('INVALID_API_KEY_FORMAT');
         expect(message).toContain(`${shape.name} keys start with "${shape.prefix}"`);
+        expect(message).not.toContain(key);
+      }
+      for (const key of shape.other) {
+        const { code, message } = refusal(() => checkKeyFormat(vendor, key));
+        expect(code, key).toBe('INVALID_API_KEY_FORMAT');
+        expect(message).toMatch(new RegExp(`^That is an \\w+ API key, not an ${shape.name} one`));
         expect(message).not.toContain(key);
       }
     });
