@@ -116,7 +116,7 @@ async function ledgerRow(label: string, perInstance: App[]) {
   const share = Math.ceil(LEDGER_TOTAL / perInstance.length);
   const results: LedgerLoadResult[] = await Promise.all(
     perInstance.map((a, i) =>
-      runLedgerLoad(a.services.db, {
+      runLedgerLoad(a.services, {
         orgId: org.id,
         memberIds: members,
         total: share,

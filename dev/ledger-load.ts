@@ -2,7 +2,7 @@
 // (reserveCredits), then settles once (settleCompletion) as finished, cancelled part-way, failed, or charged above
 // its hold, with a few repeated requestIds. Used by the ledger test (10,000 on one org, 64 in flight) and by the bench
 // (completions per second on one org). checkLedger then checks the org's books to the credit.
-import { reserveCredits, settleCompletion } from '../src/domain/credits.ts';
+import { reserveCredits, settleCompletion, type LedgerDeps } from '../src/domain/credits.ts';
 import { spendMonth } from '../src/domain/member-caps.ts';
 import type { Db } from '../src/lib/database.ts';
 import { DomainError } from '../src/lib/errors.ts';
@@ -41,7 +41,7 @@ export interface LedgerLoadResult {
   unexpected: string[];
 }
 
-export async function runLedgerLoad(db: Db, load: LedgerLoad): Promise<LedgerLoadResult> {
+export async function runLedgerLoad(l: LedgerDeps, load: LedgerLoad): Promise<LedgerLoadResult> {
   const rand = prng(load.seed);
   const month = spendMonth(new Date());
   const result: LedgerLoadResult = {
@@ -81,7 +81,7 @@ export async function runLedgerLoad(db: Db, load: LedgerLoad): Promise<LedgerLoa
       if (!plan) return;
       let completionId: string;
       try {
-        ({ completionId } = await reserveCredits(db, {
+        ({ completionId } = await reserveCredits(l, {
           orgId: load.orgId,
           userId: plan.userId,
           requestId: plan.requestId,
@@ -100,7 +100,7 @@ export async function runLedgerLoad(db: Db, load: LedgerLoad): Promise<LedgerLoa
       }
       try {
         const status = plan.kind === 'cancelled' ? 'CANCELLED' : plan.kind === 'failed' ? 'FAILED' : 'SUCCEEDED';
-        const settlement = await settleCompletion(db, completionId, {
+        const settlement = await settleCompletion(l, completionId, {
           status,
           charge: plan.charge,
           inputTokens: 10,

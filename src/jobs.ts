@@ -9,7 +9,7 @@ export type Sweep = (s: Services) => Promise<unknown>;
 export const SWEEPS: { name: string; run: Sweep }[] = [
   {
     name: 'expired-credit-holds',
-    run: async (s) => s.metrics?.sweepReleases.inc(await releaseExpiredHolds(s.db, s.clock.now())),
+    run: async (s) => s.metrics?.sweepReleases.inc(await releaseExpiredHolds(s, s.clock.now())),
   },
   { name: 'grace-windows', run: (s) => sweepEndedGraceWindows(s) },
   { name: 'key-retests', run: (s) => keyRetestScheduler(s).runRound() },

@@ -6,13 +6,13 @@ import { runOperatorCommand, UsageError, type CommandIO } from '../lib/operator.
 const USAGE = 'Usage: npm run credits -- grant <org-slug> <amount> [note]  |  npm run credits -- balance <org-slug>';
 
 export function main(argv: string[], io: CommandIO): Promise<number> {
-  return runOperatorCommand(io, async ({ db, out }) => {
+  return runOperatorCommand(io, async ({ db, pubsub, out }) => {
     const [verb, slug, amount, ...note] = argv;
     if (verb === 'grant' && slug && amount) {
       if (!/^\d+$/.test(amount) || Number(amount) <= 0)
         throw new UsageError(`The amount must be a positive whole number. ${USAGE}`);
       const { balance, overagePaid } = await grantCredits(
-        db,
+        { db, pubsub },
         slug,
         Number(amount),
         note.join(' ') || 'operator top-up',

@@ -1,19 +1,23 @@
 // Org Settings → AI: the org's provider and default model, what a change would mean, and saving it.
 import type { Membership, PersonalApiKey } from '../generated/prisma/client.ts';
 import type { AiProvider, Plan } from '../generated/prisma/enums.ts';
+import type { OrgAiState } from './plans.ts';
 import { forbidden, refuse } from '../lib/errors.ts';
 import { recordAudit } from './audit.ts';
 import { keyReadiness } from './key-readiness.ts';
 import type { AiModel } from './models.ts';
 import {
   effectiveProvider,
+  daysRemaining,
   graceWindowView,
-  mayChooseProvider,
   providerChangeEndsGraceWindow,
+  providerChangeEndsOpenGraceWindow,
+  providerRefusal,
   type GraceWindowView,
+  type ProviderRefusal,
 } from './grace-window.ts';
 import { loadOrg, lockOrg } from './orgs.ts';
-import { planAllowsByok } from './plans.ts';
+import { BYOK_PLANS, planAllowsByok } from './plans.ts';
 import { asVendor, vendorName } from './vendors.ts';
 import type { Actor, Services } from './services.ts';
 
@@ -138,6 +142,27 @@ function pickModel(s: Services, provider: AiProvider, modelId: string | null | u
   return model;
 }
 
+const PLAN_NAMES: Record<Plan, string> = { FREE: 'Free', GROWTH: 'Growth', ENTERPRISE: 'Enterprise' };
+const day = (d: Date) => d.toISOString().slice(0, 10);
+
+/** What the dialog (and a refused updateProvider) says about a refusal: the same words in both places. */
+function refusalMessage(
+  refusal: { reason: ProviderRefusal; requiredPlan: Plan },
+  org: OrgAiState,
+  provider: AiProvider,
+): string {
+  const wanted = vendorName(asVendor(provider));
+  const upgrade = `Upgrade to ${PLAN_NAMES[refusal.requiredPlan]} to use ${wanted}.`;
+  switch (refusal.reason) {
+    case 'PLAN_EXCLUDES_BYOK':
+      return `Bring Your Own Key is available on the ${PLAN_NAMES[refusal.requiredPlan]} plan and above; this org is on ${PLAN_NAMES[org.plan]}. ${upgrade}`;
+    case 'GRACE_WINDOW_OTHER_PROVIDER':
+      return `This org’s legacy BYOK grace window (until ${day(org.graceWindowEndsAt!)}) keeps only ${vendorName(asVendor(org.aiProvider))}, the provider it already had. ${upgrade}`;
+    case 'GRACE_WINDOW_ENDED':
+      return `This org’s legacy BYOK grace window ended on ${day(org.graceWindowEndsAt!)}, and the ${PLAN_NAMES[org.plan]} plan does not include Bring Your Own Key. ${upgrade}`;
+  }
+}
+
 /** Saves the org's provider and default model (Org Admins only; the schema enforces who). */
 export async function updateProvider(
   s: Services,
@@ -149,12 +174,8 @@ export async function updateProvider(
     // A concurrent plan change or sweep of the same org waits rather than interleaves.
     const org = await lockOrg(tx, { id: input.orgId });
     if (!org) return forbidden();
-    if (!mayChooseProvider(org, input.provider, s.clock.now())) {
-      refuse(
-        'PLAN_UPGRADE_REQUIRED',
-        `Bring Your Own Key is available on the Growth plan and above; this org is on ${org.plan}. Upgrade to use ${vendorName(asVendor(input.provider))}.`,
-      );
-    }
+    const refusal = providerRefusal(org, input.provider, s.clock.now());
+    if (refusal) refuse('PLAN_UPGRADE_REQUIRED', refusalMessage(refusal, org, input.provider));
     const endsWindow = providerChangeEndsGraceWindow(org, input.provider);
     await tx.org.update({
       where: { id: input.orgId },
@@ -181,6 +202,13 @@ export async function updateProvider(
 export interface ProviderChangeImpact {
   provider: AiProvider;
   allowed: boolean;
+  /** Why it is not allowed, what the refusal says, and the plan that would allow it; all null when allowed. */
+  refusalReason: ProviderRefusal | null;
+  refusalMessage: string | null;
+  requiredPlan: Plan | null;
+  /** Saving it ends the org's open legacy grace window, for good; the notice says so in words. */
+  endsGraceWindow: boolean;
+  graceWindowNotice: string | null;
   currentEffectiveProvider: AiProvider;
   creditsDeductedAfter: boolean;
   creditsStopBeingDeducted: boolean;
@@ -207,7 +235,10 @@ export async function providerChangeImpact(
   const org = await loadOrg(s.db, orgId);
   const now = s.clock.now();
   const current = effectiveProvider(org, now);
-  const allowed = mayChooseProvider(org, provider, now);
+  const refusal = providerRefusal(org, provider, now);
+  const allowed = refusal === null;
+  const endsGraceWindow = allowed && providerChangeEndsOpenGraceWindow(org, provider, now);
+  const legacy = org.aiProvider === 'INTERVY_CREDITS' ? null : vendorName(asVendor(org.aiProvider));
   const after = allowed ? effectiveProvider({ ...org, aiProvider: provider }, now) : current;
   const readiness =
     provider === 'INTERVY_CREDITS' ? null : (await keyReadiness(s, orgId)).find((r) => r.provider === provider)!;
@@ -215,6 +246,13 @@ export async function providerChangeImpact(
   return {
     provider,
     allowed,
+    refusalReason: refusal?.reason ?? null,
+    refusalMessage: refusal ? refusalMessage(refusal, org, provider) : null,
+    requiredPlan: refusal?.requiredPlan ?? null,
+    endsGraceWindow,
+    graceWindowNotice: endsGraceWindow
+      ? `Switching to Intervy Credits ends this org’s legacy BYOK grace window now, ${daysRemaining(org.graceWindowEndsAt!, now)} day(s) before ${day(org.graceWindowEndsAt!)}, and for good: using ${legacy ?? 'Bring Your Own Key'} again will need the ${PLAN_NAMES[BYOK_PLANS[0]]} plan. Members’ saved keys are kept.`
+      : null,
     currentEffectiveProvider: current,
     creditsDeductedAfter: after === 'INTERVY_CREDITS',
     creditsStopBeingDeducted: current === 'INTERVY_CREDITS' && after !== 'INTERVY_CREDITS',

@@ -3,15 +3,29 @@
 // reports more than was held, the difference is taken from the balance (an OVERAGE row) and whatever the balance
 // cannot cover is recorded as owed. Every movement is a ledger row with the balance after it, so GRANTs + HOLDs +
 // RELEASEs + OVERAGEs always equal the balance; PostgreSQL's own constraints hold the signs and the once-only rule.
+// Every transaction that moves a balance publishes the balance after it (creditBalanceChanged), once committed: each
+// function here takes the database and the pubsub together, so no movement can skip telling the Ivy panel.
 import { randomUUID } from 'node:crypto';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { AiProvider, CompletionStatus } from '../generated/prisma/enums.ts';
 import type { Db } from '../lib/database.ts';
 import { refuse } from '../lib/errors.ts';
+import type { AppPubSub } from '../lib/pubsub.ts';
 import { recordAudit } from './audit.ts';
 import { capReached, countAgainstCap, isoDay } from './member-caps.ts';
 import { lockOrg } from './orgs.ts';
 import { GroupCommit, groupCommitFor } from './ledger-batches.ts';
+
+/** Where the ledger writes, and whom it tells about each movement (Services in the server, the operator runtime). */
+export interface LedgerDeps {
+  db: Db;
+  pubsub: Pick<AppPubSub, 'publish'>;
+}
+
+/** Called after the movement's transaction committed, never inside it: a rolled-back movement tells no one. */
+function balanceMoved(l: LedgerDeps, orgId: string, balance: number): void {
+  l.pubsub.publish('creditBalanceChanged', orgId, { orgId, balance });
+}
 
 export interface Hold {
   completionId: string;
@@ -62,9 +76,9 @@ function insufficient(balance: number | null | undefined, holdAmount: number): n
  * commit flush serves the batch. The claim comes before the org row is locked: waiting on a repeat's uncommitted
  * claim never holds the org lock (a deadlock with that repeat's settlement, before). Refusals are values.
  */
-export async function reserveCredits(db: Db, req: HoldRequest): Promise<Hold> {
+export async function reserveCredits(l: LedgerDeps, req: HoldRequest): Promise<Hold> {
   const completionId = randomUUID();
-  const { verdict, balance } = await holdBatches(db).submit(req.orgId, {
+  const { verdict, balance } = await holdBatches(l.db).submit(req.orgId, {
     completion_id: completionId,
     org_id: req.orgId,
     user_id: req.userId,
@@ -78,10 +92,13 @@ export async function reserveCredits(db: Db, req: HoldRequest): Promise<Hold> {
     created_at: req.createdAt?.toISOString() ?? null,
     ledger_id: randomUUID(),
   });
-  if (verdict === 'HELD') return { completionId, holdAmount: req.holdAmount, balanceAfter: balance! };
+  if (verdict === 'HELD') {
+    balanceMoved(l, req.orgId, balance!);
+    return { completionId, holdAmount: req.holdAmount, balanceAfter: balance! };
+  }
   if (verdict === 'DUPLICATE_REQUEST') return duplicate(req.requestId);
   if (verdict === 'INSUFFICIENT_CREDITS') return insufficient(balance, req.holdAmount);
-  return capReached(db, { ...req, month: req.spendMonth, amount: req.holdAmount });
+  return capReached(l.db, { ...req, month: req.spendMonth, amount: req.holdAmount });
 }
 
 type HoldVerdict = 'HELD' | 'DUPLICATE_REQUEST' | 'INSUFFICIENT_CREDITS' | 'MEMBER_CAP_REACHED';
@@ -127,13 +144,13 @@ function byIndex<T extends { idx: number }>(n: number, rows: T[]): T[] {
  * the completion is no longer running (it was cancelled meanwhile): nothing is held then.
  */
 export async function holdForFallback(
-  db: Db,
+  l: LedgerDeps,
   completionId: string,
   req: Omit<HoldRequest, 'requestId' | 'holdExpiresAt'>,
 ): Promise<Hold | null> {
   const gone = Symbol('settled');
   try {
-    return await db.$transaction(async (tx) => {
+    const hold = await l.db.$transaction(async (tx) => {
       const rows = await tx.$queryRaw<{ balance_after: number | null }[]>`
         WITH converted AS (
           UPDATE completions SET billing = 'CREDITS', vendor = ${req.vendor}::"AiProvider", model = ${req.model},
@@ -158,6 +175,8 @@ export async function holdForFallback(
       await countAgainstCap(tx, { ...req, month: req.spendMonth, amount: req.holdAmount });
       return { completionId, holdAmount: req.holdAmount, balanceAfter: rows[0].balance_after };
     });
+    balanceMoved(l, req.orgId, hold.balanceAfter);
+    return hold;
   } catch (err) {
     if (err === gone) return null;
     throw err;
@@ -237,13 +256,13 @@ function basis(o: Outcome): string {
  * Settles a completion once. A second settlement (the expiry sweep racing a slow stream, or a cancellation racing
  * the stream's own end) changes nothing and returns what the first one recorded.
  */
-export async function settleCompletion(db: Db, completionId: string, o: Outcome): Promise<Settlement> {
+export async function settleCompletion(l: LedgerDeps, completionId: string, o: Outcome): Promise<Settlement> {
   const charge = Math.max(0, Math.ceil(o.charge));
   const note = basis(o);
   // The common case (a credits completion, still running, charged no more than it held) in one statement, batched
   // with the settlements that arrive while the previous batch is in flight (ledger-batches.ts): one round trip, the
   // org row locked for one statement, one commit flush for the batch.
-  const fast = await settleBatches(db).submit('settlements', {
+  const fast = await settleBatches(l.db).submit('settlements', {
     completion_id: completionId,
     status: o.status,
     settled_at: o.now.toISOString(),
@@ -259,8 +278,13 @@ export async function settleCompletion(db: Db, completionId: string, o: Outcome)
     note,
     ledger_id: randomUUID(),
   });
-  if (fast.settled) return { creditsCharged: charge, balance: fast.balance! };
-  return db.$transaction((tx) => settleSlowly(tx, completionId, o, charge, note));
+  if (fast.settled) {
+    balanceMoved(l, fast.org!, fast.balance!);
+    return { creditsCharged: charge, balance: fast.balance! };
+  }
+  const { movedOrg, ...settled } = await l.db.$transaction((tx) => settleSlowly(tx, completionId, o, charge, note));
+  if (movedOrg) balanceMoved(l, movedOrg, settled.balance);
+  return settled;
 }
 
 type Tx = Prisma.TransactionClient;
@@ -281,7 +305,7 @@ interface SettleItem {
   note: string;
   ledger_id: string;
 }
-type SettleResult = { settled: boolean; balance: number | null };
+type SettleResult = { settled: boolean; balance: number | null; org: string | null };
 
 const settleBatches = (db: Db) =>
   groupCommitFor<SettleItem, SettleResult>(
@@ -289,20 +313,25 @@ const settleBatches = (db: Db) =>
     'settlements',
     () =>
       new GroupCommit<SettleItem, SettleResult>(async (items) => {
-        const rows = await db.$queryRaw<{ idx: number; settled: boolean; balance: number | null }[]>`
-          SELECT idx, settled, balance FROM ivy_settle_completions(${JSON.stringify(items.map((item, idx) => ({ ...item, idx })))}::jsonb)`;
+        const rows = await db.$queryRaw<
+          { idx: number; settled: boolean; balance: number | null; org: string | null }[]
+        >`
+          SELECT idx, settled, balance, org::text FROM ivy_settle_completions(${JSON.stringify(items.map((item, idx) => ({ ...item, idx })))}::jsonb)`;
         return byIndex(items.length, rows);
       }),
   );
 
-/** Everything but the common case: already settled, BYOK, or a charge above the hold (an overage). */
+/**
+ * Everything but the common case: already settled, BYOK, or a charge above the hold (an overage). `movedOrg` is the
+ * org whose balance this settlement moved (none when it was settled already, or BYOK).
+ */
 async function settleSlowly(
   tx: Tx,
   completionId: string,
   o: Outcome,
   charge: number,
   note: string,
-): Promise<Settlement> {
+): Promise<Settlement & { movedOrg?: string }> {
   const claimed = await tx.$queryRaw<
     {
       org_id: string;
@@ -397,18 +426,18 @@ async function settleSlowly(
       },
     });
   }
-  return { creditsCharged: hold - released + taken, balance: afterOverage };
+  return { creditsCharged: hold - released + taken, balance: afterOverage, movedOrg: orgId };
 }
 
 /** Releases, in full, holds whose process never settled them (it crashed or lost its database). */
-export async function releaseExpiredHolds(db: Db, now: Date): Promise<number> {
-  const stale = await db.completion.findMany({
+export async function releaseExpiredHolds(l: LedgerDeps, now: Date): Promise<number> {
+  const stale = await l.db.completion.findMany({
     where: { status: 'RUNNING', holdExpiresAt: { lte: now } },
     select: { id: true },
     take: 500,
   });
   for (const { id } of stale) {
-    await settleCompletion(db, id, {
+    await settleCompletion(l, id, {
       status: 'EXPIRED',
       charge: 0,
       inputTokens: null,
@@ -422,14 +451,14 @@ export async function releaseExpiredHolds(db: Db, now: Date): Promise<number> {
 
 /** Adds credits (an operator's top-up; there is no API for it). An open overage is paid off first. */
 export async function grantCredits(
-  db: Db,
+  l: LedgerDeps,
   orgSlug: string,
   amount: number,
   note: string,
 ): Promise<{ orgId: string; balance: number; overagePaid: number }> {
   if (!Number.isInteger(amount) || amount <= 0)
     refuse('BAD_USER_INPUT', 'The amount must be a positive whole number of credits.');
-  return db.$transaction(async (tx) => {
+  const granted = await l.db.$transaction(async (tx) => {
     const rows = await tx.$queryRaw<{ id: string; credit_balance: number; overage_owed: number }[]>`
       UPDATE orgs SET credit_balance = credit_balance + ${amount} WHERE slug = ${orgSlug} RETURNING id, credit_balance, overage_owed`;
     if (rows.length === 0) refuse('BAD_USER_INPUT', `No org with slug "${orgSlug}".`);
@@ -453,6 +482,8 @@ export async function grantCredits(
     await recordAudit(tx, { orgId, actorId: null, action: 'credits.granted', detail: { amount, note, overagePaid } });
     return { orgId, balance, overagePaid };
   });
+  balanceMoved(l, granted.orgId, granted.balance);
+  return granted;
 }
 
 /** The balance and any open overage, for `npm run credits -- balance`. */

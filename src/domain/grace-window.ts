@@ -67,15 +67,35 @@ export function effectiveProvider(org: OrgAiState, now: Date): AiProvider {
 }
 
 /**
- * Whether an org may save `provider`: Intervy Credits always; Anthropic or OpenAI on Growth and above, or, below
- * Growth, only the provider it already had from the legacy move while its grace window is open.
+ * Why an org may not save `provider`, or null when it may. Intervy Credits is always allowed; Anthropic or OpenAI on
+ * Growth and above, or, below Growth, only the provider it already had from the legacy move while its grace window is
+ * open. Each refusal is lifted by the lowest plan that includes BYOK.
+ *   PLAN_EXCLUDES_BYOK            the plan has no BYOK and the org has no grace window (never had one, or left it)
+ *   GRACE_WINDOW_OTHER_PROVIDER   the window is open, but it keeps only the provider the org already had
+ *   GRACE_WINDOW_ENDED            the window has ended
  */
+export type ProviderRefusal = 'PLAN_EXCLUDES_BYOK' | 'GRACE_WINDOW_OTHER_PROVIDER' | 'GRACE_WINDOW_ENDED';
+
+export function providerRefusal(
+  org: OrgAiState,
+  provider: AiProvider,
+  now: Date,
+): { reason: ProviderRefusal; requiredPlan: Plan } | null {
+  if (provider === 'INTERVY_CREDITS' || planAllowsByok(org.plan)) return null;
+  const requiredPlan = BYOK_PLANS[0];
+  if (org.graceWindowEndsAt === null) return { reason: 'PLAN_EXCLUDES_BYOK', requiredPlan };
+  if (!graceWindowOpen(org, now)) return { reason: 'GRACE_WINDOW_ENDED', requiredPlan };
+  return provider === org.aiProvider ? null : { reason: 'GRACE_WINDOW_OTHER_PROVIDER', requiredPlan };
+}
+
+/** Whether an org may save `provider` (providerRefusal has none). */
 export function mayChooseProvider(org: OrgAiState, provider: AiProvider, now: Date): boolean {
-  return (
-    provider === 'INTERVY_CREDITS' ||
-    planAllowsByok(org.plan) ||
-    (graceWindowOpen(org, now) && provider === org.aiProvider)
-  );
+  return providerRefusal(org, provider, now) === null;
+}
+
+/** Saving `to` now would end a window that is still open (the confirmation dialog says so before it is saved). */
+export function providerChangeEndsOpenGraceWindow(org: OrgAiState, to: AiProvider, now: Date): boolean {
+  return graceWindowOpen(org, now) && providerChangeEndsGraceWindow(org, to);
 }
 
 /** The org saved a BYOK provider that only its grace window allowed, and the window has ended. */

@@ -111,7 +111,7 @@ class CompletionRun {
       promptTokens: () => TextTokenEstimate.of(c.system, ...c.messages.map((m) => m.content)),
     });
     const status = end.type === 'finish' ? 'SUCCEEDED' : end.code === 'CANCELLED' ? 'CANCELLED' : 'FAILED';
-    const settled = await settleCompletion(s.db, c.completionId, {
+    const settled = await settleCompletion(s, c.completionId, {
       status,
       charge: c.billing === 'CREDITS' ? bill.charge : 0,
       inputTokens: bill.inputTokens,
@@ -159,7 +159,7 @@ class CompletionRun {
     const route = creditsRoute(s, c, 'PROVIDER_AUTH_FAILED');
     let hold;
     try {
-      hold = await holdForFallback(s.db, c.completionId, {
+      hold = await holdForFallback(s, c.completionId, {
         orgId: c.orgId,
         userId: c.userId,
         vendor: route.vendor,

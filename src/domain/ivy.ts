@@ -106,7 +106,7 @@ export async function acceptCompletion(
       fallbackReason: null,
     };
   }
-  const hold = await reserveCredits(s.db, {
+  const hold = await reserveCredits(s, {
     ...row,
     holdAmount: route.holdAmount,
     holdExpiresAt,

@@ -26,6 +26,8 @@ interface VendorFacts {
   keyPattern: RegExp;
   /** Where a BYOK org reviews usage and costs, since Intervy never sees that traffic. */
   dashboard: { name: string; url: string };
+  /** The vendor's page where a member creates the API key they save under Org Settings → AI. */
+  apiKeysUrl: string;
 }
 
 export const VENDORS: Record<Vendor, VendorFacts> = {
@@ -33,13 +35,48 @@ export const VENDORS: Record<Vendor, VendorFacts> = {
     keyPrefix: 'sk-ant-',
     keyPattern: /^sk-ant-[A-Za-z0-9_-]{16,240}$/,
     dashboard: { name: 'Anthropic Console', url: 'https://console.anthropic.com/settings/usage' },
+    apiKeysUrl: 'https://console.anthropic.com/settings/keys',
   },
   OPENAI: {
     keyPrefix: 'sk-',
     keyPattern: /^sk-(?!ant-)[A-Za-z0-9_-]{16,240}$/,
     dashboard: { name: 'OpenAI Platform', url: 'https://platform.openai.com/usage' },
+    apiKeysUrl: 'https://platform.openai.com/api-keys',
   },
 };
+
+/** What a client shows for each provider, so none hard-codes a name or a link. Intervy Credits takes no key. */
+export interface ProviderFacts {
+  provider: AiProvider;
+  label: string;
+  takesPersonalKey: boolean;
+  keyPrefix: string | null;
+  dashboard: { name: string; url: string } | null;
+  apiKeysUrl: string | null;
+}
+
+export const INTERVY_CREDITS_LABEL = 'Intervy Credits';
+
+/** Every provider, in the order of the Provider dropdown: Intervy Credits first, then the vendors. */
+export function providerFacts(): ProviderFacts[] {
+  const credits: ProviderFacts = {
+    provider: 'INTERVY_CREDITS',
+    label: INTERVY_CREDITS_LABEL,
+    takesPersonalKey: false,
+    keyPrefix: null,
+    dashboard: null,
+    apiKeysUrl: null,
+  };
+  const vendors = (Object.keys(VENDORS) as Vendor[]).map((v): ProviderFacts => ({
+    provider: v,
+    label: vendorName(v),
+    takesPersonalKey: true,
+    keyPrefix: VENDORS[v].keyPrefix,
+    dashboard: VENDORS[v].dashboard,
+    apiKeysUrl: VENDORS[v].apiKeysUrl,
+  }));
+  return [credits, ...vendors];
+}
 
 /** "Anthropic", "OpenAI". */
 export const vendorName = (v: Vendor): string => VENDOR_NAMES[v];

@@ -56,6 +56,7 @@ export async function runOperatorCommand(
   const err = (line: string) => void io.stderr.write(line + '\n');
   let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
   let bus: Promise<{ redis: RedisLink; pubsub: AppPubSub; close(): Promise<void> }> | undefined;
+  const held: Parameters<AppPubSub['publish']>[] = [];
   try {
     // From the command line a .env file is read as the server reads it; tests pass their environment in io.env.
     if (!io.env) loadDotEnv();
@@ -78,7 +79,9 @@ export async function runOperatorCommand(
             };
           },
         );
-        void bus.then((b) => b.pubsub.publish(...args));
+        // Held until the link is up (or the grace below ran out): events that are not coalesced (a balance moved)
+        // would otherwise be published at once, to a link still connecting, and dropped.
+        held.push(args);
       },
     };
     const code = await fn({
@@ -103,6 +106,7 @@ export async function runOperatorCommand(
         relay.redis.whenState('connected'),
         new Promise((r) => setTimeout(r, REDIS_CONNECT_GRACE_MS).unref()),
       ]);
+      for (const args of held) relay.pubsub.publish(...args);
       await relay.close();
       await relay.redis.close();
     }

@@ -27,8 +27,16 @@ export interface KeyStatusChangedEvent {
   testedAt: string | null;
 }
 
+/** An org's credit balance moved (a hold, a settlement, an expired hold's release, a grant): the balance after it. */
+export interface CreditBalanceChangedEvent {
+  orgId: string;
+  balance: number;
+}
+
 export type Topics = {
   orgAiSettingsChanged: [orgId: string, event: OrgSettingsChangedEvent];
+  /** Keyed by orgId; every movement, at once (never coalesced: each one is a balance the Ivy panel shows). */
+  creditBalanceChanged: [orgId: string, event: CreditBalanceChangedEvent];
   /** Keyed by memberKey(orgId, userId): only that member hears it. */
   viewerKeyStatusChanged: [memberKey: string, event: KeyStatusChangedEvent];
 };
@@ -41,6 +49,7 @@ export interface AppPubSub {
   /**
    * orgAiSettingsChanged ("this org's AI settings changed"): subscribers hear it once per burst, shortly after.
    * viewerKeyStatusChanged: delivered at once, to that member only.
+   * creditBalanceChanged: delivered at once, to the org's subscribers.
    */
   publish<K extends TopicName>(topic: K, id: string, event: Topics[K][1]): void;
   subscribe<K extends TopicName>(topic: K, id: string): AsyncIterable<Topics[K][1]>;
@@ -58,7 +67,8 @@ const CHANNEL = 'ivy:events:v1';
 
 type Relayed =
   | { origin: string; topic: 'orgAiSettingsChanged'; orgId: string }
-  | { origin: string; topic: 'viewerKeyStatusChanged'; id: string; event: KeyStatusChangedEvent };
+  | { origin: string; topic: 'viewerKeyStatusChanged'; id: string; event: KeyStatusChangedEvent }
+  | { origin: string; topic: 'creditBalanceChanged'; event: CreditBalanceChangedEvent };
 
 /** `observer` (tests, metrics) hears each publish, each subscriber going live or away, and each event delivered. */
 export function createAppPubSub(opts: {
@@ -97,6 +107,8 @@ export function createAppPubSub(opts: {
       local.publish('orgAiSettingsChanged', m.orgId, { orgId: m.orgId });
     if (m.topic === 'viewerKeyStatusChanged' && typeof m.id === 'string' && m.event)
       local.publish('viewerKeyStatusChanged', m.id, m.event);
+    if (m.topic === 'creditBalanceChanged' && typeof m.event?.orgId === 'string' && Number.isInteger(m.event.balance))
+      local.publish('creditBalanceChanged', m.event.orgId, { orgId: m.event.orgId, balance: m.event.balance });
   });
 
   const settingsEvents = new Coalescer((orgId) => {
@@ -108,6 +120,11 @@ export function createAppPubSub(opts: {
   const pubsub: AppPubSub = {
     publish: (topic, id, event) => {
       if (topic === 'orgAiSettingsChanged') return settingsEvents.changed(id);
+      if (topic === 'creditBalanceChanged') {
+        const moved = event as CreditBalanceChangedEvent;
+        local.publish('creditBalanceChanged', id, moved);
+        return relay({ origin: instanceId, topic: 'creditBalanceChanged', event: moved });
+      }
       const keyEvent = event as KeyStatusChangedEvent;
       local.publish('viewerKeyStatusChanged', id, keyEvent);
       relay({ origin: instanceId, topic: 'viewerKeyStatusChanged', id, event: keyEvent });

@@ -1,5 +1,5 @@
 import { AiProviderRef, KeyStatusRef, PlanRef } from './scalars.ts';
-import { builder, requiresOrg } from '../builder.ts';
+import { builder, requiresOrg, stillAllowed } from '../builder.ts';
 import * as settings from '../domain/ai-settings.ts';
 import type { GraceWindowView } from '../domain/grace-window.ts';
 import { loadOrg } from '../domain/orgs.ts';
@@ -167,12 +167,52 @@ const CreditBalance = builder.node(builder.objectRef<{ orgId: string; balance: n
   }),
 });
 
+const ProviderChangeRefusalRef = builder.enumType('ProviderChangeRefusal', {
+  description:
+    'Why providerChangeImpact says `allowed: false` (and updateProvider would refuse with PLAN_UPGRADE_REQUIRED). Each is lifted by upgrading to `requiredPlan`.',
+  values: {
+    PLAN_EXCLUDES_BYOK: {
+      description: 'The plan does not include Bring Your Own Key, and the org has no legacy grace window.',
+    },
+    GRACE_WINDOW_OTHER_PROVIDER: {
+      description:
+        'The org’s legacy grace window is open, but it keeps only the BYOK provider the org already had, not another one.',
+    },
+    GRACE_WINDOW_ENDED: {
+      description: 'The org’s legacy grace window has ended, and its plan does not include Bring Your Own Key.',
+    },
+  } as const,
+});
+
 const ProviderChangeImpact = builder.objectRef<settings.ProviderChangeImpact>('ProviderChangeImpact').implement({
   description: 'What saving this provider would change: shown in the confirmation dialog.',
   fields: (t) => ({
     provider: t.expose('provider', { type: AiProviderRef }),
     allowed: t.exposeBoolean('allowed', {
-      description: 'False when the plan does not allow it (saving would be PLAN_UPGRADE_REQUIRED).',
+      description:
+        'False when the plan does not allow it (saving would be PLAN_UPGRADE_REQUIRED); `refusalReason` says why.',
+    }),
+    refusalReason: t.expose('refusalReason', {
+      type: ProviderChangeRefusalRef,
+      nullable: true,
+      description: 'Why it is not allowed; null when allowed.',
+    }),
+    refusalMessage: t.exposeString('refusalMessage', {
+      nullable: true,
+      description: 'The refusal in words, for the dialog: the same message updateProvider’s error would carry.',
+    }),
+    requiredPlan: t.expose('requiredPlan', {
+      type: PlanRef,
+      nullable: true,
+      description: 'The lowest plan that would allow it; null when allowed.',
+    }),
+    endsGraceWindow: t.exposeBoolean('endsGraceWindow', {
+      description:
+        'Saving it ends the org’s open legacy BYOK grace window now and for good (a switch back to Intervy Credits): the BYOK provider it kept would then need the Growth plan.',
+    }),
+    graceWindowNotice: t.exposeString('graceWindowNotice', {
+      nullable: true,
+      description: 'What ending the grace window means, in words, for the confirmation; null when it does not end it.',
     }),
     currentEffectiveProvider: t.expose('currentEffectiveProvider', { type: AiProviderRef }),
     creditsDeductedAfter: t.exposeBoolean('creditsDeductedAfter'),
@@ -250,6 +290,26 @@ builder.mutationField('updateProvider', (t) =>
       });
       return settings.orgAiSettings(ctx.services, String(input.orgId));
     },
+  }),
+);
+
+builder.subscriptionField('creditBalanceChanged', (t) =>
+  t.field({
+    ...requiresOrg(
+      'ai-settings:view',
+      'The org’s credit balance after each movement, pushed at once: a credits answer’s hold when it starts and its settlement when it ends (finished, failed or stopped), an expired hold released, an operator’s grant. From any instance (over Redis when REDIS_URL is set). Each event is the balance right after its movement; when two answers move it at the same moment their events may arrive in either order, so after a burst the `creditBalance` query is the figure of record.',
+    ),
+    type: CreditBalance,
+    args: { orgId: t.arg.id({ required: true }) },
+    // As orgAiSettingsChanged: access is checked again at each event; a member removed while subscribed is refused
+    // once (FORBIDDEN) and the stream ends.
+    subscribe: (_r, args, ctx) =>
+      whileAllowed(
+        ctx.services.pubsub.subscribe('creditBalanceChanged', String(args.orgId)),
+        stillAllowed(ctx, String(args.orgId), 'ai-settings:view'),
+        ACCESS_REVOKED,
+      ),
+    resolve: (event) => (event === ACCESS_REVOKED ? forbidden() : event),
   }),
 );
 

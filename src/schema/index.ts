@@ -9,3 +9,4 @@ import './ivy-stop.ts';
 import './usage.ts';
 import './spending.ts';
 import './key-health.ts';
+import './providers.ts';

@@ -64,6 +64,11 @@ const INDEX = {
     'This event’s place in the answer, from 1. After a lost connection, resume with `resumeFrom` set to the last index you received.',
 };
 
+// Every member who may ask Ivy (ivy:use) may see the balance (ai-settings:view): the final events carry it, never null
+// (test/unit/permissions.test.ts fails if the catalog ever parts the two).
+const BALANCE_AFTER =
+  'The org’s credit balance once this answer was settled: the same figure `creditBalance` returns right after, and the one `creditBalanceChanged` pushes. In BYOK mode the answer moved nothing and this is the org’s current balance (a BYOK org still has one, and its answers may fall back to credits).';
+
 const Started = builder.objectRef<Of<'started'>>('IvyCompletionStarted').implement({
   fields: (t) => ({
     index: t.exposeInt('index', INDEX),
@@ -89,7 +94,7 @@ const Finished = builder.objectRef<Of<'finished'>>('IvyCompletionFinished').impl
     outputTokens: t.exposeInt('outputTokens', { nullable: true }),
     creditsCharged: t.exposeInt('creditsCharged'),
     creditBalance: t.exposeInt('creditBalance', {
-      description: 'The org’s balance after this answer (unchanged in BYOK mode).',
+      description: BALANCE_AFTER,
     }),
   }),
 });
@@ -103,8 +108,7 @@ const Failed = builder.objectRef<Of<'failed'>>('IvyCompletionFailed').implement(
         'What was billed for the part streamed before the failure: the input the provider accepted and at least the output delivered.',
     }),
     creditBalance: t.exposeInt('creditBalance', {
-      description:
-        'The org’s balance after this answer (unchanged in BYOK mode); the last known one when the bill could not be recorded.',
+      description: `${BALANCE_AFTER} Also on a Stop (code CANCELLED). When the bill could not be recorded (INTERNAL_SERVER_ERROR): the balance once the answer was accepted.`,
     }),
   }),
 });

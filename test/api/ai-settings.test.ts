@@ -62,6 +62,10 @@ const IMPACT = graphql(`
     providerChangeImpact(orgId: $orgId, provider: $provider) {
       provider
       allowed
+      refusalReason
+      refusalMessage
+      requiredPlan
+      endsGraceWindow
       currentEffectiveProvider
       creditsDeductedAfter
       creditsStopBeingDeducted
@@ -370,10 +374,39 @@ describe('providerChangeImpact', () => {
       .data(IMPACT, { orgId: o.org.id, provider: 'OPENAI' });
     expect(i).toMatchObject({
       allowed: false,
+      refusalReason: 'PLAN_EXCLUDES_BYOK',
+      refusalMessage:
+        'Bring Your Own Key is available on the Growth plan and above; this org is on Free. Upgrade to Growth to use OpenAI.',
+      requiredPlan: 'GROWTH',
+      endsGraceWindow: false,
       creditsDeductedAfter: true,
       creditsStopBeingDeducted: false,
       usageTrackingAvailableAfter: true,
     });
+    // Saving it anyway is refused with the very words the dialog showed.
+    const saved = await server
+      .client(o.admin.token)
+      .request(UPDATE, { input: { orgId: o.org.id, provider: 'OPENAI' } });
+    expect(saved.errors?.[0]).toMatchObject({
+      message: i.refusalMessage,
+      extensions: { code: 'PLAN_UPGRADE_REQUIRED' },
+    });
+  });
+
+  it('gives no reason and no plan when the change is allowed', async () => {
+    const o = await server.seed.org({ plan: 'GROWTH' });
+    for (const provider of ['ANTHROPIC', 'OPENAI', 'INTERVY_CREDITS'] as const) {
+      const { providerChangeImpact: i } = await server
+        .client(o.admin.token)
+        .data(IMPACT, { orgId: o.org.id, provider });
+      expect(i, provider).toMatchObject({
+        allowed: true,
+        refusalReason: null,
+        refusalMessage: null,
+        requiredPlan: null,
+        endsGraceWindow: false,
+      });
+    }
   });
 
   it('counts members with a saved key and with a VALID key for that provider, out of all members', async () => {
@@ -435,9 +468,73 @@ describe('providerChangeImpact', () => {
       `),
     );
     const fields = r.data!.__type!.fields!;
+    // Counts, flags and enums; the two texts are built from the plan, the providers and the window's dates only.
+    const TEXTS = ['refusalMessage', 'graceWindowNotice'];
     for (const f of fields) {
-      expect(f.type.kind, f.name).toBe('NON_NULL');
-      expect(['Int', 'Boolean', 'AiProvider'], f.name).toContain(f.type.ofType!.name);
+      const type = f.type.kind === 'NON_NULL' ? f.type.ofType!.name : f.type.name;
+      if (TEXTS.includes(f.name)) expect(type, f.name).toBe('String');
+      else expect(['Int', 'Boolean', 'AiProvider', 'ProviderChangeRefusal', 'Plan'], f.name).toContain(type);
     }
+    expect(fields.filter((f) => TEXTS.includes(f.name))).toHaveLength(2);
+  });
+});
+
+describe('providers', () => {
+  const PROVIDERS = graphql(`
+    query AiSettingsProviders {
+      providers {
+        provider
+        label
+        takesPersonalKey
+        keyPrefix
+        apiKeysUrl
+        usageDashboard {
+          name
+          url
+        }
+      }
+      __type(name: "AiProvider") {
+        enumValues {
+          name
+        }
+      }
+    }
+  `);
+
+  it('labels every provider and gives the vendors’ console links, so no client hard-codes them', async () => {
+    const o = await server.seed.org();
+    const r = await server.client(o.interviewer.token).data(PROVIDERS);
+    expect(r.providers).toEqual([
+      {
+        provider: 'INTERVY_CREDITS',
+        label: 'Intervy Credits',
+        takesPersonalKey: false,
+        keyPrefix: null,
+        apiKeysUrl: null,
+        usageDashboard: null,
+      },
+      {
+        provider: 'ANTHROPIC',
+        label: 'Anthropic',
+        takesPersonalKey: true,
+        keyPrefix: 'sk-ant-',
+        apiKeysUrl: 'https://console.anthropic.com/settings/keys',
+        usageDashboard: { name: 'Anthropic Console', url: 'https://console.anthropic.com/settings/usage' },
+      },
+      {
+        provider: 'OPENAI',
+        label: 'OpenAI',
+        takesPersonalKey: true,
+        keyPrefix: 'sk-',
+        apiKeysUrl: 'https://platform.openai.com/api-keys',
+        usageDashboard: { name: 'OpenAI Platform', url: 'https://platform.openai.com/usage' },
+      },
+    ]);
+    // Every value of the enum has its entry: a provider added later without a label fails here.
+    expect(r.providers.map((p) => p.provider).sort()).toEqual(r.__type!.enumValues!.map((v) => v.name).sort());
+  });
+
+  it('is refused to an anonymous client with UNAUTHENTICATED', async () => {
+    expect(await server.client().errorCode(PROVIDERS)).toBe('UNAUTHENTICATED');
   });
 });

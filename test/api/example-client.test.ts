@@ -2,7 +2,8 @@
 // (with Redis) the instance it was on restarted while the one producing the answer keeps running. Either way it
 // prints the exact answer once, asked and billed once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { askIvy } from '../../examples/ivy-panel-client.ts';
+import { askIvy, askIvyOverSse, IvyRefused } from '../../examples/ivy-panel-client.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
 import { ManualClock } from '../../src/lib/clock.ts';
 import { Keyring } from '../../src/lib/crypto.ts';
 import { waitForSettlement } from '../support/billing.ts';
@@ -57,6 +58,77 @@ it('gets the exact answer once when its socket is killed mid-answer', async () =
   expect(answer.ending).toMatchObject({ __typename: 'IvyCompletionFinished', finishReason: 'END_TURN' });
   expect(upstreamCalls(requestId)).toBe(1);
   expect(await waitForSettlement(server, org.id, requestId)).toMatchObject({ status: 'SUCCEEDED' });
+});
+
+const BALANCE = graphql(`
+  query ExampleClientBalance($orgId: ID!) {
+    creditBalance(orgId: $orgId) {
+      balance
+    }
+  }
+`);
+
+describe('over server-sent events (graphql-sse’s client)', () => {
+  it('streams a completion and prints the assembled answer, ending with the balance the API reports after it', async () => {
+    const { org, interviewer } = await server.seed.org({ credits: 1000 });
+    const printed: string[] = [];
+    const answer = await askIvyOverSse({
+      url: `${server.url}/graphql`,
+      token: interviewer.token,
+      orgId: org.id,
+      requestId: 'example-sse-whole',
+      question: 'example-sse-whole [[deltas:12]]',
+      onText: (t) => printed.push(t),
+    });
+    expect(answer.connections).toBe(1);
+    expect(answer.text).toBe(deltasText(12));
+    expect(printed).toHaveLength(12);
+    expect(printed.join('')).toBe(deltasText(12));
+    const balance = await server.client(interviewer.token).data(BALANCE, { orgId: org.id });
+    expect(answer.ending).toMatchObject({
+      __typename: 'IvyCompletionFinished',
+      finishReason: 'END_TURN',
+      creditBalance: balance.creditBalance.balance,
+    });
+    expect(upstreamCalls('example-sse-whole')).toBe(1);
+  });
+
+  it('gets the exact answer once when its request is cut mid-answer: the next request resumes it', async () => {
+    const { org, interviewer } = await server.seed.org({ credits: 1000 });
+    const requestId = 'example-sse-cut';
+    let pieces = 0;
+    const printed: string[] = [];
+    const answer = await askIvyOverSse({
+      url: `http://127.0.0.1:${proxy.port}/graphql`,
+      token: interviewer.token,
+      orgId: org.id,
+      requestId,
+      question: `${requestId} [[deltas:20]] [[slow:20]]`,
+      onText: (t) => {
+        printed.push(t);
+        if (++pieces === 5) void proxy.cut().then(() => proxy.restore());
+      },
+    });
+    expect(answer.connections).toBeGreaterThanOrEqual(2);
+    expect(answer.text).toBe(deltasText(20));
+    expect(printed.join('')).toBe(deltasText(20));
+    expect(answer.ending).toMatchObject({ __typename: 'IvyCompletionFinished' });
+    expect(upstreamCalls(requestId)).toBe(1);
+    expect(await waitForSettlement(server, org.id, requestId)).toMatchObject({ status: 'SUCCEEDED' });
+  });
+
+  it('stops at a refusal, with its code, instead of asking again', async () => {
+    const { org, interviewer } = await server.seed.org({ credits: 0 });
+    const refused = await askIvyOverSse({
+      url: `${server.url}/graphql`,
+      token: interviewer.token,
+      orgId: org.id,
+      question: 'example-sse-refused',
+    }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(IvyRefused);
+    expect((refused as IvyRefused).code).toBe('INSUFFICIENT_CREDITS');
+    expect(upstreamCalls('example-sse-refused')).toBe(0);
+  });
 });
 
 describe.skipIf(!redisUrl)('with two instances and Redis', () => {

@@ -47,6 +47,15 @@ const USAGE = graphql(`
   }
 `);
 
+const BALANCE_CHANGED = graphql(`
+  subscription FallbackBalance($orgId: ID!) {
+    creditBalanceChanged(orgId: $orgId) {
+      balance
+    }
+  }
+`);
+const balanceTopic = (orgId: string) => `creditBalanceChanged:${orgId}`;
+
 const HOUSE_LAST4 = '0000'; // the test servers' house Anthropic key ends so
 const memberKey = () => `sk-ant-api03-member-${randomUUID().replace(/-/g, '')}`;
 
@@ -165,6 +174,8 @@ describe('a key the provider refuses (401) before any text', () => {
     expect(run.keysUsed).toEqual([key.slice(-4)]);
     expect(await keyStatus(org.id, interviewer.id)).toBe('INVALID');
     expect(await balanceOf(server, org.id)).toBe(1000);
+    // A BYOK answer moves no credits, so nothing is pushed to the live balance.
+    expect(server.probe.publishedOn(balanceTopic(org.id))).toEqual([]);
   });
 
   it('moves the same completion to Intervy Credits with fallback on, marked PROVIDER_AUTH_FAILED, and marks the key INVALID', async () => {
@@ -172,6 +183,8 @@ describe('a key the provider refuses (401) before any text', () => {
     const key = memberKey();
     await server.seed.key(org.id, interviewer.id, 'ANTHROPIC', key, 'VALID');
     env.anthropic.revoke(key);
+    const live = server.client(interviewer.token).subscribeWs(BALANCE_CHANGED, { orgId: org.id });
+    await server.waitForSubscribers(balanceTopic(org.id), 1);
     const run = await ask(interviewer.token, org.id);
     expect(run.events[0]).toMatchObject({
       provider: 'INTERVY_CREDITS',
@@ -189,6 +202,13 @@ describe('a key the provider refuses (401) before any text', () => {
     expect(row).toMatchObject({ billing: 'CREDITS', fallbackReason: 'PROVIDER_AUTH_FAILED', status: 'SUCCEEDED' });
     expect(await balanceOf(server, org.id)).toBe(1000 - finished.creditsCharged);
     await ledgerAddsUp(server, org.id);
+    // The live balance saw the fallback's hold, then its settlement.
+    await live.waitFor(2);
+    expect(live.results.map((r) => r.data?.creditBalanceChanged.balance)).toEqual([
+      1000 - row.holdAmount,
+      1000 - finished.creditsCharged,
+    ]);
+    live.stop();
   });
 
   it('says why when credits cannot take over either, and charges nothing', async () => {

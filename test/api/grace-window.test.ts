@@ -56,6 +56,11 @@ const IMPACT = graphql(`
   query GraceImpact($orgId: ID!, $provider: AiProvider!) {
     providerChangeImpact(orgId: $orgId, provider: $provider) {
       allowed
+      refusalReason
+      refusalMessage
+      requiredPlan
+      endsGraceWindow
+      graceWindowNotice
     }
   }
 `);
@@ -104,6 +109,8 @@ async function legacyOrg(): Promise<LegacyOrg> {
   return { ...o, endsAt: at(30 * DAY_MS) };
 }
 
+const impact = async (o: SeededOrg, provider: AiProvider) =>
+  (await server.client(o.admin.token).data(IMPACT, { orgId: o.org.id, provider })).providerChangeImpact;
 const settings = async (o: SeededOrg, token = o.admin.token) =>
   (await server.client(token).data(SETTINGS, { orgId: o.org.id })).orgAiSettings;
 const update = (o: SeededOrg, provider: AiProvider, model?: string) =>
@@ -174,9 +181,20 @@ describe('during the grace window', () => {
 
   it('refuses a switch to another BYOK provider with PLAN_UPGRADE_REQUIRED, and the impact dialog says so first', async () => {
     const o = await legacyOrg();
-    const impact = await server.client(o.admin.token).data(IMPACT, { orgId: o.org.id, provider: 'OPENAI' });
-    expect(impact.providerChangeImpact.allowed).toBe(false);
-    expect((await update(o, 'OPENAI')).errors?.[0].extensions?.code).toBe('PLAN_UPGRADE_REQUIRED');
+    const said = await impact(o, 'OPENAI');
+    expect(said).toMatchObject({
+      allowed: false,
+      refusalReason: 'GRACE_WINDOW_OTHER_PROVIDER',
+      requiredPlan: 'GROWTH',
+      endsGraceWindow: false,
+      graceWindowNotice: null,
+    });
+    expect(said.refusalMessage).toBe(
+      'This org’s legacy BYOK grace window (until 2026-12-26) keeps only Anthropic, the provider it already had. Upgrade to Growth to use OpenAI.',
+    );
+    const refused = (await update(o, 'OPENAI')).errors?.[0];
+    expect(refused?.extensions?.code).toBe('PLAN_UPGRADE_REQUIRED');
+    expect(refused?.message).toBe(said.refusalMessage);
     expect(await settings(o)).toMatchObject({
       provider: 'ANTHROPIC',
       effectiveProvider: 'ANTHROPIC',
@@ -186,6 +204,14 @@ describe('during the grace window', () => {
 
   it('lets an admin choose another model of the legacy provider, keeping the window', async () => {
     const o = await legacyOrg();
+    expect(await impact(o, 'ANTHROPIC')).toMatchObject({
+      allowed: true,
+      refusalReason: null,
+      refusalMessage: null,
+      requiredPlan: null,
+      endsGraceWindow: false,
+      graceWindowNotice: null,
+    });
     expect((await update(o, 'ANTHROPIC', 'claude-haiku-5-5')).errors).toBeUndefined();
     expect(await settings(o)).toMatchObject({
       effectiveModel: { modelId: 'claude-haiku-5-5' },
@@ -193,9 +219,25 @@ describe('during the grace window', () => {
     });
   });
 
-  it('lets an admin switch back to Intervy Credits, which ends the window for good', async () => {
+  it('lets an admin switch back to Intervy Credits, which ends the window for good, as the confirmation says first', async () => {
     const o = await legacyOrg();
+    server.clock.set(at(10 * DAY_MS));
+    expect(await impact(o, 'INTERVY_CREDITS')).toEqual({
+      allowed: true,
+      refusalReason: null,
+      refusalMessage: null,
+      requiredPlan: null,
+      endsGraceWindow: true,
+      graceWindowNotice:
+        'Switching to Intervy Credits ends this org’s legacy BYOK grace window now, 20 day(s) before 2026-12-26, and for good: using Anthropic again will need the Growth plan. Members’ saved keys are kept.',
+    });
     expect((await update(o, 'INTERVY_CREDITS')).errors).toBeUndefined();
+    // Having left it, the org is a plain Free org: the reason says so.
+    expect(await impact(o, 'ANTHROPIC')).toMatchObject({
+      allowed: false,
+      refusalReason: 'PLAN_EXCLUDES_BYOK',
+      requiredPlan: 'GROWTH',
+    });
     expect(await settings(o)).toMatchObject({
       provider: 'INTERVY_CREDITS',
       effectiveProvider: 'INTERVY_CREDITS',
@@ -220,6 +262,22 @@ describe('when the grace window ends', () => {
       graceWindow: { endsAt: o.endsAt.toISOString(), active: false, daysRemaining: 0 },
     });
     expect((await auditActions(o)).map((e) => e.action)).not.toContain('ai_settings.grace_window_ended');
+  });
+
+  it('says why a BYOK provider is refused once the window has ended, and that leaving for credits ends nothing now', async () => {
+    const o = await legacyOrg();
+    server.clock.set(o.endsAt);
+    for (const provider of ['ANTHROPIC', 'OPENAI'] as const) {
+      const said = await impact(o, provider);
+      expect(said).toMatchObject({ allowed: false, refusalReason: 'GRACE_WINDOW_ENDED', requiredPlan: 'GROWTH' });
+      expect(said.refusalMessage).toContain('grace window ended on 2026-12-26');
+      expect((await update(o, provider)).errors?.[0].message).toBe(said.refusalMessage);
+    }
+    expect(await impact(o, 'INTERVY_CREDITS')).toMatchObject({
+      allowed: true,
+      endsGraceWindow: false,
+      graceWindowNotice: null,
+    });
   });
 
   it('refuses to save the legacy provider again once the window has ended', async () => {

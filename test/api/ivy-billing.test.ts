@@ -1,7 +1,9 @@
 // Billed for what was delivered, no silent write-off, long streams keep their hold, requestId idempotent in both
 // modes, and a member removed mid-answer is cut.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { releaseExpiredHolds } from '../../src/domain/credits.ts';
+import { releaseExpiredHolds, reserveCredits } from '../../src/domain/credits.ts';
+import { spendMonth } from '../../src/domain/member-caps.ts';
+import type { GqlError } from '../../dev/client.ts';
 import { creditsFor, inputTokenBound, TextTokenEstimate } from '../../src/domain/pricing.ts';
 import { waitForSettlement } from '../support/billing.ts';
 import {
@@ -219,7 +221,7 @@ describe('a long stream', () => {
       server.clock.advance(25_000);
     }
     await sub.waitFor(8);
-    expect(await releaseExpiredHolds(server.app.services.db, server.clock.now())).toBe(0);
+    expect(await releaseExpiredHolds(server.app.services, server.clock.now())).toBe(0);
     const events = (await sub.done).map((r) => r.data!.ivyCompletion);
     expect(events.at(-1)).toMatchObject({
       __typename: 'IvyCompletionFinished',
@@ -282,5 +284,132 @@ describe.each<Transport>(['ws', 'sse'])('a member removed mid-answer, over %s', 
     expect(row).toMatchObject({ status: 'FAILED', errorCode: 'FORBIDDEN', creditsCharged: failed.creditsCharged });
     expect(row.creditsCharged).toBeGreaterThanOrEqual(creditsFor(HAIKU, 0, TextTokenEstimate.of(textOf(events))));
     await ledgerAddsUp(server, org.id);
+  });
+});
+
+const BALANCE_CHANGED = graphql(`
+  subscription BillingBalanceChanged($orgId: ID!) {
+    creditBalanceChanged(orgId: $orgId) {
+      orgId
+      balance
+    }
+  }
+`);
+const BALANCE = graphql(`
+  query BillingBalance($orgId: ID!) {
+    creditBalance(orgId: $orgId) {
+      balance
+    }
+  }
+`);
+const balanceTopic = (orgId: string) => `creditBalanceChanged:${orgId}`;
+
+/** Subscribes each token to the org's balance and resolves once the server counts them all as listening. */
+async function watchBalance(on: TestServer, orgId: string, ...tokens: string[]) {
+  const before = on.probe.subscribers(balanceTopic(orgId));
+  const subs = tokens.map((token) => on.client(token).subscribeWs(BALANCE_CHANGED, { orgId }));
+  await on.waitForSubscribers(balanceTopic(orgId), before + subs.length);
+  return subs;
+}
+const pushed = (sub: { results: { data?: { creditBalanceChanged: { balance: number } } | null }[] }) =>
+  sub.results.map((r) => r.data?.creditBalanceChanged.balance);
+
+describe.each<Transport>(['ws', 'sse'])('the Ivy panel’s live balance, answers over %s', (transport) => {
+  it('pushes the balance on the hold and again on the settlement; the final event carries the balance queried after it', async () => {
+    const { org, staffing, interviewer } = await server.seed.org({ credits: 1000 });
+    const [watcher] = await watchBalance(server, org.id, staffing.token);
+    const requestId = `live-balance-finished-${transport}`;
+    const events = await runCompletion(server.client(interviewer.token), transport, {
+      orgId: org.id,
+      messages: ask('[[deltas:3]] [[usage:100:30]]'),
+      maxTokens: 600,
+      requestId,
+    });
+    const end = endOf(events);
+    expect(end.__typename).toBe('IvyCompletionFinished');
+    const row = await waitForSettlement(server, org.id, requestId);
+    await watcher.waitFor(2);
+    const after = await server.client(staffing.token).data(BALANCE, { orgId: org.id });
+    expect(pushed(watcher)).toEqual([1000 - row.holdAmount, 1000 - row.creditsCharged]);
+    expect(end.creditBalance).toBe(after.creditBalance.balance);
+    expect(after.creditBalance.balance).toBe(1000 - row.creditsCharged);
+    expect(watcher.results[0].data!.creditBalanceChanged.orgId).toBe(org.id);
+    watcher.stop();
+  });
+});
+
+describe('creditBalanceChanged', () => {
+  it('pushes the settlement of a stopped answer, whose CANCELLED event carries the balance queried after it', async () => {
+    const { org, admin, interviewer } = await server.seed.org({ credits: 1000 });
+    const [watcher] = await watchBalance(server, org.id, admin.token);
+    const requestId = 'live-balance-stopped';
+    const client = server.client(interviewer.token);
+    const sub = subscribeIvy(client, 'ws', {
+      orgId: org.id,
+      messages: ask('[[deltas:10]] [[hang-after:2]] [[usage:100:30]]'),
+      maxTokens: 600,
+      requestId,
+    });
+    await sub.waitFor(1 + 2);
+    await watcher.waitFor(1); // the hold
+    await stopIvy(client, 'ws', sub, org.id, requestId);
+    const row = await waitForSettlement(server, org.id, requestId);
+    await watcher.waitFor(2);
+    const after = (await server.client(admin.token).data(BALANCE, { orgId: org.id })).creditBalance.balance;
+    expect(pushed(watcher)).toEqual([1000 - row.holdAmount, after]);
+    // The stopped answer's last event, read again by resuming it: CANCELLED, with that same balance.
+    const replay = await runCompletion(client, 'ws', { orgId: org.id, messages: [], requestId, resumeFrom: 0 });
+    expect(endOf(replay)).toMatchObject({ code: 'CANCELLED', creditBalance: after });
+    watcher.stop();
+  });
+  it('pushes a crashed process’s hold and its release by the expiry sweep', async () => {
+    const { org, interviewer } = await server.seed.org({ credits: 300 });
+    const [watcher] = await watchBalance(server, org.id, interviewer.token);
+    await reserveCredits(server.app.services, {
+      orgId: org.id,
+      userId: interviewer.id,
+      requestId: 'live-balance-orphan',
+      vendor: 'ANTHROPIC',
+      model: 'claude-haiku-5-5',
+      holdAmount: 40,
+      holdExpiresAt: new Date(server.clock.now().getTime() + 1000),
+      spendMonth: spendMonth(server.clock.now()),
+    });
+    await watcher.waitFor(1);
+    expect(await releaseExpiredHolds(server.app.services, new Date(server.clock.now().getTime() + 1001))).toBe(1);
+    await watcher.waitFor(2);
+    expect(pushed(watcher)).toEqual([260, 300]);
+    watcher.stop();
+  });
+
+  it('stops pushing to a member removed while subscribed: FORBIDDEN once, then the stream ends', async () => {
+    const { org, admin, interviewer } = await server.seed.org({ credits: 1000 });
+    const [stays, leaver] = await watchBalance(server, org.id, admin.token, interviewer.token);
+    await server.app.services.db.membership.delete({
+      where: { orgId_userId: { orgId: org.id, userId: interviewer.id } },
+    });
+    await runCompletion(server.client(admin.token), 'ws', { orgId: org.id, messages: ask('[[deltas:2]]') });
+    await stays.waitFor(2);
+    const received = await leaver.done;
+    expect(received.filter((r) => r.data)).toEqual([]);
+    expect(received.map((r) => r.errors?.[0]?.extensions?.code)).toEqual(['FORBIDDEN']);
+    await server.waitForSubscribers(balanceTopic(org.id), 1);
+    stays.stop();
+  });
+
+  it('refuses a non-member with FORBIDDEN and an anonymous client with UNAUTHENTICATED', async () => {
+    const { org } = await server.seed.org({ credits: 100 });
+    const outsider = await server.seed.outsider();
+    for (const [token, code] of [
+      [outsider.token, 'FORBIDDEN'],
+      [null, 'UNAUTHENTICATED'],
+    ] as const) {
+      const sub = server.client(token).subscribeWs(BALANCE_CHANGED, { orgId: org.id });
+      const outcome = await sub.done.then(
+        (results) => results.flatMap((r) => (r.errors ?? []).map((e) => e.extensions?.code)),
+        (error: unknown) => (Array.isArray(error) ? error.map((e: GqlError) => e.extensions?.code) : [String(error)]),
+      );
+      expect(outcome, String(token)).toEqual([code]);
+    }
   });
 });

@@ -131,7 +131,7 @@ describe.skipIf(!redisUrl)('across instances', () => {
       const db = one.app.services.db;
       const row = await db.completion.findFirstOrThrow({ where: { orgId: org.id, requestId } });
       expect(row.status).toBe('RUNNING');
-      await releaseExpiredHolds(db, new Date(Date.now() + one.config.holdTimeoutMs + 1));
+      await releaseExpiredHolds(one.app.services, new Date(Date.now() + one.config.holdTimeoutMs + 1));
       expect(await db.completion.findUniqueOrThrow({ where: { id: row.id } })).toMatchObject({
         status: 'EXPIRED',
         creditsCharged: 0,

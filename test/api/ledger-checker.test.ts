@@ -188,7 +188,7 @@ it(
     });
     // Only a process that died can leave a hold behind; the expiry sweep is the backstop for exactly those.
     for (const r of leftover) expect(killedWhileRunning.has(r.id), `hold ${r.id} leaked by a live process`).toBe(true);
-    await releaseExpiredHolds(db, new Date(Date.now() + 365 * 86_400_000));
+    await releaseExpiredHolds(services, new Date(Date.now() + 365 * 86_400_000));
 
     const completions = await db.completion.findMany({ where: { orgId: org.id }, include: { ledgerEntries: true } });
     const ledger = await db.creditLedgerEntry.findMany({ where: { orgId: org.id } });

@@ -56,7 +56,13 @@ describe('the credit ledger in PostgreSQL', () => {
     // Two members have a small monthly cap: MEMBER_CAP_REACHED in the same batches as holds that pass.
     for (const userId of members.slice(0, 2))
       await db.membership.update({ where: { orgId_userId: { orgId: org.id, userId } }, data: { creditCap: 1_500 } });
-    const run = await runLedgerLoad(db, { orgId: org.id, memberIds: members, total, inFlight: 64, seed: 10 });
+    const run = await runLedgerLoad(server.app.services, {
+      orgId: org.id,
+      memberIds: members,
+      total,
+      inFlight: 64,
+      seed: 10,
+    });
     expect(run.unexpected).toEqual([]);
     expect(run.settled + run.duplicates + run.insufficient + run.capped).toBe(total);
     for (const n of [run.duplicates, run.insufficient, run.capped, run.outcomes.cancelled, run.outcomes.failed])

@@ -4,6 +4,8 @@ import { settingsTopic } from '../support/server-probe.ts';
 import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
 import { graphql } from '../../src/generated/graphql/index.ts';
 import { SCALE_SETTINGS_WATCH, SCALE_UPDATE_PROVIDER } from '../../dev/documents.ts';
+import { main as creditsCommand } from '../../src/commands/credits.ts';
+import { runCommand } from '../support/operator-command.ts';
 
 // Needs Redis: runs in CI's second pass (REDIS_URL=redis://127.0.0.1:6379), skipped where there is none.
 const redisUrl = process.env.REDIS_URL;
@@ -102,5 +104,37 @@ it.skipIf(!redisUrl)(
       ]);
     }
     for (const s of subs) s.stop();
+  },
+);
+
+it.skipIf(!redisUrl)(
+  'pushes the balance an operator’s grant (another process) moved to a balance subscriber on each instance, over Redis',
+  async () => {
+    const { org, admin, interviewer } = await one.seed.org({ credits: 100 });
+    const BALANCE = graphql(`
+      subscription MultiInstanceBalance($o: ID!) {
+        creditBalanceChanged(orgId: $o) {
+          balance
+        }
+      }
+    `);
+    const onOne = one.client(admin.token).subscribeWs(BALANCE, { o: org.id });
+    const onTwo = two.client(interviewer.token).subscribeWs(BALANCE, { o: org.id });
+    await one.waitForSubscribers(`creditBalanceChanged:${org.id}`, 1);
+    await two.waitForSubscribers(`creditBalanceChanged:${org.id}`, 1);
+    const slug = (await one.app.services.db.org.findUniqueOrThrow({ where: { id: org.id } })).slug;
+    const granted = await runCommand(creditsCommand, ['grant', slug, '250'], {
+      DATABASE_URL: one.config.databaseUrl,
+      AUTH_JWT_SECRET: one.config.jwtSecret,
+      KEY_ENCRYPTION_KEYS: one.config.keyEncryptionKeys,
+      REDIS_URL: redisUrl,
+    });
+    expect(granted.code, granted.stderr).toBe(0);
+    const [a] = await onOne.waitFor(1);
+    const [b] = await onTwo.waitFor(1);
+    expect(a.data).toEqual({ creditBalanceChanged: { balance: 350 } });
+    expect(b.data).toEqual({ creditBalanceChanged: { balance: 350 } });
+    onOne.stop();
+    onTwo.stop();
   },
 );

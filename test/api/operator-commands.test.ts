@@ -300,6 +300,36 @@ describe('the token command (npm run --silent token -- <email>), on a database s
       expect(await server.app.services.db.auditEvent.count({ where: { orgId: acme.id } })).toBe(0);
     });
 
+    it.skipIf(!process.env.REDIS_URL)(
+      'pushes the reset balance to a running server’s balance subscribers (over Redis: the command is another process)',
+      async () => {
+        const acme = await server.app.services.db.org.findUniqueOrThrow({ where: { slug: 'acme' } });
+        const admin = await server.app.services.db.user.findUniqueOrThrow({ where: { email: 'admin@acme.test' } });
+        await server.app.services.db.org.update({ where: { id: acme.id }, data: { creditBalance: 7 } });
+        const live = server.client(await server.tokenFor(admin.id)).subscribeWs(
+          graphql(`
+            subscription DemoResetLiveBalance($orgId: ID!) {
+              creditBalanceChanged(orgId: $orgId) {
+                balance
+              }
+            }
+          `),
+          { orgId: acme.id },
+        );
+        await server.waitForSubscribers(`creditBalanceChanged:${acme.id}`, 1);
+        const reset = await runCommand(demoReset, [], {
+          DATABASE_URL: databaseUrl,
+          AUTH_JWT_SECRET: jwtSecret,
+          KEY_ENCRYPTION_KEYS: keyEncryptionKeys,
+          REDIS_URL: process.env.REDIS_URL,
+        });
+        expect(reset.code, reset.stderr).toBe(0);
+        const [pushed] = await live.waitFor(1);
+        expect(pushed.data).toEqual({ creditBalanceChanged: { balance: 10_000 } });
+        live.stop();
+      },
+    );
+
     it('takes no arguments', async () => {
       const r = await runCommand(demoReset, ['acme'], {
         DATABASE_URL: databaseUrl,

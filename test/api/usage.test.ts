@@ -606,7 +606,7 @@ describe('credits', () => {
     const { org, admin } = await server.seed.org({ credits: 100 });
     const db = server.app.services.db;
     // A process that placed this hold and then died never settles it.
-    await reserveCredits(db, {
+    await reserveCredits(server.app.services, {
       orgId: org.id,
       userId: admin.id,
       requestId: 'orphan',

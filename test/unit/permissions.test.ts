@@ -18,6 +18,10 @@ describe('the permission catalogue', () => {
     for (const p of ['ai-settings:view', 'personal-key:manage', 'ivy:use'] as const) expect(holders(p)).toEqual(ROLES);
   });
 
+  it('lets whoever may ask Ivy see the credit balance, so every final Ivy event can carry it (never null)', () => {
+    for (const role of holders('ivy:use')) expect(roleHas(role, 'ai-settings:view'), role).toBe(true);
+  });
+
   it('decides nothing else', () => {
     expect(Object.keys(PERMISSIONS).sort()).toEqual([
       'ai-settings:view',

@@ -89,9 +89,9 @@ $$;
 -- p_items: [{ idx, completion_id, status, settled_at, charge, input_tokens, output_tokens, input_estimated,
 --             output_estimated, delivered_chars, error_code, cached_input_tokens, cache_saving, note, ledger_id }]
 -- settled: false for anything else (already settled, BYOK, or charged above its hold): the caller settles those one
--- by one in a transaction of their own. balance: the org's balance right after this RELEASE.
+-- by one in a transaction of their own. balance: the org's balance right after this RELEASE; org: that org.
 CREATE FUNCTION ivy_settle_completions(p_items JSONB)
-RETURNS TABLE (idx INTEGER, settled BOOLEAN, balance INTEGER)
+RETURNS TABLE (idx INTEGER, settled BOOLEAN, balance INTEGER, org UUID)
 LANGUAGE plpgsql AS $$
 DECLARE
   r RECORD;
@@ -117,7 +117,7 @@ BEGIN
         'user_id', c.user_id, 'month', c.spend_month, 'released', c.hold_amount - r.charge,
         'note', 'charged ' || r.charge || ' of ' || c.hold_amount || ' held; ' || r.note, 'ledger_id', r.ledger_id);
     ELSE
-      RETURN QUERY SELECT r.idx, false, NULL::INTEGER;
+      RETURN QUERY SELECT r.idx, false, NULL::INTEGER, NULL::UUID;
     END IF;
   END LOOP;
 
@@ -132,7 +132,7 @@ BEGIN
     WHERE org_id = r.org_id AND user_id = r.user_id AND month = r.month;
     INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, completion_id, note)
     VALUES (r.ledger_id, r.org_id, 'RELEASE', r.released, v_balance, r.completion_id, r.note);
-    RETURN QUERY SELECT r.idx, true, v_balance;
+    RETURN QUERY SELECT r.idx, true, v_balance, r.org_id;
   END LOOP;
 END;
 $$;
