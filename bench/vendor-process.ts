@@ -1,0 +1,9 @@
+// The loopback Anthropic stand-in in a process of its own (forked by bench/scale.ts), so its timers and its streams
+// do not share the server's event loop: what a row measures is the server's cost, not the stand-in's.
+import { startFakeAnthropic } from '../dev/vendors/anthropic-server.ts';
+
+const anthropic = await startFakeAnthropic();
+process.send!({ t: 'ready', url: anthropic.url });
+process.on('message', (m: { t: string }) => {
+  if (m.t === 'stop') void anthropic.close().finally(() => process.exit(0));
+});
