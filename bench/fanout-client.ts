@@ -14,7 +14,7 @@ interface Plan {
   members: { token: string; canManage: boolean; keys: number }[];
 }
 interface Msg {
-  t: 'start' | 'ready' | 'done' | 'stop';
+  t: 'start' | 'ready' | 'done' | 'stop' | 'refused';
 }
 
 const now = () => performance.timeOrigin + performance.now();
@@ -29,6 +29,7 @@ async function run(plan: Plan) {
   const sockets = Math.ceil(plan.subscribers / plan.perSocket);
   const subs: { member: Plan['members'][number]; count: number; at: number; view: unknown }[] = [];
   const perInstance = plan.urls.map(() => 0);
+  let refused = 0;
   for (let s = 0; s < sockets; s++) {
     const member = plan.members[s % plan.members.length];
     const instance = s % plan.urls.length;
@@ -46,7 +47,10 @@ async function run(plan: Plan) {
             sub.view = (r.data as { orgAiSettingsChanged?: unknown } | null)?.orgAiSettingsChanged ?? null;
             if (sub.count === 1 && ++reached === subs.length) report();
           },
-          error: () => {},
+          // A refused subscription would otherwise leave the bench waiting for it forever: say why, once.
+          error: (err) => {
+            if (!refused++) send({ t: 'refused', error: JSON.stringify(err).slice(0, 500) });
+          },
           complete: () => {},
         },
       );

@@ -303,7 +303,17 @@ async function fanOutRow() {
   });
   const { perInstance } = await ready;
   // Every subscription is live on its instance before the change.
-  await Promise.all(apps.map((a, i) => a.services.pubsub.whenSubscribed(org.id, perInstance[i])));
+  const refused = next<{ error: string }>('refused');
+  refused.catch(() => {});
+  const subscribed = await Promise.race([
+    Promise.all(apps.map((a, i) => a.services.pubsub.whenSubscribed(org.id, perInstance[i]))).then(() => null),
+    refused,
+  ]);
+  if (subscribed) {
+    failures.push(`fan-out: a subscription was refused: ${subscribed.error}`);
+    client.send({ t: 'stop' });
+    return;
+  }
   const done = next<{ reached: number; wrong: number; lastAt: number }>('done');
   done.catch(() => {}); // on a timeout the client is stopped below; the row reports who was not reached
   const sqlBefore = sqlSnapshot();
