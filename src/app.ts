@@ -229,7 +229,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     socket.once('close', () => metrics.openSockets.dec());
   });
 
-  const stopJobs = opts.backgroundJobs === false ? () => {} : startBackgroundJobs(services, opts.afterBackgroundSweeps);
+  const stopJobs =
+    opts.backgroundJobs === false ? async () => {} : startBackgroundJobs(services, opts.afterBackgroundSweeps);
   let shuttingDown: Promise<ShutdownTimeline> | undefined;
 
   const shutdown = gracefulShutdown({

@@ -15,7 +15,8 @@ const SETTLE_AFTER_CUTOFF_MS = 5_000;
 export interface ShutdownParts {
   lifecycle: ProcessLifecycle;
   log: Logger;
-  stopJobs(): void;
+  /** Starts no further background sweep; resolves when the one running has finished. */
+  stopJobs(): Promise<void>;
   graphqlWs: { dispose(): Promise<void> };
   httpServer: http.Server;
   settleInflight(): Promise<unknown>;
@@ -36,7 +37,7 @@ export function gracefulShutdown(p: ShutdownParts) {
       p.log.info('shutdown', { step, inFlight: p.lifecycle.inFlight });
     };
     p.lifecycle.beginDrain();
-    p.stopJobs();
+    const jobsStopped = p.stopJobs();
     mark(`draining: /healthz answers 503, new operations refused, ${p.lifecycle.inFlight} completion(s) in flight`);
     await Promise.race([p.lifecycle.idle(), after(graceMs)]);
     if (p.lifecycle.busy) {
@@ -57,6 +58,9 @@ export function gracefulShutdown(p: ShutdownParts) {
     mark('sockets closed (graphql-ws: 1001 going away)');
     // Anything the sockets' closing did not end (an acceptance under way, an SSE stream) is settled now.
     await p.settleInflight();
+    // A sweep still running would fail mid-transaction and reconnect to the database closed below; a key re-test round
+    // waiting on an unreachable vendor is not waited for past SETTLE_AFTER_CUTOFF_MS.
+    await Promise.race([jobsStopped, after(SETTLE_AFTER_CUTOFF_MS)]);
     await p.closePubSub();
     await p.database.close();
     mark(
