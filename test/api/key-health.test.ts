@@ -192,8 +192,8 @@ describe('scheduled re-tests', () => {
     expect(await round()).toMatchObject({ tested: 0 });
     expect(checksSent() - sent).toBe(2);
 
-    await server.probe.waitForDelivered(topic(interviewer.id), 1);
-    expect(subs[2].results.map((r) => r.data?.viewerKeyStatusChanged)).toEqual([
+    // Wait for the client to have it: the server's "delivered" is the hand-off to the socket, not its arrival.
+    expect((await subs[2].waitFor(1)).map((r) => r.data?.viewerKeyStatusChanged)).toEqual([
       {
         provider: 'ANTHROPIC',
         status: 'INVALID',
