@@ -1,4 +1,4 @@
-// Start the suite's longest files first, so that the two workers finish together instead of one running a 15 s file
+// Start the suite's longest files first, so that the workers finish together instead of one running a 15 s file
 // alone at the end. Vitest's own order does this from its cache of last run's durations; a fresh clone (CI) has no
 // cache, and its fallback (largest file first) put the spawned-command files last: 55 s where 43 s would do.
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
