@@ -52,6 +52,10 @@ const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? (SMALL ? 1_000 : 10_
 const SUBS_PER_SOCKET = 100;
 const HTTP_SECONDS = SMALL ? 2 : 10;
 const OUT = process.env.BENCH_OUT ?? 'bench/results.json';
+// BENCH_ROWS=stack,first-delta runs only those rows (ledger, stack, fanout, throughput, first-delta, idle, streams):
+// for working on one row; the issue's figures come from a run of them all.
+const ROWS = process.env.BENCH_ROWS?.split(',').map((r) => r.trim());
+const want = (key: string) => !ROWS || ROWS.includes(key);
 // BENCH_PROFILE=1: each row runs under the CPU profiler; its .cpuprofile goes to bench/profiles/ and a summary of
 // where the time went (by library) to the JSON. Off by default: the profiler costs a little of every row's figure.
 const PROFILE_DIR = process.env.BENCH_PROFILE ? 'bench/profiles' : null;
@@ -188,9 +192,11 @@ async function ledgerRow(label: string, perInstance: App[]) {
   });
 }
 
-progress(`one org's ledger, ${LEDGER_TOTAL} completions, 64 in flight`);
-await row('ledger, one instance', () => ledgerRow('one org, one instance', [app]));
-if (apps.length > 1) {
+if (want('ledger')) {
+  progress(`one org's ledger, ${LEDGER_TOTAL} completions, 64 in flight`);
+  await row('ledger, one instance', () => ledgerRow('one org, one instance', [app]));
+}
+if (want('ledger') && apps.length > 1) {
   progress(`one org's ledger across two instances`);
   await row('ledger, two instances', () => ledgerRow('one org, two instances', apps));
 }
@@ -266,8 +272,10 @@ async function stackRow() {
     ok: perSec >= 500,
   });
 }
-progress(`one org through the stack, ${STACK_TOTAL} completions, 64 in flight`);
-await row('one org through the stack', stackRow);
+if (want('stack')) {
+  progress(`one org through the stack, ${STACK_TOTAL} completions, 64 in flight`);
+  await row('one org through the stack', stackRow);
+}
 
 // ---- settings fan-out --------------------------------------------------------------------------------------------
 // The subscribers live in a process of their own (bench/fanout-client.ts): 10,000 client subscriptions in the
@@ -356,8 +364,10 @@ async function fanOutRow() {
   });
 }
 const printed = (await import('graphql')).print(SCALE_SETTINGS_WATCH);
-progress(`settings fan-out to ${SUBSCRIBERS} subscribers`);
-await fanOutRow();
+if (want('fanout')) {
+  progress(`settings fan-out to ${SUBSCRIBERS} subscribers`);
+  await fanOutRow();
+}
 
 // ---- orgAiSettings throughput against { __typename } -------------------------------------------------------------
 async function cannon(body: string, token: string | null): Promise<number> {
@@ -372,34 +382,35 @@ async function cannon(body: string, token: string | null): Promise<number> {
   if (r.non2xx || r.errors) failures.push(`autocannon: ${r.non2xx} non-2xx, ${r.errors} errors`);
   return r.requests.average;
 }
-progress('orgAiSettings ÷ { __typename } throughput');
-await row('orgAiSettings throughput', async () => {
-  const { org, interviewer } = await seed.org({ plan: 'GROWTH' });
-  const typename = await cannon(JSON.stringify({ query: '{ __typename }' }), null);
-  const before = sqlSnapshot();
-  const t = performance.now();
-  const settingsBody = JSON.stringify({
-    query: (await import('graphql')).print(SCALE_SETTINGS),
-    variables: { orgId: org.id },
+if (want('throughput')) progress('orgAiSettings ÷ { __typename } throughput');
+if (want('throughput'))
+  await row('orgAiSettings throughput', async () => {
+    const { org, interviewer } = await seed.org({ plan: 'GROWTH' });
+    const typename = await cannon(JSON.stringify({ query: '{ __typename }' }), null);
+    const before = sqlSnapshot();
+    const t = performance.now();
+    const settingsBody = JSON.stringify({
+      query: (await import('graphql')).print(SCALE_SETTINGS),
+      variables: { orgId: org.id },
+    });
+    const settings = await cannon(settingsBody, interviewer.token);
+    const seconds = (performance.now() - t) / 1000;
+    const sql = sqlPerOp(before, sqlSnapshot(), Math.max(1, settings * seconds));
+    const ratio = settings / typename;
+    report['orgAiSettings ÷ { __typename }'] = {
+      typenamePerSecond: typename,
+      orgAiSettingsPerSecond: settings,
+      ratio: +ratio.toFixed(2),
+      sqlPerRequest: sql,
+    };
+    rows.push({
+      order: 2,
+      measure: `authenticated orgAiSettings ÷ { __typename } req/s, 32 connections (${settings.toFixed(0)} ÷ ${typename.toFixed(0)}; ${sql.perOp} SQL each)`,
+      value: ratio.toFixed(2),
+      goal: '≥ 0.7',
+      ok: ratio >= 0.7,
+    });
   });
-  const settings = await cannon(settingsBody, interviewer.token);
-  const seconds = (performance.now() - t) / 1000;
-  const sql = sqlPerOp(before, sqlSnapshot(), Math.max(1, settings * seconds));
-  const ratio = settings / typename;
-  report['orgAiSettings ÷ { __typename }'] = {
-    typenamePerSecond: typename,
-    orgAiSettingsPerSecond: settings,
-    ratio: +ratio.toFixed(2),
-    sqlPerRequest: sql,
-  };
-  rows.push({
-    order: 2,
-    measure: `authenticated orgAiSettings ÷ { __typename } req/s, 32 connections (${settings.toFixed(0)} ÷ ${typename.toFixed(0)}; ${sql.perOp} SQL each)`,
-    value: ratio.toFixed(2),
-    goal: '≥ 0.7',
-    ok: ratio >= 0.7,
-  });
-});
 
 // ---- a forked load generator (bench/socket-client.ts) ------------------------------------------------------------
 function forkClient() {
@@ -585,12 +596,18 @@ async function firstDeltaRow() {
   });
 }
 
-progress(`time to first text delta, ${FIRST_DELTA_N} × 2`);
-await row('time to first text delta', firstDeltaRow);
-progress(`${IDLE_SOCKETS} idle sockets`);
-await idleRow();
-progress(`${STREAMS} concurrent streams at 20 chunks/s`);
-await row('concurrent streams', streamsRow);
+if (want('first-delta')) {
+  progress(`time to first text delta, ${FIRST_DELTA_N} × 2`);
+  await row('time to first text delta', firstDeltaRow);
+}
+if (want('idle')) {
+  progress(`${IDLE_SOCKETS} idle sockets`);
+  await idleRow();
+}
+if (want('streams')) {
+  progress(`${STREAMS} concurrent streams at 20 chunks/s`);
+  await row('concurrent streams', streamsRow);
+}
 
 progress('done');
 for (const a of apps) await a.stop();
