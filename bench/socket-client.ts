@@ -2,10 +2,13 @@
 // only the server:
 //   - "idle": opens `sockets` graphql-ws connections, each authenticated and holding one orgAiSettingsChanged
 //     subscription, says "ready" once every one is sent, and keeps them open until "stop";
-//   - "streams": runs `streams` ivyCompletion subscriptions at once (the prompt asks the stand-in for 20 deltas,
-//     `[[slow:N]]` apart), checks each stream whole and in order, and reports each inter-delta gap minus the
-//     stand-in's own pause (the delay the server added on top of the upstream's schedule).
+//   - "streams": first the baseline, `streams` direct SDK streams at once against the stand-in (the prompt asks it for
+//     20 deltas, `[[slow:N]]` apart), then the same number of ivyCompletion subscriptions at once through the server;
+//     checks each Ivy stream whole and in order, and reports, for both, each inter-delta gap minus the stand-in's own
+//     pause. The baseline's gaps are what the stand-in, this process and the machine add by themselves; the Ivy
+//     gaps beyond them are what the server adds.
 import { performance } from 'node:perf_hooks';
+import Anthropic from '@anthropic-ai/sdk';
 import type { Client } from 'graphql-ws';
 import { GraphQLClient } from '../dev/client.ts';
 
@@ -27,6 +30,8 @@ export interface StreamsPlan {
   deltas: number;
   slowMs: number;
   tokens: string[];
+  /** The stand-in's address, for the baseline of direct SDK streams. */
+  vendorUrl: string;
 }
 export interface StreamsResult {
   whole: number;
@@ -34,6 +39,8 @@ export interface StreamsResult {
   addedDelayMs: number[];
   charged: number;
   elapsedMs: number;
+  /** The baseline: the same streams read straight from the stand-in with its SDK, just before. */
+  direct: { whole: number; addedDelayMs: number[]; elapsedMs: number };
 }
 
 const send = (m: Record<string, unknown>) => process.send!(m);
@@ -64,9 +71,36 @@ function idle(plan: IdlePlan) {
   });
 }
 
-type IvyEvent = { __typename: string; index?: number; creditsCharged?: number } | null | undefined;
+type IvyEvent = { __typename: string; index?: number; creditsCharged?: number; code?: string } | null | undefined;
+
+const prompt = (plan: StreamsPlan, i: number) => `stream ${i} [[deltas:${plan.deltas}]] [[slow:${plan.slowMs}]]`;
+const gaps = (at: number[], slowMs: number) => at.slice(1).map((t, k) => t - at[k] - slowMs);
+
+/** The baseline: each stream read by the Anthropic SDK straight from the stand-in, all at once. */
+async function directStreams(plan: StreamsPlan): Promise<StreamsResult['direct']> {
+  const sdk = new Anthropic({ apiKey: 'sk-ant-bench-direct-000000000000000', baseURL: plan.vendorUrl, maxRetries: 0 });
+  const out: StreamsResult['direct'] = { whole: 0, addedDelayMs: [], elapsedMs: 0 };
+  const t0 = performance.now();
+  const one = async (i: number) => {
+    const at: number[] = [];
+    const stream = await sdk.messages.create({
+      model: 'claude-haiku-5-5',
+      max_tokens: 256,
+      messages: [{ role: 'user', content: prompt(plan, i) }],
+      stream: true,
+    });
+    for await (const ev of stream) if (ev.type === 'content_block_delta') at.push(performance.now());
+    if (at.length !== plan.deltas) return;
+    out.whole++;
+    out.addedDelayMs.push(...gaps(at, plan.slowMs));
+  };
+  await Promise.all(Array.from({ length: plan.streams }, (_, i) => one(i).catch(() => {})));
+  out.elapsedMs = performance.now() - t0;
+  return out;
+}
 
 async function streams(plan: StreamsPlan) {
+  const direct = await directStreams(plan);
   const sockets = Math.ceil(plan.streams / plan.perSocket);
   const shared: Client[] = [];
   for (let s = 0; s < sockets; s++) {
@@ -74,7 +108,7 @@ async function streams(plan: StreamsPlan) {
     shared.push(ws);
     clients.push(ws);
   }
-  const result: StreamsResult = { whole: 0, broken: [], addedDelayMs: [], charged: 0, elapsedMs: 0 };
+  const result: StreamsResult = { whole: 0, broken: [], addedDelayMs: [], charged: 0, elapsedMs: 0, direct };
   const t0 = performance.now();
   const one = (i: number) =>
     new Promise<void>((resolve) => {
@@ -86,7 +120,7 @@ async function streams(plan: StreamsPlan) {
           variables: {
             input: {
               orgId: plan.orgId,
-              messages: [{ role: 'USER', content: `stream ${i} [[deltas:${plan.deltas}]] [[slow:${plan.slowMs}]]` }],
+              messages: [{ role: 'USER', content: prompt(plan, i) }],
               maxTokens: 256,
             },
           },
@@ -113,9 +147,9 @@ async function streams(plan: StreamsPlan) {
             if (ok) {
               result.whole++;
               result.charged += last.creditsCharged ?? 0;
-              for (let k = 1; k < deltaAt.length; k++)
-                result.addedDelayMs.push(deltaAt[k] - deltaAt[k - 1] - plan.slowMs);
-            } else if (result.broken.length < 5) result.broken.push(JSON.stringify(kinds).slice(0, 300));
+              result.addedDelayMs.push(...gaps(deltaAt, plan.slowMs));
+            } else if (result.broken.length < 5)
+              result.broken.push(`${JSON.stringify(kinds)} ${last?.code ?? ''}`.slice(0, 300));
             resolve();
           },
         },
