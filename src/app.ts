@@ -243,6 +243,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     settleInflight: () => Promise.all([...services.inflight].map((run) => run.cancel())),
     closePubSub: async () => {
       await closePubSub();
+      services.answers.redis?.flush(); // the last events' mirror, written before the connection closes
       await redis?.close();
     },
     database,

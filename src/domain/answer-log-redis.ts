@@ -42,22 +42,67 @@ export class RedisAnswerLogs {
     });
   }
 
-  /** Appends one event. Commands on one connection run in order, so the stream keeps the events' order. */
+  /** Events appended this turn of the event loop, written together at its end. */
+  private pending: { completionId: string; event: IndexedEvent }[] = [];
+
+  /**
+   * Appends one event. The events of one turn of the event loop (every answer's) go to Redis as one pipeline at the
+   * turn's end, one round trip instead of one MULTI/EXEC per event; commands on one connection run in order, so each
+   * stream keeps its events' order.
+   */
   append(completionId: string, event: IndexedEvent): void {
-    const key = streamKey(completionId);
-    this.redis.commands
-      .multi()
-      .xadd(key, 'MAXLEN', '~', STREAM_CAP, '*', 'i', event.index, 'o', this.instanceId, 'e', JSON.stringify(event))
-      .pexpire(key, this.retentionMs)
-      .exec()
-      .catch((error: unknown) =>
-        // A resumed reader on another instance sees the gap and ends with ANSWER_INTERRUPTED.
-        this.log.warn('an answer event was not mirrored to redis', { completionId, index: event.index, error }),
+    if (!this.pending.length) setImmediate(() => this.flush());
+    this.pending.push({ completionId, event });
+  }
+
+  /** Writes what was appended and not yet written (also before a read, so the read comes after it). */
+  flush(): void {
+    if (!this.pending.length) return;
+    const batch = this.pending;
+    this.pending = [];
+    const pipeline = this.redis.commands.pipeline();
+    const keys = new Set<string>();
+    for (const { completionId, event } of batch) {
+      const key = streamKey(completionId);
+      keys.add(key);
+      pipeline.xadd(
+        key,
+        'MAXLEN',
+        '~',
+        STREAM_CAP,
+        '*',
+        'i',
+        event.index,
+        'o',
+        this.instanceId,
+        'e',
+        JSON.stringify(event),
       );
+    }
+    for (const key of keys) pipeline.pexpire(key, this.retentionMs);
+    const warn = (completionId: string, index: number, error: unknown) =>
+      // A resumed reader on another instance sees the gap and ends with ANSWER_INTERRUPTED.
+      this.log.warn('an answer event was not mirrored to redis', { completionId, index, error });
+    pipeline.exec().then(
+      (results) => {
+        const told = new Set<string>();
+        batch.forEach(({ completionId, event }, k) => {
+          const error = results?.[k]?.[0];
+          if (!error || told.has(completionId)) return;
+          told.add(completionId);
+          warn(completionId, event.index, error);
+        });
+      },
+      (error: unknown) => {
+        for (const completionId of new Set(batch.map((b) => b.completionId)))
+          warn(completionId, batch.find((b) => b.completionId === completionId)!.event.index, error);
+      },
+    );
   }
 
   /** The instance producing this answer, if its stream exists. */
   async ownerOf(completionId: string): Promise<string | null> {
+    this.flush();
     const first = await this.redis.commands.xrange(streamKey(completionId), '-', '+', 'COUNT', 1);
     return first.length ? fieldsOf(first[0][1]).o : null;
   }
@@ -82,6 +127,7 @@ export class RedisAnswerLogs {
     signal: AbortSignal,
   ): Promise<{ events: AsyncGenerator<IndexedEvent>; ended: () => RemoteEnd | null } | null> {
     const key = streamKey(completionId);
+    this.flush();
     if (!(await this.redis.commands.exists(key))) return null;
     let end: RemoteEnd | null = null;
     const { redis, ownerCheckMs } = this;

@@ -60,6 +60,34 @@ describe.skipIf(!redisUrl)('across instances', () => {
     expect(await waitForSettlement(one, org.id, requestId)).toMatchObject({ status: 'SUCCEEDED' });
   });
 
+  it('mirrors answers running at once in a few batched writes, each answer whole and in order on the other instance', async () => {
+    const { org, interviewer } = await one.seed.org({ credits: 1000 });
+    const redis = one.app.redis!.commands;
+    const counts = { pipelines: 0, multis: 0 };
+    const { pipeline, multi } = redis;
+    redis.pipeline = ((...a: Parameters<typeof pipeline>) => (counts.pipelines++, pipeline.apply(redis, a))) as never;
+    redis.multi = ((...a: Parameters<typeof multi>) => (counts.multis++, multi.apply(redis, a))) as never;
+    const inputs = Array.from({ length: 5 }, (_, i) => ({
+      orgId: org.id,
+      messages: ask(`burst ${i} [[deltas:30]]`),
+      requestId: `burst-${i}`,
+    }));
+    try {
+      const local = await Promise.all(inputs.map((input) => runCompletion(one.client(interviewer.token), 'ws', input)));
+      for (const [i, input] of inputs.entries()) {
+        const replayed = await runCompletion(two.client(interviewer.token), 'sse', { ...input, resumeFrom: 0 });
+        expect(replayed).toEqual(local[i]);
+        expect(replayed.map((e) => e.index)).toEqual(replayed.map((_, k) => k + 1));
+        expect(textOf(replayed)).toBe(deltasText(30));
+      }
+    } finally {
+      Object.assign(redis, { pipeline, multi });
+    }
+    // 5 × 32 events: one MULTI/EXEC each before; now one pipeline per turn of the event loop that produced events.
+    expect(counts.multis).toBe(0);
+    expect(counts.pipelines).toBeLessThan((5 * 32) / 2);
+  });
+
   it('stops an answer from the other instance: upstream aborted at once, billed for what was produced', async () => {
     const { org, interviewer } = await one.seed.org({ credits: 1000 });
     const requestId = 'stop-across';
