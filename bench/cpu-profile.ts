@@ -63,3 +63,47 @@ export async function profiled<T>(saveAs: string | null, fn: () => Promise<T>) {
   if (saveAs) fs.writeFileSync(saveAs, JSON.stringify(profile));
   return { result, cpu: summarize(profile) };
 }
+
+interface SamplingHeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SamplingHeapNode[];
+}
+
+/**
+ * Runs `fn` under V8's sampling heap profiler and returns what the allocations still live at the end (after the
+ * caller's forced GC inside `fn`) weigh, by the innermost frame of ours or of a library that allocated them.
+ */
+export async function heapSampled<T>(saveAs: string | null, fn: () => Promise<T>) {
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 1024 });
+  const result = await fn();
+  const { profile } = (await session.post('HeapProfiler.getSamplingProfile')) as unknown as {
+    profile: { head: SamplingHeapNode };
+  };
+  await session.post('HeapProfiler.stopSampling');
+  session.disconnect();
+  if (saveAs) fs.writeFileSync(saveAs, JSON.stringify(profile));
+  const bySite = new Map<string, number>();
+  let total = 0;
+  const walk = (node: SamplingHeapNode, site: string) => {
+    const f = node.callFrame;
+    const here =
+      f.url && !f.url.startsWith('node:')
+        ? `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, '').replace(/^.*\/(src|bench|dev)\//, '$1/')}:${f.lineNumber}`
+        : site;
+    if (node.selfSize) {
+      bySite.set(here, (bySite.get(here) ?? 0) + node.selfSize);
+      total += node.selfSize;
+    }
+    for (const c of node.children) walk(c, here);
+  };
+  walk(profile.head, '(native)');
+  const top = [...bySite]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 25)
+    .map(([k, bytes]) => `${(bytes / 1024).toFixed(0)} KB ${k}`);
+  return { result, liveBytes: total, top };
+}

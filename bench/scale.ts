@@ -46,7 +46,7 @@ import type { StreamsResult } from './socket-client.ts';
 import { checkLedger, runLedgerLoad, type LedgerLoadResult } from '../dev/ledger-load.ts';
 import { Seeder, type SeededMember } from '../dev/seed.ts';
 import { installSqlCounter, sampleLockWaits, sqlPerOp, sqlSnapshot } from './sql-probe.ts';
-import { profiled } from './cpu-profile.ts';
+import { heapSampled, profiled } from './cpu-profile.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
 const LEDGER_TOTAL = Number(process.env.BENCH_LEDGER_N ?? (SMALL ? 1_000 : 10_000));
@@ -434,10 +434,10 @@ function forkClient() {
     });
   return { child, next, stop };
 }
-const gcRss = () => {
+const gcMemory = () => {
   global.gc?.();
   global.gc?.();
-  return process.memoryUsage().rss;
+  return process.memoryUsage();
 };
 
 // ---- idle authenticated sockets, one subscription each ------------------------------------------------------------
@@ -445,37 +445,54 @@ async function idleRow() {
   const { org } = await seed.org({ plan: 'GROWTH' });
   const tokens: string[] = [];
   for (let i = 0; i < 16; i++) tokens.push((await seed.member(org.id, 'INTERVIEWER')).token);
-  const rssBefore = gcRss();
+  const before = gcMemory();
   const gen = forkClient();
-  const ready = gen.next('ready');
-  gen.child.send({
-    t: 'start',
-    plan: { mode: 'idle', url: urls[0], orgId: org.id, query: printed, sockets: IDLE_SOCKETS, tokens },
-  });
-  await ready;
-  const t0 = performance.now();
-  await app.services.pubsub.whenSubscribed(org.id, IDLE_SOCKETS);
-  const openMs = performance.now() - t0;
-  const rssAfter = gcRss();
+  const open = async () => {
+    const ready = gen.next('ready');
+    gen.child.send({
+      t: 'start',
+      plan: { mode: 'idle', url: urls[0], orgId: org.id, query: printed, sockets: IDLE_SOCKETS, tokens },
+    });
+    await ready;
+    const t0 = performance.now();
+    await app.services.pubsub.whenSubscribed(org.id, IDLE_SOCKETS);
+    const openMs = performance.now() - t0;
+    return { openMs, after: gcMemory() };
+  };
+  // BENCH_PROFILE: V8's sampling heap profiler says which code allocated what the open sockets keep.
+  let heap: Awaited<ReturnType<typeof heapSampled>> | null = null;
+  let opened: Awaited<ReturnType<typeof open>>;
+  if (PROFILE_DIR) {
+    heap = await heapSampled(path.join(PROFILE_DIR, 'idle-sockets.heapprofile'), open);
+    opened = heap.result as Awaited<ReturnType<typeof open>>;
+  } else opened = await open();
+  const { openMs, after } = opened;
   const counted = gen.next<{ failed: number }>('count');
   gen.child.send({ t: 'count' });
   const { failed } = await counted;
   const live = app.services.pubsub.subscribers(org.id);
   await gen.stop();
   if (failed || live !== IDLE_SOCKETS) failures.push(`idle sockets: ${failed} refused, ${live}/${IDLE_SOCKETS} live`);
-  const perSocketKb = (rssAfter - rssBefore) / IDLE_SOCKETS / 1024;
+  // RSS keeps the allocator's high-water mark of the connection setup; the JS heap and the buffers outside it
+  // (external, e.g. ws's and the TCP sockets') are what the sockets hold. Both after a forced GC.
+  const kb = (key: 'rss' | 'heapUsed' | 'external') => (after[key] - before[key]) / IDLE_SOCKETS / 1024;
+  const perSocketKb = kb('rss');
+  const heapKb = kb('heapUsed') + kb('external');
   report['idle sockets'] = {
     sockets: IDLE_SOCKETS,
     live,
     refused: failed,
-    rssBeforeMb: +(rssBefore / 1e6).toFixed(1),
-    rssAfterMb: +(rssAfter / 1e6).toFixed(1),
+    rssBeforeMb: +(before.rss / 1e6).toFixed(1),
+    rssAfterMb: +(after.rss / 1e6).toFixed(1),
     rssPerSocketKb: +perSocketKb.toFixed(1),
+    heapUsedPerSocketKb: +kb('heapUsed').toFixed(1),
+    externalPerSocketKb: +kb('external').toFixed(1),
     msToOpenAll: +openMs.toFixed(0),
+    ...(heap && { heapSampledLiveKbPerSocket: +(heap.liveBytes / IDLE_SOCKETS / 1024).toFixed(1), heapTop: heap.top }),
   };
   rows.push({
     order: 4,
-    measure: `idle authenticated sockets, one orgAiSettingsChanged subscription each (${live}/${IDLE_SOCKETS} live): RSS per socket`,
+    measure: `idle authenticated sockets, one orgAiSettingsChanged subscription each (${live}/${IDLE_SOCKETS} live): RSS per socket (JS heap + external ${heapKb.toFixed(1)} KB)`,
     value: `${perSocketKb.toFixed(1)} KB`,
     goal: `${IDLE_SOCKETS.toLocaleString('en')} open at ≤ 40 KB each`,
     ok: perSocketKb <= 40 && live === IDLE_SOCKETS,
@@ -489,7 +506,10 @@ async function streamsRow() {
   for (let i = 0; i < 16; i++) tokens.push((await seed.member(org.id, 'INTERVIEWER')).token);
   const gen = forkClient();
   const done = gen.next<{ result: StreamsResult }>('done');
-  const deltas = 20;
+  // BENCH_STREAM_DELTAS / BENCH_STREAM_SLOW_MS reshape the streams (longer, or with no pause) to weigh the per-delta
+  // path apart from each completion's acceptance and settlement; the issue's row is 20 deltas 50 ms apart.
+  const deltas = Number(process.env.BENCH_STREAM_DELTAS ?? 20);
+  const slowMs = Number(process.env.BENCH_STREAM_SLOW_MS ?? 50);
   gen.child.send({
     t: 'start',
     plan: {
@@ -500,7 +520,7 @@ async function streamsRow() {
       streams: STREAMS,
       perSocket: 10,
       deltas,
-      slowMs: 50,
+      slowMs,
       tokens,
       vendorUrl: anthropic.url,
     },
