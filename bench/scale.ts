@@ -526,7 +526,9 @@ async function streamsRow() {
     },
   });
   const cpu0 = process.cpuUsage();
+  const sql0 = sqlSnapshot();
   const { result } = await done;
+  const sql = sqlPerOp(sql0, sqlSnapshot(), STREAMS);
   // The server's CPU for the whole row (both instances share this process; the baseline's phase costs it nothing):
   // per delivered delta, a figure the machine's load moves far less than the delays.
   const cpu = process.cpuUsage(cpu0);
@@ -556,15 +558,18 @@ async function streamsRow() {
     deltasEach: deltas,
     addedInterChunkDelayMs: added,
     elapsedMs: +result.elapsedMs.toFixed(0),
+    latenessMs: stats(result.latenessMs),
     directSdkBaseline: {
       whole: result.direct.whole,
       addedInterChunkDelayMs: direct,
+      latenessMs: stats(result.direct.latenessMs),
       elapsedMs: +result.direct.elapsedMs.toFixed(0),
     },
     serverAddedP50Ms: serverP50,
     serverAddedP99Ms: serverP99,
     serverCpuMs: Math.round((cpu.user + cpu.system) / 1000),
     serverCpuUsPerDelta: cpuUsPerDelta,
+    sqlPerStream: sql,
     broken: result.broken,
     books,
   };

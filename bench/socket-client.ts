@@ -37,10 +37,11 @@ export interface StreamsResult {
   whole: number;
   broken: string[];
   addedDelayMs: number[];
+  latenessMs: number[];
   charged: number;
   elapsedMs: number;
   /** The baseline: the same streams read straight from the stand-in with its SDK, just before. */
-  direct: { whole: number; addedDelayMs: number[]; elapsedMs: number };
+  direct: { whole: number; addedDelayMs: number[]; latenessMs: number[]; elapsedMs: number };
 }
 
 const send = (m: Record<string, unknown>) => process.send!(m);
@@ -71,15 +72,21 @@ function idle(plan: IdlePlan) {
   });
 }
 
-type IvyEvent = { __typename: string; index?: number; creditsCharged?: number; code?: string } | null | undefined;
+type IvyEvent =
+  { __typename: string; index?: number; creditsCharged?: number; code?: string; message?: string } | null | undefined;
 
 const prompt = (plan: StreamsPlan, i: number) => `stream ${i} [[deltas:${plan.deltas}]] [[slow:${plan.slowMs}]]`;
 const gaps = (at: number[], slowMs: number) => at.slice(1).map((t, k) => t - at[k] - slowMs);
+/**
+ * How late each delta after the first is against the stand-in's schedule counted from the stream's first delta
+ * ((t_k - t_0) - k × pause). Unlike a gap, it does not read a backlog delivered in one clump as "no delay".
+ */
+const lateness = (at: number[], slowMs: number) => at.slice(1).map((t, k) => t - at[0] - (k + 1) * slowMs);
 
 /** The baseline: each stream read by the Anthropic SDK straight from the stand-in, all at once. */
 async function directStreams(plan: StreamsPlan): Promise<StreamsResult['direct']> {
   const sdk = new Anthropic({ apiKey: 'sk-ant-bench-direct-000000000000000', baseURL: plan.vendorUrl, maxRetries: 0 });
-  const out: StreamsResult['direct'] = { whole: 0, addedDelayMs: [], elapsedMs: 0 };
+  const out: StreamsResult['direct'] = { whole: 0, addedDelayMs: [], latenessMs: [], elapsedMs: 0 };
   const t0 = performance.now();
   const one = async (i: number) => {
     const at: number[] = [];
@@ -93,6 +100,7 @@ async function directStreams(plan: StreamsPlan): Promise<StreamsResult['direct']
     if (at.length !== plan.deltas) return;
     out.whole++;
     out.addedDelayMs.push(...gaps(at, plan.slowMs));
+    out.latenessMs.push(...lateness(at, plan.slowMs));
   };
   await Promise.all(Array.from({ length: plan.streams }, (_, i) => one(i).catch(() => {})));
   out.elapsedMs = performance.now() - t0;
@@ -108,7 +116,15 @@ async function streams(plan: StreamsPlan) {
     shared.push(ws);
     clients.push(ws);
   }
-  const result: StreamsResult = { whole: 0, broken: [], addedDelayMs: [], charged: 0, elapsedMs: 0, direct };
+  const result: StreamsResult = {
+    whole: 0,
+    broken: [],
+    addedDelayMs: [],
+    latenessMs: [],
+    charged: 0,
+    elapsedMs: 0,
+    direct,
+  };
   const t0 = performance.now();
   const one = (i: number) =>
     new Promise<void>((resolve) => {
@@ -148,8 +164,9 @@ async function streams(plan: StreamsPlan) {
               result.whole++;
               result.charged += last.creditsCharged ?? 0;
               result.addedDelayMs.push(...gaps(deltaAt, plan.slowMs));
+              result.latenessMs.push(...lateness(deltaAt, plan.slowMs));
             } else if (result.broken.length < 5)
-              result.broken.push(`${JSON.stringify(kinds)} ${last?.code ?? ''}`.slice(0, 300));
+              result.broken.push(`${JSON.stringify(kinds)} ${last?.code ?? ''} ${last?.message ?? ''}`.slice(0, 300));
             resolve();
           },
         },

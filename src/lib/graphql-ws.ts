@@ -15,11 +15,12 @@ import { ourCode } from './graphql-errors.ts';
 import { requestIdForMessage } from './operation-plugins.ts';
 
 /**
- * A server socket whose frames sent in one turn of the event loop leave in one write: the first send of a turn corks
- * the TCP socket and the check phase (setImmediate, after every I/O callback of that turn) uncorks it, so ten
- * streams' deltas on one connection cost one writev syscall, not ten. The frames, their order and their contents are
- * unchanged; a frame waits at most for the rest of the turn's callbacks. (ws corks each frame's header and payload
- * together, and end() uncorks, so a close is never held back.)
+ * A server socket whose frames sent in one go leave in one write: the first send corks the TCP socket and the end of
+ * the current callback (process.nextTick, after its microtasks) uncorks it, so the events one upstream read produced
+ * (a backlog of deltas, the last delta and the end) cost one writev syscall, not one each. The frames, their order and
+ * their contents are unchanged, and nothing waits for a later callback: uncorking at the loop's check phase
+ * (setImmediate) batched more across streams but held frames for a whole poll phase, which under load is long.
+ * (ws corks each frame's header and payload together, and end() uncorks, so a close is never held back.)
  */
 export class BatchingWebSocket extends WebSocket {
   private corked = false;
@@ -35,7 +36,7 @@ export class BatchingWebSocket extends WebSocket {
     if (socket && !this.corked && this.readyState === WebSocket.OPEN) {
       this.corked = true;
       socket.cork();
-      setImmediate(() => {
+      process.nextTick(() => {
         this.corked = false;
         socket.uncork();
       });

@@ -33,8 +33,8 @@ async function pair() {
   return { serverSide, client, writes, received };
 }
 
-describe('a server WebSocket that batches the frames of one turn', () => {
-  it('sends the frames of one turn in one write, whole and in order', async () => {
+describe('a server WebSocket that batches the frames sent in one go', () => {
+  it('sends the frames sent in one go in one write, whole and in order', async () => {
     const { serverSide, writes, received } = await pair();
     expect(serverSide).toBeInstanceOf(BatchingWebSocket);
     for (let i = 1; i <= 20; i++) serverSide.send(JSON.stringify({ i }));
@@ -47,7 +47,7 @@ describe('a server WebSocket that batches the frames of one turn', () => {
     expect(writes.count).toBe(1);
   });
 
-  it('still delivers every frame sent before a close in the same turn, then the close', async () => {
+  it('still delivers every frame sent just before a close, then the close', async () => {
     const { serverSide, client, received } = await pair();
     const closed = new Promise<number>((resolve) => client.once('close', resolve));
     for (let i = 1; i <= 5; i++) serverSide.send(`frame ${i}`);
