@@ -199,6 +199,7 @@ class CompletionRun {
     let lastCheck = s.clock.now().getTime();
     let lastExtended = lastCheck;
     let started = false;
+    const recheck: { pending: boolean; refused: boolean; failed?: unknown } = { pending: false, refused: false };
     try {
       let parts: AsyncIterable<StreamPart> = this.upstream(signal);
       // With the org's consent, the start is held back until the provider's first text: a key refused before then
@@ -227,17 +228,26 @@ class CompletionRun {
           continue;
         }
         const now = s.clock.now().getTime();
-        if (stillAllowed && now - lastCheck >= s.config.membershipRecheckMs) {
+        // The membership re-check runs beside the stream, not in front of a delta: under load its two queries wait
+        // for a pooled connection behind every other stream's, and a delta held behind them arrives late. A verdict
+        // of no (or a failed check) cuts the stream at the next delta after it.
+        if (recheck.refused) {
+          end = {
+            type: 'error',
+            code: 'FORBIDDEN',
+            message: 'You are no longer a member of this org, so Ivy stopped answering.',
+            ...this.usage,
+          };
+          break; // leaving the loop returns the adapter's stream, which aborts the upstream request
+        }
+        if (recheck.failed) throw recheck.failed;
+        if (stillAllowed && !recheck.pending && now - lastCheck >= s.config.membershipRecheckMs) {
           lastCheck = now;
-          if (!(await stillAllowed())) {
-            end = {
-              type: 'error',
-              code: 'FORBIDDEN',
-              message: 'You are no longer a member of this org, so Ivy stopped answering.',
-              ...this.usage,
-            };
-            break; // leaving the loop returns the adapter's stream, which aborts the upstream request
-          }
+          recheck.pending = true;
+          stillAllowed().then(
+            (allowed) => Object.assign(recheck, { pending: false, refused: !allowed }),
+            (err: unknown) => Object.assign(recheck, { pending: false, failed: err }),
+          );
         }
         // A stream that makes progress is alive: keep the expiry sweep off its hold (it is for crashed processes).
         if (now - lastExtended >= s.config.holdTimeoutMs / 3) {
