@@ -78,7 +78,7 @@ export async function heapSampled<T>(saveAs: string | null, fn: () => Promise<T>
   const session = new Session();
   session.connect();
   await session.post('HeapProfiler.enable');
-  await session.post('HeapProfiler.startSampling', { samplingInterval: 1024 });
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 4096 });
   const result = await fn();
   const { profile } = (await session.post('HeapProfiler.getSamplingProfile')) as unknown as {
     profile: { head: SamplingHeapNode };

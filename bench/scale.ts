@@ -455,7 +455,12 @@ async function idleRow() {
     });
     await ready;
     const t0 = performance.now();
-    await app.services.pubsub.whenSubscribed(org.id, IDLE_SOCKETS);
+    // A socket closed on the way (refused, timed out) never subscribes: stop waiting and say why.
+    const refused = gen.next<{ why: string }>('refused').then(
+      ({ why }) => void failures.push(`idle sockets: a socket was closed before it subscribed: ${why}`),
+      () => {}, // the load generator exits at the end of the row
+    );
+    await Promise.race([app.services.pubsub.whenSubscribed(org.id, IDLE_SOCKETS), refused]);
     const openMs = performance.now() - t0;
     return { openMs, after: gcMemory() };
   };

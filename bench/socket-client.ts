@@ -63,7 +63,19 @@ function idle(plan: IdlePlan) {
     clients.push(ws);
     ws.subscribe(
       { query: plan.query, variables: { orgId: plan.orgId } },
-      { next: () => {}, error: () => void failed++, complete: () => {} },
+      {
+        next: () => {},
+        // Said at once (with the close code and reason), so the bench stops waiting for a socket that is gone.
+        error: (err: unknown) => {
+          failed++;
+          const e = err as { code?: number; reason?: string; message?: string };
+          send({
+            t: 'refused',
+            why: `${e?.code ?? ''} ${e?.reason ?? e?.message ?? JSON.stringify(err)}`.slice(0, 200),
+          });
+        },
+        complete: () => {},
+      },
     );
   }
   send({ t: 'ready' });
