@@ -1,5 +1,6 @@
 // Billed for what was delivered, no silent write-off, long streams keep their hold, requestId idempotent in both
 // modes, and a member removed mid-answer is cut.
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { releaseExpiredHolds, reserveCredits } from '../../src/domain/credits.ts';
 import { spendMonth } from '../../src/domain/member-caps.ts';
@@ -284,6 +285,33 @@ describe.each<Transport>(['ws', 'sse'])('a member removed mid-answer, over %s', 
     expect(row).toMatchObject({ status: 'FAILED', errorCode: 'FORBIDDEN', creditsCharged: failed.creditsCharged });
     expect(row.creditsCharged).toBeGreaterThanOrEqual(creditsFor(HAIKU, 0, TextTokenEstimate.of(textOf(events))));
     await ledgerAddsUp(server, org.id);
+  });
+});
+
+describe('a membership re-check the database is slow to answer', () => {
+  it('holds back no delta: the answer streams on while the check waits, and ends whole', async () => {
+    const { org, interviewer } = await server.seed.org({ credits: 500 });
+    const sub = subscribeIvy(server.client(interviewer.token), 'ws', {
+      orgId: org.id,
+      messages: ask('[[deltas:12]] [[slow:20]]'),
+      maxTokens: 2000,
+    });
+    await sub.waitFor(2);
+    // Every read of the memberships table now waits until the rollback, the re-check's among them.
+    const lock = new pg.Client({ connectionString: server.config.databaseUrl });
+    await lock.connect();
+    try {
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE memberships IN ACCESS EXCLUSIVE MODE');
+      server.clock.advance(1_000); // the re-check is due at the next delta
+      await sub.waitFor(13); // started and all twelve deltas, while the check is still waiting
+    } finally {
+      await lock.query('ROLLBACK').catch(() => {});
+      await lock.end();
+    }
+    const events = (await sub.done).map((r) => r.data!.ivyCompletion);
+    expect(endOf(events)).toMatchObject({ __typename: 'IvyCompletionFinished' });
+    expect(events.filter((e) => e.__typename === 'IvyTextDelta')).toHaveLength(12);
   });
 });
 
