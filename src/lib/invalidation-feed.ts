@@ -79,7 +79,9 @@ export class InvalidationFeed implements FeedState {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
-    const client = new pg.Client({ ...pgConfigFromUrl(this.url), application_name: 'ivy-cache-listener',
+    const client = new pg.Client({
+      ...pgConfigFromUrl(this.url),
+      application_name: 'ivy-cache-listener',
       // A peer that vanished without a FIN is noticed by TCP keepalive rather than never (the TTL bounds the rest).
       keepAlive: true,
     });
