@@ -74,12 +74,13 @@ export async function authenticate(
  * the allowed lifetime (a token already verified stays the same token; only its revocation can change, and that is
  * the user's tokensValidAfter, read above).
  */
-async function verifiedClaims(
-  services: Services,
+export async function verifiedClaims(
+  services: Pick<Services, 'caches' | 'config'>,
   jwtSecret: Uint8Array,
   token: string,
+  nowMs = Date.now(),
 ): Promise<TokenClaims | { reason: Exclude<AuthFailure, 'revoked' | 'unknown-user'> }> {
-  const nowSeconds = Date.now() / 1000;
+  const nowSeconds = nowMs / 1000;
   const known = services.caches.tokens.get(token);
   if (known && nowSeconds < known.expiresAt && nowSeconds - known.issuedAt <= services.config.tokenMaxTtlSeconds)
     return known;
