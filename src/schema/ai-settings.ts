@@ -82,7 +82,8 @@ export const PersonalApiKey = builder.prismaObject('PersonalApiKey', {
     lastUsedAt: t.expose('lastUsedAt', {
       type: 'DateTime',
       nullable: true,
-      description: 'When an Ivy answer last used the key.',
+      description:
+        'When an Ivy answer last used the key (on an instance other than the one that served the answer, up to a minute late).',
     }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
