@@ -206,7 +206,7 @@ async function stackRow() {
   const { org } = await seed.org({ credits: 1_000_000_000 });
   const members: SeededMember[] = [];
   for (let i = 0; i < 16; i++) members.push(await seed.member(org.id, 'INTERVIEWER'));
-  const sockets = members.map((m, i) => new GraphQLClient(urls[i % urls.length], m.token).ws());
+  const sockets = members.map((m, i) => new GraphQLClient(urls[i % urls.length], m.token).ws({ keepOpen: true }));
   const before = sqlSnapshot();
   let next = 0;
   let whole = 0;
@@ -551,7 +551,7 @@ async function firstDeltaRow() {
     for await (const ev of stream) if (!first && ev.type === 'content_block_delta') first = performance.now() - t0;
     return first;
   };
-  const ws = new GraphQLClient(urls[0], admin.token).ws();
+  const ws = new GraphQLClient(urls[0], admin.token).ws({ keepOpen: true });
   const viaIvy = async () => {
     const t0 = performance.now();
     const sub = new GraphQLClient(urls[0], admin.token).subscribeWs(
