@@ -1,5 +1,5 @@
 // One dedicated PostgreSQL connection LISTENing on `ivy_cache`, where the triggers of migration
-// 20261127160000_cache_invalidation notify the key of every cached row that changed, at commit, whoever wrote it:
+// 20261127170000_cache_invalidation notify the key of every cached row that changed, at commit, whoever wrote it:
 // this instance, another one, an operator command or SQL typed by hand. Every instance sharing the database hears
 // it, with or without Redis.
 import { EventEmitter } from 'node:events';
