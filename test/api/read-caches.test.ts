@@ -8,6 +8,8 @@ import { main as tokenCommand } from '../../src/commands/token.ts';
 import { cacheKeys } from '../../src/domain/read-caches.ts';
 import { Keyring } from '../../src/lib/crypto.ts';
 import { runCommand } from '../support/operator-command.ts';
+import { runLedgerLoad } from '../../dev/ledger-load.ts';
+import pg from 'pg';
 import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
 
 const SECRET = 'shared-secret-for-both-cache-instances';
@@ -181,5 +183,35 @@ describe('caches on two instances', () => {
     await setProvider('INTERVY_CREDITS');
     await changed;
     expect(await provider()).toBe('INTERVY_CREDITS');
+  });
+
+  it('hears nothing from the ledger: holds and settlements move the balance without invalidating the org', async () => {
+    const { org, interviewer } = await one.seed.org({ credits: 1_000_000 });
+    const listener = new pg.Client({ connectionString: one.config.databaseUrl });
+    await listener.connect();
+    try {
+      const heard: string[] = [];
+      const marker = new Promise<void>((resolve) =>
+        listener.on('notification', (n) => {
+          heard.push(n.payload ?? '');
+          if (n.payload === 'marker') resolve();
+        }),
+      );
+      await listener.query('LISTEN ivy_cache');
+      const run = await runLedgerLoad(one.app.services, {
+        orgId: org.id,
+        memberIds: [interviewer.id],
+        total: 40,
+        inFlight: 8,
+        seed: 3,
+      });
+      expect(run.settled).toBeGreaterThan(0);
+      // Notifications arrive in commit order: everything the ledger sent comes before the marker.
+      await sql(`NOTIFY ivy_cache, 'marker'`);
+      await marker;
+      expect(heard).toEqual(['marker']);
+    } finally {
+      await listener.end();
+    }
   });
 });
