@@ -10,6 +10,8 @@ import { refuse } from './errors.ts';
 export const NODE_TYPES = ['Org', 'OrgAiSettings', 'CreditBalance', 'AiModel', 'UsageEntry', 'AuditEvent'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export const NOT_AN_ID = 'The id is not one this API returned: pass the `id` of an object you read from it.';
 
 export function encodeGlobalId(typename: string, key: string | number | bigint): string {
@@ -37,7 +39,8 @@ export function decodeGlobalId(globalId: string): { typename: string; id: string
  * again for each), where an error built and caught per event (a stack captured each time) was a measurable cost.
  */
 export function orgKey(value: unknown): unknown {
-  if (typeof value !== 'string') return value;
+  // A uuid is already the key: the common case, answered without decoding.
+  if (typeof value !== 'string' || UUID.test(value)) return value;
   const parsed = parseGlobalId(value);
   return parsed?.typename === 'Org' ? parsed.id : value;
 }
