@@ -103,8 +103,13 @@ export function requiresOrg(permission: Permission, description: string) {
  * membership read afresh (and its token re-verified now and then), so a member removed or demoted, or a token revoked,
  * while subscribed loses the stream.
  */
-export function stillAllowed(ctx: Context, orgId: string, permission: Permission): () => Promise<boolean> {
-  return async () => membershipHas(await ctx.refreshMembership(orgId), permission);
+export function stillAllowed(
+  ctx: Context,
+  orgId: string,
+  permission: Permission,
+  opts?: { periodic?: boolean },
+): () => Promise<boolean> {
+  return async () => membershipHas(await ctx.refreshMembership(orgId, opts), permission);
 }
 
 /** Declares that a field only needs a signed-in user. */

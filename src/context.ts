@@ -27,8 +27,13 @@ export interface Context {
   authFailure: AuthFailure | null;
   /** The viewer's membership in an org, or null (also for malformed ids and orgs that do not exist). */
   membership(orgId: string): Promise<Membership | null>;
-  /** The same, read again: a subscription's context outlives role changes, removals and token revocation. */
-  refreshMembership(orgId: string): Promise<Membership | null>;
+  /**
+   * The same, read again: a subscription's context outlives role changes, removals and token revocation. Read from
+   * the row itself, since an event may overtake the removal's notification; `periodic` (a check on a timer, not
+   * ordered against any event: an answer's re-check every MEMBERSHIP_RECHECK_MS) reads through the shared cache,
+   * which the removal's notification clears within milliseconds, well inside the interval.
+   */
+  refreshMembership(orgId: string, opts?: { periodic?: boolean }): Promise<Membership | null>;
   /**
    * Whether the token still signs the viewer in (re-verified at most every WS_TOKEN_RECHECK_MS, not at each event),
    * for a long-lived stream that reads the viewer's membership some other way (orgAiSettingsChanged: once per event).
@@ -149,10 +154,10 @@ export async function createContext(
     socket: source.socket,
     requestId: source.requestId,
     membership,
-    async refreshMembership(orgId) {
+    async refreshMembership(orgId, opts) {
       cache.delete(orgId);
       if (!(await stillSignedIn())) return null;
-      return membership(orgId, true);
+      return membership(orgId, !opts?.periodic);
     },
     stillSignedIn,
   };

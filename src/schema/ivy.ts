@@ -165,7 +165,8 @@ builder.subscriptionField('ivyCompletion', (t) =>
           {
             clientGone: ctx.signal,
             stopOnReturn,
-            stillAllowed: stillAllowed(ctx, orgId, 'ivy:use'),
+            // On a timer (MEMBERSHIP_RECHECK_MS), not per event: read through the invalidated cache.
+            stillAllowed: stillAllowed(ctx, orgId, 'ivy:use', { periodic: true }),
             onSettled: () => void free(),
             // The end of a shutdown's grace period cuts the upstream request; the stream ends SERVER_SHUTTING_DOWN.
             shutdown: lifecycle?.shutdownSignal,

@@ -1,5 +1,6 @@
 // Billed for what was delivered, no silent write-off, long streams keep their hold, requestId idempotent in both
 // modes, and a member removed mid-answer is cut.
+import { cacheKeys } from '../../src/domain/read-caches.ts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { releaseExpiredHolds, reserveCredits } from '../../src/domain/credits.ts';
@@ -273,9 +274,13 @@ describe.each<Transport>(['ws', 'sse'])('a member removed mid-answer, over %s', 
       requestId,
     });
     await sub.waitFor(3);
+    // The answer's re-check is on a timer and reads through the shared cache: the removal counts once its
+    // invalidation has reached this instance (milliseconds after the commit, well inside MEMBERSHIP_RECHECK_MS).
+    const invalidated = server.app.services.caches.feed.whenApplied(cacheKeys.membership(org.id, interviewer.id));
     await server.app.services.db.membership.delete({
       where: { orgId_userId: { orgId: org.id, userId: interviewer.id } },
     });
+    await invalidated;
     server.clock.advance(1_000);
     const events = (await sub.done).map((r) => r.data!.ivyCompletion);
     const failed = endOf(events);
