@@ -28,7 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { fork } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
 import { buildApp, type App } from '../src/app.ts';
@@ -313,10 +313,31 @@ async function fanOutRow() {
   // Every subscription is live on its instance before the change.
   const refused = next<{ error: string }>('refused');
   refused.catch(() => {});
+  // A stall while subscribing shows where it stands (live subscribers per instance) instead of waiting in silence.
+  // The servers' event-loop delay and the SQL statements made while subscribing say what the opening costs.
+  const opening = performance.now();
+  const sqlOpening = sqlSnapshot();
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
+  const watch = setInterval(() => {
+    const live = apps.map((a, i) => `${a.services.pubsub.subscribers(org.id)}/${perInstance[i]}`).join(', ');
+    progress(
+      `fan-out: ${((performance.now() - opening) / 1000).toFixed(0)} s subscribing, live ${live}, event-loop delay max ${(loopDelay.max / 1e6).toFixed(0)} ms`,
+    );
+  }, 10_000);
   const subscribed = await Promise.race([
     Promise.all(apps.map((a, i) => a.services.pubsub.whenSubscribed(org.id, perInstance[i]))).then(() => null),
     refused,
-  ]);
+  ]).finally(() => clearInterval(watch));
+  loopDelay.disable();
+  const openingSql = sqlPerOp(sqlOpening, sqlSnapshot(), SUBSCRIBERS);
+  const opened = {
+    seconds: +((performance.now() - opening) / 1000).toFixed(1),
+    eventLoopDelayMs: { p50: +(loopDelay.percentile(50) / 1e6).toFixed(1), max: +(loopDelay.max / 1e6).toFixed(0) },
+    sqlStatementsPerSubscription: openingSql.perOp,
+    sqlByKind: openingSql.byKind,
+  };
+  progress(`fan-out: subscribing took ${opened.seconds} s: ${JSON.stringify(opened)}`);
   if (subscribed) {
     failures.push(`fan-out: a subscription was refused: ${subscribed.error}`);
     client.send({ t: 'stop' });
@@ -352,6 +373,7 @@ async function fanOutRow() {
     reached,
     wrongViews: result?.wrong ?? null,
     msToLast: +elapsed.toFixed(0),
+    subscribing: opened,
     sqlStatementsForTheEvent: sql.perOp,
     sqlByKind: sql.byKind,
   };
