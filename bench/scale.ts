@@ -301,13 +301,15 @@ async function forkedInstance(): Promise<Instance> {
   const child = fork(path.join(import.meta.dirname, 'instance-process.ts'), { execArgv: ['--import', 'tsx'] });
   const ask = <T>(message: Record<string, unknown>, reply: string, match = (_m: T) => true) =>
     new Promise<T>((resolve, reject) => {
+      const exited = (code: number | null) => reject(new Error(`instance exited (${code}) before "${reply}"`));
       const on = (m: { t: string } & T) => {
         if (m.t !== reply || !match(m)) return;
         child.off('message', on);
+        child.off('exit', exited);
         resolve(m);
       };
       child.on('message', on);
-      child.once('exit', (code) => reject(new Error(`instance exited (${code}) before "${reply}"`)));
+      child.once('exit', exited);
       child.send(message);
     });
   const { url } = await ask<{ url: string }>({ t: 'start', env: serverEnv }, 'started');
