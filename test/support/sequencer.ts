@@ -5,6 +5,8 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /** Files that spawn built servers or operator commands, longest first (seconds on a quiet two-core machine). */
 const LONGEST_FIRST = [
+  // CI runs the one-org ledger test at the 10,000 completions (LEDGER_LOAD_N, .ci/run): 15–30 s then.
+  ...(Number(process.env.LEDGER_LOAD_N ?? 0) >= 5_000 ? ['test/api/ledger-constraints.test.ts'] : []),
   'test/api/production.test.ts', // 15 s: the built server, drained and restarted
   'test/api/operator-smoke.test.ts', // 8 s: each operator command spawned once
   'test/api/ledger-checker.test.ts', // 7 s: 240 attempts against the ledger checker
