@@ -8,6 +8,7 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { CloseCode, type OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
+import { setImmediate } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { TransportConfig } from '../config.ts';
@@ -33,7 +34,8 @@ export const socketStillOpen = (socket: object) => (socket as WebSocket).readySt
  * arrival order. 10,000 Settings pages subscribing together (the bench, or every page reconnecting after a deploy)
  * ran 10,000 token verifications whose completions came back from the thread pool in batches, each batch's Prisma
  * queries compiled in one go: the event loop stood still for 3–20 s, graphql-ws's 3 s connection-init timer closed
- * sockets whose connection_init sat unread (4408) and keep-alive dropped others (1006) (issue 10).
+ * sockets whose connection_init sat unread (4408) and keep-alive dropped others (1006) (issue 10). While others
+ * queue, each turn begins on a new turn of the event loop, so sockets are read between turns whatever the checks cost.
  */
 const PREPARED_AT_ONCE = 32;
 
@@ -203,6 +205,9 @@ export function attachGraphqlWs(
         }
         // The checks and the context wait their turn (see PREPARED_AT_ONCE).
         return preparing(async () => {
+          // In a burst each turn starts from the event loop: with the checks answered from memory (no I/O), one
+          // turn would otherwise run the whole queue in a single run of microtasks. A lone subscribe does not wait.
+          if (preparing.pendingCount > 0) await setImmediate();
           // Gone while it waited (the client left): nothing to check or run.
           if (ws.readyState !== ws.OPEN) return refuse([new GraphQLError('The connection closed.')]);
           if (state?.authorization && (await opts.tokenProblem(state.authorization))) {

@@ -31,6 +31,8 @@ const checksStarted = (count: number) =>
     if (checks.length >= count) resolve();
   });
 
+let instant: { calls: number; atNextTurn?: number } | null = null;
+
 let server: http.Server;
 let url: string;
 let ws: ReturnType<typeof attachGraphqlWs>;
@@ -49,12 +51,18 @@ beforeAll(async () => {
       wsTokenRecheckMs: 60_000,
     },
     originAllowed: () => true,
-    // The socket's own check at connection_init passes at once; each subscribe's check waits to be let through.
-    tokenProblem: () =>
-      new Promise<null>((resolve) => {
+    // Held checks wait to be let through one by one; instant ones pass at once, as a check answered from memory.
+    tokenProblem: () => {
+      if (instant) {
+        instant.calls++;
+        if (instant.calls === 1) setImmediate(() => (instant!.atNextTurn ??= instant!.calls));
+        return Promise.resolve(null);
+      }
+      return new Promise<null>((resolve) => {
         checks.push(() => resolve(null));
         if (waitingFor && checks.length >= waitingFor.count) waitingFor.resolve();
-      }),
+      });
+    },
     limits: { admit: async () => undefined, operationsPerSocket: 1000 },
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -83,6 +91,25 @@ describe('graphql-ws subscribe bursts', () => {
       checks.shift()!();
       expect((await socket.message(String(i))).type).toBe('next');
     }
+    socket.ws.close();
+  });
+
+  it('starts each turn of a burst on a new turn of the event loop, even when the checks need no I/O', async () => {
+    const socket = openRawSocket(url, { connectionParams: { authorization: 'Bearer t' } });
+    await checksStarted(checks.length + 1);
+    checks.shift()!();
+    await socket.acked;
+    instant = { calls: 0 };
+    // All 100 in one write, so the server reads them in one go.
+    const tcp = (socket.ws as unknown as { _socket: { cork(): void; uncork(): void } })._socket;
+    tcp.cork();
+    for (let i = 0; i < 100; i++)
+      socket.send({ id: String(i), type: 'subscribe', payload: { query: 'subscription { tick }' } });
+    tcp.uncork();
+    for (let i = 0; i < 100; i++) expect((await socket.message(String(i))).type).toBe('next');
+    // The event loop came round (and read the sockets) after the first 32 checks, not after all 100.
+    expect(instant.atNextTurn).toBe(32);
+    instant = null;
     socket.ws.close();
   });
 });
