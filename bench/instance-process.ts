@@ -11,6 +11,7 @@ type Ask =
   | { t: 'whenSubscribed'; orgId: string; count: number }
   | { t: 'subscribers'; orgId: string }
   | { t: 'sql' }
+  | { t: 'cpu' }
   | { t: 'stop' };
 
 installSqlCounter();
@@ -27,6 +28,7 @@ process.on('message', async (m: Ask) => {
   }
   if (m.t === 'subscribers') process.send!({ t: 'subscribers', count: app!.services.pubsub.subscribers(m.orgId) });
   if (m.t === 'sql') process.send!({ t: 'sql', counts: sqlSnapshot() });
+  if (m.t === 'cpu') process.send!({ t: 'cpu', usage: process.cpuUsage() });
   if (m.t === 'stop') {
     await app?.stop();
     process.exit(0);

@@ -287,13 +287,17 @@ interface Instance {
   subscribers(orgId: string): Promise<number>;
   whenSubscribed(orgId: string, count: number): Promise<void>;
   sql(): Promise<SqlCounts>;
+  /** The process's CPU time so far, in ms (the in-process instance's includes the bench's own, idle while it waits). */
+  cpuMs(): Promise<number>;
   stop(): Promise<void>;
 }
+const cpuMsOf = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 const inProcess = (a: App, url: string): Instance => ({
   url,
   subscribers: async (orgId) => a.services.pubsub.subscribers(orgId),
   whenSubscribed: (orgId, count) => a.services.pubsub.whenSubscribed(orgId, count),
   sql: async () => sqlSnapshot(),
+  cpuMs: async () => cpuMsOf(process.cpuUsage()),
   stop: async () => {},
 });
 /** A second instance in a process of its own, as a second machine would be (not sharing this event loop). */
@@ -320,6 +324,7 @@ async function forkedInstance(): Promise<Instance> {
       await ask<{ orgId: string }>({ t: 'whenSubscribed', orgId, count }, 'subscribed', (m) => m.orgId === orgId);
     },
     sql: async () => (await ask<{ counts: SqlCounts }>({ t: 'sql' }, 'sql')).counts,
+    cpuMs: async () => cpuMsOf((await ask<{ usage: NodeJS.CpuUsage }>({ t: 'cpu' }, 'cpu')).usage),
     stop: async () => {
       await ask({ t: 'stop' }, 'stopped').catch(() => {});
     },
@@ -413,6 +418,8 @@ async function fanOutOver(instances: Instance[]) {
   const done = next<{ reached: number; wrong: number; lastAt: number }>('done');
   done.catch(() => {}); // on a timeout the client is stopped below; the row reports who was not reached
   const sqlBefore = await sqlOf(instances);
+  // CPU time the servers spent on the delivery: what the fan-out costs, whatever share of the machine it got.
+  const cpuBefore = await Promise.all(instances.map((i) => i.cpuMs()));
   const t0 = performance.timeOrigin + performance.now();
   // Profiled from the change to the last delivery only (not the minutes of subscribing before it).
   const deliver = async () => {
@@ -432,6 +439,8 @@ async function fanOutOver(instances: Instance[]) {
   const reached = result?.reached ?? 0;
   const elapsed = result ? result.lastAt - t0 : Infinity;
   const sql = sqlPerOp(sqlBefore, await sqlOf(instances), 1);
+  const cpuAfter = await Promise.all(instances.map((i) => i.cpuMs()));
+  const serverCpuMs = cpuAfter.map((ms, i) => Math.round(ms - cpuBefore[i]));
   if (reached !== SUBSCRIBERS) failures.push(`fan-out: ${SUBSCRIBERS - reached} subscribers never got the event`);
   if (result?.wrong) failures.push(`fan-out: ${result.wrong} subscribers got a wrong view or more than one event`);
   report['settings fan-out'] = {
@@ -441,13 +450,15 @@ async function fanOutOver(instances: Instance[]) {
     reached,
     wrongViews: result?.wrong ?? null,
     msToLast: +elapsed.toFixed(0),
+    serverCpuMsPerInstance: serverCpuMs,
+    loadavgAtDelivery: +os.loadavg()[0].toFixed(2),
     subscribing: opened,
     sqlStatementsForTheEvent: sql.perOp,
     sqlByKind: sql.byKind,
   };
   rows.push({
     order: 3,
-    measure: `one settings change → all ${SUBSCRIBERS} orgAiSettingsChanged subscribers (${fanUrls.length} instance${fanUrls.length > 1 ? 's, the second in its own process' : ''}; ${sql.perOp} SQL statements)`,
+    measure: `one settings change → all ${SUBSCRIBERS} orgAiSettingsChanged subscribers (${fanUrls.length} instance${fanUrls.length > 1 ? 's, the second in its own process' : ''}; ${sql.perOp} SQL statements; server CPU ${serverCpuMs.join(' + ')} ms)`,
     value: `${(elapsed / 1000).toFixed(2)} s`,
     goal: `all reached in ≤ 2 s (10,000)`,
     ok: elapsed <= 2000 && reached === SUBSCRIBERS,
