@@ -144,6 +144,7 @@ export function attachGraphqlWs(
 
   const disposable = useServer(
     {
+      connectionInitWaitTimeout: transport.wsConnectionInitTimeoutMs,
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
       onConnect: async (ctx) => {

@@ -49,6 +49,7 @@ beforeAll(async () => {
       wsKeepAliveMs: 60_000,
       wsIdleTimeoutMs: 60_000,
       wsTokenRecheckMs: 60_000,
+      wsConnectionInitTimeoutMs: 300,
     },
     originAllowed: () => true,
     // Held checks wait to be let through one by one; instant ones pass at once, as a check answered from memory.
@@ -92,6 +93,14 @@ describe('graphql-ws subscribe bursts', () => {
       expect((await socket.message(String(i))).type).toBe('next');
     }
     socket.ws.close();
+  });
+
+  it('closes a socket that sends no connection_init within WS_CONNECTION_INIT_TIMEOUT_MS with 4408', async () => {
+    const opened = performance.now();
+    const silent = openRawSocket(url, { init: false });
+    expect((await silent.closed).code).toBe(4408);
+    // The configured 300 ms, not graphql-ws's own 3 s.
+    expect(performance.now() - opened).toBeLessThan(2500);
   });
 
   it('starts each turn of a burst on a new turn of the event loop, even when the checks need no I/O', async () => {
