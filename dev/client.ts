@@ -69,13 +69,18 @@ export class GraphQLClient {
     return r.errors?.[0]?.extensions?.code;
   }
 
-  ws(): Client {
+  /**
+   * A graphql-ws client. Lazy by default: it connects on its first subscription and closes the socket as soon as it
+   * has none. `keepOpen`: it stays connected from now until dispose(), like a browser tab's (the bench's "one open
+   * connection": a lazy one between subscriptions reconnected, and re-authenticated, for every completion).
+   */
+  ws(opts: { keepOpen?: boolean } = {}): Client {
     return createClient({
       url: `${this.baseUrl.replace(/^http/, 'ws')}/graphql`,
       webSocketImpl: WebSocket,
       connectionParams: this.token ? { authorization: `Bearer ${this.token}` } : {},
       retryAttempts: 0,
-      lazy: true,
+      lazy: !opts.keepOpen,
     });
   }
 

@@ -75,6 +75,11 @@ function insufficient(balance: number | null | undefined, holdAmount: number): n
  * while the previous batch was in flight (ledger-batches.ts): the org's row is locked for one statement, and one
  * commit flush serves the batch. The claim comes before the org row is locked: waiting on a repeat's uncommitted
  * claim never holds the org lock (a deadlock with that repeat's settlement, before). Refusals are values.
+ *
+ * The hold's transaction commits without waiting for its WAL flush (synchronous_commit = off, set inside the
+ * function, migration 20261127160000): the upstream request waits for the hold, and a flush was most of the time the
+ * API added before the first text. A database crash can lose only whole holds, never a settlement of one (a
+ * settlement commits synchronously, after its hold in the WAL): the books add up either way; the migration says why.
  */
 export async function reserveCredits(l: LedgerDeps, req: HoldRequest): Promise<Hold> {
   const completionId = randomUUID();

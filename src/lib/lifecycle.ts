@@ -1,5 +1,6 @@
 // The process's place in its life: serving, or draining before exit. Shared through Services so the HTTP layer
 // (health, refusals) and the completion stream (ends with SERVER_SHUTTING_DOWN) read the same state.
+import { setMaxListeners } from 'node:events';
 
 export interface Lifecycle {
   /** True from the moment shutdown begins: /healthz answers 503 and new operations are refused. */
@@ -22,6 +23,13 @@ export class ProcessLifecycle implements Lifecycle {
   private runs = 0;
   private readonly cutoff = new AbortController();
   private idleWaiters: (() => void)[] = [];
+
+  constructor() {
+    // Every completion in flight listens on this process-long signal, and stops listening once it is settled
+    // (ivy-stream.ts): the listeners are bounded by the completions in flight, not a leak. Node's default warning at
+    // 11 listeners fired under any real load (issue 10: 64 in flight); a test checks they all go once settled.
+    setMaxListeners(0, this.cutoff.signal);
+  }
 
   get shutdownSignal(): AbortSignal {
     return this.cutoff.signal;

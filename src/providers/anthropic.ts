@@ -5,7 +5,7 @@ import Anthropic, {
   APIUserAbortError,
 } from '@anthropic-ai/sdk';
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
-import { cached, checkKeyWith, drive, type SdkErrors, type Tally } from './shared.ts';
+import { cached, checkKeyWith, clientPerKey, drive, type SdkErrors, type Tally } from './shared.ts';
 import {
   VENDOR_NAMES,
   type FinishReason,
@@ -76,6 +76,7 @@ function translate(event: RawMessageStreamEvent, tally: Tally): StreamPart[] {
 export function createAnthropicAdapter(opts: ProviderOptions): ProviderAdapter {
   const client = (apiKey: string, timeout: number, maxRetries: number) =>
     new Anthropic({ apiKey, baseURL: opts.baseURL, timeout, maxRetries });
+  const streamingClient = clientPerKey((apiKey) => client(apiKey, opts.timeoutMs, opts.maxRetries));
 
   return {
     vendor: 'ANTHROPIC',
@@ -87,7 +88,7 @@ export function createAnthropicAdapter(opts: ProviderOptions): ProviderAdapter {
         timeoutMs: opts.timeoutMs,
         translate,
         open: (signal) =>
-          client(req.apiKey, opts.timeoutMs, opts.maxRetries).messages.create(
+          streamingClient(req.apiKey).messages.create(
             {
               model: req.model,
               max_tokens: req.maxTokens,

@@ -1,6 +1,6 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { cached, checkKeyWith, drive, type SdkErrors, type Tally } from './shared.ts';
+import { cached, checkKeyWith, clientPerKey, drive, type SdkErrors, type Tally } from './shared.ts';
 import {
   VENDOR_NAMES,
   type FinishReason,
@@ -48,6 +48,7 @@ function translate(chunk: ChatCompletionChunk, tally: Tally): StreamPart[] {
 export function createOpenAIAdapter(opts: ProviderOptions): ProviderAdapter {
   const client = (apiKey: string, timeout: number, maxRetries: number) =>
     new OpenAI({ apiKey, baseURL: opts.baseURL, timeout, maxRetries });
+  const streamingClient = clientPerKey((apiKey) => client(apiKey, opts.timeoutMs, opts.maxRetries));
 
   return {
     vendor: 'OPENAI',
@@ -63,7 +64,7 @@ export function createOpenAIAdapter(opts: ProviderOptions): ProviderAdapter {
         timeoutMs: opts.timeoutMs,
         translate,
         open: (signal) =>
-          client(req.apiKey, opts.timeoutMs, opts.maxRetries).chat.completions.create(
+          streamingClient(req.apiKey).chat.completions.create(
             {
               model: req.model,
               messages,

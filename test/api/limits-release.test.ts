@@ -96,6 +96,9 @@ it('caps an org at 2 streams across its members, and admits another member once 
     message: expect.stringMatching(/This org already has 2 Ivy answers streaming/),
     extensions: { code: 'RATE_LIMITED' },
   });
+  // Refused before anything was sent upstream; and all or none: the member's slot was not kept for the org's refusal
+  // (with one slot per member, 'three again' below could not start until its lease lapsed).
+  expect(env.anthropic.requests.filter((r) => JSON.stringify(r.body).includes('three'))).toHaveLength(0);
 
   const limits = server.app.services.limits;
   const freed = limits.whenReleased(

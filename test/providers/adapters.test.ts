@@ -30,6 +30,19 @@ describe.each(VENDORS)('%s adapter against the loopback stand-in', (_name, vendo
     expect(finish.at - firstDelta.at).toBeGreaterThanOrEqual(100);
   });
 
+  it('sends every request with its own key when one adapter serves several keys, in turn and at once', async () => {
+    // The adapter keeps an SDK client per key (clientPerKey): one member's client must never carry another's key.
+    const a = adapter();
+    const keys = [vendor.goodKey, `${vendor.goodKey.slice(0, -4)}B2b2`, `${vendor.goodKey.slice(0, -4)}C3c3`];
+    await collect(a.stream(request('one', { apiKey: keys[0] })));
+    await Promise.all(keys.map((apiKey) => collect(a.stream(request('two', { apiKey })))));
+    await collect(a.stream(request('three', { apiKey: keys[1] })));
+    const sent = standIn.server.requests.map((r) => r.authKeyLast4);
+    expect(sent[0]).toBe(keys[0].slice(-4));
+    expect([...sent.slice(1, 4)].sort()).toEqual(keys.map((k) => k.slice(-4)).sort());
+    expect(sent[4]).toBe(keys[1].slice(-4));
+  });
+
   it('passes through the exact token counts the provider reports', async () => {
     const parts = await collect(adapter().stream(request('[[usage:1234:56]] hi')));
     expect(parts.at(-1)).toEqual({
