@@ -9,6 +9,7 @@ import './schema/index.ts';
 import type { Config } from './config.ts';
 import { AUTH_FAILURE_MESSAGES, authenticate, createContext } from './context.ts';
 import { ModelCatalogue } from './domain/models.ts';
+import { ReadCaches } from './domain/read-caches.ts';
 import type { DomainEvents, Services } from './domain/services.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { openDatabase, type Database } from './lib/database.ts';
@@ -103,6 +104,9 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     keyCheckTimeoutMs: config.keyCheckTimeoutMs,
   };
   const events = new EventEmitter<DomainEvents>();
+  // Listening before serving: a request's reads come from memory only once invalidations reach this instance.
+  const caches = new ReadCaches(database.db, database.url, log);
+  await caches.start();
   const services: Services = {
     config,
     db: database.db,
@@ -115,6 +119,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       openai: { ...providerOptions, baseURL: config.openaiBaseUrl },
     }),
     pubsub,
+    caches,
     lifecycle,
     metrics,
     events,
@@ -249,7 +254,14 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       await closePubSub();
       await redis?.close();
     },
-    database,
+    // The cache listener's connection goes with the database's (it would keep an embedded PostgreSQL from stopping).
+    database: {
+      ...database,
+      close: async () => {
+        await caches.stop();
+        await database.close();
+      },
+    },
   });
 
   return {

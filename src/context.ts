@@ -2,6 +2,7 @@
 import type { Membership } from './generated/prisma/client.ts';
 import { bearerToken, verifyUserToken } from './lib/tokens.ts';
 import type { Services } from './domain/services.ts';
+import type { TokenClaims } from './domain/read-caches.ts';
 
 export interface Viewer {
   userId: string;
@@ -57,15 +58,37 @@ export async function authenticate(
   if (!authorization) return { viewer: null, failure: null };
   const token = bearerToken(authorization);
   if (!token) return { viewer: null, failure: 'invalid' };
-  const check = await verifyUserToken(jwtSecret, token, services.config.tokenMaxTtlSeconds);
-  if (!check.ok) return { viewer: null, failure: check.reason };
-  if (!UUID.test(check.userId)) return { viewer: null, failure: 'unknown-user' };
-  const user = await services.db.user.findUnique({ where: { id: check.userId }, select: { tokensValidAfter: true } });
+  const claims = await verifiedClaims(services, jwtSecret, token);
+  if ('reason' in claims) return { viewer: null, failure: claims.reason };
+  if (!UUID.test(claims.userId)) return { viewer: null, failure: 'unknown-user' };
+  const user = await services.caches.user(claims.userId);
   if (!user) return { viewer: null, failure: 'unknown-user' };
   // iat has second precision: a token from the same second as the revocation is refused too.
-  if (user.tokensValidAfter && check.issuedAt <= Math.floor(user.tokensValidAfter.getTime() / 1000))
+  if (user.tokensValidAfter && claims.issuedAt <= Math.floor(user.tokensValidAfter.getTime() / 1000))
     return { viewer: null, failure: 'revoked' };
-  return { viewer: { userId: check.userId }, failure: null };
+  return { viewer: { userId: claims.userId }, failure: null };
+}
+
+/**
+ * A token's verified claims: the HS256 check once per token, then from memory until the token expires or outlives
+ * the allowed lifetime (a token already verified stays the same token; only its revocation can change, and that is
+ * the user's tokensValidAfter, read above).
+ */
+export async function verifiedClaims(
+  services: Pick<Services, 'caches' | 'config'>,
+  jwtSecret: Uint8Array,
+  token: string,
+  nowMs = Date.now(),
+): Promise<TokenClaims | { reason: Exclude<AuthFailure, 'revoked' | 'unknown-user'> }> {
+  const nowSeconds = nowMs / 1000;
+  const known = services.caches.tokens.get(token);
+  if (known && nowSeconds < known.expiresAt && nowSeconds - known.issuedAt <= services.config.tokenMaxTtlSeconds)
+    return known;
+  const check = await verifyUserToken(jwtSecret, token, services.config.tokenMaxTtlSeconds);
+  if (!check.ok) return { reason: check.reason };
+  const claims = { userId: check.userId, issuedAt: check.issuedAt, expiresAt: check.expiresAt };
+  services.caches.tokens.set(token, claims);
+  return claims;
 }
 
 interface TokenCheck {
@@ -91,12 +114,16 @@ export async function createContext(
   source: { authorization?: string | null; signal?: AbortSignal; socket?: object; requestId?: string },
 ): Promise<Context> {
   const { viewer, failure } = await authenticate(services, jwtSecret, source.authorization);
+  // Memoised per operation too: a field's scope and its resolvers ask again; the shared cache answers the rest.
   const cache = new Map<string, Promise<Membership | null>>();
-  const membership = (orgId: string): Promise<Membership | null> => {
+  const membership = (orgId: string, fresh = false): Promise<Membership | null> => {
     if (!viewer || !UUID.test(orgId)) return Promise.resolve(null);
     let found = cache.get(orgId);
-    if (!found) {
-      found = services.db.membership.findUnique({ where: { orgId_userId: { orgId, userId: viewer.userId } } });
+    if (!found || fresh) {
+      // A subscription's per-event re-check reads the row itself: its event may overtake the removal's notification.
+      found = fresh
+        ? services.db.membership.findUnique({ where: { orgId_userId: { orgId, userId: viewer.userId } } })
+        : services.caches.membership(orgId, viewer.userId);
       cache.set(orgId, found);
     }
     return found;
@@ -125,7 +152,7 @@ export async function createContext(
     async refreshMembership(orgId) {
       cache.delete(orgId);
       if (!(await stillSignedIn())) return null;
-      return membership(orgId);
+      return membership(orgId, true);
     },
     stillSignedIn,
   };

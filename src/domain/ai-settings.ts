@@ -19,6 +19,7 @@ import {
 import { loadOrg, lockOrg } from './orgs.ts';
 import { BYOK_PLANS, planAllowsByok } from './plans.ts';
 import { asVendor, vendorName } from './vendors.ts';
+import { cacheKeys, type OrgSettings } from './read-caches.ts';
 import type { Actor, Services } from './services.ts';
 
 export interface OrgAiSettingsView {
@@ -37,8 +38,12 @@ export interface OrgAiSettingsView {
   updatedAt: Date;
 }
 
+/** The settings as a request sees them: from the instance's cache (dropped by every change to the org's row). */
 export async function orgAiSettings(s: Services, orgId: string): Promise<OrgAiSettingsView> {
-  const org = await loadOrg(s.db, orgId);
+  return settingsView(s, await s.caches.org(orgId));
+}
+
+function settingsView(s: Services, org: OrgSettings): OrgAiSettingsView {
   const now = s.clock.now();
   const effective = effectiveProvider(org, now);
   const model = s.models.resolve(org.aiProvider, org.aiModel);
@@ -76,8 +81,9 @@ export class OrgSettingsSnapshot {
     readonly orgId: string,
   ) {}
 
+  /** Read from the database, not the cache: the event may reach this instance before the change's notification. */
   settings(): Promise<OrgAiSettingsView> {
-    return (this.view ??= orgAiSettings(this.s, this.orgId));
+    return (this.view ??= loadOrg(this.s.db, this.orgId).then((org) => settingsView(this.s, org)));
   }
 
   async membership(userId: string): Promise<Membership | null> {
@@ -126,6 +132,7 @@ export async function setFallbackToCredits(
       detail: { fallbackToCredits: input.enabled },
     });
   });
+  s.caches.invalidate(cacheKeys.org(input.orgId));
   s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
 }
 
@@ -196,6 +203,8 @@ export async function updateProvider(
       },
     });
   });
+  // Committed: this instance's next read sees it at once (the others when the row's notification reaches them).
+  s.caches.invalidate(cacheKeys.org(input.orgId));
   s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
 }
 

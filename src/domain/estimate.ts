@@ -51,7 +51,9 @@ export async function estimateCompletion(
       refusal: 'NO_API_KEY',
     };
   }
-  const { route, org } = plan;
+  const { route } = plan;
+  // The plan's org is its cached settings; the balance is always read fresh.
+  const org = await loadOrg(s.db, input.orgId);
   const hold = route.billing === 'CREDITS' ? route.holdAmount : 0;
   const refusal: ErrorCode | null =
     hold > org.creditBalance

@@ -5,12 +5,12 @@ import { randomUUID } from 'node:crypto';
 import type { AiProvider } from '../generated/prisma/enums.ts';
 import { DomainError, refuse } from '../lib/errors.ts';
 import type { ChatMessage } from '../providers/types.ts';
-import { loadOrg } from './orgs.ts';
 import { personalKeyForCall } from './key-vault.ts';
 import type { AiModel } from './models.ts';
 import { effectiveProvider } from './grace-window.ts';
 import type { Vendor } from './vendors.ts';
 import { holdFor } from './pricing.ts';
+import type { OrgSettings } from './read-caches.ts';
 import type { Actor, Services } from './services.ts';
 
 export const MAX_TOKENS_DEFAULT = 1024;
@@ -42,7 +42,8 @@ export type Route =
     };
 
 export interface CompletionPlan {
-  org: Awaited<ReturnType<typeof loadOrg>>;
+  /** The org's settings (from the instance's cache): never its balance, which only the ledger's statements read. */
+  org: OrgSettings;
   provider: AiProvider;
   requestId: string;
   messages: ChatMessage[];
@@ -99,7 +100,7 @@ export function creditsRoute(
 /** Every refusal that does not need the ledger happens here (the ledger's own come when the hold is placed). */
 export async function planCompletion(s: Services, actor: Actor, input: IvyCompletionInput): Promise<CompletionPlan> {
   const { maxTokens, messages } = validate(input);
-  const org = await loadOrg(s.db, input.orgId);
+  const org = await s.caches.org(input.orgId);
   const provider = effectiveProvider(org, s.clock.now());
   const common = {
     org,

@@ -8,6 +8,7 @@ import { planCompletion, type FallbackReason, type IvyCompletionInput } from './
 import { spendMonth } from './member-caps.ts';
 import type { AiModel } from './models.ts';
 import { vendorName, type Vendor } from './vendors.ts';
+import { cacheKeys } from './read-caches.ts';
 import type { Actor, Services } from './services.ts';
 
 export { MAX_TOKENS_DEFAULT, MAX_TOKENS_LIMIT, type IvyCompletionInput } from './ivy-plan.ts';
@@ -95,14 +96,22 @@ export async function acceptCompletion(
   };
   if (route.billing === 'BYOK') {
     const completionId = await recordByokCompletion(s.db, { ...row, holdExpiresAt });
-    // Raw, so the key's updatedAt (when the member last saved it) stays as it was.
-    await s.db.$executeRaw`UPDATE personal_api_keys SET last_used_at = ${now} WHERE id = ${route.keyId}::uuid`;
+    // Raw, so the key's updatedAt (when the member last saved it) stays as it was; the balance (which a BYOK answer
+    // does not move) comes back in the same round trip, fresh.
+    const [used] = await s.db.$queryRaw<{ creditBalance: number }[]>`
+      WITH used AS (UPDATE personal_api_keys SET last_used_at = ${now} WHERE id = ${route.keyId}::uuid)
+      SELECT credit_balance AS "creditBalance" FROM orgs WHERE id = ${org.id}::uuid`;
+    // last_used_at notifies no one (every BYOK answer writes it): this instance's copy of the member's keys is
+    // brought up to date here; another instance's shows the previous lastUsedAt until its copy is reloaded.
+    s.caches.keys.update(cacheKeys.keys(org.id, actor.userId), (keys) =>
+      keys.map((k) => (k.id === route.keyId ? { ...k, lastUsedAt: now } : k)),
+    );
     return {
       ...common,
       billing: 'BYOK',
       completionId,
       holdAmount: 0,
-      balanceAtAccept: org.creditBalance,
+      balanceAtAccept: used?.creditBalance ?? 0,
       fallbackReason: null,
     };
   }

@@ -5,6 +5,7 @@ import { refuse } from '../lib/errors.ts';
 import { memberKey } from '../lib/pubsub.ts';
 import { recordAudit } from './audit.ts';
 import { asVendor, checkKeyFormat, keyHint, vendorName, type Vendor } from './vendors.ts';
+import { cacheKeys } from './read-caches.ts';
 import type { Actor, Services } from './services.ts';
 
 const binding = (orgId: string, userId: string, provider: AiProvider) =>
@@ -55,6 +56,7 @@ export async function setPersonalKey(
     });
     return row;
   });
+  s.caches.invalidate(cacheKeys.keys(input.orgId, actor.userId));
   s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
   return saved;
 }
@@ -74,15 +76,17 @@ export async function deletePersonalKey(s: Services, actor: Actor, input: { orgI
       });
     return count > 0;
   });
+  s.caches.invalidate(cacheKeys.keys(input.orgId, actor.userId));
   if (deleted) s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
   return deleted;
 }
 
-/** The member's key in clear, for a provider call; NO_API_KEY when none is saved. */
+/**
+ * The member's key in clear, for a provider call; NO_API_KEY when none is saved. The row comes from the instance's
+ * cache of the member's keys (ciphertext, as stored); it is decrypted here, for this call only, and never kept.
+ */
 export async function personalKeyForCall(s: Services, orgId: string, userId: string, vendor: Vendor) {
-  const row = await s.db.personalApiKey.findUnique({
-    where: { orgId_userId_provider: { orgId, userId, provider: vendor } },
-  });
+  const row = (await s.caches.keysOf(orgId, userId)).find((k) => k.provider === vendor);
   if (!row) {
     return refuse(
       'NO_API_KEY',
@@ -135,6 +139,7 @@ export async function testPersonalKey(
       detail: { provider: vendor, status },
     });
   });
+  s.caches.invalidate(cacheKeys.keys(input.orgId, actor.userId));
   s.pubsub.publish('orgAiSettingsChanged', input.orgId, { orgId: input.orgId });
   if (status !== row.status) pushKeyStatus(s, { ...input, userId: actor.userId, vendor }, row.status, status, testedAt);
   return { ok: check.outcome === 'valid', status, message: check.message };
@@ -177,6 +182,7 @@ export async function markKeyInvalid(s: Services, orgId: string, userId: string,
       });
     return row?.status;
   });
+  s.caches.invalidate(cacheKeys.keys(orgId, userId));
   s.pubsub.publish('orgAiSettingsChanged', orgId, { orgId });
   if (before && before !== 'INVALID') pushKeyStatus(s, { orgId, userId, vendor }, before, 'INVALID', null);
 }

@@ -13,6 +13,7 @@ import type { AppPubSub } from '../lib/pubsub.ts';
 import type { ProviderAdapter } from '../providers/types.ts';
 import type { Answers } from './answers.ts';
 import type { ModelCatalogue } from './models.ts';
+import type { ReadCaches } from './read-caches.ts';
 import type { Vendor } from './vendors.ts';
 
 export interface Services {
@@ -36,6 +37,8 @@ export interface Services {
   locks: FleetLock;
   /** Serving or draining; completions end with SERVER_SHUTTING_DOWN when shutdownSignal aborts. */
   lifecycle?: Lifecycle;
+  /** Users, memberships, org settings and members' keys in memory, dropped by the database's own notifications. */
+  caches: ReadCaches;
   /** Prometheus counters of our own (lib/metrics.ts); absent in operator commands. */
   metrics?: AppMetrics;
 }

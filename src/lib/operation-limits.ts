@@ -1,6 +1,7 @@
 // Operation limits for every transport (HTTP, SSE, graphql-ws all run through Yoga's envelope): document size before
 // parsing, tokens while parsing, depth/aliases/directives/structural cost while validating (graphql-armor), and the
 // schema-aware cost (provider calls, list sizes, with the request's variables) just before execution.
+import { LRUCache } from 'lru-cache';
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
@@ -94,6 +95,31 @@ function refuseCostly(
   return errors.length ? { errors } : null;
 }
 
+/** Documents (Yoga's parser cache hands out one DocumentNode per source) whose operation and variables passed. */
+const withinCost = new WeakMap<DocumentNode, LRUCache<string, true>>();
+/** Variables longer than this (a conversation sent to Ivy) are not kept as a key: their cost is computed each time. */
+const MAX_VERDICT_KEY = 1024;
+
+/**
+ * refuseCostly, remembering what passed: a cost is a function of the document, the operation and the variables
+ * alone (every field's complexity in src/lib/operation-cost.ts reads its arguments, never the context), and
+ * computing it is a whole validation pass (9 % of the CPU of an `orgAiSettings` request, issue 10). A refusal is
+ * computed afresh each time: its errors are the operation's own.
+ */
+function costVerdict(...args: Parameters<typeof refuseCostly>): ReturnType<typeof refuseCostly> {
+  const [, document, variables, operationName] = args;
+  const key = `${operationName ?? ''}|${JSON.stringify(variables ?? {})}`;
+  if (key.length > MAX_VERDICT_KEY) return refuseCostly(...args);
+  let passed = withinCost.get(document);
+  if (passed?.has(key)) return null;
+  const refused = refuseCostly(...args);
+  if (!refused) {
+    if (!passed) withinCost.set(document, (passed = new LRUCache({ max: 256 })));
+    passed.set(key, true);
+  }
+  return refused;
+}
+
 export function useOperationLimits(limits: OperationLimits, opts: { introspection: boolean }): Plugin {
   const rules = [
     armorRule('depth', limits.depth, maxDepthRule),
@@ -131,7 +157,7 @@ export function useOperationLimits(limits: OperationLimits, opts: { introspectio
       return hideSuggestions?.onValidate?.(payload);
     },
     onExecute({ args, setResultAndStopExecution }) {
-      const refused = refuseCostly(
+      const refused = costVerdict(
         args.schema,
         args.document,
         args.variableValues,
@@ -142,7 +168,7 @@ export function useOperationLimits(limits: OperationLimits, opts: { introspectio
       if (refused) setResultAndStopExecution(refused);
     },
     onSubscribe({ args, setResultAndStopExecution }) {
-      const refused = refuseCostly(
+      const refused = costVerdict(
         args.schema,
         args.document,
         args.variableValues,

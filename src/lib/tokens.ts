@@ -33,7 +33,8 @@ export async function signUserToken(
 }
 
 export type TokenCheck =
-  { ok: true; userId: string; issuedAt: number } | { ok: false; reason: 'expired' | 'invalid' | 'too-long-lived' };
+  | { ok: true; userId: string; issuedAt: number; expiresAt: number }
+  | { ok: false; reason: 'expired' | 'invalid' | 'too-long-lived' };
 
 /** Checks signature, issuer, audience, `exp`, `iat` and the lifetime; says why a token is refused. */
 export async function verifyUserToken(secret: Uint8Array, token: string, maxTtlSeconds: number): Promise<TokenCheck> {
@@ -49,7 +50,7 @@ export async function verifyUserToken(secret: Uint8Array, token: string, maxTtlS
     });
     if (typeof payload.sub !== 'string' || !payload.sub) return { ok: false, reason: 'invalid' };
     if (payload.exp! - payload.iat! > maxTtlSeconds) return { ok: false, reason: 'too-long-lived' };
-    return { ok: true, userId: payload.sub, issuedAt: payload.iat! };
+    return { ok: true, userId: payload.sub, issuedAt: payload.iat!, expiresAt: payload.exp! };
   } catch (err) {
     // maxTokenAge surfaces as an "iat" claim failure: the token is simply too old.
     if (err instanceof errors.JWTExpired) return { ok: false, reason: 'expired' };

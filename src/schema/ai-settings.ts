@@ -83,7 +83,8 @@ export const PersonalApiKey = builder.prismaObject('PersonalApiKey', {
     lastUsedAt: t.expose('lastUsedAt', {
       type: 'DateTime',
       nullable: true,
-      description: 'When an Ivy answer last used the key.',
+      description:
+        'When an Ivy answer last used the key (on an instance other than the one that served the answer, up to a minute late).',
     }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
@@ -138,13 +139,10 @@ export const OrgAiSettings = builder.node(builder.objectRef<SettingsView>('OrgAi
     viewerKeys: t.prismaField({
       type: ['PersonalApiKey'],
       description: 'The viewer’s own saved keys in this org; never anyone else’s.',
-      resolve: (query, s, _a, ctx) =>
-        s.snapshot?.keysOf(ctx.viewer!.userId) ??
-        ctx.services.db.personalApiKey.findMany({
-          ...query,
-          where: { orgId: s.orgId, userId: ctx.viewer!.userId },
-          orderBy: { provider: 'asc' },
-        }),
+      // PersonalApiKey exposes no relation, so the rows need no `query` selection: the event's snapshot, or the
+      // instance's cache of the viewer's keys (dropped by every change to them but last_used_at, see ivy.ts).
+      resolve: (_query, s, _a, ctx) =>
+        s.snapshot?.keysOf(ctx.viewer!.userId) ?? ctx.services.caches.keysOf(s.orgId, ctx.viewer!.userId),
     }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),

@@ -97,6 +97,10 @@ describe.each(TRANSPORTS)('operation limits over %s', (transport) => {
     expect(
       (await attempt(server.client(acme.admin.token), transport, audit, { o: acme.org.id, n: 10 })).code,
     ).toBeUndefined();
+    // What passed is remembered per document and variables: the same document asking for more is still refused.
+    expect((await attempt(server.client(acme.admin.token), transport, audit, { o: acme.org.id, n: 100 })).code).toBe(
+      'OPERATION_LIMIT_EXCEEDED',
+    );
   });
 
   it('charges provider calls: three aliased key tests are refused and none reaches the provider or the audit log', async () => {

@@ -9,6 +9,7 @@ import type { SeededOrg } from '../../dev/seed.ts';
 import { runCommand } from '../support/operator-command.ts';
 import { openRawSocket } from '../support/raw-ws.ts';
 import { main as tokenCommand } from '../../src/commands/token.ts';
+import { cacheKeys } from '../../src/domain/read-caches.ts';
 import { graphql } from '../../src/generated/graphql/index.ts';
 import { print } from 'graphql';
 
@@ -135,7 +136,10 @@ describe('npm run token', () => {
     await sse.waitFor(1);
     expect(sse.results[0].data).toBeTruthy();
 
+    // The server keeps the user's revocation instant in memory: the command's write reaches it as a notification.
+    const applied = server.app.services.caches.feed.whenApplied(cacheKeys.user(victim.id));
     const revoked = await runCommand(tokenCommand, ['revoke', victim.email], cmdEnv());
+    await applied;
     expect(revoked).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Revoked every token issued to /) });
 
     expect(await refusal(victim.token)).toMatchObject({
