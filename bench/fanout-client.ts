@@ -17,6 +17,12 @@ interface Msg {
   t: 'start' | 'ready' | 'done' | 'stop' | 'refused';
 }
 
+/** A socket's CloseEvent has only getters (JSON.stringify printed `{}`): its code and reason are what say why. */
+const describe = (err: unknown) => {
+  const e = err as { code?: number; reason?: string; message?: string };
+  if (typeof e?.code === 'number') return `socket closed ${e.code} ${e.reason ?? ''}`.trim();
+  return (e?.message ?? JSON.stringify(err)).slice(0, 500);
+};
 const now = () => performance.timeOrigin + performance.now();
 const send = (m: Msg & Record<string, unknown>) => process.send!(m);
 
@@ -49,7 +55,7 @@ async function run(plan: Plan) {
           },
           // A refused subscription would otherwise leave the bench waiting for it forever: say why, once.
           error: (err) => {
-            if (!refused++) send({ t: 'refused', error: JSON.stringify(err).slice(0, 500) });
+            if (!refused++) send({ t: 'refused', error: describe(err) });
           },
           complete: () => {},
         },

@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { fork } from 'node:child_process';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import type { CannonResult, CannonRun } from './http-client.ts';
 import { buildApp, type App } from '../src/app.ts';
@@ -46,7 +46,7 @@ import type { StreamsResult } from './socket-client.ts';
 import type { StackPlan, StackResult } from './stack-client.ts';
 import { checkLedger, runLedgerLoad, type LedgerLoadResult } from '../dev/ledger-load.ts';
 import { Seeder, type SeededMember } from '../dev/seed.ts';
-import { installSqlCounter, sampleLockWaits, sqlPerOp, sqlSnapshot } from './sql-probe.ts';
+import { installSqlCounter, sampleLockWaits, sqlPerOp, sqlSnapshot, type SqlCounts } from './sql-probe.ts';
 import { heapSampled, profiled } from './cpu-profile.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
@@ -100,7 +100,7 @@ const IDLE_SOCKETS = Number(process.env.BENCH_IDLE_SOCKETS ?? (SMALL ? 1_000 : 1
 const STREAMS = Number(process.env.BENCH_STREAMS ?? (SMALL ? 100 : 1_000));
 const FIRST_DELTA_N = Number(process.env.BENCH_FIRST_DELTA_N ?? (SMALL ? 30 : 300));
 const STACK_TOTAL = SMALL ? 200 : 3_000;
-const config = loadConfig({
+const serverEnv = {
   ANTHROPIC_BASE_URL: anthropic.url,
   PROVIDER_MAX_RETRIES: '0',
   MAX_COMPLETIONS_PER_SOCKET: '1000',
@@ -119,7 +119,8 @@ const config = loadConfig({
   SETTINGS_EVENTS_QUIET_MS: '0',
   REDIS_URL: process.env.REDIS_URL,
   MIGRATE_ON_START: '1',
-});
+};
+const config = loadConfig(serverEnv);
 const apps: App[] = [await buildApp(config, { backgroundJobs: false })];
 if (process.env.REDIS_URL) apps.push(await buildApp({ ...config, migrateOnStart: false }, { backgroundJobs: false }));
 const urls: string[] = [];
@@ -269,7 +270,77 @@ if (want('stack')) {
 // ---- settings fan-out --------------------------------------------------------------------------------------------
 // The subscribers live in a process of their own (bench/fanout-client.ts): 10,000 client subscriptions in the
 // server's process would measure the load generator as much as the server.
+/** A server instance as the fan-out row sees it: in this process, or forked (bench/instance-process.ts). */
+interface Instance {
+  url: string;
+  subscribers(orgId: string): Promise<number>;
+  whenSubscribed(orgId: string, count: number): Promise<void>;
+  sql(): Promise<SqlCounts>;
+  /** The process's CPU time so far, in ms (the in-process instance's includes the bench's own, idle while it waits). */
+  cpuMs(): Promise<number>;
+  stop(): Promise<void>;
+}
+const cpuMsOf = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+const inProcess = (a: App, url: string): Instance => ({
+  url,
+  subscribers: async (orgId) => a.services.pubsub.subscribers(orgId),
+  whenSubscribed: (orgId, count) => a.services.pubsub.whenSubscribed(orgId, count),
+  sql: async () => sqlSnapshot(),
+  cpuMs: async () => cpuMsOf(process.cpuUsage()),
+  stop: async () => {},
+});
+/** A second instance in a process of its own, as a second machine would be (not sharing this event loop). */
+async function forkedInstance(): Promise<Instance> {
+  const child = fork(path.join(import.meta.dirname, 'instance-process.ts'), { execArgv: ['--import', 'tsx'] });
+  const ask = <T>(message: Record<string, unknown>, reply: string, match = (_m: T) => true) =>
+    new Promise<T>((resolve, reject) => {
+      const exited = (code: number | null) => reject(new Error(`instance exited (${code}) before "${reply}"`));
+      const on = (m: { t: string } & T) => {
+        if (m.t !== reply || !match(m)) return;
+        child.off('message', on);
+        child.off('exit', exited);
+        resolve(m);
+      };
+      child.on('message', on);
+      child.once('exit', exited);
+      child.send(message);
+    });
+  const { url } = await ask<{ url: string }>({ t: 'start', env: serverEnv }, 'started');
+  return {
+    url,
+    subscribers: async (orgId) => (await ask<{ count: number }>({ t: 'subscribers', orgId }, 'subscribers')).count,
+    whenSubscribed: async (orgId, count) => {
+      await ask<{ orgId: string }>({ t: 'whenSubscribed', orgId, count }, 'subscribed', (m) => m.orgId === orgId);
+    },
+    sql: async () => (await ask<{ counts: SqlCounts }>({ t: 'sql' }, 'sql')).counts,
+    cpuMs: async () => cpuMsOf((await ask<{ usage: NodeJS.CpuUsage }>({ t: 'cpu' }, 'cpu')).usage),
+    stop: async () => {
+      await ask({ t: 'stop' }, 'stopped').catch(() => {});
+    },
+  };
+}
+const sqlOf = async (instances: Instance[]): Promise<SqlCounts> => {
+  const sum: SqlCounts = { total: 0, byKind: {} };
+  for (const c of await Promise.all(instances.map((i) => i.sql()))) {
+    sum.total += c.total;
+    for (const [k, v] of Object.entries(c.byKind)) sum.byKind[k] = (sum.byKind[k] ?? 0) + v;
+  }
+  return sum;
+};
+
 async function fanOutRow() {
+  // With two instances, the second runs in a process of its own (a second machine); SQL is counted in both.
+  const instances: Instance[] = [inProcess(app, urls[0])];
+  if (apps.length > 1) instances.push(await forkedInstance());
+  try {
+    await fanOutOver(instances);
+  } finally {
+    for (const i of instances) await i.stop();
+  }
+}
+
+async function fanOutOver(instances: Instance[]) {
+  const fanUrls = instances.map((i) => i.url);
   const { org, admin, interviewer } = await seed.org({ plan: 'GROWTH' });
   await seed.key(org.id, interviewer.id, 'ANTHROPIC', 'sk-ant-bench-interviewer-key-0000000');
   const client = fork(path.join(import.meta.dirname, 'fanout-client.ts'), { execArgv: ['--import', 'tsx'] });
@@ -287,7 +358,7 @@ async function fanOutRow() {
   client.send({
     t: 'start',
     plan: {
-      urls,
+      urls: fanUrls,
       orgId: org.id,
       query: printed,
       subscribers: SUBSCRIBERS,
@@ -302,10 +373,32 @@ async function fanOutRow() {
   // Every subscription is live on its instance before the change.
   const refused = next<{ error: string }>('refused');
   refused.catch(() => {});
+  // A stall while subscribing shows where it stands (live subscribers per instance) instead of waiting in silence.
+  // The servers' event-loop delay and the SQL statements made while subscribing say what the opening costs.
+  const opening = performance.now();
+  const sqlOpening = await sqlOf(instances);
+  const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+  loopDelay.enable();
+  const watch = setInterval(async () => {
+    const counts = await Promise.all(instances.map((i) => i.subscribers(org.id)));
+    const live = counts.map((n, i) => `${n}/${perInstance[i]}`).join(', ');
+    progress(
+      `fan-out: ${((performance.now() - opening) / 1000).toFixed(0)} s subscribing, live ${live}, event-loop delay max ${(loopDelay.max / 1e6).toFixed(0)} ms`,
+    );
+  }, 10_000);
   const subscribed = await Promise.race([
-    Promise.all(apps.map((a, i) => a.services.pubsub.whenSubscribed(org.id, perInstance[i]))).then(() => null),
+    Promise.all(instances.map((a, i) => a.whenSubscribed(org.id, perInstance[i]))).then(() => null),
     refused,
-  ]);
+  ]).finally(() => clearInterval(watch));
+  loopDelay.disable();
+  const openingSql = sqlPerOp(sqlOpening, await sqlOf(instances), SUBSCRIBERS);
+  const opened = {
+    seconds: +((performance.now() - opening) / 1000).toFixed(1),
+    eventLoopDelayMs: { p50: +(loopDelay.percentile(50) / 1e6).toFixed(1), max: +(loopDelay.max / 1e6).toFixed(0) },
+    sqlStatementsPerSubscription: openingSql.perOp,
+    sqlByKind: openingSql.byKind,
+  };
+  progress(`fan-out: subscribing took ${opened.seconds} s: ${JSON.stringify(opened)}`);
   if (subscribed) {
     failures.push(`fan-out: a subscription was refused: ${subscribed.error}`);
     client.send({ t: 'stop' });
@@ -313,11 +406,13 @@ async function fanOutRow() {
   }
   const done = next<{ reached: number; wrong: number; lastAt: number }>('done');
   done.catch(() => {}); // on a timeout the client is stopped below; the row reports who was not reached
-  const sqlBefore = sqlSnapshot();
+  const sqlBefore = await sqlOf(instances);
+  // CPU time the servers spent on the delivery: what the fan-out costs, whatever share of the machine it got.
+  const cpuBefore = await Promise.all(instances.map((i) => i.cpuMs()));
   const t0 = performance.timeOrigin + performance.now();
   // Profiled from the change to the last delivery only (not the minutes of subscribing before it).
   const deliver = async () => {
-    await new GraphQLClient(urls[0], admin.token).data(SCALE_UPDATE_PROVIDER, {
+    await new GraphQLClient(fanUrls[0], admin.token).data(SCALE_UPDATE_PROVIDER, {
       input: { orgId: org.id, provider: 'ANTHROPIC' },
     });
     const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), 120_000).unref());
@@ -332,21 +427,27 @@ async function fanOutRow() {
   client.send({ t: 'stop' });
   const reached = result?.reached ?? 0;
   const elapsed = result ? result.lastAt - t0 : Infinity;
-  const sql = sqlPerOp(sqlBefore, sqlSnapshot(), 1);
+  const sql = sqlPerOp(sqlBefore, await sqlOf(instances), 1);
+  const cpuAfter = await Promise.all(instances.map((i) => i.cpuMs()));
+  const serverCpuMs = cpuAfter.map((ms, i) => Math.round(ms - cpuBefore[i]));
   if (reached !== SUBSCRIBERS) failures.push(`fan-out: ${SUBSCRIBERS - reached} subscribers never got the event`);
   if (result?.wrong) failures.push(`fan-out: ${result.wrong} subscribers got a wrong view or more than one event`);
   report['settings fan-out'] = {
     subscribers: SUBSCRIBERS,
-    instances: urls.length,
+    instances: fanUrls.length,
+    secondInstance: fanUrls.length > 1 ? 'a process of its own' : null,
     reached,
     wrongViews: result?.wrong ?? null,
     msToLast: +elapsed.toFixed(0),
+    serverCpuMsPerInstance: serverCpuMs,
+    loadavgAtDelivery: +os.loadavg()[0].toFixed(2),
+    subscribing: opened,
     sqlStatementsForTheEvent: sql.perOp,
     sqlByKind: sql.byKind,
   };
   rows.push({
     order: 3,
-    measure: `one settings change → all ${SUBSCRIBERS} orgAiSettingsChanged subscribers (${urls.length} instance${urls.length > 1 ? 's' : ''}; ${sql.perOp} SQL statements)`,
+    measure: `one settings change → all ${SUBSCRIBERS} orgAiSettingsChanged subscribers (${fanUrls.length} instance${fanUrls.length > 1 ? 's, the second in its own process' : ''}; ${sql.perOp} SQL statements; server CPU ${serverCpuMs.join(' + ')} ms)`,
     value: `${(elapsed / 1000).toFixed(2)} s`,
     goal: `all reached in ≤ 2 s (10,000)`,
     ok: elapsed <= 2000 && reached === SUBSCRIBERS,

@@ -22,6 +22,8 @@ import { createFleetLock } from './lib/fleet-lock.ts';
 import { Limits } from './lib/limits/limits.ts';
 import { createLogger, type LogSink } from './lib/logger.ts';
 import { AppMetrics } from './lib/metrics.ts';
+import { useSharedSubscriptionViews } from './lib/shared-views.ts';
+import { orgAiSettingsViewOf } from './schema/ai-settings.ts';
 import { requestIdFor, useOperationLog, useRefuseWhileDraining, useRequestIdHeader } from './lib/operation-plugins.ts';
 import { readinessCheck, useMetricsToken, useReadiness } from './lib/ops-endpoints.ts';
 import { createAppPubSub, verifyRedis, type AppPubSub } from './lib/pubsub.ts';
@@ -155,6 +157,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       useOperationLimits(config.limits, { introspection: config.transport.introspection }),
       useOperationLog(log, metrics),
       useOneSettingsEventPerOperation(pubsub),
+      // One settings change reaches thousands of Settings pages: executed once per distinct view, not per page.
+      useSharedSubscriptionViews({ orgAiSettingsChanged: orgAiSettingsViewOf }),
       ...(config.metricsEnabled
         ? [
             useMetricsToken(config.metricsToken),

@@ -122,6 +122,11 @@ export interface TransportConfig {
   wsIdleTimeoutMs: number;
   /** How often each open socket re-checks that its token is still valid (revocation). */
   wsTokenRecheckMs: number;
+  /**
+   * A socket that has not sent connection_init this long after opening is closed (4408). graphql-ws's own 3 s counts
+   * from the opening, so a server busy for 3 s cut healthy clients whose init sat unread (issue 10).
+   */
+  wsConnectionInitTimeoutMs: number;
 }
 
 /** At most `points` calls per `seconds`. Written "points/seconds" in the environment, e.g. "5/60". */
@@ -282,6 +287,7 @@ const EnvSchema = z.object({
   WS_KEEPALIVE_MS: int(12_000, 1),
   WS_IDLE_TIMEOUT_MS: int(5 * 60_000, 1),
   WS_TOKEN_RECHECK_MS: int(30_000, 1),
+  WS_CONNECTION_INIT_TIMEOUT_MS: int(10_000, 1),
   AUTH_TOKEN_MAX_TTL_SECONDS: int(12 * 3600, 60),
   KEY_RETEST_INTERVAL: duration(24 * 3_600_000, 1000),
   KEY_RETEST_CONCURRENCY: int(4, 1),
@@ -382,6 +388,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
       wsKeepAliveMs: e.WS_KEEPALIVE_MS,
       wsIdleTimeoutMs: e.WS_IDLE_TIMEOUT_MS,
       wsTokenRecheckMs: e.WS_TOKEN_RECHECK_MS,
+      wsConnectionInitTimeoutMs: e.WS_CONNECTION_INIT_TIMEOUT_MS,
     },
     tokenMaxTtlSeconds: e.AUTH_TOKEN_MAX_TTL_SECONDS,
     keyRetest: {

@@ -8,6 +8,8 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { CloseCode, type OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
+import { setImmediate } from 'node:timers/promises';
+import pLimit from 'p-limit';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { TransportConfig } from '../config.ts';
 import { RateLimited, type ErrorCode } from './errors.ts';
@@ -57,6 +59,16 @@ export interface SocketLimits {
  * only in the first case is the socket still open.
  */
 export const socketStillOpen = (socket: object) => (socket as WebSocket).readyState === 1; // WebSocket.OPEN
+
+/**
+ * Subscribe messages whose checks (the token, the context's reads) run at once per instance; the rest queue in
+ * arrival order. 10,000 Settings pages subscribing together (the bench, or every page reconnecting after a deploy)
+ * ran 10,000 token verifications whose completions came back from the thread pool in batches, each batch's Prisma
+ * queries compiled in one go: the event loop stood still for 3–20 s, graphql-ws's 3 s connection-init timer closed
+ * sockets whose connection_init sat unread (4408) and keep-alive dropped others (1006) (issue 10). While others
+ * queue, each turn begins on a new turn of the event loop, so sockets are read between turns whatever the checks cost.
+ */
+const PREPARED_AT_ONCE = 32;
 
 /** Close code for a socket refused by a limit (the 4xxx range is the application's; 4429 mirrors HTTP 429). */
 export const CLOSE_RATE_LIMITED = 4429;
@@ -130,6 +142,7 @@ export function attachGraphqlWs(
   });
   const sockets = new Map<WebSocket, SocketState>();
   const releaseSocket = new WeakMap<object, () => Promise<void>>();
+  const preparing = pLimit(PREPARED_AT_ONCE);
 
   const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     if (new URL(req.url ?? '/', 'http://x').pathname !== path) return socket.destroy();
@@ -166,6 +179,7 @@ export function attachGraphqlWs(
 
   const disposable = useServer(
     {
+      connectionInitWaitTimeout: transport.wsConnectionInitTimeoutMs,
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args),
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args),
       onConnect: async (ctx) => {
@@ -225,42 +239,50 @@ export function attachGraphqlWs(
             new GraphQLError(refusal.message, { extensions: { code: refusal.code, ...refusal.extensions } }),
           ]);
         }
-        if (state?.authorization && (await opts.tokenProblem(state.authorization))) {
-          ws.close(CloseCode.Forbidden, 'Forbidden: the token is no longer valid');
-          return refuse([
-            new GraphQLError('Your token is no longer valid: get a new one and sign in again.', {
-              extensions: { code: 'UNAUTHENTICATED' },
-            }),
-          ]);
-        }
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          connectionParams: {
-            ...ctx.connectionParams,
-            authorization: authorizationOf(ctx.connectionParams, payload.extensions),
-          },
-          req: ctx.extra.request,
-          socket: ws,
-          params: payload,
-          requestId: requestIdForMessage(payload.extensions),
+        // The checks and the context wait their turn (see PREPARED_AT_ONCE).
+        return preparing(async () => {
+          // In a burst each turn starts from the event loop: with the checks answered from memory (no I/O), one
+          // turn would otherwise run the whole queue in a single run of microtasks. A lone subscribe does not wait.
+          if (preparing.pendingCount > 0) await setImmediate();
+          // Gone while it waited (the client left): nothing to check or run.
+          if (ws.readyState !== ws.OPEN) return refuse([new GraphQLError('The connection closed.')]);
+          if (state?.authorization && (await opts.tokenProblem(state.authorization))) {
+            ws.close(CloseCode.Forbidden, 'Forbidden: the token is no longer valid');
+            return refuse([
+              new GraphQLError('Your token is no longer valid: get a new one and sign in again.', {
+                extensions: { code: 'UNAUTHENTICATED' },
+              }),
+            ]);
+          }
+          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+            ...ctx,
+            connectionParams: {
+              ...ctx.connectionParams,
+              authorization: authorizationOf(ctx.connectionParams, payload.extensions),
+            },
+            req: ctx.extra.request,
+            socket: ws,
+            params: payload,
+            requestId: requestIdForMessage(payload.extensions),
+          });
+          let document;
+          try {
+            // The enveloped parse applies the document size limit before lexing, and the token limit while parsing.
+            document = parse(payload.query);
+          } catch (err) {
+            return refuse([forSocket(err, 'GRAPHQL_PARSE_FAILED')]);
+          }
+          const errors = validate(schema, document);
+          if (errors.length) return refuse(errors.map((e: GraphQLError) => forSocket(e, 'GRAPHQL_VALIDATION_FAILED')));
+          return {
+            schema,
+            operationName: payload.operationName,
+            document,
+            variableValues: payload.variables,
+            contextValue: await contextFactory(),
+            rootValue: { execute, subscribe },
+          };
         });
-        let document;
-        try {
-          // The enveloped parse applies the document size limit before lexing, and the token limit while parsing.
-          document = parse(payload.query);
-        } catch (err) {
-          return refuse([forSocket(err, 'GRAPHQL_PARSE_FAILED')]);
-        }
-        const errors = validate(schema, document);
-        if (errors.length) return refuse(errors.map((e: GraphQLError) => forSocket(e, 'GRAPHQL_VALIDATION_FAILED')));
-        return {
-          schema,
-          operationName: payload.operationName,
-          document,
-          variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
       },
       onComplete: (ctx) => {
         const state = sockets.get(ctx.extra.socket);

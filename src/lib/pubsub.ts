@@ -4,9 +4,8 @@
 // Settings events are coalesced per org (lib/coalesce.ts): one event per burst of changes.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { setMaxListeners } from 'node:events';
-import { createPubSub } from 'graphql-yoga';
 import { Coalescer, type CoalesceOptions } from './coalesce.ts';
+import { LocalRoutes } from './local-routes.ts';
 import type { Logger } from './logger.ts';
 import type { RedisLink } from './redis.ts';
 import { Redis } from 'ioredis';
@@ -77,11 +76,10 @@ export function createAppPubSub(opts: {
   coalesce: CoalesceOptions;
   observer?: PubSubObserver;
 }) {
-  // An org's Settings page is open for every member at once: thousands of listeners on one topic are the design,
-  // not a leak (Node warned at 11 per topic).
-  const eventTarget = new EventTarget();
-  setMaxListeners(0, eventTarget);
-  const local = createPubSub<Topics>({ eventTarget });
+  // An org's Settings page is open for every member at once: one route per topic and id, walked once per event
+  // (lib/local-routes.ts), each subscriber counted per id while it listens (whenSubscribed).
+  const listening = new Listening();
+  const local = new LocalRoutes((id, delta) => listening.add(id, delta));
   const instanceId = randomUUID();
   const { redis, log } = opts;
 
@@ -116,7 +114,6 @@ export function createAppPubSub(opts: {
     relay({ origin: instanceId, topic: 'orgAiSettingsChanged', orgId });
   }, opts.coalesce);
 
-  const listening = new Listening();
   const pubsub: AppPubSub = {
     publish: (topic, id, event) => {
       if (topic === 'orgAiSettingsChanged') return settingsEvents.changed(id);
@@ -129,13 +126,7 @@ export function createAppPubSub(opts: {
       local.publish('viewerKeyStatusChanged', id, keyEvent);
       relay({ origin: instanceId, topic: 'viewerKeyStatusChanged', id, event: keyEvent });
     },
-    subscribe: <K extends TopicName>(topic: K, id: string) =>
-      listening.track(
-        id,
-        (local.subscribe as (t: TopicName, key: string) => AsyncIterable<unknown>)(topic, id) as AsyncIterable<
-          Topics[K][1]
-        >,
-      ),
+    subscribe: <K extends TopicName>(topic: K, id: string) => local.subscribe<Topics[K][1]>(topic, id),
     whenSubscribed: (orgId, count) => listening.when(orgId, count),
     subscribers: (orgId) => listening.count(orgId),
     batch: (fn) => settingsEvents.batch(fn),
@@ -160,35 +151,10 @@ export function createAppPubSub(opts: {
   };
 }
 
-/** Counts this instance's live subscribers per org: a subscriber counts from its first next(), which registers it. */
+/** Counts this instance's live subscribers per routing id: a subscriber counts from its first next() until it ends. */
 class Listening {
   private readonly counts = new Map<string, number>();
   private readonly changes = new EventEmitter();
-
-  track<T>(key: string, source: AsyncIterable<T>): AsyncIterableIterator<T> {
-    const it = source[Symbol.asyncIterator]();
-    let state: 'new' | 'counted' | 'gone' = 'new';
-    const leave = () => {
-      if (state === 'counted') this.add(key, -1);
-      state = 'gone';
-    };
-    const wrapper: AsyncIterableIterator<T> = {
-      next: () => {
-        const r = it.next();
-        if (state === 'new') {
-          state = 'counted';
-          this.add(key, 1);
-        }
-        return r;
-      },
-      return: async (value?: unknown) => {
-        leave();
-        return (await it.return?.(value)) ?? { done: true, value: undefined };
-      },
-      [Symbol.asyncIterator]: () => wrapper,
-    };
-    return wrapper;
-  }
 
   count(key: string): number {
     return this.counts.get(key) ?? 0;
@@ -206,7 +172,7 @@ class Listening {
     });
   }
 
-  private add(key: string, delta: number) {
+  add(key: string, delta: number) {
     const n = (this.counts.get(key) ?? 0) + delta;
     if (n > 0) this.counts.set(key, n);
     else this.counts.delete(key);

@@ -11,6 +11,7 @@ import { WRITE_COST } from '../lib/operation-cost.ts';
 import { refuse } from '../lib/errors.ts';
 import { decodeGlobalId } from '../lib/global-ids.ts';
 import type { Context } from '../context.ts';
+import type { ViewOf } from '../lib/shared-views.ts';
 import type { AiProvider } from '../generated/prisma/enums.ts';
 
 /** A model given as AiModel.id becomes its vendor model id, when it is one of `provider`'s; a modelId stays as sent. */
@@ -310,6 +311,24 @@ builder.subscriptionField('creditBalanceChanged', (t) =>
     resolve: (event) => (event === ACCESS_REVOKED ? forbidden() : event),
   }),
 );
+
+/**
+ * What an orgAiSettingsChanged event's result depends on besides the org (lib/shared-views.ts): the viewer's role
+ * (viewerCanManage, and any permission a field checks) and the viewer's own keys (viewerKeys). Subscribers alike in
+ * both share one execution of the event: members without keys share one per role, a member with keys has their own.
+ * A field added under OrgAiSettings that reads anything else of the viewer must be added here too.
+ */
+export const orgAiSettingsViewOf: ViewOf = async (event, context) => {
+  const ctx = context as Context;
+  const { orgId } = event as { orgId: string };
+  if (!ctx.viewer || typeof orgId !== 'string') return null;
+  const snapshot = settings.snapshotOf(ctx.services, event, orgId);
+  const [membership, keys] = await Promise.all([
+    snapshot.membership(ctx.viewer.userId),
+    snapshot.keysOf(ctx.viewer.userId),
+  ]);
+  return membership ? `${membership.role}\0${keys.length ? ctx.viewer.userId : ''}` : null;
+};
 
 builder.subscriptionField('orgAiSettingsChanged', (t) =>
   t.field({

@@ -3,6 +3,7 @@ import { startTestServer, type TestServer } from '../support/server.ts';
 import type { SeededOrg } from '../../dev/seed.ts';
 import type { GqlError, Subscription } from '../../dev/client.ts';
 import { watchOrgSettings } from '../support/live.ts';
+import { sharedExecutions } from '../../src/lib/shared-views.ts';
 import { settingsTopic } from '../support/server-probe.ts';
 import { startFakeAnthropic } from '../../dev/vendors/anthropic-server.ts';
 import { startFakeOpenAI } from '../../dev/vendors/openai-server.ts';
@@ -130,6 +131,36 @@ describe('orgAiSettingsChanged over graphql-ws', () => {
       viewerCanManage: false,
       viewerKeys: [{ provider: 'OPENAI', hint: 'sk-proj-…Gg7H', status: 'UNTESTED' }],
     });
+  });
+
+  it('executes an event once per distinct view (role and own keys), and each subscriber still gets its own view', async () => {
+    const o = await server.seed.org({ plan: 'GROWTH' });
+    const [secondAdmin, adminWithKey] = [
+      await server.seed.member(o.org.id, 'ADMIN'),
+      await server.seed.member(o.org.id, 'ADMIN'),
+    ];
+    await server
+      .client(adminWithKey.token)
+      .data(SET_PERSONAL_KEY, keyInput(o, 'ANTHROPIC', 'sk-ant-api03-admin-view-Ll1Mm2Nn3O'));
+    await server
+      .client(o.interviewer.token)
+      .data(SET_PERSONAL_KEY, keyInput(o, 'OPENAI', 'sk-proj-interviewer-view-Hh8Ii9Jj0K'));
+    // Views: the two admins without keys; the admin with a key; the interviewer (twice, with a key); staffing.
+    const tokens = [o.admin.token, secondAdmin.token, adminWithKey.token, o.interviewer.token, o.interviewer.token];
+    const subs = await watch(o, ...tokens, o.staffing.token);
+    const before = sharedExecutions.count;
+    await server.client(o.admin.token).data(UPDATE, { input: { orgId: o.org.id, provider: 'OPENAI' } });
+    const views = await Promise.all(subs.map(async (s) => (await s.waitFor(1))[0].data!.orgAiSettingsChanged));
+    expect(sharedExecutions.count - before).toBe(4);
+    const interviewerKeys = [{ provider: 'OPENAI', hint: 'sk-proj-…Jj0K', status: 'UNTESTED' }];
+    expect(views.map((v) => [v.viewerCanManage, v.viewerKeys])).toEqual([
+      [true, []],
+      [true, []],
+      [true, [{ provider: 'ANTHROPIC', hint: 'sk-ant-…Nn3O', status: 'UNTESTED' }]],
+      [false, interviewerKeys],
+      [false, interviewerKeys],
+      [false, []],
+    ]);
   });
 
   it('publishes every key change: save, test and delete, each seen by the other members without that key', async () => {
