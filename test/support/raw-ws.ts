@@ -40,6 +40,8 @@ export function openRawSocket(
     });
     ws.on('error', () => {});
   });
+  // A close wakes every waiter (each then rejects): one listener for the socket, not one per awaited message.
+  ws.on('close', () => waiters.splice(0).forEach((w) => w()));
   ws.on('ping', () => ping());
   ws.on('message', (data) => {
     const msg = JSON.parse(data.toString()) as Message;
@@ -64,7 +66,6 @@ export function openRawSocket(
             return reject(new Error(`socket closed before a message for ${idOrType}`));
           waiters.push(check);
         };
-        ws.once('close', () => waiters.splice(0).forEach((w) => w()));
         check();
       });
     },
