@@ -1,7 +1,7 @@
 // Produces an accepted completion and settles it exactly once, however it ends: finished, failed upstream, the
 // member removed mid-answer, the client pressing Stop (before the first event too), the resume window running out
 // after the connection dropped, or the server shutting down.
-import { DomainError, type ErrorCode } from '../lib/errors.ts';
+import { DomainError, refuse, type ErrorCode } from '../lib/errors.ts';
 import type { StreamPart } from '../providers/types.ts';
 import { extendHold, holdForFallback, settleCompletion, type Settlement } from './credits.ts';
 import { creditsRoute } from './ivy-plan.ts';
@@ -398,6 +398,15 @@ export async function startCompletion(
   };
   track(s, entry);
   try {
+    // Checked in the same turn as the tracking above: a shutdown that began while this subscribe was on its way
+    // (its checks, its slots) has already passed the point where it settles what is in flight, and a hold placed now
+    // would outlive the process (the ledger checker caught one). Before that point, this acceptance is tracked and
+    // the shutdown settles it.
+    if (s.lifecycle?.draining)
+      refuse(
+        'SERVER_SHUTTING_DOWN',
+        'This server is shutting down: send the request again (it will reach another instance).',
+      );
     accepting = acceptCompletion(s, actor, input);
     const accepted = await accepting;
     const stream = completionStream(s, accepted, opts);

@@ -5,6 +5,7 @@ import { getEventListeners } from 'node:events';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgConfigFromUrl } from '../../src/lib/pg-url.ts';
+import { startCompletion } from '../../src/domain/ivy-stream.ts';
 import { rawIvySocket, waitForSettlement } from '../support/billing.ts';
 import { ask, ledgerAddsUp } from '../support/ivy.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
@@ -76,5 +77,26 @@ describe('the credit hold on the way upstream', () => {
     }
     // (The test's own 20 waits on the settlement events warn about that emitter; the signal must not.)
     expect(warnings.filter((w) => /AbortSignal/.test(w.message))).toEqual([]);
+  });
+});
+
+describe('an acceptance that starts once a shutdown has begun', () => {
+  // The shutdown settles what is in flight at one point of its course; a subscribe still on its way then (its checks,
+  // its slots) must not place a hold afterwards, which would outlive the process (the ledger checker caught one).
+  it('is refused with SERVER_SHUTTING_DOWN and places no hold', async () => {
+    const { server } = env;
+    const { org, interviewer } = await server.seed.org({ credits: 1_000 });
+    const draining = Object.assign(Object.create(server.app.services.lifecycle!) as object, { draining: true });
+    const services = { ...server.app.services, lifecycle: draining as typeof server.app.services.lifecycle };
+    const input = { orgId: org.id, messages: [{ role: 'USER' as const, content: 'Hi' }], requestId: 'late-accept' };
+    await expect(startCompletion(services, { userId: interviewer.id }, input)).rejects.toMatchObject({
+      code: 'SERVER_SHUTTING_DOWN',
+    });
+    expect(await server.app.services.db.completion.count({ where: { orgId: org.id } })).toBe(0);
+    expect(server.app.services.inflight.size).toBe(0);
+    // The same request on a server that is not draining is accepted (the refusal was the drain's).
+    const stream = await startCompletion(server.app.services, { userId: interviewer.id }, input);
+    for await (const event of stream) if (event.kind === 'finished' || event.kind === 'failed') break;
+    expect(await server.app.services.db.completion.count({ where: { orgId: org.id } })).toBe(1);
   });
 });

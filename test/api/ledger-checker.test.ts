@@ -38,6 +38,7 @@ const FAILURES = [
 
 let env: ServerWithVendors, server: TestServer;
 let child: ChildServer | null = null;
+const CHILD_APP = 'ledger-checker-child';
 const childEnv = () => ({
   DATABASE_URL: server.config.databaseUrl,
   AUTH_JWT_SECRET: server.config.jwtSecret,
@@ -46,6 +47,8 @@ const childEnv = () => ({
   PROVIDER_TIMEOUT_MS: '300',
   PROVIDER_MAX_RETRIES: '0',
   RESUME_WINDOW_MS: '0',
+  // Its database sessions carry this name (pg reads PGAPPNAME), so the checker can wait for a killed child's to end.
+  PGAPPNAME: CHILD_APP,
   ...env.vendorEnv,
 });
 beforeAll(async () => {
@@ -138,6 +141,14 @@ it(
       const dying = child!;
       child = null;
       await dying.kill('SIGKILL');
+      // A statement the dead process had sent still runs (and its hold may commit) until its session notices the
+      // closed socket and ends: wait for the sessions to end, then every hold it placed is in the table.
+      const db = server.app.services.db;
+      for (;;) {
+        const [{ sessions }] = await db.$queryRaw<{ sessions: number }[]>`
+          SELECT count(*)::int AS sessions FROM pg_stat_activity WHERE application_name = ${CHILD_APP}`;
+        if (sessions === 0) break;
+      }
       // Whatever was running at this instant may have belonged to the dead process: the backstop's to release.
       const running = await server.app.services.db.completion.findMany({
         where: { orgId: org.id, status: 'RUNNING' },
