@@ -558,12 +558,12 @@ async function idleRow() {
   const gen = forkClient();
   const open = async () => {
     const ready = gen.next('ready');
+    const t0 = performance.now();
     gen.child.send({
       t: 'start',
       plan: { mode: 'idle', url: urls[0], orgId: org.id, query: printed, sockets: IDLE_SOCKETS, tokens },
     });
     await ready;
-    const t0 = performance.now();
     // A socket closed on the way (refused, timed out) never subscribes: stop waiting and say why.
     const refused = gen.next<{ why: string }>('refused').then(
       ({ why }) => void failures.push(`idle sockets: a socket was closed before it subscribed: ${why}`),

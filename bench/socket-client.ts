@@ -52,15 +52,31 @@ process.on('message', (raw: { t: 'start'; plan: IdlePlan | StreamsPlan } | { t: 
     if (raw.t === 'stop') void Promise.all(clients.map((c) => c.dispose())).finally(() => process.exit(0));
     return;
   }
-  if (raw.plan.mode === 'idle') idle(raw.plan);
+  if (raw.plan.mode === 'idle') void idle(raw.plan);
   else void streams(raw.plan);
 });
 
-function idle(plan: IdlePlan) {
+/** Sockets in their opening handshake at once: 10,000 connects in one burst overflowed the listen backlog (RST). */
+const CONNECTING_AT_ONCE = 256;
+
+async function idle(plan: IdlePlan) {
   let failed = 0;
+  let connecting = 0;
+  const slotFreed: (() => void)[] = [];
   for (let s = 0; s < plan.sockets; s++) {
+    while (connecting >= CONNECTING_AT_ONCE) await new Promise<void>((resolve) => slotFreed.push(resolve));
+    connecting++;
     const ws = new GraphQLClient(plan.url, plan.tokens[s % plan.tokens.length]).ws();
     clients.push(ws);
+    let handshaking = true;
+    const opened = () => {
+      if (!handshaking) return;
+      handshaking = false;
+      connecting--;
+      slotFreed.shift()?.();
+    };
+    ws.on('connected', opened);
+    ws.on('closed', opened);
     ws.subscribe(
       { query: plan.query, variables: { orgId: plan.orgId } },
       {
