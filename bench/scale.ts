@@ -41,8 +41,7 @@ import { createLogger } from '../src/lib/logger.ts';
 import { signUserToken } from '../src/lib/tokens.ts';
 import { GraphQLClient } from '../dev/client.ts';
 import { IVY, SCALE_SETTINGS, SCALE_SETTINGS_WATCH, SCALE_UPDATE_PROVIDER } from '../dev/documents.ts';
-import Anthropic from '@anthropic-ai/sdk';
-import type { StreamsResult } from './socket-client.ts';
+import type { FirstDeltaPlan, FirstDeltaResult, StreamsResult } from './socket-client.ts';
 import type { StackPlan, StackResult } from './stack-client.ts';
 import { checkLedger, runLedgerLoad, type LedgerLoadResult } from '../dev/ledger-load.ts';
 import { Seeder, type SeededMember } from '../dev/seed.ts';
@@ -699,46 +698,28 @@ async function streamsRow() {
 // ---- time to first text delta: ivyCompletion over one graphql-ws connection vs a direct SDK call -----------------
 async function firstDeltaRow() {
   const { org, admin } = await seed.org({ credits: 100_000_000 });
-  const content = 'Which candidates are waiting on feedback? [[deltas:8]]';
-  const sdk = new Anthropic({ apiKey: 'sk-ant-bench-direct-000000000000000', baseURL: anthropic.url, maxRetries: 0 });
-  const direct = async () => {
-    const t0 = performance.now();
-    const stream = await sdk.messages.create({
-      model: 'claude-haiku-5-5',
-      max_tokens: 256,
-      messages: [{ role: 'user', content }],
-      stream: true,
-    });
-    let first = 0;
-    for await (const ev of stream) if (!first && ev.type === 'content_block_delta') first = performance.now() - t0;
-    return first;
+  // Both series come from a load generator of their own (bench/socket-client.ts), interleaved, so both see the same
+  // minutes of the machine's load and the client's reads never wait on the servers' event loop.
+  const gen = forkClient();
+  const done = gen.next<{ result: FirstDeltaResult }>('done');
+  const plan: FirstDeltaPlan = {
+    mode: 'first-delta',
+    url: urls[0],
+    anthropicUrl: anthropic.url,
+    orgId: org.id,
+    query: (await import('graphql')).print(IVY),
+    token: admin.token,
+    content: 'Which candidates are waiting on feedback? [[deltas:8]]',
+    n: FIRST_DELTA_N,
+    warmup: 10,
   };
-  const ws = new GraphQLClient(urls[0], admin.token).ws({ keepOpen: true });
-  const viaIvy = async () => {
-    const t0 = performance.now();
-    const sub = new GraphQLClient(urls[0], admin.token).subscribeWs(
-      IVY,
-      { input: { orgId: org.id, messages: [{ role: 'USER', content }], maxTokens: 256 } },
-      ws,
-    );
-    await sub.waitFor(2, 10_000);
-    const first = performance.now() - t0;
-    const results = await sub.done;
-    if (results.some((r) => r.errors)) failures.push(`first delta: ${JSON.stringify(results[0].errors)}`);
-    return first;
-  };
-  for (let i = 0; i < 10; i++) {
-    await direct();
-    await viaIvy();
-  }
-  // Interleaved, so both series see the same minutes of the machine's load.
-  const d: number[] = [];
-  const g: number[] = [];
-  for (let i = 0; i < FIRST_DELTA_N; i++) {
-    d.push(await direct());
-    g.push(await viaIvy());
-  }
-  await ws.dispose();
+  gen.child.send({ t: 'start', plan });
+  const { result } = await done;
+  await gen.stop();
+  for (const e of result.errors.slice(0, 3)) failures.push(`first delta: ${e}`);
+  if (result.ivyMs.some((ms) => !(ms > 0))) failures.push('first delta: an answer ended without a text delta');
+  const d = result.directMs;
+  const g = result.ivyMs;
   const ds = stats(d);
   const gs = stats(g);
   const p50 = +(gs.p50 - ds.p50).toFixed(2);

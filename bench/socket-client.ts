@@ -47,14 +47,99 @@ export interface StreamsResult {
 const send = (m: Record<string, unknown>) => process.send!(m);
 const clients: Client[] = [];
 
-process.on('message', (raw: { t: 'start'; plan: IdlePlan | StreamsPlan } | { t: 'stop' | 'count' }) => {
-  if (raw.t !== 'start') {
-    if (raw.t === 'stop') void Promise.all(clients.map((c) => c.dispose())).finally(() => process.exit(0));
-    return;
+/**
+ * "first-delta": `n` pairs, interleaved, after `warmup` pairs: a direct SDK call to the stand-in, then the same
+ * question through ivyCompletion on one graphql-ws connection kept open; each the time to its first text delta. Run
+ * here, not in the servers' process, so a client's read of the first delta does not wait for the server to finish
+ * handling the rest of the upstream's burst on the same event loop (3–4 ms of the row's figure when it did).
+ */
+export interface FirstDeltaPlan {
+  mode: 'first-delta';
+  url: string;
+  anthropicUrl: string;
+  orgId: string;
+  query: string;
+  token: string;
+  content: string;
+  n: number;
+  warmup: number;
+}
+export interface FirstDeltaResult {
+  directMs: number[];
+  ivyMs: number[];
+  errors: string[];
+}
+
+async function firstDelta(plan: FirstDeltaPlan) {
+  const sdk = new Anthropic({
+    apiKey: 'sk-ant-bench-direct-000000000000000',
+    baseURL: plan.anthropicUrl,
+    maxRetries: 0,
+  });
+  const direct = async () => {
+    const t0 = performance.now();
+    const stream = await sdk.messages.create({
+      model: 'claude-haiku-5-5',
+      max_tokens: 256,
+      messages: [{ role: 'user', content: plan.content }],
+      stream: true,
+    });
+    let first = 0;
+    for await (const ev of stream) if (!first && ev.type === 'content_block_delta') first = performance.now() - t0;
+    return first;
+  };
+  const ws = new GraphQLClient(plan.url, plan.token).ws({ keepOpen: true });
+  clients.push(ws);
+  const errors: string[] = [];
+  const viaIvy = () =>
+    new Promise<number>((resolve) => {
+      const t0 = performance.now();
+      let first = 0;
+      let events = 0;
+      ws.subscribe(
+        {
+          query: plan.query,
+          variables: {
+            input: { orgId: plan.orgId, messages: [{ role: 'USER', content: plan.content }], maxTokens: 256 },
+          },
+        },
+        {
+          next: (r: { errors?: unknown }) => {
+            if (r.errors) errors.push(JSON.stringify(r.errors).slice(0, 300));
+            if (++events === 2) first = performance.now() - t0; // IvyCompletionStarted, then the first delta
+          },
+          error: (err: unknown) => {
+            errors.push(JSON.stringify(err).slice(0, 300));
+            resolve(first);
+          },
+          complete: () => resolve(first),
+        },
+      );
+    });
+  for (let i = 0; i < plan.warmup; i++) {
+    await direct();
+    await viaIvy();
   }
-  if (raw.plan.mode === 'idle') void idle(raw.plan);
-  else void streams(raw.plan);
-});
+  const result: FirstDeltaResult = { directMs: [], ivyMs: [], errors };
+  for (let i = 0; i < plan.n; i++) {
+    result.directMs.push(await direct());
+    result.ivyMs.push(await viaIvy());
+  }
+  send({ t: 'done', result });
+}
+
+process.on(
+  'message',
+  (raw: { t: 'start'; plan: IdlePlan | StreamsPlan | FirstDeltaPlan } | { t: 'stop' | 'count' }) => {
+    if (raw.t !== 'start') {
+      if (raw.t === 'stop') void Promise.all(clients.map((c) => c.dispose())).finally(() => process.exit(0));
+      return;
+    }
+    if (raw.plan.mode === 'idle') void idle(raw.plan);
+    else if (raw.plan.mode === 'first-delta') void firstDelta(raw.plan);
+    else void streams(raw.plan);
+  },
+);
 
 /** Sockets in their opening handshake at once: 10,000 connects in one burst overflowed the listen backlog (RST). */
 const CONNECTING_AT_ONCE = 256;
