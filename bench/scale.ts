@@ -342,17 +342,7 @@ async function fanOutOver(instances: Instance[]) {
   const fanUrls = instances.map((i) => i.url);
   const { org, admin, interviewer } = await seed.org({ plan: 'GROWTH' });
   await seed.key(org.id, interviewer.id, 'ANTHROPIC', 'sk-ant-bench-interviewer-key-0000000');
-  const client = fork(path.join(import.meta.dirname, 'fanout-client.ts'), { execArgv: ['--import', 'tsx'] });
-  const next = <T>(t: string) =>
-    new Promise<T>((resolve, reject) => {
-      const on = (m: { t: string } & T) => {
-        if (m.t !== t) return;
-        client.off('message', on);
-        resolve(m);
-      };
-      client.on('message', on);
-      client.once('exit', (code) => reject(new Error(`fan-out client exited (${code}) before "${t}"`)));
-    });
+  const { child: client, next } = forkWorker('fanout-client.ts', 'fan-out client');
   const ready = next<{ perInstance: number[] }>('ready');
   client.send({
     t: 'start',
@@ -522,9 +512,10 @@ if (want('throughput'))
     });
   });
 
-// ---- a forked load generator (bench/socket-client.ts) ------------------------------------------------------------
-function forkClient() {
-  const child = fork(path.join(import.meta.dirname, 'socket-client.ts'), { execArgv: ['--import', 'tsx'] });
+// ---- forked processes: the load generators (bench/socket-client.ts, fanout-client.ts) ------------------------------
+/** Forks `file` (a bench worker speaking { t: ... } messages): `next(t)` resolves on its next message of type t. */
+function forkWorker(file: string, what: string) {
+  const child = fork(path.join(import.meta.dirname, file), { execArgv: ['--import', 'tsx'] });
   const next = <T>(t: string) =>
     new Promise<T>((resolve, reject) => {
       const on = (m: { t: string } & T) => {
@@ -533,7 +524,7 @@ function forkClient() {
         resolve(m);
       };
       child.on('message', on);
-      child.once('exit', (code) => reject(new Error(`load generator exited (${code}) before "${t}"`)));
+      child.once('exit', (code) => reject(new Error(`${what} exited (${code}) before "${t}"`)));
     });
   const stop = () =>
     new Promise<void>((resolve) => {
@@ -542,6 +533,7 @@ function forkClient() {
     });
   return { child, next, stop };
 }
+const forkClient = () => forkWorker('socket-client.ts', 'load generator');
 const gcMemory = () => {
   global.gc?.();
   global.gc?.();
