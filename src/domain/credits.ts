@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { AiProvider, CompletionStatus } from '../generated/prisma/enums.ts';
-import type { Db } from '../lib/database.ts';
+import { sqlPool, type Db } from '../lib/database.ts';
 import { refuse } from '../lib/errors.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import { recordAudit } from './audit.ts';
@@ -129,8 +129,10 @@ const holdBatches = (db: Db) =>
     'holds',
     () =>
       new GroupCommit<HoldItem, HoldResult>(async (items) => {
-        const rows = await db.$queryRaw<{ idx: number; verdict: HoldVerdict; balance: number | null }[]>`
-          SELECT idx, verdict, balance FROM ivy_reserve_credits(${JSON.stringify(items.map((item, idx) => ({ ...item, idx })))}::jsonb)`;
+        const { rows } = await sqlPool(db).query<{ idx: number; verdict: HoldVerdict; balance: number | null }>(
+          'SELECT idx, verdict, balance FROM ivy_reserve_credits($1::jsonb)',
+          [JSON.stringify(items.map((item, idx) => ({ ...item, idx })))],
+        );
         return byIndex(items.length, rows);
       }),
   );
@@ -318,10 +320,14 @@ const settleBatches = (db: Db) =>
     'settlements',
     () =>
       new GroupCommit<SettleItem, SettleResult>(async (items) => {
-        const rows = await db.$queryRaw<
-          { idx: number; settled: boolean; balance: number | null; org: string | null }[]
-        >`
-          SELECT idx, settled, balance, org::text FROM ivy_settle_completions(${JSON.stringify(items.map((item, idx) => ({ ...item, idx })))}::jsonb)`;
+        const { rows } = await sqlPool(db).query<{
+          idx: number;
+          settled: boolean;
+          balance: number | null;
+          org: string | null;
+        }>('SELECT idx, settled, balance, org::text FROM ivy_settle_completions($1::jsonb)', [
+          JSON.stringify(items.map((item, idx) => ({ ...item, idx }))),
+        ]);
         return byIndex(items.length, rows);
       }),
   );
