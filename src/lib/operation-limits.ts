@@ -81,6 +81,7 @@ function refuseCostly(
   context: object,
   max: number,
 ) {
+  costComputations.count++;
   const rule = createComplexityRule({
     context,
     variableValues: (variables ?? {}) as Record<string, unknown>,
@@ -97,18 +98,29 @@ function refuseCostly(
 
 /** Documents (Yoga's parser cache hands out one DocumentNode per source) whose operation and variables passed. */
 const withinCost = new WeakMap<DocumentNode, LRUCache<string, true>>();
-/** Variables longer than this (a conversation sent to Ivy) are not kept as a key: their cost is computed each time. */
+/** Keys longer than this (a long conversation sent to Ivy) are not kept: their cost is computed each time. */
 const MAX_VERDICT_KEY = 1024;
+/** Test hook: how many times a cost was computed (a whole validation pass) rather than remembered. */
+export const costComputations = { count: 0 };
 
 /**
- * refuseCostly, remembering what passed: a cost is a function of the document, the operation and the variables
- * alone (every field's complexity in src/lib/operation-cost.ts reads its arguments, never the context), and
- * computing it is a whole validation pass (9 % of the CPU of an `orgAiSettings` request, issue 10). A refusal is
- * computed afresh each time: its errors are the operation's own.
+ * The variables as far as a cost can depend on them: every string (an id, a requestId, a message's text, an enum
+ * value) reads as "". A cost reads page sizes (numbers) and which fields a directive keeps (booleans), never a
+ * string (src/lib/operation-cost.ts), so ivyCompletion's cost is computed once per document and message count, not
+ * once per answer: every subscribe carried a fresh requestId, a miss each time (issue 10).
+ */
+const costShape = (variables: unknown) =>
+  JSON.stringify(variables ?? {}, (_key, value: unknown) => (typeof value === 'string' ? '' : value));
+
+/**
+ * refuseCostly, remembering what passed: a cost is a function of the document, the operation and the variables'
+ * numbers and booleans alone (every field's complexity in src/lib/operation-cost.ts reads its arguments, never the
+ * context), and computing it is a whole validation pass (9 % of the CPU of an `orgAiSettings` request, issue 10). A
+ * refusal is computed afresh each time: its errors are the operation's own.
  */
 function costVerdict(...args: Parameters<typeof refuseCostly>): ReturnType<typeof refuseCostly> {
   const [, document, variables, operationName] = args;
-  const key = `${operationName ?? ''}|${JSON.stringify(variables ?? {})}`;
+  const key = `${operationName ?? ''}|${costShape(variables)}`;
   if (key.length > MAX_VERDICT_KEY) return refuseCostly(...args);
   let passed = withinCost.get(document);
   if (passed?.has(key)) return null;

@@ -8,6 +8,7 @@ import type { SeededOrg } from '../../dev/seed.ts';
 import { attempt, TRANSPORTS } from '../support/attempt.ts';
 import type { GqlResult } from '../../dev/client.ts';
 import { graphql } from '../../src/generated/graphql/index.ts';
+import { costComputations } from '../../src/lib/operation-limits.ts';
 
 let env: ServerWithVendors;
 let server: TestServer;
@@ -101,6 +102,20 @@ describe.each(TRANSPORTS)('operation limits over %s', (transport) => {
     expect((await attempt(server.client(acme.admin.token), transport, audit, { o: acme.org.id, n: 100 })).code).toBe(
       'OPERATION_LIMIT_EXCEEDED',
     );
+  });
+
+  it('computes a cost that passed once per document and numbers: another id (a string) reuses it, another page size does not', async () => {
+    // A document of this transport's own: the cache is per document, and the transports share this server.
+    const audit = `query CostOnce${transport}($o: ID!, $n: Int) { auditLog(orgId: $o, first: $n) { edges { node { id } } } }`;
+    const asAdmin = (o: string, n: number) => attempt(server.client(acme.admin.token), transport, audit, { o, n });
+    expect((await asAdmin(acme.org.id, 7)).code).toBeUndefined();
+    const computed = costComputations.count;
+    // Another org's id: the cost check passes from memory; the resolver then refuses the org, as before.
+    expect((await asAdmin(bystander.org.id, 7)).code).toBe('FORBIDDEN');
+    expect((await asAdmin(acme.org.id, 7)).code).toBeUndefined();
+    expect(costComputations.count).toBe(computed);
+    expect((await asAdmin(acme.org.id, 8)).code).toBeUndefined();
+    expect(costComputations.count).toBe(computed + 1);
   });
 
   it('charges provider calls: three aliased key tests are refused and none reaches the provider or the audit log', async () => {
