@@ -13,6 +13,7 @@ import { ReadCaches } from './domain/read-caches.ts';
 import type { DomainEvents, Services } from './domain/services.ts';
 import { systemClock, type Clock } from './lib/clock.ts';
 import { openDatabase, type Database } from './lib/database.ts';
+import { useCompiledExecution } from './lib/compiled-execution.ts';
 import { createMaskError } from './lib/graphql-errors.ts';
 import { attachGraphqlWs } from './lib/graphql-ws.ts';
 import { renderLocalGraphiQL, serveGraphiqlAsset } from './lib/graphiql-assets.ts';
@@ -156,6 +157,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       useCodedHttpRefusals,
       useOperationLimits(config.limits, { introspection: config.transport.introspection }),
       useOperationLog(log, metrics),
+      // Compiled once per document; the plugins below wrap it (the settings batch) or replace it (shared views).
+      ...useCompiledExecution(),
       useOneSettingsEventPerOperation(pubsub),
       // One settings change reaches thousands of Settings pages: executed once per distinct view, not per page.
       useSharedSubscriptionViews({ orgAiSettingsChanged: orgAiSettingsViewOf }),

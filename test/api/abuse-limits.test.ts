@@ -9,6 +9,7 @@ import { attempt, TRANSPORTS } from '../support/attempt.ts';
 import type { GqlResult } from '../../dev/client.ts';
 import { graphql } from '../../src/generated/graphql/index.ts';
 import { costComputations } from '../../src/lib/operation-limits.ts';
+import { compiledDocuments } from '../../src/lib/compiled-execution.ts';
 
 let env: ServerWithVendors;
 let server: TestServer;
@@ -116,6 +117,29 @@ describe.each(TRANSPORTS)('operation limits over %s', (transport) => {
     expect(costComputations.count).toBe(computed);
     expect((await asAdmin(acme.org.id, 8)).code).toBeUndefined();
     expect(costComputations.count).toBe(computed + 1);
+  });
+
+  it('compiles a document from its second execution on, so a new document each time buys no compilation', async () => {
+    const asAdmin = (doc: string) => attempt(server.client(acme.admin.token), transport, doc, { o: acme.org.id });
+    const once = `query OneOff${transport}($o: ID!) { creditBalance(orgId: $o) { balance } }`;
+    const compiled = compiledDocuments.count;
+    expect((await asAdmin(once)).code).toBeUndefined();
+    expect(compiledDocuments.count).toBe(compiled);
+    const repeated = `query Repeated${transport}($o: ID!) { creditBalance(orgId: $o) { balance } }`;
+    for (let i = 0; i < 3; i++) expect((await asAdmin(repeated)).code).toBeUndefined();
+    expect(compiledDocuments.count).toBe(compiled + 1);
+  });
+
+  it('runs the operation a request names from a document of several, however often the document comes back', async () => {
+    const two = `query First${transport} { __typename } query Second${transport}($o: ID!) { creditBalance(orgId: $o) { balance } }`;
+    const run = (operationName: string) =>
+      attempt(server.client(acme.admin.token), transport, two, { o: acme.org.id }, operationName);
+    const compiled = compiledDocuments.count;
+    for (let i = 0; i < 3; i++) {
+      expect((await run(`First${transport}`)).data).toEqual({ __typename: 'Query' });
+      expect((await run(`Second${transport}`)).data).toEqual({ creditBalance: { balance: expect.any(Number) } });
+    }
+    expect(compiledDocuments.count).toBe(compiled);
   });
 
   it('charges provider calls: three aliased key tests are refused and none reaches the provider or the audit log', async () => {

@@ -26,7 +26,12 @@ const first = <R>(
   status,
 });
 
-async function viaSse<R>(client: GraphQLClient, query: string, variables?: unknown): Promise<Outcome<R>> {
+async function viaSse<R>(
+  client: GraphQLClient,
+  query: string,
+  variables?: unknown,
+  operationName?: string,
+): Promise<Outcome<R>> {
   const res = await fetch(`${client.baseUrl}/graphql`, {
     method: 'POST',
     headers: {
@@ -34,7 +39,7 @@ async function viaSse<R>(client: GraphQLClient, query: string, variables?: unkno
       accept: 'text/event-stream',
       ...(client.token ? { authorization: `Bearer ${client.token}` } : {}),
     },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query, variables, operationName }),
   });
   const text = await res.text();
   if (!/text\/event-stream/.test(res.headers.get('content-type') ?? '')) {
@@ -54,12 +59,17 @@ async function viaSse<R>(client: GraphQLClient, query: string, variables?: unkno
   return first(body.errors, body.data, res.status);
 }
 
-function viaWs<R>(client: GraphQLClient, query: string, variables?: unknown): Promise<Outcome<R>> {
+function viaWs<R>(
+  client: GraphQLClient,
+  query: string,
+  variables?: unknown,
+  operationName?: string,
+): Promise<Outcome<R>> {
   const ws = client.ws();
   return new Promise<Outcome<R>>((resolve) => {
     let outcome: Outcome<R> | undefined;
     ws.subscribe<R>(
-      { query, variables: variables as Record<string, unknown> | undefined },
+      { query, variables: variables as Record<string, unknown> | undefined, operationName },
       {
         next: (r) => (outcome ??= first<R>(r.errors as GqlError[] | undefined, r.data)),
         // graphql-ws reports the operation's errors as an array and a closed socket as its CloseEvent.
@@ -75,23 +85,27 @@ function viaWs<R>(client: GraphQLClient, query: string, variables?: unknown): Pr
   }).finally(() => ws.dispose());
 }
 
-/** Typed documents give a typed `data`; plain strings (invalid or generated documents) give `unknown`. */
+/**
+ * Typed documents give a typed `data`; plain strings (invalid or generated documents) give `unknown`. `operationName`
+ * picks one operation of a document that has several.
+ */
 export async function attempt<R, V>(
   client: GraphQLClient,
   transport: Transport,
   doc: Document<R, V>,
   variables?: V,
+  operationName?: string,
 ): Promise<Outcome<R>> {
   const query = typeof doc === 'string' ? doc : print(doc);
-  if (transport === 'ws') return viaWs<R>(client, query, variables);
-  if (transport === 'sse') return viaSse<R>(client, query, variables);
+  if (transport === 'ws') return viaWs<R>(client, query, variables, operationName);
+  if (transport === 'sse') return viaSse<R>(client, query, variables, operationName);
   const res = await fetch(`${client.baseUrl}/graphql`, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
       ...(client.token ? { authorization: `Bearer ${client.token}` } : {}),
     },
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query, variables, operationName }),
   });
   const body = (await res.json()) as GqlResult<R>;
   return first(body.errors, body.data, res.status);
