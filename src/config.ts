@@ -76,6 +76,11 @@ export interface Config {
     socketsPerMember: number;
     /** A slot not released by then (its process crashed) is freed: longer than any stream should last. */
     slotLeaseMs: number;
+    /**
+     * Completions being started at once on this instance (their slots, their hold, their upstream request); the rest
+     * wait their turn in arrival order, so a burst of new answers does not hold up the ones already streaming.
+     */
+    completionsStartingAtOnce: number;
   };
   // --- Operation limits, tokens and transports (issue 8). Each default is at least as strict as graphql-armor's; the
   // embedded default (no DATABASE_URL) turns GraphiQL and introspection on and allows localhost origins. ---
@@ -272,6 +277,7 @@ const EnvSchema = z.object({
   MAX_SUBSCRIPTIONS_PER_SOCKET: int(20, 1),
   MAX_SOCKETS_PER_MEMBER: int(10, 1),
   CONCURRENCY_SLOT_LEASE_MS: int(15 * 60_000, 1000),
+  COMPLETIONS_STARTING_AT_ONCE: int(16, 1),
   LIMIT_DOCUMENT_BYTES: int(32 * 1024, 1),
   LIMIT_TOKENS: int(1000, 1),
   LIMIT_DEPTH: int(6, 1),
@@ -369,6 +375,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
       subscriptionsPerSocket: e.MAX_SUBSCRIPTIONS_PER_SOCKET,
       socketsPerMember: e.MAX_SOCKETS_PER_MEMBER,
       slotLeaseMs: e.CONCURRENCY_SLOT_LEASE_MS,
+      completionsStartingAtOnce: e.COMPLETIONS_STARTING_AT_ONCE,
     },
     limits: {
       documentBytes: e.LIMIT_DOCUMENT_BYTES,

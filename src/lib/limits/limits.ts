@@ -1,6 +1,7 @@
 // Every rate and concurrency limit of the API, configured from Config (RATE_LIMIT_*, MAX_*), built once per process.
 // A refusal is RateLimited (RATE_LIMITED, extensions.retryAfter). See rates.ts and slots.ts for Redis outages.
 import { EventEmitter, once } from 'node:events';
+import pLimit, { type LimitFunction } from 'p-limit';
 import type { Config } from '../../config.ts';
 import { RateLimited } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -20,6 +21,7 @@ export class Limits {
   private readonly perSocket = new WeakMap<object, number>();
   private readonly releases = new EventEmitter();
   private readonly releaseCounts = new Map<string, number>();
+  private readonly starts: LimitFunction;
 
   constructor(
     private readonly config: Config,
@@ -49,6 +51,7 @@ export class Limits {
         log,
       ),
     };
+    this.starts = pLimit(config.concurrency.completionsStartingAtOnce);
     const pool = (name: string) =>
       new SlotPool(name, redis, config.concurrency.slotLeaseMs, log, (p, key) => this.countRelease(p, key));
     this.pools = {
@@ -106,6 +109,25 @@ export class Limits {
    */
   released(pool: string, key?: string): number {
     return this.releaseCounts.get(key === undefined ? pool : `${pool}|${key}`) ?? 0;
+  }
+
+  /**
+   * Runs a completion's start (its slots, its hold, the setting up of its upstream request) once fewer than
+   * COMPLETIONS_STARTING_AT_ONCE are starting on this instance; the others wait their turn, in arrival order. 1,000
+   * answers asked for at once had their holds placed in batches of up to 256, and each batch's completions then
+   * started upstream together: the answers already streaming waited behind them, p99 409–1,381 ms between two of
+   * their deltas; 16 at once, 111–116 ms (issue 10, bench:scale). A turn is nothing but the start: the wait is
+   * what a burst's later answers pay in their time to first text.
+   */
+  starting<T>(start: () => Promise<T>): Promise<T> {
+    const turn = this.starts(start);
+    this.releases.emit('start-waiting');
+    return turn;
+  }
+
+  /** Test hook: resolves once at least `count` completion starts wait for their turn. */
+  async whenStartsWaiting(count: number): Promise<void> {
+    while (this.starts.pendingCount < count) await once(this.releases, 'start-waiting');
   }
 
   /** Test hook: resolves once `released(pool, key)` reaches `count`. */
