@@ -15,6 +15,8 @@ type Ask =
   | { t: 'stop' };
 
 installSqlCounter();
+// The bench gone (finished, or failed before it said stop): nothing is left running.
+process.on('disconnect', () => process.exit(0));
 let app: Awaited<ReturnType<typeof buildApp>> | undefined;
 
 process.on('message', async (m: Ask) => {

@@ -291,6 +291,7 @@ const inProcess = (a: App, url: string): Instance => ({
 /** A second instance in a process of its own, as a second machine would be (not sharing this event loop). */
 async function forkedInstance(): Promise<Instance> {
   const child = fork(path.join(import.meta.dirname, 'instance-process.ts'), { execArgv: ['--import', 'tsx'] });
+  process.on('exit', () => child.kill()); // a bench that fails leaves no instance behind
   const ask = <T>(message: Record<string, unknown>, reply: string, match = (_m: T) => true) =>
     new Promise<T>((resolve, reject) => {
       const exited = (code: number | null) => reject(new Error(`instance exited (${code}) before "${reply}"`));
