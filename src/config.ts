@@ -77,8 +77,8 @@ export interface Config {
     /** A slot not released by then (its process crashed) is freed: longer than any stream should last. */
     slotLeaseMs: number;
     /**
-     * Completions being started at once on this instance (their slots, their hold, their upstream request); the rest
-     * wait their turn in arrival order, so a burst of new answers does not hold up the ones already streaming.
+     * Completions being started at once on this instance (their hold, their upstream request); the rest wait their
+     * turn in arrival order, so a burst of new answers does not hold up the ones already streaming.
      */
     completionsStartingAtOnce: number;
   };

@@ -148,22 +148,23 @@ builder.subscriptionField('ivyCompletion', (t) =>
         // (1001) the client resumes on another one.
         return stream;
       }
-      // Started in its turn (COMPLETIONS_STARTING_AT_ONCE): a client gone while it waited starts nothing.
+      // Concurrency slots (member, org, socket) are taken first, so a request over a limit is refused at once and
+      // never queues; they are freed once, however the stream ends: when it settles (even if it never took a step)
+      // or when its consumer ends or stops it, whichever comes first.
+      const release = await ctx.services.limits.acquireCompletion({
+        userId: ctx.viewer!.userId,
+        orgId,
+        socket: ctx.socket,
+      });
+      let released: Promise<void> | undefined;
+      const free = () => (released ??= release());
       const gone = () => ctx.signal?.aborted === true || (ctx.socket != null && !socketStillOpen(ctx.socket));
-      return ctx.services.limits.starting(async () => {
-        if (gone())
-          refuse('CANCELLED', 'The connection closed before this answer could start: nothing was sent or charged.');
-        // Concurrency slots (member, org, socket) are taken first and freed once, however the stream ends: when it
-        // settles (even if it never took a step) or when its consumer ends or stops it, whichever comes first.
-        const release = await ctx.services.limits.acquireCompletion({
-          userId: ctx.viewer!.userId,
-          orgId,
-          socket: ctx.socket,
-        });
-        let released: Promise<void> | undefined;
-        const free = () => (released ??= release());
-        try {
-          const stream = await startCompletion(
+      try {
+        // Started in its turn (COMPLETIONS_STARTING_AT_ONCE): a client gone while it waited starts nothing.
+        const stream = await ctx.services.limits.starting(async () => {
+          if (gone())
+            refuse('CANCELLED', 'The connection closed before this answer could start: nothing was sent or charged.');
+          return startCompletion(
             ctx.services,
             ctx.viewer!,
             { ...input, orgId, requestId: input.requestId == null ? null : String(input.requestId) },
@@ -179,16 +180,16 @@ builder.subscriptionField('ivyCompletion', (t) =>
               wrap: (accepted, events) => (metrics ? metrics.observeCompletion(accepted, events) : events),
             },
           );
-          // In flight (for a shutdown's grace period) until its end reaches the transport, its slot freed first.
-          // A client gone (socket closed, SSE request aborted) only detached: the answer still runs upstream and keeps
-          // its slot until it settles, so dropping connections cannot run more answers at once than the limits allow.
-          const guarded = releaseOnEnd(stream, () => (gone() ? Promise.resolve() : free()));
-          return lifecycle ? lifecycle.track(guarded) : guarded;
-        } catch (err) {
-          await free();
-          throw err;
-        }
-      });
+        });
+        // In flight (for a shutdown's grace period) until its end reaches the transport, its slot freed first.
+        // A client gone (socket closed, SSE request aborted) only detached: the answer still runs upstream and keeps
+        // its slot until it settles, so dropping connections cannot run more answers at once than the limits allow.
+        const guarded = releaseOnEnd(stream, () => (gone() ? Promise.resolve() : free()));
+        return lifecycle ? lifecycle.track(guarded) : guarded;
+      } catch (err) {
+        await free();
+        throw err;
+      }
     },
     resolve: (event: IndexedEvent) => event,
   }),

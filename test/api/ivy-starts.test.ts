@@ -1,4 +1,4 @@
-// COMPLETIONS_STARTING_AT_ONCE: a burst of new answers starts a few at a time (their slots, their hold, their upstream
+// COMPLETIONS_STARTING_AT_ONCE: a burst of new answers starts a few at a time (their hold, their upstream
 // request), in arrival order, so the answers already streaming are not held up behind it; a client that left while
 // its answer waited for its turn starts nothing, and is charged nothing.
 import { once } from 'node:events';
@@ -25,6 +25,7 @@ it('starts one answer at a time here; one whose client left while it waited its 
   const lock = new pg.Client({ connectionString: server.config.databaseUrl });
   await lock.connect();
   let first;
+  let slotsFreed: number;
   const secondClient = server.client(interviewer.token).ws({ keepOpen: true });
   try {
     await lock.query('BEGIN');
@@ -44,6 +45,7 @@ it('starts one answer at a time here; one whose client left while it waited its 
 
     // Its client leaves while it waits (the server sees the socket close), then the first start goes on.
     const socketsFreed = services.limits.released('sockets-member', interviewer.id);
+    slotsFreed = services.limits.released('completions-member', interviewer.id);
     await secondClient.dispose();
     await services.limits.whenReleased('sockets-member', interviewer.id, socketsFreed + 1);
   } finally {
@@ -53,7 +55,9 @@ it('starts one answer at a time here; one whose client left while it waited its 
   const events = (await first.done).map((r) => r.data!.ivyCompletion);
   expect(endOf(events)).toMatchObject({ __typename: 'IvyCompletionFinished' });
 
-  // The second's turn came once the first had started: it found its client gone and started nothing.
+  // The second's turn came once the first had started: it found its client gone, started nothing and gave back the
+  // member's slot it took before waiting (a request over a limit is refused at once and never waits).
+  await services.limits.whenReleased('completions-member', interviewer.id, slotsFreed + 1);
   expect(sentUpstream('first')).toBe(1);
   expect(sentUpstream('second')).toBe(0);
   expect(await services.db.completion.count({ where: { orgId: org.id, userId: interviewer.id } })).toBe(0);
