@@ -133,7 +133,6 @@ export function createAppPubSub(opts: {
       if (topic === 'orgAiSettingsChanged') return settingsEvents.changed(id);
       if (topic === 'creditBalanceChanged') {
         if (balances.size === 0) process.nextTick(flushBalances);
-        balances.delete(id); // the latest last
         balances.set(id, event as CreditBalanceChangedEvent);
         return;
       }

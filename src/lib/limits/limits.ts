@@ -114,11 +114,11 @@ export class Limits {
   /**
    * Runs a completion's start (its hold and the setting up of its upstream request; its slots are taken before, so a
    * request over a limit is refused at once and never waits) once fewer than COMPLETIONS_STARTING_AT_ONCE are
-   * starting on this instance; the others wait their turn, in arrival order. 1,000
-   * answers asked for at once had their holds placed in batches of up to 256, and each batch's completions then
-   * started upstream together: the answers already streaming waited behind them, p99 409–1,381 ms between two of
-   * their deltas; 16 at once, 111–116 ms (issue 10, bench:scale). A turn is nothing but the start: the wait is
-   * what a burst's later answers pay in their time to first text.
+   * starting on this instance; the others wait their turn, in arrival order. 1,000 answers asked for at once had
+   * their holds placed in batches of up to 256, and each batch's completions then started upstream together: the
+   * answers already streaming waited behind them, p99 409–1,381 ms between two of their deltas; 190–217 ms with 16
+   * at once (issue 10, bench:scale). A turn is nothing but the start: the wait is what a burst's later answers pay
+   * in their time to first text.
    */
   starting<T>(start: () => Promise<T>): Promise<T> {
     const turn = this.starts(start);
