@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import Anthropic from '@anthropic-ai/sdk';
 import type { Client } from 'graphql-ws';
 import { GraphQLClient } from '../dev/client.ts';
+import { upstreamFetch } from '../src/providers/transport.ts';
 
 export interface IdlePlan {
   mode: 'idle';
@@ -66,17 +67,17 @@ export interface FirstDeltaPlan {
 }
 export interface FirstDeltaResult {
   directMs: number[];
+  /** The same direct call with the SDK on Ivy's own transport (src/providers/transport.ts). */
+  directSameTransportMs: number[];
   ivyMs: number[];
   errors: string[];
 }
 
 async function firstDelta(plan: FirstDeltaPlan) {
-  const sdk = new Anthropic({
-    apiKey: 'sk-ant-bench-direct-000000000000000',
-    baseURL: plan.anthropicUrl,
-    maxRetries: 0,
-  });
-  const direct = async () => {
+  const options = { apiKey: 'sk-ant-bench-direct-000000000000000', baseURL: plan.anthropicUrl, maxRetries: 0 };
+  const defaultSdk = new Anthropic(options);
+  const sameTransportSdk = new Anthropic({ ...options, fetch: upstreamFetch });
+  const direct = async (sdk: Anthropic) => {
     const t0 = performance.now();
     const stream = await sdk.messages.create({
       model: 'claude-haiku-5-5',
@@ -117,12 +118,14 @@ async function firstDelta(plan: FirstDeltaPlan) {
       );
     });
   for (let i = 0; i < plan.warmup; i++) {
-    await direct();
+    await direct(defaultSdk);
+    await direct(sameTransportSdk);
     await viaIvy();
   }
-  const result: FirstDeltaResult = { directMs: [], ivyMs: [], errors };
+  const result: FirstDeltaResult = { directMs: [], directSameTransportMs: [], ivyMs: [], errors };
   for (let i = 0; i < plan.n; i++) {
-    result.directMs.push(await direct());
+    result.directMs.push(await direct(defaultSdk));
+    result.directSameTransportMs.push(await direct(sameTransportSdk));
     result.ivyMs.push(await viaIvy());
   }
   send({ t: 'done', result });

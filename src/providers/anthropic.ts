@@ -6,6 +6,7 @@ import Anthropic, {
 } from '@anthropic-ai/sdk';
 import type { RawMessageStreamEvent } from '@anthropic-ai/sdk/resources/messages';
 import { cached, checkKeyWith, clientPerKey, drive, type SdkErrors, type Tally } from './shared.ts';
+import { upstreamFetch } from './transport.ts';
 import {
   VENDOR_NAMES,
   type FinishReason,
@@ -75,7 +76,7 @@ function translate(event: RawMessageStreamEvent, tally: Tally): StreamPart[] {
 
 export function createAnthropicAdapter(opts: ProviderOptions): ProviderAdapter {
   const client = (apiKey: string, timeout: number, maxRetries: number) =>
-    new Anthropic({ apiKey, baseURL: opts.baseURL, timeout, maxRetries });
+    new Anthropic({ apiKey, baseURL: opts.baseURL, timeout, maxRetries, fetch: upstreamFetch });
   const streamingClient = clientPerKey((apiKey) => client(apiKey, opts.timeoutMs, opts.maxRetries));
 
   return {

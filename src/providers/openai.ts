@@ -1,6 +1,7 @@
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletionChunk, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { cached, checkKeyWith, clientPerKey, drive, type SdkErrors, type Tally } from './shared.ts';
+import { upstreamFetch } from './transport.ts';
 import {
   VENDOR_NAMES,
   type FinishReason,
@@ -47,7 +48,7 @@ function translate(chunk: ChatCompletionChunk, tally: Tally): StreamPart[] {
 
 export function createOpenAIAdapter(opts: ProviderOptions): ProviderAdapter {
   const client = (apiKey: string, timeout: number, maxRetries: number) =>
-    new OpenAI({ apiKey, baseURL: opts.baseURL, timeout, maxRetries });
+    new OpenAI({ apiKey, baseURL: opts.baseURL, timeout, maxRetries, fetch: upstreamFetch });
   const streamingClient = clientPerKey((apiKey) => client(apiKey, opts.timeoutMs, opts.maxRetries));
 
   return {

@@ -99,7 +99,12 @@ describe('Anthropic adapter against the loopback stand-in', () => {
     const parts = await collect(adapter().stream(request('[[drop]] please')));
     expect(texts(parts)).toHaveLength(2);
     expectSingleTerminal(parts);
-    expect(parts.at(-1)).toMatchObject({ type: 'error', code: 'PROVIDER_UNAVAILABLE', outputTokens: 1 });
+    expect(parts.at(-1)).toMatchObject({
+      type: 'error',
+      code: 'PROVIDER_UNAVAILABLE',
+      message: 'The connection to Anthropic was cut before the reply finished.',
+      outputTokens: 1,
+    });
     expect(standIn.server.requests).toHaveLength(1);
   });
 
