@@ -5,6 +5,8 @@ import { AnswerLog, type IndexedEvent } from './answer-log.ts';
 import type { AcceptedCompletion } from './ivy.ts';
 import type { Services } from './services.ts';
 
+/** Why a reader's read of the log is aborted: it left. */
+const LEFT = new Error('the reader left');
 export interface AttachOptions {
   /** Aborted when the client goes away (an SSE request closed): it detaches. */
   clientGone?: AbortSignal;
@@ -48,7 +50,7 @@ export class LiveAnswer {
     const leave = () => {
       if (left) return;
       left = true;
-      reading.abort();
+      reading.abort(LEFT); // a reason of our own: no DOMException (and its stack trace) per reader
       opts.clientGone?.removeEventListener('abort', leave);
       this.count(-1);
     };
