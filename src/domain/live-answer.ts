@@ -7,6 +7,7 @@ import type { Services } from './services.ts';
 
 /** Why a reader's read of the log is aborted: it left. */
 const LEFT = new Error('the reader left');
+
 export interface AttachOptions {
   /** Aborted when the client goes away (an SSE request closed): it detaches. */
   clientGone?: AbortSignal;
