@@ -22,8 +22,11 @@ import { Agent, request, type Dispatcher } from 'undici';
 
 type FetchInit = NonNullable<Parameters<typeof fetch>[1]>;
 
-/** Keep-alive connections to each upstream origin, shared by every client of this process. */
-const dispatcher = new Agent({ keepAliveTimeout: 30_000 });
+/**
+ * Keep-alive connections to each upstream origin, shared by every client of this process, with undici's defaults (those
+ * of Node's fetch: an idle connection is kept 4 s, or as long as the server's Keep-Alive header says).
+ */
+const dispatcher = new Agent();
 
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
