@@ -30,10 +30,11 @@ const dispatcher = new Agent();
 
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
 
+/** The request's headers as undici takes them (the SDKs hand a Headers: read as it is, not copied first). */
 function plainHeaders(headers: FetchInit['headers']): Record<string, string> {
   const out: Record<string, string> = {};
   if (!headers) return out;
-  new Headers(headers).forEach((value, name) => {
+  (headers instanceof Headers ? headers : new Headers(headers)).forEach((value, name) => {
     out[name] = value;
   });
   return out;
