@@ -128,20 +128,24 @@ const holdBatches = (db: Db) =>
     db,
     'holds',
     () =>
-      new GroupCommit<HoldItem, HoldResult>(async (items) => {
-        const { rows } = await sqlPool(db).query<{ idx: number; verdict: HoldVerdict; balance: number | null }>(
+      new GroupCommit<HoldItem, HoldResult>((items) =>
+        callBatch<HoldResult & { idx: number }>(
+          db,
           'SELECT idx, verdict, balance FROM ivy_reserve_credits($1::jsonb)',
-          [JSON.stringify(items.map((item, idx) => ({ ...item, idx })))],
-        );
-        return byIndex(items.length, rows);
-      }),
+          items,
+        ),
+      ),
   );
 
-/** A batch function's rows (one per item, any order) in the items' order. */
-function byIndex<T extends { idx: number }>(n: number, rows: T[]): T[] {
-  const out = new Array<T>(n);
+/**
+ * Calls a ledger batch function (`$1`: the items as JSON, each with its index as `idx`) straight on the pg pool, and
+ * returns its rows (one per item, any order) in the items' order.
+ */
+async function callBatch<R extends { idx: number }>(db: Db, sql: string, items: object[]): Promise<R[]> {
+  const { rows } = await sqlPool(db).query<R>(sql, [JSON.stringify(items.map((item, idx) => ({ ...item, idx })))]);
+  const out = new Array<R>(items.length);
   for (const row of rows) out[row.idx] = row;
-  for (let i = 0; i < n; i++) if (!out[i]) throw new Error(`ledger batch returned no row for item ${i}`);
+  for (let i = 0; i < items.length; i++) if (!out[i]) throw new Error(`ledger batch returned no row for item ${i}`);
   return out;
 }
 
@@ -319,17 +323,13 @@ const settleBatches = (db: Db) =>
     db,
     'settlements',
     () =>
-      new GroupCommit<SettleItem, SettleResult>(async (items) => {
-        const { rows } = await sqlPool(db).query<{
-          idx: number;
-          settled: boolean;
-          balance: number | null;
-          org: string | null;
-        }>('SELECT idx, settled, balance, org::text FROM ivy_settle_completions($1::jsonb)', [
-          JSON.stringify(items.map((item, idx) => ({ ...item, idx }))),
-        ]);
-        return byIndex(items.length, rows);
-      }),
+      new GroupCommit<SettleItem, SettleResult>((items) =>
+        callBatch<SettleResult & { idx: number }>(
+          db,
+          'SELECT idx, settled, balance, org::text FROM ivy_settle_completions($1::jsonb)',
+          items,
+        ),
+      ),
   );
 
 /**
