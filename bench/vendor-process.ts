@@ -6,4 +6,9 @@ const anthropic = await startFakeAnthropic();
 process.send!({ t: 'ready', url: anthropic.url });
 process.on('message', (m: { t: string }) => {
   if (m.t === 'stop') void anthropic.close().finally(() => process.exit(0));
+  // Its own CPU so far (bench/machine-cpu.ts: what the stand-in costs the shared machine).
+  if (m.t === 'cpu') {
+    const { user, system } = process.cpuUsage();
+    process.send!({ t: 'cpu', ms: (user + system) / 1000 });
+  }
 });
