@@ -134,7 +134,12 @@ export class RedisAnswerLogs {
     const ownerAlive = (owner: string) => this.ownerAlive(owner);
     const listening = (owner: string) => this.send(owner, { t: 'listening', completionId });
     async function* events(): AsyncGenerator<IndexedEvent> {
-      const conn: Redis = redis.commands.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: 1 });
+      // Its XREAD BLOCK goes out at once, alone on its connection (not auto-pipelined like the shared commands).
+      const conn: Redis = redis.commands.duplicate({
+        enableOfflineQueue: true,
+        maxRetriesPerRequest: 1,
+        enableAutoPipelining: false,
+      });
       conn.on('error', () => {});
       const hangUp = () => conn.disconnect();
       signal.addEventListener('abort', hangUp, { once: true });
