@@ -13,7 +13,6 @@ import { refuse } from '../lib/errors.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import { recordAudit } from './audit.ts';
 import { capReached, countAgainstCap, isoDay } from './member-caps.ts';
-import { lockOrg } from './orgs.ts';
 import { GroupCommit, groupCommitFor } from './ledger-batches.ts';
 
 /** Where the ledger writes, and whom it tells about each movement (Services in the server, the operator runtime). */
@@ -270,35 +269,36 @@ function basis(o: Outcome): string {
 export async function settleCompletion(l: LedgerDeps, completionId: string, o: Outcome): Promise<Settlement> {
   const charge = Math.max(0, Math.ceil(o.charge));
   const note = basis(o);
-  // The common case (a credits completion, still running, charged no more than it held) in one statement, batched
-  // with the settlements that arrive while the previous batch is in flight (ledger-batches.ts): one round trip, the
-  // org row locked for one statement, one commit flush for the batch.
-  const fast = await settleBatches(l.db).submit('settlements', {
-    completion_id: completionId,
-    status: o.status,
-    settled_at: o.now.toISOString(),
-    charge,
-    input_tokens: o.inputTokens,
-    output_tokens: o.outputTokens,
-    input_estimated: o.inputEstimated ?? false,
-    output_estimated: o.outputEstimated ?? false,
-    delivered_chars: o.deliveredChars ?? 0,
-    error_code: o.errorCode ?? null,
-    cached_input_tokens: o.cachedInputTokens ?? null,
-    cache_saving: o.cacheSaving ?? 0,
-    note,
-    ledger_id: randomUUID(),
-  });
-  if (fast.settled) {
-    balanceMoved(l, fast.org!, fast.balance!);
-    return { creditsCharged: charge, balance: fast.balance! };
+  // A credits completion still running (charged within its hold or above it) in one statement, batched with the
+  // settlements that arrive while the previous batch is in flight (ledger-batches.ts): one round trip, the org row
+  // locked for one statement, one commit flush for the batch.
+  for (let attempt = 1; ; attempt++) {
+    const fast = await settleBatches(l.db).submit('settlements', {
+      completion_id: completionId,
+      status: o.status,
+      settled_at: o.now.toISOString(),
+      charge,
+      input_tokens: o.inputTokens,
+      output_tokens: o.outputTokens,
+      input_estimated: o.inputEstimated ?? false,
+      output_estimated: o.outputEstimated ?? false,
+      delivered_chars: o.deliveredChars ?? 0,
+      error_code: o.errorCode ?? null,
+      cached_input_tokens: o.cachedInputTokens ?? null,
+      cache_saving: o.cacheSaving ?? 0,
+      note,
+      ledger_id: randomUUID(),
+    });
+    if (fast.settled) {
+      balanceMoved(l, fast.org!, fast.balance!);
+      return { creditsCharged: fast.charged!, balance: fast.balance! };
+    }
+    const settled = await settleWithoutMovement(l.db, completionId, o);
+    if (settled) return settled;
+    // Converted to credits between the two (once at most: BYOK to credits, never back).
+    if (attempt === 2) throw new Error(`completion ${completionId} is still running on credits after two settlements`);
   }
-  const { movedOrg, ...settled } = await l.db.$transaction((tx) => settleSlowly(tx, completionId, o, charge, note));
-  if (movedOrg) balanceMoved(l, movedOrg, settled.balance);
-  return settled;
 }
-
-type Tx = Prisma.TransactionClient;
 
 interface SettleItem {
   completion_id: string;
@@ -316,7 +316,7 @@ interface SettleItem {
   note: string;
   ledger_id: string;
 }
-type SettleResult = { settled: boolean; balance: number | null; org: string | null };
+type SettleResult = { settled: boolean; charged: number | null; balance: number | null; org: string | null };
 
 const settleBatches = (db: Db) =>
   groupCommitFor<SettleItem, SettleResult>(
@@ -326,118 +326,34 @@ const settleBatches = (db: Db) =>
       new GroupCommit<SettleItem, SettleResult>((items) =>
         callBatch<SettleResult & { idx: number }>(
           db,
-          'SELECT idx, settled, balance, org::text FROM ivy_settle_completions($1::jsonb)',
+          'SELECT idx, settled, charged, balance, org::text FROM ivy_settle_completions($1::jsonb)',
           items,
         ),
       ),
   );
 
 /**
- * Everything but the common case: already settled, BYOK, or a charge above the hold (an overage). `movedOrg` is the
- * org whose balance this settlement moved (none when it was settled already, or BYOK).
+ * What the settlement batch leaves: a BYOK completion (settled with no ledger movement: its provider bills the member)
+ * or one already settled (the sweep racing a slow stream, a cancellation racing the stream's end), which keeps what
+ * its first settlement recorded. Null when the completion turned into a credits one after the batch looked at it (a
+ * fallback's hold, committed meanwhile): the batch settles it then.
  */
-async function settleSlowly(
-  tx: Tx,
-  completionId: string,
-  o: Outcome,
-  charge: number,
-  note: string,
-): Promise<Settlement & { movedOrg?: string }> {
-  const claimed = await tx.$queryRaw<
-    {
-      org_id: string;
-      user_id: string;
-      request_id: string;
-      hold_amount: number;
-      billing: string;
-      spend_month: Date | null;
-    }[]
-  >`
-    UPDATE completions SET status = ${o.status}::"CompletionStatus", settled_at = ${o.now}, error_code = ${o.errorCode ?? null}
-    WHERE id = ${completionId}::uuid AND status = 'RUNNING'
-    RETURNING org_id, user_id, request_id, hold_amount, billing::text, spend_month`;
-  if (claimed.length === 0) {
-    const done = await tx.completion.findUniqueOrThrow({
-      where: { id: completionId },
-      include: { org: { select: { creditBalance: true } } },
-    });
-    return { creditsCharged: done.creditsCharged, balance: done.org.creditBalance };
-  }
-  const { org_id: orgId, user_id: userId, request_id: requestId, hold_amount: hold, billing } = claimed[0];
-  const month = claimed[0].spend_month;
-  if (billing === 'BYOK') {
-    const org = await tx.org.findUniqueOrThrow({ where: { id: orgId }, select: { creditBalance: true } });
-    return { creditsCharged: 0, balance: org.creditBalance };
-  }
-  // The claimed completion references the org (a foreign key), so the row is there.
-  const { creditBalance: balance } = (await lockOrg(tx, { id: orgId }))!;
-
-  const extra = Math.max(0, charge - hold);
-  const released = Math.max(0, hold - charge);
-  const taken = Math.min(extra, balance + released);
-  const uncovered = extra - taken;
-  const afterRelease = balance + released;
-  const afterOverage = afterRelease - taken;
-  await tx.$executeRaw`
-    UPDATE orgs SET credit_balance = ${afterOverage}, overage_owed = overage_owed + ${uncovered} WHERE id = ${orgId}::uuid`;
-  await tx.completion.update({
+async function settleWithoutMovement(db: Db, completionId: string, o: Outcome): Promise<Settlement | null> {
+  const [byok] = await db.$queryRaw<{ balance: number }[]>`
+    WITH claimed AS (
+      UPDATE completions SET status = ${o.status}::"CompletionStatus", settled_at = ${o.now}, error_code = ${o.errorCode ?? null}
+      WHERE id = ${completionId}::uuid AND status = 'RUNNING' AND billing = 'BYOK'
+      RETURNING org_id
+    )
+    SELECT o.credit_balance AS balance FROM claimed JOIN orgs o ON o.id = claimed.org_id`;
+  if (byok) return { creditsCharged: 0, balance: byok.balance };
+  // A statement of its own: it sees what committed while the claim above waited for the row.
+  const done = await db.completion.findUniqueOrThrow({
     where: { id: completionId },
-    data: {
-      creditsCharged: hold - released + taken,
-      overageUncovered: uncovered,
-      inputTokens: o.inputTokens,
-      outputTokens: o.outputTokens,
-      inputTokensEstimated: o.inputEstimated ?? false,
-      outputTokensEstimated: o.outputEstimated ?? false,
-      deliveredChars: o.deliveredChars ?? 0,
-      cachedInputTokens: o.cachedInputTokens ?? null,
-      cacheSavingCredits: o.cacheSaving ?? 0,
-    },
+    select: { status: true, creditsCharged: true, org: { select: { creditBalance: true } } },
   });
-  // The member's month: from the hold to what was taken (an overage, which no hold foresaw, counts in full).
-  if (month)
-    await tx.$executeRaw`
-      UPDATE member_spend SET spent = spent + ${taken - released}
-      WHERE org_id = ${orgId}::uuid AND user_id = ${userId}::uuid
-        AND month = (SELECT spend_month FROM completions WHERE id = ${completionId}::uuid)`;
-  await tx.creditLedgerEntry.create({
-    data: {
-      orgId,
-      kind: 'RELEASE',
-      amount: released,
-      balanceAfter: afterRelease,
-      completionId,
-      note: `charged ${charge} of ${hold} held; ${note}`,
-    },
-  });
-  if (extra > 0) {
-    if (taken > 0) {
-      await tx.creditLedgerEntry.create({
-        data: {
-          orgId,
-          kind: 'OVERAGE',
-          amount: -taken,
-          balanceAfter: afterOverage,
-          completionId,
-          note: `${extra} credits above the hold`,
-        },
-      });
-    }
-    await recordAudit(tx, {
-      orgId,
-      actorId: userId,
-      action: 'credits.overage',
-      detail: {
-        requestId,
-        held: hold,
-        charged: hold + taken,
-        aboveHold: extra,
-        takenFromBalance: taken,
-        owed: uncovered,
-      },
-    });
-  }
-  return { creditsCharged: hold - released + taken, balance: afterOverage, movedOrg: orgId };
+  if (done.status === 'RUNNING') return null;
+  return { creditsCharged: done.creditsCharged, balance: done.org.creditBalance };
 }
 
 /** Releases, in full, holds whose process never settled them (it crashed or lost its database). */
