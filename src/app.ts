@@ -32,7 +32,7 @@ import { createAppPubSub, verifyRedis, type AppPubSub } from './lib/pubsub.ts';
 import { connectRedis, type RedisLink } from './lib/redis.ts';
 import { useOperationLimits } from './lib/operation-limits.ts';
 import { createOriginCheck } from './lib/origins.ts';
-import { answerMalformedHttp, useCodedHttpRefusals } from './lib/http-refusals.ts';
+import { answerMalformedHttp, useCodedHttpRefusals, useRequestBodyLimit } from './lib/http-refusals.ts';
 import type { PubSubObserver } from './lib/pubsub-observer.ts';
 import { loadSecrets } from './lib/secrets.ts';
 import { gracefulShutdown, type ShutdownTimeline } from './lib/shutdown.ts';
@@ -144,7 +144,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
     healthCheckEndpoint: '/livez', // Yoga's health check is liveness: 200 while the process answers
     renderGraphiQL: renderLocalGraphiQL,
     maskedErrors: { maskError: createMaskError(log) },
-    maxRequestBodySize: config.transport.maxRequestBytes,
+    // MAX_REQUEST_BYTES is applied by useRequestBodyLimit (below), which counts only bodies without a Content-Length.
+    maxRequestBodySize: false,
     // Bearer tokens travel in a header, never a cookie: CORS names the allowed origin and never allows credentials.
     cors: (request) => {
       const origin = request.headers.get('origin');
@@ -161,6 +162,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<A
       useRefuseWhileDraining(lifecycle),
       useRequestIdHeader(),
       useCodedHttpRefusals,
+      useRequestBodyLimit(config.transport.maxRequestBytes),
       useOperationLimits(config.limits, { introspection: config.transport.introspection }),
       useOperationLog(log, metrics),
       // Compiled once per document; the plugins below wrap it (the settings batch) or replace it (shared views).

@@ -1,6 +1,7 @@
 // HTTP-level refusals Yoga answers with an empty body get a GraphQL error with one of our codes instead.
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
+import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
 export const useCodedHttpRefusals: Plugin = {
@@ -21,6 +22,50 @@ export const useCodedHttpRefusals: Plugin = {
     if (response.status === 413) response.headers.set('connection', 'close');
   },
 };
+
+const refusal = (message: string, status: number, code: string) =>
+  new GraphQLError(message, { extensions: { http: { status }, code } });
+
+/**
+ * MAX_REQUEST_BYTES for HTTP bodies, in place of Yoga's `maxRequestBodySize`: the same checks, answers and codes, at
+ * a fraction of the cost. Yoga pipes every body through a byte-counting TransformStream, even one whose Content-Length
+ * already bounds it (Node's HTTP parser reads exactly that many bytes as the body, and refuses a request that also says
+ * it is chunked): a stream pipeline per request, and the AbortError DOMException Node 20 makes when one finishes. With
+ * it, `{ __typename }` over HTTP ran 795–1,171 requests/s against 1,523–1,968 without (three alternated runs, issue 10).
+ * A body without a Content-Length (chunked) is still counted as it arrives, as Yoga does.
+ */
+export function useRequestBodyLimit(limit: number): Plugin {
+  const tooLarge = () => refusal('Request body too large', 413, 'REQUEST_ENTITY_TOO_LARGE');
+  return {
+    onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
+      const contentLength = request.headers.get('content-length');
+      if (contentLength != null) {
+        // One non-negative integer only: a list (as in request smuggling) or anything else is refused.
+        if (!/^\d+$/.test(contentLength)) throw refusal('Content-Length header is invalid.', 400, 'BAD_REQUEST');
+        if (Number(contentLength) > limit) throw tooLarge();
+        return;
+      }
+      if (requestParser == null || request.body == null) return;
+      setRequestParser((req) => {
+        const body = req.body!;
+        // Node's own ReadableStream needs its own TransformStream, not the ponyfill's (graphql-yoga#4583).
+        const Transform = body instanceof ReadableStream ? globalThis.TransformStream : fetchAPI.TransformStream;
+        let bytes = 0;
+        const counted = body.pipeThrough(
+          new Transform<Uint8Array, Uint8Array>({
+            transform(chunk, controller) {
+              bytes += chunk.byteLength;
+              if (bytes > limit) controller.error(tooLarge());
+              else controller.enqueue(chunk);
+            },
+          }),
+        );
+        const init = { method: req.method, headers: req.headers, signal: req.signal, body: counted, duplex: 'half' };
+        return requestParser(new fetchAPI.Request(req.url, init as RequestInit));
+      });
+    },
+  };
+}
 
 /**
  * Requests Node's HTTP parser refuses before Yoga sees them (headers or URL over 16 KB, malformed HTTP) get a JSON
