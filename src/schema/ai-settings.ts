@@ -136,12 +136,13 @@ export const OrgAiSettings = builder.node(builder.objectRef<SettingsView>('OrgAi
           'org:manage',
         ),
     }),
-    viewerKeys: t.prismaField({
-      type: ['PersonalApiKey'],
+    viewerKeys: t.field({
+      type: [PersonalApiKey],
       description: 'The viewer’s own saved keys in this org; never anyone else’s.',
-      // PersonalApiKey exposes no relation, so the rows need no `query` selection: the event's snapshot, or the
-      // instance's cache of the viewer's keys (dropped by every change to them but last_used_at, see ivy.ts).
-      resolve: (_query, s, _a, ctx) =>
+      // PersonalApiKey exposes no relation, so the rows need no Prisma selection (a prismaField would map the GraphQL
+      // selection to one on every request, issue 10): the event's snapshot, or the instance's cache of the viewer's
+      // keys (dropped by every change to them but last_used_at, see ivy.ts).
+      resolve: (s, _a, ctx) =>
         s.snapshot?.keysOf(ctx.viewer!.userId) ?? ctx.services.caches.keysOf(s.orgId, ctx.viewer!.userId),
     }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
