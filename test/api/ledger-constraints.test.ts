@@ -79,11 +79,9 @@ describe('the credit ledger in PostgreSQL', () => {
       settleCompletion(server.app.services, b.completionId, outcome(95)),
       settleCompletion(server.app.services, c.completionId, outcome(5)),
     ]);
-    // In id order within the batch (b and c in either order): the balance each settlement saw depends on it.
-    const expected =
-      b.completionId < c.completionId
-        ? { b: { creditsCharged: 20 + 46, balance: 0 }, c: { creditsCharged: 5, balance: 25 } }
-        : { c: { creditsCharged: 5, balance: 71 }, b: { creditsCharged: 20 + 71, balance: 0 } };
+    // Within a batch an org's items move its balance in the order they were submitted: b takes the 46 left after a's
+    // release (75 above its hold: 46 taken, 29 owed), then c releases 25.
+    const expected = { b: { creditsCharged: 20 + 46, balance: 0 }, c: { creditsCharged: 5, balance: 25 } };
     expect(settled).toEqual([{ creditsCharged: 4, balance: 46 }, expected.b, expected.c]);
     const owed = 95 - expected.b.creditsCharged;
     expect((await db.org.findUniqueOrThrow({ where: { id: org.id } })).overageOwed).toBe(owed);
