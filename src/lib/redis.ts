@@ -34,6 +34,9 @@ export function connectRedis(url: string, log: Logger): RedisLink {
     maxRetriesPerRequest: 0,
     retryStrategy,
     enableAutoPipelining: true,
+    // A publish leaves at once: the other instances start delivering an event while this one still delivers it (in a
+    // pipeline it waited for the end of the turn, behind this instance's own delivery to its subscribers).
+    autoPipeliningIgnoredCommands: ['publish'],
   });
   // Subscriptions are made again by resubscribe() at each 'ready', so that we know when they are acknowledged.
   const subscriber = new Redis(url, {
@@ -97,9 +100,8 @@ export function connectRedis(url: string, log: Logger): RedisLink {
       closing = true;
       changes.removeAllListeners();
       subscriber.disconnect();
-      // Commands of this turn wait in the auto-pipeline and QUIT does not: a PING joins them and is answered after
-      // them (an operator command's balance publish, then its exit). QUIT then closes; both fail at once if Redis is
-      // unreachable.
+      // Commands of this turn wait in the auto-pipeline (a slot's release, say) and QUIT does not: a PING joins them
+      // and is answered after them. QUIT then closes; both fail at once if Redis is unreachable.
       await commands.ping().catch(() => undefined);
       await commands.quit().catch(() => commands.disconnect());
     },
