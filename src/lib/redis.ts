@@ -25,10 +25,10 @@ export interface RedisLink {
 const retryStrategy = (attempt: number) => Math.min(attempt * 100, 1000);
 
 export function connectRedis(url: string, log: Logger): RedisLink {
-  // Commands issued in one turn of the event loop (every completion's slots, releases and balance relays) leave in one
-  // write, not one syscall each (ioredis's auto-pipelining; order per connection is kept). Through the whole stack,
-  // three alternated pairs: 5.39–5.85 against 5.68–6.05 ms of server CPU a completion, 180–194 against 170–185/s, with
-  // no change in the time to first text (issue 10, bench/FINDINGS.md › Round 6).
+  // Commands issued in one turn of the event loop (every completion's slots and their releases) leave in one write,
+  // not one syscall each (ioredis's auto-pipelining; order per connection is kept). Through the whole stack, three
+  // alternated pairs (publishes still pipelined then): 5.39–5.85 against 5.68–6.05 ms of server CPU a completion,
+  // 180–194 against 170–185/s, with no change in the time to first text (issue 10, bench/FINDINGS.md › Round 6).
   const commands = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
