@@ -66,9 +66,15 @@ export const builder = new SchemaBuilder<{
         : new GraphQLError(AUTH_FAILURE_MESSAGES[ctx.authFailure ?? 'missing'], {
             extensions: { code: 'UNAUTHENTICATED' },
           }),
-    authScopes: async (ctx) => ({
+    // Answered as they are when memory holds the membership (no promise per request: issue 10).
+    authScopes: (ctx) => ({
       signedIn: ctx.viewer !== null,
-      orgPermission: async ({ orgId, permission }) => membershipHas(await ctx.membership(orgId), permission),
+      orgPermission: ({ orgId, permission }) => {
+        const membership = ctx.membership(orgId);
+        return membership instanceof Promise
+          ? membership.then((m) => membershipHas(m, permission))
+          : membershipHas(membership, permission);
+      },
     }),
   },
 });

@@ -25,8 +25,11 @@ export interface Context {
   viewer: Viewer | null;
   /** Set when a token was sent but signs no one in. */
   authFailure: AuthFailure | null;
-  /** The viewer's membership in an org, or null (also for malformed ids and orgs that do not exist). */
-  membership(orgId: string): Promise<Membership | null>;
+  /**
+   * The viewer's membership in an org, or null (also for malformed ids and orgs that do not exist): as it is when
+   * memory holds it, else a promise of it.
+   */
+  membership(orgId: string): Membership | null | Promise<Membership | null>;
   /**
    * The same, read again: a subscription's context outlives role changes, removals and token revocation. Read from
    * the row itself, since an event may overtake the removal's notification; `periodic` (a check on a timer, not
@@ -60,13 +63,36 @@ export async function authenticate(
   jwtSecret: Uint8Array,
   authorization: string | null | undefined,
 ): Promise<Authentication> {
+  return authenticated(services, jwtSecret, authorization);
+}
+
+/**
+ * authenticate's work, answered as it is when memory holds the token's claims and the user (every request after a
+ * client's first), else as a promise: each promise layer costs a request a microtask and an allocation (issue 10).
+ */
+function authenticated(
+  services: Services,
+  jwtSecret: Uint8Array,
+  authorization: string | null | undefined,
+): Authentication | Promise<Authentication> {
   if (!authorization) return { viewer: null, failure: null };
   const token = bearerToken(authorization);
   if (!token) return { viewer: null, failure: 'invalid' };
-  const claims = await verifiedClaims(services, jwtSecret, token);
+  const claims = verifiedClaims(services, jwtSecret, token);
+  return claims instanceof Promise ? claims.then((c) => signedIn(services, c)) : signedIn(services, claims);
+}
+
+function signedIn(
+  services: Services,
+  claims: Awaited<ReturnType<typeof verifiedClaims>>,
+): Authentication | Promise<Authentication> {
   if ('reason' in claims) return { viewer: null, failure: claims.reason };
   if (!UUID.test(claims.userId)) return { viewer: null, failure: 'unknown-user' };
-  const user = await services.caches.user(claims.userId);
+  const user = services.caches.user(claims.userId);
+  return user instanceof Promise ? user.then((u) => notRevoked(claims, u)) : notRevoked(claims, user);
+}
+
+function notRevoked(claims: TokenClaims, user: { tokensValidAfter: Date | null } | null): Authentication {
   if (!user) return { viewer: null, failure: 'unknown-user' };
   // iat has second precision: a token from the same second as the revocation is refused too.
   if (user.tokensValidAfter && claims.issuedAt <= Math.floor(user.tokensValidAfter.getTime() / 1000))
@@ -79,16 +105,26 @@ export async function authenticate(
  * the allowed lifetime (a token already verified stays the same token; only its revocation can change, and that is
  * the user's tokensValidAfter, read above).
  */
-export async function verifiedClaims(
+export function verifiedClaims(
   services: Pick<Services, 'caches' | 'config'>,
   jwtSecret: Uint8Array,
   token: string,
   nowMs = Date.now(),
-): Promise<TokenClaims | { reason: Exclude<AuthFailure, 'revoked' | 'unknown-user'> }> {
+): ClaimsCheck | Promise<ClaimsCheck> {
   const nowSeconds = nowMs / 1000;
   const known = services.caches.tokens.get(token);
   if (known && nowSeconds < known.expiresAt && nowSeconds - known.issuedAt <= services.config.tokenMaxTtlSeconds)
     return known;
+  return verifiedNow(services, jwtSecret, token);
+}
+
+type ClaimsCheck = TokenClaims | { reason: Exclude<AuthFailure, 'revoked' | 'unknown-user'> };
+
+async function verifiedNow(
+  services: Pick<Services, 'caches' | 'config'>,
+  jwtSecret: Uint8Array,
+  token: string,
+): Promise<ClaimsCheck> {
   const check = await verifyUserToken(jwtSecret, token, services.config.tokenMaxTtlSeconds);
   if (!check.ok) return { reason: check.reason };
   const claims = { userId: check.userId, issuedAt: check.issuedAt, expiresAt: check.expiresAt };
@@ -118,16 +154,18 @@ export async function createContext(
   jwtSecret: Uint8Array,
   source: { authorization?: string | null; signal?: AbortSignal; socket?: object; requestId?: string },
 ): Promise<Context> {
-  const { viewer, failure } = await authenticate(services, jwtSecret, source.authorization);
+  const { viewer, failure } = await authenticated(services, jwtSecret, source.authorization);
   // Memoised per operation too: a field's scope and its resolvers ask again; the shared cache answers the rest.
-  const cache = new Map<string, Promise<Membership | null>>();
-  const membership = (orgId: string, fresh = false): Promise<Membership | null> => {
-    if (!viewer || !UUID.test(orgId)) return Promise.resolve(null);
+  const cache = new Map<string, Membership | null | Promise<Membership | null>>();
+  const membership = (orgId: string, fresh = false): Membership | null | Promise<Membership | null> => {
+    if (!viewer || !UUID.test(orgId)) return null;
     let found = cache.get(orgId);
-    if (!found || fresh) {
+    if (found === undefined || fresh) {
       // A subscription's per-event re-check reads the row itself: its event may overtake the removal's notification.
       found = fresh
-        ? services.db.membership.findUnique({ where: { orgId_userId: { orgId, userId: viewer.userId } } })
+        ? Promise.resolve(
+            services.db.membership.findUnique({ where: { orgId_userId: { orgId, userId: viewer.userId } } }),
+          )
         : services.caches.membership(orgId, viewer.userId);
       cache.set(orgId, found);
     }

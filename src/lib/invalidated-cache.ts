@@ -37,10 +37,17 @@ export class InvalidatedCache<V extends object | null> {
     this.entries = new LRUCache({ max: options.max, ttl: options.ttlMs });
   }
 
-  /** The cached value of `key`, or `load()`'s (stored when nothing invalidated the key while it ran). */
-  async get(key: string, load: () => Promise<V>): Promise<V> {
+  /**
+   * The cached value of `key`, or `load()`'s (stored when nothing invalidated the key while it ran). A hit is
+   * answered as it is, not in a promise: every authenticated request reads two or three of these before it runs
+   * (issue 10), and a caller that awaits it reads it the same.
+   */
+  get(key: string, load: () => Promise<V>): V | Promise<V> {
     const hit = this.peek(key);
-    if (hit) return hit.value;
+    return hit ? hit.value : this.load(key, load);
+  }
+
+  private async load(key: string, load: () => Promise<V>): Promise<V> {
     if (!this.feed.live) return load(); // read through until invalidations reach us again
     const epoch = this.feed.epoch;
     const loading = this.loading.get(key) ?? { version: 0, loads: 0 };
