@@ -12,6 +12,8 @@ export interface CannonRun {
 }
 export interface CannonResult {
   perSecond: number;
+  /** Requests answered in all (2xx or not). */
+  total: number;
   non2xx: number;
   errors: number;
 }
@@ -25,7 +27,12 @@ process.on('message', (run: CannonRun) => {
     headers: { 'content-type': 'application/json', ...(run.token ? { authorization: `Bearer ${run.token}` } : {}) },
     body: run.body,
   }).then((r) => {
-    const result: CannonResult = { perSecond: r.requests.average, non2xx: r.non2xx, errors: r.errors };
+    const result: CannonResult = {
+      perSecond: r.requests.average,
+      total: r.requests.total,
+      non2xx: r.non2xx,
+      errors: r.errors,
+    };
     process.send!(result);
   });
 });
