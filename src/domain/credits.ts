@@ -12,7 +12,7 @@ import { sqlPool, type Db } from '../lib/database.ts';
 import { refuse } from '../lib/errors.ts';
 import type { AppPubSub } from '../lib/pubsub.ts';
 import { recordAudit } from './audit.ts';
-import { capReached, countAgainstCap, isoDay } from './member-caps.ts';
+import { capReached, isoDay } from './member-caps.ts';
 import { GroupCommit, groupCommitFor } from './ledger-batches.ts';
 
 /** Where the ledger writes, and whom it tells about each movement (Services in the server, the operator runtime). */
@@ -150,47 +150,37 @@ async function callBatch<R extends { idx: number }>(db: Db, sql: string, items: 
 
 /**
  * Turns a running BYOK completion into a credits one with a hold (fallback after the member's key was refused
- * before any text streamed): the same checks and the same single transaction as reserveCredits. Returns null when
- * the completion is no longer running (it was cancelled meanwhile): nothing is held then.
+ * before any text streamed): the same checks as reserveCredits, in one statement (ivy_hold_for_fallback: the org's
+ * row is locked for that statement only, never across a round trip). Returns null when the completion is no longer
+ * running (it was cancelled meanwhile): nothing is held then.
  */
 export async function holdForFallback(
   l: LedgerDeps,
   completionId: string,
   req: Omit<HoldRequest, 'requestId' | 'holdExpiresAt'>,
 ): Promise<Hold | null> {
-  const gone = Symbol('settled');
-  try {
-    const hold = await l.db.$transaction(async (tx) => {
-      const rows = await tx.$queryRaw<{ balance_after: number | null }[]>`
-        WITH converted AS (
-          UPDATE completions SET billing = 'CREDITS', vendor = ${req.vendor}::"AiProvider", model = ${req.model},
-            hold_amount = ${req.holdAmount}, spend_month = ${isoDay(req.spendMonth)}::date, fallback_reason = ${req.fallbackReason ?? null}
-          WHERE id = ${completionId}::uuid AND status = 'RUNNING' AND billing = 'BYOK'
-          RETURNING id
-        ), debit AS (
-          UPDATE orgs SET credit_balance = credit_balance - ${req.holdAmount}
-          FROM converted WHERE orgs.id = ${req.orgId}::uuid AND credit_balance >= ${req.holdAmount}
-          RETURNING credit_balance
-        ), ledger AS (
-          INSERT INTO credit_ledger (id, org_id, kind, amount, balance_after, completion_id)
-          SELECT ${randomUUID()}::uuid, ${req.orgId}::uuid, 'HOLD', ${-req.holdAmount}, debit.credit_balance, converted.id
-          FROM debit, converted
-        )
-        SELECT (SELECT credit_balance FROM debit) AS balance_after FROM converted`;
-      if (rows.length === 0) throw gone;
-      if (rows[0].balance_after == null) {
-        const org = await tx.org.findUnique({ where: { id: req.orgId }, select: { creditBalance: true } });
-        return insufficient(org?.creditBalance, req.holdAmount);
-      }
-      await countAgainstCap(tx, { ...req, month: req.spendMonth, amount: req.holdAmount });
-      return { completionId, holdAmount: req.holdAmount, balanceAfter: rows[0].balance_after };
-    });
-    balanceMoved(l, req.orgId, hold.balanceAfter);
-    return hold;
-  } catch (err) {
-    if (err === gone) return null;
-    throw err;
-  }
+  const {
+    rows: [{ verdict, balance }],
+  } = await sqlPool(l.db).query<{ verdict: HoldVerdict | 'GONE'; balance: number | null }>(
+    'SELECT verdict, balance FROM ivy_hold_for_fallback($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+    [
+      completionId,
+      req.orgId,
+      req.userId,
+      req.vendor,
+      req.model,
+      req.holdAmount,
+      isoDay(req.spendMonth),
+      req.fallbackReason ?? null,
+      randomUUID(),
+    ],
+  );
+  if (verdict === 'GONE') return null;
+  if (verdict === 'INSUFFICIENT_CREDITS') return insufficient(balance, req.holdAmount);
+  if (verdict === 'MEMBER_CAP_REACHED')
+    return capReached(l.db, { ...req, month: req.spendMonth, amount: req.holdAmount });
+  balanceMoved(l, req.orgId, balance!);
+  return { completionId, holdAmount: req.holdAmount, balanceAfter: balance! };
 }
 
 /**

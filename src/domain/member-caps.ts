@@ -23,30 +23,6 @@ export function capResetsAt(now: Date): Date {
 /** A date as PostgreSQL's `date` reads it, whatever the session's time zone. */
 export const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
-/**
- * Adds `amount` to the member's spend for `month` if that keeps it within their cap (the member's own, else the
- * org's default; none: no limit). Refuses with MEMBER_CAP_REACHED otherwise. Must run in the transaction that
- * places the hold, so a refusal rolls the hold back.
- */
-export async function countAgainstCap(
-  tx: Tx,
-  req: { orgId: string; userId: string; month: Date; amount: number },
-): Promise<void> {
-  const rows = await tx.$queryRaw<{ spent: number }[]>`
-    WITH cap AS (
-      SELECT (SELECT COALESCE(m.credit_cap, o.member_cap_default) FROM memberships m JOIN orgs o ON o.id = m.org_id
-              WHERE m.org_id = ${req.orgId}::uuid AND m.user_id = ${req.userId}::uuid) AS cap
-    )
-    INSERT INTO member_spend (org_id, user_id, month, spent)
-    SELECT ${req.orgId}::uuid, ${req.userId}::uuid, ${isoDay(req.month)}::date, ${req.amount} FROM cap
-    WHERE cap.cap IS NULL OR ${req.amount} <= cap.cap
-    ON CONFLICT (org_id, user_id, month) DO UPDATE SET spent = member_spend.spent + EXCLUDED.spent
-    WHERE (SELECT cap FROM cap) IS NULL OR member_spend.spent + EXCLUDED.spent <= (SELECT cap FROM cap)
-    RETURNING spent`;
-  if (rows.length) return;
-  return capReached(tx, req);
-}
-
 /** Refuses with MEMBER_CAP_REACHED, saying what is left of the member's cap and when it resets. */
 export async function capReached(
   db: Tx | Db,

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { balanceOf, endOf, ledgerAddsUp, subscribeIvy } from '../support/ivy.ts';
 import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
 import type { TestServer } from '../support/server.ts';
+import { installSqlCounter, sqlPerOp, sqlSnapshot } from '../../bench/sql-probe.ts';
 
 let env: ServerWithVendors, server: TestServer;
 beforeAll(async () => {
@@ -43,6 +44,14 @@ const USAGE = graphql(`
           }
         }
       }
+    }
+  }
+`);
+
+const SET_CAP = graphql(`
+  mutation FallbackSetCap($input: SetMemberCapInput!) {
+    setMemberCap(input: $input) {
+      monthlyCap
     }
   }
 `);
@@ -229,6 +238,57 @@ describe('a key the provider refuses (401) before any text', () => {
     );
     expect(run.keysUsed).toEqual([key.slice(-4)]);
     expect(await balanceOf(server, org.id)).toBe(0);
+  });
+});
+
+describe('the fallback hold', () => {
+  it('is refused by the member’s monthly cap like any hold: the answer fails on the key, says why, and nothing moves', async () => {
+    const { org, admin, interviewer } = await byokOrg(true);
+    await server
+      .client(admin.token)
+      .data(SET_CAP, { input: { orgId: org.id, userId: interviewer.id, monthlyCredits: 1 } });
+    const key = memberKey();
+    await server.seed.key(org.id, interviewer.id, 'ANTHROPIC', key, 'VALID');
+    env.anthropic.revoke(key);
+    const run = await ask(interviewer.token, org.id);
+    expect(run.events[0]).toMatchObject({ billing: 'BYOK', fallbackReason: null });
+    const failed = endOf(run.events);
+    expect(failed).toMatchObject({
+      __typename: 'IvyCompletionFailed',
+      code: 'PROVIDER_AUTH_FAILED',
+      creditsCharged: 0,
+    });
+    expect(failed.__typename === 'IvyCompletionFailed' && failed.message).toMatch(
+      /Intervy Credits could not take over: .*monthly cap of 1 credits/,
+    );
+    expect(run.keysUsed).toEqual([key.slice(-4)]);
+    const row = await server.app.services.db.completion.findUniqueOrThrow({
+      where: { orgId_requestId: { orgId: org.id, requestId: run.requestId } },
+    });
+    // The conversion was undone with the refusal: the completion stayed BYOK, held nothing, and settled as such.
+    expect(row).toMatchObject({ billing: 'BYOK', holdAmount: 0, fallbackReason: null, status: 'FAILED' });
+    expect(await balanceOf(server, org.id)).toBe(1000);
+    expect(await server.app.services.db.memberSpend.findMany({ where: { orgId: org.id } })).toEqual([]);
+    expect(await server.app.services.db.creditLedgerEntry.count({ where: { orgId: org.id, kind: 'HOLD' } })).toBe(0);
+    await ledgerAddsUp(server, org.id);
+  });
+
+  it('is one statement, in no transaction of its own: the org’s row is never held across a round trip', async () => {
+    const { org, interviewer } = await byokOrg(true);
+    const key = memberKey();
+    await server.seed.key(org.id, interviewer.id, 'ANTHROPIC', key, 'VALID');
+    env.anthropic.revoke(key);
+    installSqlCounter();
+    const before = sqlSnapshot();
+    const run = await ask(interviewer.token, org.id);
+    const made = sqlPerOp(before, sqlSnapshot(), 1).byKind;
+    expect(run.events[0]).toMatchObject({ billing: 'CREDITS', fallbackReason: 'PROVIDER_AUTH_FAILED' });
+    expect(endOf(run.events).__typename).toBe('IvyCompletionFinished');
+    expect(made['SELECT verdict']).toBe(1); // ivy_hold_for_fallback
+    // The path's one transaction is the key's INVALID mark with its audit event, after the hold; none around the hold.
+    expect(made.BEGIN).toBe(1);
+    expect(made['UPDATE "public"."personal_api_keys" SET']).toBe(1);
+    await ledgerAddsUp(server, org.id);
   });
 });
 
