@@ -1,7 +1,8 @@
 // npm run bench (after bench/run.ts)   Ivy at org scale (issue 10), every row side by side in one run against its
 // baseline in the same run, because the load generator, the stand-ins and the server share this machine's cores:
 //   - completions per second on ONE org, 64 in flight, through the ledger functions a completion uses (hold, then one
-//     settlement: finished, cancelled part-way, failed, or above its hold; a few repeated requestIds), then the org's
+//     settlement: finished, cancelled part-way, failed, or above its hold; a few BYOK answers moved to credits by a
+//     fallback hold, some stopped first; a few repeated requestIds), then the org's
 //     books checked to the credit; with REDIS_URL on two instances sharing the database at once;
 //   - one settings change reaching every orgAiSettingsChanged subscriber (members and admins, each with their own
 //     keys): the time from the mutation to the last delivery, and that every subscriber got exactly its own view;

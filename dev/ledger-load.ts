@@ -1,8 +1,15 @@
 // Drives the credit ledger the way completions do, without HTTP or a provider: each "completion" places its hold
 // (reserveCredits), then settles once (settleCompletion) as finished, cancelled part-way, failed, or charged above
-// its hold, with a few repeated requestIds. Used by the ledger test (10,000 on one org, 64 in flight) and by the bench
+// its hold, with a few repeated requestIds. A few start as BYOK answers whose key is refused and move to credits
+// (holdForFallback), some of them settled (Stop) before their fallback hold, which must then hold nothing. Used by the ledger test (10,000 on one org, 64 in flight) and by the bench
 // (completions per second on one org). checkLedger then checks the org's books to the credit.
-import { reserveCredits, settleCompletion, type LedgerDeps } from '../src/domain/credits.ts';
+import {
+  holdForFallback,
+  recordByokCompletion,
+  reserveCredits,
+  settleCompletion,
+  type LedgerDeps,
+} from '../src/domain/credits.ts';
 import { spendMonth } from '../src/domain/member-caps.ts';
 import type { Db } from '../src/lib/database.ts';
 import { DomainError } from '../src/lib/errors.ts';
@@ -62,9 +69,20 @@ export async function runLedgerLoad(l: LedgerDeps, load: LedgerLoad): Promise<Le
     if (!repeat) used.push(requestId);
     const hold = 20 + Math.floor(rand() * 200);
     const roll = rand();
-    const kind = roll < 0.7 ? 'finished' : roll < 0.85 ? 'cancelled' : roll < 0.97 ? 'failed' : 'overage';
+    const kind =
+      roll < 0.67
+        ? 'finished'
+        : roll < 0.82
+          ? 'cancelled'
+          : roll < 0.94
+            ? 'failed'
+            : roll < 0.97
+              ? 'overage'
+              : roll < 0.995
+                ? 'fallback'
+                : 'fallback-stopped';
     const charge =
-      kind === 'finished'
+      kind === 'finished' || kind === 'fallback'
         ? Math.floor(rand() * (hold + 1))
         : kind === 'cancelled'
           ? Math.floor(rand() * (hold / 2))
@@ -79,6 +97,10 @@ export async function runLedgerLoad(l: LedgerDeps, load: LedgerLoad): Promise<Le
     for (;;) {
       const plan = plans[next++];
       if (!plan) return;
+      if (plan.kind === 'fallback' || plan.kind === 'fallback-stopped') {
+        await fallback(plan);
+        continue;
+      }
       let completionId: string;
       try {
         ({ completionId } = await reserveCredits(l, {
@@ -116,6 +138,59 @@ export async function runLedgerLoad(l: LedgerDeps, load: LedgerLoad): Promise<Le
       }
     }
   };
+  const refused = (err: unknown, at: string) => {
+    if (err instanceof DomainError && err.code === 'DUPLICATE_REQUEST') result.duplicates++;
+    else if (err instanceof DomainError && err.code === 'INSUFFICIENT_CREDITS') result.insufficient++;
+    else if (err instanceof DomainError && err.code === 'MEMBER_CAP_REACHED') result.capped++;
+    else result.unexpected.push(`${at}: ${String(err)}`);
+  };
+  // A BYOK answer whose key is refused before any text, moved to credits (or stopped by the member first).
+  const fallback = async (plan: (typeof plans)[number]) => {
+    const request = { orgId: load.orgId, userId: plan.userId, vendor: 'ANTHROPIC' as const, model: 'claude-haiku-5-5' };
+    let completionId: string;
+    try {
+      completionId = await recordByokCompletion(l.db, {
+        ...request,
+        requestId: plan.requestId,
+        holdExpiresAt: new Date(Date.now() + 600_000),
+      });
+    } catch (err) {
+      return refused(err, 'byok');
+    }
+    const settle = (status: 'SUCCEEDED' | 'CANCELLED' | 'FAILED', charge: number) =>
+      settleCompletion(l, completionId, {
+        status,
+        charge,
+        inputTokens: 10,
+        outputTokens: charge,
+        errorCode: status === 'FAILED' ? 'PROVIDER_AUTH_FAILED' : status === 'CANCELLED' ? 'CANCELLED' : null,
+        now: new Date(),
+      });
+    try {
+      if (plan.kind === 'fallback-stopped') await settle('CANCELLED', 0);
+      const hold = await holdForFallback(l, completionId, {
+        ...request,
+        holdAmount: plan.hold,
+        spendMonth: month,
+        fallbackReason: 'PROVIDER_AUTH_FAILED',
+      }).catch(async (err: unknown) => {
+        await settle('FAILED', 0); // refused: the answer ends on the member's key, nothing charged
+        throw err;
+      });
+      if (plan.kind === 'fallback-stopped') {
+        if (hold) result.unexpected.push('fallback: a hold placed for a completion already settled');
+      } else if (!hold) {
+        result.unexpected.push('fallback: no hold for a running completion');
+        return;
+      }
+      const settlement = plan.kind === 'fallback' ? await settle('SUCCEEDED', plan.charge) : { creditsCharged: 0 };
+      result.settled++;
+      result.charged += settlement.creditsCharged;
+      result.outcomes[plan.kind] = (result.outcomes[plan.kind] ?? 0) + 1;
+    } catch (err) {
+      refused(err, 'fallback');
+    }
+  };
   await Promise.all(Array.from({ length: load.inFlight }, worker));
   result.elapsedMs = performance.now() - t0;
   return result;
@@ -130,7 +205,7 @@ export interface LedgerCheck {
   /** credits_charged summed over the org's settled completions. */
   chargedInDb: number;
   running: number;
-  /** Completions whose HOLD or RELEASE row is missing or doubled. */
+  /** Credits completions whose HOLD or RELEASE row is missing or doubled, and BYOK ones with any ledger row. */
   badlySettled: number;
   negativeBalanceRows: number;
   /** Members whose month's spend differs from what their completions were charged. */
@@ -148,10 +223,10 @@ export async function checkLedger(db: Db, orgId: string): Promise<LedgerCheck> {
   const [comp] = await db.$queryRaw<{ charged: bigint; running: bigint; bad: bigint }[]>`
     SELECT COALESCE(SUM(c.credits_charged), 0) AS charged,
            COUNT(*) FILTER (WHERE c.status = 'RUNNING') AS running,
-           COUNT(*) FILTER (WHERE c.billing = 'CREDITS' AND (
+           COUNT(*) FILTER (WHERE (c.billing = 'CREDITS' AND (
              (SELECT COUNT(*) FROM credit_ledger l WHERE l.completion_id = c.id AND l.kind = 'HOLD') <> 1 OR
              (SELECT COUNT(*) FROM credit_ledger l WHERE l.completion_id = c.id AND l.kind = 'RELEASE') <> (CASE WHEN c.status = 'RUNNING' THEN 0 ELSE 1 END)
-           )) AS bad
+           )) OR (c.billing = 'BYOK' AND EXISTS (SELECT 1 FROM credit_ledger l WHERE l.completion_id = c.id))) AS bad
     FROM completions c WHERE c.org_id = ${orgId}::uuid`;
   const [spend] = await db.$queryRaw<{ mismatches: bigint }[]>`
     SELECT COUNT(*) AS mismatches FROM (

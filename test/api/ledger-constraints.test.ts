@@ -123,7 +123,7 @@ describe('the credit ledger in PostgreSQL', () => {
   // Issue 10: the busiest org's holds and settlements go in batches (group commit), with every item's checks its own.
   // At the domain level (the ledger functions a completion calls, 64 in flight), so it takes seconds: 1,000 here,
   // LEDGER_LOAD_N=10000 for the issue's 10,000 (npm run bench runs 10,000 and checks the same books).
-  it('keeps one busy org’s books to the credit: 64 in flight, cancellations, failures, overages, repeats, refusals', async () => {
+  it('keeps one busy org’s books to the credit: 64 in flight, cancellations, failures, overages, fallbacks, repeats, refusals', async () => {
     const { server } = env;
     const total = Number(process.env.LEDGER_LOAD_N ?? 1_000);
     const grant = total * 30; // less than the run would charge: INSUFFICIENT_CREDITS comes before the end
@@ -143,7 +143,8 @@ describe('the credit ledger in PostgreSQL', () => {
     });
     expect(run.unexpected).toEqual([]);
     expect(run.settled + run.duplicates + run.insufficient + run.capped).toBe(total);
-    for (const n of [run.duplicates, run.insufficient, run.capped, run.outcomes.cancelled, run.outcomes.failed])
+    const { cancelled, failed, overage, fallback, 'fallback-stopped': stopped } = run.outcomes;
+    for (const n of [run.duplicates, run.insufficient, run.capped, cancelled, failed, overage, fallback, stopped])
       expect(n).toBeGreaterThan(0);
     const books = await checkLedger(db, org.id);
     expect(books).toEqual({
