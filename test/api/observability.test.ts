@@ -109,6 +109,25 @@ describe('request ids', () => {
 });
 
 describe('the operation log', () => {
+  it('tells documents apart by a hash of their text, the same each time a document comes back, never the text', async () => {
+    const hashOf = async (query: string, id: string) => {
+      await post({ query }, { 'x-request-id': id });
+      return operationLines().find((l) => l.requestId === id)?.documentHash as string;
+    };
+    const alias = `inDocumentOnly${randomUUID().slice(0, 8)}`;
+    const doc = `query ObservabilityHash { ${alias}: __typename }`;
+    const first = await hashOf(doc, 'hash-a1');
+    expect(first).toMatch(/^[0-9a-f]{16}$/);
+    // Again and again (Yoga's parser cache hands back the same document; its hash is kept with it), and on a refusal.
+    expect(await hashOf(doc, 'hash-a2')).toBe(first);
+    expect(await hashOf(doc, 'hash-a3')).toBe(first);
+    expect(await hashOf(`${doc} `, 'hash-b')).not.toBe(first);
+    const invalid = await hashOf(`${doc.replace('__typename', 'nope')}`, 'hash-c');
+    expect(invalid).toMatch(/^[0-9a-f]{16}$/);
+    expect(invalid).not.toBe(first);
+    expect(server.logs.join('\n')).not.toContain(alias);
+  });
+
   it('logs a client’s mistakes at info and only the server’s own faults at error', async () => {
     const { org, admin } = await server.seed.org();
     await post({ query: '{ nope }' }, { 'x-request-id': 'client-mistake' });
