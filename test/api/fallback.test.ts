@@ -97,6 +97,23 @@ async function ask(token: string, orgId: string, text = 'hello') {
 const keyStatus = async (orgId: string, userId: string) =>
   (await server.app.services.db.personalApiKey.findFirstOrThrow({ where: { orgId, userId } })).status;
 
+/** The member's own key, which the stand-in refuses (401), then one completion asked with it. */
+async function askWithRefusedKey(orgId: string, member: { id: string; token: string }) {
+  const key = memberKey();
+  await server.seed.key(orgId, member.id, 'ANTHROPIC', key, 'VALID');
+  env.anthropic.revoke(key);
+  return { key, run: await ask(member.token, orgId) };
+}
+
+/** The answer failed on the member's key and credits could not take over, saying why; nothing was charged. */
+function expectTakeOverRefused(run: Awaited<ReturnType<typeof ask>>, key: string, why: RegExp) {
+  expect(run.events[0]).toMatchObject({ billing: 'BYOK', fallbackReason: null });
+  const failed = endOf(run.events);
+  expect(failed).toMatchObject({ __typename: 'IvyCompletionFailed', code: 'PROVIDER_AUTH_FAILED', creditsCharged: 0 });
+  expect(failed.__typename === 'IvyCompletionFailed' && failed.message).toMatch(why);
+  expect(run.keysUsed).toEqual([key.slice(-4)]);
+}
+
 describe('the fallback setting', () => {
   it('is off by default, only Org Admins change it, every change is audited, and the confirmation dialog shows it', async () => {
     const { org, admin, staffing } = await server.seed.org({ plan: 'GROWTH' });
@@ -222,21 +239,8 @@ describe('a key the provider refuses (401) before any text', () => {
 
   it('says why when credits cannot take over either, and charges nothing', async () => {
     const { org, interviewer } = await byokOrg(true, 0);
-    const key = memberKey();
-    await server.seed.key(org.id, interviewer.id, 'ANTHROPIC', key, 'VALID');
-    env.anthropic.revoke(key);
-    const run = await ask(interviewer.token, org.id);
-    expect(run.events[0]).toMatchObject({ billing: 'BYOK' });
-    const failed = endOf(run.events);
-    expect(failed).toMatchObject({
-      __typename: 'IvyCompletionFailed',
-      code: 'PROVIDER_AUTH_FAILED',
-      creditsCharged: 0,
-    });
-    expect(failed.__typename === 'IvyCompletionFailed' && failed.message).toContain(
-      'Intervy Credits could not take over',
-    );
-    expect(run.keysUsed).toEqual([key.slice(-4)]);
+    const { key, run } = await askWithRefusedKey(org.id, interviewer);
+    expectTakeOverRefused(run, key, /Intervy Credits could not take over/);
     expect(await balanceOf(server, org.id)).toBe(0);
   });
 });
@@ -247,21 +251,8 @@ describe('the fallback hold', () => {
     await server
       .client(admin.token)
       .data(SET_CAP, { input: { orgId: org.id, userId: interviewer.id, monthlyCredits: 1 } });
-    const key = memberKey();
-    await server.seed.key(org.id, interviewer.id, 'ANTHROPIC', key, 'VALID');
-    env.anthropic.revoke(key);
-    const run = await ask(interviewer.token, org.id);
-    expect(run.events[0]).toMatchObject({ billing: 'BYOK', fallbackReason: null });
-    const failed = endOf(run.events);
-    expect(failed).toMatchObject({
-      __typename: 'IvyCompletionFailed',
-      code: 'PROVIDER_AUTH_FAILED',
-      creditsCharged: 0,
-    });
-    expect(failed.__typename === 'IvyCompletionFailed' && failed.message).toMatch(
-      /Intervy Credits could not take over: .*monthly cap of 1 credits/,
-    );
-    expect(run.keysUsed).toEqual([key.slice(-4)]);
+    const { key, run } = await askWithRefusedKey(org.id, interviewer);
+    expectTakeOverRefused(run, key, /Intervy Credits could not take over: .*monthly cap of 1 credits/);
     const row = await server.app.services.db.completion.findUniqueOrThrow({
       where: { orgId_requestId: { orgId: org.id, requestId: run.requestId } },
     });
@@ -279,7 +270,7 @@ describe('the fallback hold', () => {
     await server.seed.key(org.id, interviewer.id, 'ANTHROPIC', key, 'VALID');
     env.anthropic.revoke(key);
     installSqlCounter();
-    const before = sqlSnapshot();
+    const before = sqlSnapshot(); // counted from the ask on
     const run = await ask(interviewer.token, org.id);
     const made = sqlPerOp(before, sqlSnapshot(), 1).byKind;
     expect(run.events[0]).toMatchObject({ billing: 'CREDITS', fallbackReason: 'PROVIDER_AUTH_FAILED' });
