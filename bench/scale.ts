@@ -49,6 +49,7 @@ import { Seeder, type SeededMember } from '../dev/seed.ts';
 import { installSqlCounter, sampleLockWaits, sqlPerOp, sqlSnapshot, type SqlCounts } from './sql-probe.ts';
 import { heapSampled, profiled } from './cpu-profile.ts';
 import { measureMachineCpu } from './machine-cpu.ts';
+import { RELAY_QUERY } from './relay-process.ts';
 import { sqlPool } from '../src/lib/database.ts';
 
 const SMALL = process.env.BENCH_SCALE === 'small';
@@ -219,41 +220,56 @@ if (want('ledger') && apps.length > 1) {
   await row('ledger, two instances', () => ledgerRow('one org, two instances', apps));
 }
 
-// ---- one org through the whole stack ------------------------------------------------------------------------------
-async function stackRow() {
-  const { org } = await seed.org({ credits: 1_000_000_000 });
-  const members: SeededMember[] = [];
-  for (let i = 0; i < 16; i++) members.push(await seed.member(org.id, 'INTERVIEWER'));
-  const before = sqlSnapshot();
-  // The clients run in a process of their own (bench/stack-client.ts): this process's CPU is the two instances'.
+// ---- one org through the stack ------------------------------------------------------------------------------------
+/**
+ * The stack row's load (bench/stack-client.ts, in a process of its own) against `plan.urls`, with what it cost: the
+ * server's CPU a completion (`serverCpuMs` read before and after) and the whole machine's.
+ */
+async function stackLoad(plan: StackPlan, serverCpuMs: () => Promise<number>) {
   const child = fork(path.join(import.meta.dirname, 'stack-client.ts'), { execArgv: ['--import', 'tsx'] });
-  const plan: StackPlan = {
-    urls,
-    orgId: org.id,
-    query: (await import('graphql')).print(IVY),
-    total: STACK_TOTAL,
-    inFlight: 64,
-    tokens: members.map((m) => m.token),
-  };
   const machineCpu = await measureMachineCpu({
     pool: sqlPool(app.services.db),
     redis: app.redis?.commands,
     standInCpuMs,
   });
-  const cpu0 = process.cpuUsage();
+  const cpu0 = await serverCpuMs();
   const done = new Promise<StackResult>((resolve, reject) => {
     child.once('message', (m: { result: StackResult }) => resolve(m.result));
     child.once('exit', (code) => reject(new Error(`stack load generator exited (${code}) before it was done`)));
   });
   child.send(plan);
-  const { whole, charged, broken, elapsedMs: elapsed, cpuMs: clientCpuMs } = await done;
-  const cpu = process.cpuUsage(cpu0);
-  // CPU of the two server instances per completion: steadier than the rate on a shared machine.
-  const cpuMsPerCompletion = +((cpu.user + cpu.system) / 1000 / STACK_TOTAL).toFixed(2);
-  // And of everything else the machine ran meanwhile: the rate cannot pass what the cores give at that cost.
-  const machine = await machineCpu(STACK_TOTAL, (cpu.user + cpu.system) / 1000, clientCpuMs);
+  const result = await done;
+  const serverMs = (await serverCpuMs()) - cpu0;
+  // The server's CPU per completion: steadier than the rate on a shared machine.
+  const cpuMsPerCompletion = +(serverMs / plan.total).toFixed(2);
+  // And everything else the machine ran meanwhile: the rate cannot pass what the cores give at that cost.
+  const machine = await machineCpu(plan.total, serverMs, result.cpuMs);
+  return { result, perSec: (result.whole / result.elapsedMs) * 1000, cpuMsPerCompletion, machine };
+}
+const thisProcessCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return Promise.resolve((user + system) / 1000);
+};
+
+async function stackRow() {
+  const { org } = await seed.org({ credits: 1_000_000_000 });
+  const members: SeededMember[] = [];
+  for (let i = 0; i < 16; i++) members.push(await seed.member(org.id, 'INTERVIEWER'));
+  const before = sqlSnapshot();
+  // The clients run in a process of their own: this process's CPU is the two instances'.
+  const { result, perSec, cpuMsPerCompletion, machine } = await stackLoad(
+    {
+      urls,
+      orgId: org.id,
+      query: (await import('graphql')).print(IVY),
+      total: STACK_TOTAL,
+      inFlight: 64,
+      tokens: members.map((m) => m.token),
+    },
+    thisProcessCpuMs,
+  );
+  const { whole, charged, broken, elapsedMs: elapsed, cpuMs: clientCpuMs } = result;
   const books = await checkLedger(app.services.db, org.id);
-  const perSec = (whole / elapsed) * 1000;
   const ok =
     whole === STACK_TOTAL &&
     books.ledgerSum === books.balance &&
@@ -285,9 +301,71 @@ async function stackRow() {
     ok: perSec >= 500,
   });
 }
+
+// ---- the floor: a bare graphql-ws relay of the same SDK (bench/relay-process.ts) -----------------------------------
+interface Floor {
+  url: string;
+  /** The relay process's own CPU so far, ms. */
+  cpuMs(): Promise<number>;
+}
+let floorProcess: Promise<Floor> | undefined;
+/** Forked on first use, stopped with the stand-in. */
+const floor = () =>
+  (floorProcess ??= (async () => {
+    const child = fork(path.join(import.meta.dirname, 'relay-process.ts'), { execArgv: ['--import', 'tsx'] });
+    process.on('exit', () => child.kill());
+    const ask = <M>(t: string) =>
+      new Promise<M>((resolve) => {
+        const onMessage = (m: { t?: string }) => {
+          if (m.t !== t) return;
+          child.off('message', onMessage);
+          resolve(m as M);
+        };
+        child.on('message', onMessage);
+      });
+    const ready = ask<{ url: string }>('ready');
+    child.send({ t: 'start', anthropicUrl: anthropic.url });
+    const { url } = await ready;
+    return {
+      url,
+      cpuMs: async () => {
+        const answer = ask<{ ms: number }>('cpu');
+        child.send({ t: 'cpu' });
+        return (await answer).ms;
+      },
+    };
+  })());
+
+/** The stack row's load through the floor: what this machine gives the stack's own parts. */
+async function floorStackRow(relay: Floor) {
+  const { result, perSec, cpuMsPerCompletion, machine } = await stackLoad(
+    { urls: [relay.url], orgId: 'floor', query: RELAY_QUERY, total: STACK_TOTAL, inFlight: 64, tokens: ['floor'] },
+    relay.cpuMs,
+  );
+  if (result.whole !== STACK_TOTAL)
+    failures.push(`floor relay: ${STACK_TOTAL - result.whole} streams not whole: ${result.broken.join('; ')}`);
+  report['floor: the stack row through a bare relay'] = {
+    completions: result.whole,
+    perSecond: +perSec.toFixed(1),
+    relayCpuMsPerCompletion: cpuMsPerCompletion,
+    machineCpuMsPerCompletion: machine.perOp,
+    machineCeilingPerSecond: machine.ceilingPerSecond,
+    broken: result.broken,
+  };
+  rows.push({
+    order: 6.5,
+    measure: `floor, for reference: the same load through a bare graphql-ws relay of the same SDK (no Yoga, auth, limits, hold or ledger; bench/relay-process.ts): relay CPU ${cpuMsPerCompletion} ms each, the whole machine's ${machine.perOp.machine ?? '?'} ms: at most ${machine.ceilingPerSecond ?? '?'}/s`,
+    value: perSec.toFixed(0),
+    goal: '(none: what this machine gives the stack itself)',
+    ok: null,
+  });
+}
+
 if (want('stack')) {
   progress(`one org through the stack, ${STACK_TOTAL} completions, 64 in flight`);
   await row('one org through the stack', stackRow);
+  progress(`the same load through the floor (a bare relay)`);
+  await floorStackRow(await floor());
 }
 
 // ---- settings fan-out --------------------------------------------------------------------------------------------
@@ -746,6 +824,7 @@ async function firstDeltaRow() {
     content: 'Which candidates are waiting on feedback? [[deltas:8]]',
     n: FIRST_DELTA_N,
     warmup: 10,
+    relay: { url: (await floor()).url, query: RELAY_QUERY },
   };
   gen.child.send({ t: 'start', plan });
   const { result } = await done;
@@ -760,6 +839,10 @@ async function firstDeltaRow() {
   const p99 = +(gs.p99 - ds.p99).toFixed(2);
   // Ivy's layer alone: over the direct SDK call on the transport Ivy gives its SDKs (src/providers/transport.ts).
   const ts = stats(result.directSameTransportMs);
+  // The floor: a bare graphql-ws relay of the same SDK, asked in the same rounds.
+  const rs = stats(result.relayMs);
+  if (result.relayMs.some((ms) => !(ms > 0)))
+    failures.push('first delta: the floor relay ended an answer without a delta');
   report['time to first text delta'] = {
     directSdkMs: ds,
     directSdkOnIvysTransportMs: ts,
@@ -768,10 +851,13 @@ async function firstDeltaRow() {
     addedP99Ms: p99,
     addedOverSameTransportP50Ms: +(gs.p50 - ts.p50).toFixed(2),
     addedOverSameTransportP99Ms: +(gs.p99 - ts.p99).toFixed(2),
+    floorRelayMs: rs,
+    floorAddedP50Ms: +(rs.p50 - ds.p50).toFixed(2),
+    floorAddedP99Ms: +(rs.p99 - ds.p99).toFixed(2),
   };
   rows.push({
     order: 1,
-    measure: `time to first text delta added by ivyCompletion (credits, one graphql-ws connection) over a direct SDK call, p50 / p99 (${FIRST_DELTA_N} each, interleaved; over the SDK on Ivy's transport: ${(gs.p50 - ts.p50).toFixed(2)} / ${(gs.p99 - ts.p99).toFixed(2)} ms)`,
+    measure: `time to first text delta added by ivyCompletion (credits, one graphql-ws connection) over a direct SDK call, p50 / p99 (${FIRST_DELTA_N} each, interleaved; over the SDK on Ivy's transport: ${(gs.p50 - ts.p50).toFixed(2)} / ${(gs.p99 - ts.p99).toFixed(2)} ms; the floor, a bare graphql-ws relay of the same SDK: ${(rs.p50 - ds.p50).toFixed(2)} / ${(rs.p99 - ds.p99).toFixed(2)} ms)`,
     value: `${p50} / ${p99} ms`,
     goal: 'p50 ≤ 2 ms, p99 ≤ 5 ms',
     ok: p50 <= 2 && p99 <= 5,
@@ -809,7 +895,9 @@ console.log(
   `\nIvy at org scale (${report.scale}, ${apps.length} instance(s), load ${report.machine && os.loadavg()[0].toFixed(1)})`,
 );
 for (const r of rows)
-  console.log(`${r.ok ? 'meets' : 'MISSES'}  ${r.measure.padEnd(w)}  ${r.value.padStart(9)}   goal ${r.goal}`);
+  console.log(
+    `${r.ok == null ? 'ref   ' : r.ok ? 'meets ' : 'MISSES'}  ${r.measure.padEnd(w)}  ${r.value.padStart(9)}   goal ${r.goal}`,
+  );
 console.log(`figures: ${OUT}`);
 for (const f of failures) console.log(`CORRECTNESS FAILURE  ${f}`);
 process.exit(failures.length ? 1 : 0);

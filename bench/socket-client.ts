@@ -64,12 +64,16 @@ export interface FirstDeltaPlan {
   content: string;
   n: number;
   warmup: number;
+  /** The floor (bench/relay-process.ts), asked the same question in the same rounds. */
+  relay: { url: string; query: string };
 }
 export interface FirstDeltaResult {
   directMs: number[];
   /** The same direct call with the SDK on Ivy's own transport (src/providers/transport.ts). */
   directSameTransportMs: number[];
   ivyMs: number[];
+  /** The same question through the floor (bench/relay-process.ts): a bare graphql-ws relay of the same SDK. */
+  relayMs: number[];
   errors: string[];
 }
 
@@ -90,19 +94,19 @@ async function firstDelta(plan: FirstDeltaPlan) {
     return first;
   };
   const ws = new GraphQLClient(plan.url, plan.token).ws({ keepOpen: true });
-  clients.push(ws);
+  const relayWs = new GraphQLClient(plan.relay.url, null).ws({ keepOpen: true });
+  clients.push(ws, relayWs);
   const errors: string[] = [];
-  const viaIvy = () =>
+  /** The same question as a subscription on a socket kept open: the time to its second event (the first delta). */
+  const via = (socket: Client, query: string, orgId: string) =>
     new Promise<number>((resolve) => {
       const t0 = performance.now();
       let first = 0;
       let events = 0;
-      ws.subscribe(
+      socket.subscribe(
         {
-          query: plan.query,
-          variables: {
-            input: { orgId: plan.orgId, messages: [{ role: 'USER', content: plan.content }], maxTokens: 256 },
-          },
+          query,
+          variables: { input: { orgId, messages: [{ role: 'USER', content: plan.content }], maxTokens: 256 } },
         },
         {
           next: (r: { errors?: unknown }) => {
@@ -117,16 +121,20 @@ async function firstDelta(plan: FirstDeltaPlan) {
         },
       );
     });
+  const viaIvy = () => via(ws, plan.query, plan.orgId);
+  const viaRelay = () => via(relayWs, plan.relay.query, 'floor');
   for (let i = 0; i < plan.warmup; i++) {
     await direct(defaultSdk);
     await direct(sameTransportSdk);
     await viaIvy();
+    await viaRelay();
   }
-  const result: FirstDeltaResult = { directMs: [], directSameTransportMs: [], ivyMs: [], errors };
+  const result: FirstDeltaResult = { directMs: [], directSameTransportMs: [], ivyMs: [], relayMs: [], errors };
   for (let i = 0; i < plan.n; i++) {
     result.directMs.push(await direct(defaultSdk));
     result.directSameTransportMs.push(await direct(sameTransportSdk));
     result.ivyMs.push(await viaIvy());
+    result.relayMs.push(await viaRelay());
   }
   send({ t: 'done', result });
 }
