@@ -38,11 +38,8 @@ export interface StreamOptions {
   stopOnReturn?: () => boolean;
   /** Whether the member may still use Ivy in the org: asked again at most every MEMBERSHIP_RECHECK_MS of streaming. */
   stillAllowed?: () => Promise<boolean>;
-  /**
-   * Called once, when the completion's upstream request is over (finished, failed or cut) and its settlement begins:
-   * what it held upstream (a concurrency slot) is free while the ledger is written.
-   */
-  onUpstreamDone?: () => void;
+  /** Called once the completion is settled (however it ended). */
+  onSettled?: () => void;
   /** Aborted when a server shutdown's grace period ends: the upstream request is cut, the stream ends SERVER_SHUTTING_DOWN. */
   shutdown?: AbortSignal;
   /** Decorates the answer's events as they are produced (metrics); settlement stays guaranteed underneath. */
@@ -58,7 +55,6 @@ class CompletionRun {
   private settlement?: Promise<Bill & Settlement>;
   /** Why Intervy Credits could not take over after the member's key was refused (said in the failure message). */
   private fallbackRefused?: string;
-  onSettling?: () => void;
   onSettled?: () => void;
 
   constructor(
@@ -69,7 +65,6 @@ class CompletionRun {
   /** The first call decides the bill; later calls (a cancellation racing the stream's own end) get the same one. */
   settle(end: Ending): Promise<Bill & Settlement> {
     if (!this.settlement) {
-      this.onSettling?.();
       this.settlement = this.bill(end);
       this.settlement
         .then(
@@ -351,10 +346,10 @@ export function completionStream(
   s.answers.register(answer);
   const entry = { cancel: stop };
   track(s, entry);
-  run.onSettling = opts.onUpstreamDone;
   run.onSettled = () => {
     untrack(s, entry);
     opts.shutdown?.removeEventListener('abort', cutForShutdown);
+    opts.onSettled?.();
   };
   const reader = answer.attach(0, { clientGone: opts.clientGone, stopOnReturn: opts.stopOnReturn });
   void (async () => {

@@ -16,9 +16,6 @@ import { RateLimited, type ErrorCode } from './errors.ts';
 import { ourCode } from './graphql-errors.ts';
 import { requestIdForMessage } from './operation-plugins.ts';
 
-/** Bytes a socket may have queued unwritten before a send waits for its write to finish (backpressure). */
-export const SEND_LOW_WATER_MARK = 64 * 1024;
-
 /**
  * A server socket whose frames sent in one go leave in one write: the first send corks the TCP socket and the end of
  * the current callback (process.nextTick, after its microtasks) uncorks it, so the events one upstream read produced
@@ -26,12 +23,6 @@ export const SEND_LOW_WATER_MARK = 64 * 1024;
  * their contents are unchanged, and nothing waits for a later callback: uncorking at the loop's check phase
  * (setImmediate) batched more across streams but held frames for a whole poll phase, which under load is long.
  * (ws corks each frame's header and payload together, and end() uncorks, so a close is never held back.)
- *
- * graphql-ws awaits every send's callback before it takes an operation's next result, and ws calls it once the frame
- * is written: each frame of a subscription then waited for the previous one's write (a turn later), so no two ever
- * shared a write. While less than SEND_LOW_WATER_MARK is queued unwritten, a send's callback is called at once (the
- * frame is queued, in order, and a failed write closes the socket, which ends its operations anyway); above it, the
- * callback waits for the write as before, so a client that does not read holds back the operation that writes to it.
  */
 export class BatchingWebSocket extends WebSocket {
   private corked = false;
@@ -44,20 +35,13 @@ export class BatchingWebSocket extends WebSocket {
   ): void;
   override send(...args: unknown[]): void {
     const socket = (this as unknown as { _socket: Duplex | null })._socket;
-    const open = socket != null && this.readyState === WebSocket.OPEN;
-    if (open && !this.corked) {
+    if (socket && !this.corked && this.readyState === WebSocket.OPEN) {
       this.corked = true;
       socket.cork();
       process.nextTick(() => {
         this.corked = false;
         socket.uncork();
       });
-    }
-    const done = args.at(-1);
-    if (open && typeof done === 'function' && this.bufferedAmount < SEND_LOW_WATER_MARK) {
-      (WebSocket.prototype.send as (...a: unknown[]) => void).apply(this, args.slice(0, -1));
-      (done as () => void)();
-      return;
     }
     (WebSocket.prototype.send as (...a: unknown[]) => void).apply(this, args);
   }

@@ -60,9 +60,6 @@ function abortError(signal: AbortSignal | null | undefined, err: unknown): Error
   return new DOMException('This operation was aborted', 'AbortError');
 }
 
-/** What the body may hold unread before the socket is paused: Node's own default for a byte stream. */
-const BODY_HIGH_WATER_MARK = 64 * 1024;
-
 /**
  * The body as a web stream, read as the consumer asks for it: the socket is paused while a chunk waits unread, so a
  * slow reader is TCP backpressure upstream, not memory here.
@@ -97,10 +94,7 @@ function webBody(body: Readable, signal: AbortSignal | null | undefined): Readab
         body.destroy();
       },
     },
-    // Counted in bytes: every chunk one socket read brings (an SSE event each, for a chunked response) is queued in
-    // the same turn, so the SDK reads them all before the next turn; a one-chunk mark paused the body after each event
-    // and resumed it a turn later (process.nextTick), one turn (and one write to the client) per event.
-    { highWaterMark: BODY_HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
+    { highWaterMark: 1 },
   );
 }
 

@@ -149,10 +149,8 @@ builder.subscriptionField('ivyCompletion', (t) =>
         return stream;
       }
       // Concurrency slots (member, org, socket) are taken first, so a request over a limit is refused at once and
-      // never queues; they are freed once, however the stream ends: when its upstream request is over and its
-      // settlement begins (even if it never took a step), or when its consumer ends or stops it, whichever comes
-      // first. Freed before the settlement's round trip rather than after it, the slot is free by the time the last
-      // event goes out, so the end (graphql-ws `complete`) follows it in the same turn and the same write.
+      // never queues; they are freed once, however the stream ends: when it settles (even if it never took a step)
+      // or when its consumer ends or stops it, whichever comes first.
       const release = await ctx.services.limits.acquireCompletion({
         userId: ctx.viewer!.userId,
         orgId,
@@ -175,7 +173,7 @@ builder.subscriptionField('ivyCompletion', (t) =>
               stopOnReturn,
               // On a timer (MEMBERSHIP_RECHECK_MS), not per event: read through the invalidated cache.
               stillAllowed: stillAllowed(ctx, orgId, 'ivy:use', { periodic: true }),
-              onUpstreamDone: () => void free(),
+              onSettled: () => void free(),
               // The end of a shutdown's grace period cuts the upstream request; the stream ends SERVER_SHUTTING_DOWN.
               shutdown: lifecycle?.shutdownSignal,
               // Counted for /metrics.

@@ -29,12 +29,6 @@ const routes: Record<string, Route> = {
     // The second event only once the first was read: the body arrives as it is sent, not buffered to the end.
     waitingForSecond = () => res.end('data: two\n\n');
   },
-  '/burst': (_req, res) => {
-    res.writeHead(200, { 'content-type': 'text/event-stream' });
-    // Three chunks of a chunked body written in one turn: Node sends them in one write, so they arrive in one read.
-    for (const n of ['one', 'two', 'three']) res.write(`data: ${n}\n\n`);
-    res.end();
-  },
   '/cut': (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     res.write('data: one\n\n', () => res.socket?.destroy());
@@ -139,23 +133,5 @@ describe.each([
       (e: unknown) => e as { code?: string; cause?: { code?: string } },
     );
     expect(err?.code ?? err?.cause?.code).toBe('ECONNREFUSED');
-  });
-});
-
-describe('upstreamFetch', () => {
-  it('hands over every chunk one read brought in the same turn, not one a turn', async () => {
-    // The SDK reads an SSE response a chunk at a time; the events of one upstream read then reach the client's
-    // socket in one write (src/lib/graphql-ws.ts). Paused after each chunk, the body resumed a turn later
-    // (process.nextTick) for each of the others.
-    const reader = (await upstreamFetch(`${base}/burst`)).body!.getReader();
-    const texts = [await readText(reader)];
-    let turnEnded = false;
-    process.nextTick(() => (turnEnded = true));
-    while (texts.join('').length < 'data: one\n\ndata: two\n\ndata: three\n\n'.length) {
-      texts.push(await readText(reader));
-      expect(turnEnded).toBe(false);
-    }
-    expect(texts.join('')).toBe('data: one\n\ndata: two\n\ndata: three\n\n');
-    expect((await reader.read()).done).toBe(true);
   });
 });

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { BatchingWebSocket, SEND_LOW_WATER_MARK } from '../../src/lib/graphql-ws.ts';
+import { BatchingWebSocket } from '../../src/lib/graphql-ws.ts';
 
 const open: { close(): void }[] = [];
 afterEach(() => open.splice(0).forEach((o) => o.close()));
@@ -45,44 +45,6 @@ describe('a server WebSocket that batches the frames sent in one go', () => {
     expect(received).toEqual(Array.from({ length: 20 }, (_, k) => JSON.stringify({ i: k + 1 })));
     // Unbatched, each frame is a write of its own: 20.
     expect(writes.count).toBe(1);
-  });
-
-  it("sends frames in one write when each waits for the last one's callback, as graphql-ws sends them", async () => {
-    const { serverSide, writes, received } = await pair();
-    // graphql-ws awaits each send before it takes an operation's next result: a callback called only once its frame
-    // was written held every next frame to a write of its own (5 here).
-    for (let i = 1; i <= 5; i++) {
-      await new Promise<void>((resolve, reject) =>
-        serverSide.send(`event ${i}`, (err) => (err ? reject(err) : resolve())),
-      );
-    }
-    await new Promise<void>((resolve) => {
-      const check = () => (received.length === 5 ? resolve() : setImmediate(check));
-      check();
-    });
-    expect(received).toEqual(['event 1', 'event 2', 'event 3', 'event 4', 'event 5']);
-    expect(writes.count).toBe(1);
-  });
-
-  it('makes a send wait for its write while more than the low-water mark is queued unwritten', async () => {
-    const { serverSide, received } = await pair();
-    serverSide.send('x'.repeat(SEND_LOW_WATER_MARK + 1)); // queued, not yet written (the socket is corked)
-    let called = false;
-    const written = new Promise<void>((resolve, reject) =>
-      serverSide.send('after the large one', (err) => {
-        called = true;
-        if (err) reject(err);
-        else resolve();
-      }),
-    );
-    expect(called).toBe(false);
-    await written;
-    expect(serverSide.bufferedAmount).toBeLessThan(SEND_LOW_WATER_MARK);
-    await new Promise<void>((resolve) => {
-      const check = () => (received.length === 2 ? resolve() : setImmediate(check));
-      check();
-    });
-    expect(received[1]).toBe('after the large one');
   });
 
   it('still delivers every frame sent just before a close, then the close', async () => {
