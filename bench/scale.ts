@@ -390,7 +390,7 @@ async function stackRow(label: string, where: 'built' | 'in-process') {
   else
     rows.push({
       order: 6.4,
-      measure: `the same, as rounds 1–7 measured it: the instances in the bench's process, from source through tsx (${whole}/${STACK_TOTAL} whole; ${cost})`,
+      measure: `the same against the instances in the bench's process, run from source through tsx, as rounds 1–7 measured it (also warmed now; ${whole}/${STACK_TOTAL} whole; ${cost})`,
       value: perSec.toFixed(0),
       goal: '(the row above is the measure)',
       ok: null,
