@@ -323,10 +323,8 @@ async function stackLoad(plan: StackPlan, serverCpuMs: () => Promise<number>) {
   const machine = await machineCpu(plan.total, serverMs, result.cpuMs);
   return { result, perSec: (result.whole / result.elapsedMs) * 1000, cpuMsPerCompletion, machine };
 }
-const thisProcessCpuMs = () => {
-  const { user, system } = process.cpuUsage();
-  return Promise.resolve((user + system) / 1000);
-};
+/** The in-process instances share this process: its CPU is theirs together (asking each would count it twice). */
+const thisProcessCpuMs = async () => cpuMsOf(process.cpuUsage());
 
 async function stackRow(label: string, where: 'built' | 'in-process') {
   const { org } = await seed.org({ credits: 1_000_000_000 });
