@@ -30,7 +30,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import type { CannonResult, CannonRun } from './http-client.ts';
@@ -101,16 +101,28 @@ const anthropic = await new Promise<{ url: string }>((resolve, reject) => {
   vendor.once('exit', (code) => reject(new Error(`stand-in exited (${code})`)));
 });
 /** The stand-in's own CPU so far, ms (asked over IPC). */
-const standInCpuMs = () =>
-  new Promise<number>((resolve) => {
-    const onMessage = (m: { t?: string; ms?: number }) => {
-      if (m.t !== 'cpu') return;
-      vendor.off('message', onMessage);
-      resolve(m.ms!);
+const standInCpuMs = async () => (await askChild<{ ms: number }>(vendor, { t: 'cpu' }, 'cpu')).ms;
+
+/** Sends a forked process a message and resolves with its first reply of type `reply` (rejects if it exits first). */
+function askChild<T>(
+  child: ChildProcess,
+  message: Record<string, unknown>,
+  reply: string,
+  match: (m: T) => boolean = () => true,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const exited = (code: number | null) => reject(new Error(`process exited (${code}) before "${reply}"`));
+    const on = (m: { t: string } & T) => {
+      if (m.t !== reply || !match(m)) return;
+      child.off('message', on);
+      child.off('exit', exited);
+      resolve(m);
     };
-    vendor.on('message', onMessage);
-    vendor.send({ t: 'cpu' });
+    child.on('message', on);
+    child.once('exit', exited);
+    child.send(message);
   });
+}
 const IDLE_SOCKETS = Number(process.env.BENCH_IDLE_SOCKETS ?? (SMALL ? 1_000 : 10_000));
 const STREAMS = Number(process.env.BENCH_STREAMS ?? (SMALL ? 100 : 1_000));
 const FIRST_DELTA_N = Number(process.env.BENCH_FIRST_DELTA_N ?? (SMALL ? 30 : 300));
@@ -247,19 +259,8 @@ async function forkedInstance({ built = false } = {}): Promise<Instance> {
     ? fork(path.join(import.meta.dirname, '../dist/bench/instance-process.js'), { execArgv: [] })
     : fork(path.join(import.meta.dirname, 'instance-process.ts'), { execArgv: ['--import', 'tsx'] });
   process.on('exit', () => child.kill()); // a bench that fails leaves no instance behind
-  const ask = <T>(message: Record<string, unknown>, reply: string, match = (_m: T) => true) =>
-    new Promise<T>((resolve, reject) => {
-      const exited = (code: number | null) => reject(new Error(`instance exited (${code}) before "${reply}"`));
-      const on = (m: { t: string } & T) => {
-        if (m.t !== reply || !match(m)) return;
-        child.off('message', on);
-        child.off('exit', exited);
-        resolve(m);
-      };
-      child.on('message', on);
-      child.once('exit', exited);
-      child.send(message);
-    });
+  const ask = <T>(message: Record<string, unknown>, reply: string, match?: (m: T) => boolean) =>
+    askChild<T>(child, message, reply, match);
   const { url } = await ask<{ url: string }>({ t: 'start', env: serverEnv }, 'started');
   return {
     url,
@@ -407,26 +408,8 @@ const floor = () =>
   (floorProcess ??= (async () => {
     const child = fork(path.join(import.meta.dirname, 'relay-process.ts'), { execArgv: ['--import', 'tsx'] });
     process.on('exit', () => child.kill());
-    const ask = <M>(t: string) =>
-      new Promise<M>((resolve) => {
-        const onMessage = (m: { t?: string }) => {
-          if (m.t !== t) return;
-          child.off('message', onMessage);
-          resolve(m as M);
-        };
-        child.on('message', onMessage);
-      });
-    const ready = ask<{ url: string }>('ready');
-    child.send({ t: 'start', anthropicUrl: anthropic.url });
-    const { url } = await ready;
-    return {
-      url,
-      cpuMs: async () => {
-        const answer = ask<{ ms: number }>('cpu');
-        child.send({ t: 'cpu' });
-        return (await answer).ms;
-      },
-    };
+    const { url } = await askChild<{ url: string }>(child, { t: 'start', anthropicUrl: anthropic.url }, 'ready');
+    return { url, cpuMs: async () => (await askChild<{ ms: number }>(child, { t: 'cpu' }, 'cpu')).ms };
   })());
 
 /** The stack row's load through the floor: what this machine gives the stack's own parts. */
