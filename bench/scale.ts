@@ -146,6 +146,8 @@ const serverEnv = {
   SETTINGS_EVENTS_QUIET_MS: '0',
   REDIS_URL: process.env.REDIS_URL,
   MIGRATE_ON_START: '1',
+  // EARLY_UPSTREAM_START=false measures the hold before the upstream request (the A/B of issue 10's round 9).
+  EARLY_UPSTREAM_START: process.env.EARLY_UPSTREAM_START,
 };
 const config = loadConfig(serverEnv);
 const apps: App[] = [await buildApp(config, { backgroundJobs: false })];

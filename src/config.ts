@@ -31,6 +31,8 @@ export interface Config {
   keyCheckTimeoutMs: number;
   /** A hold older than this is presumed abandoned by a crashed process and released. */
   holdTimeoutMs: number;
+  /** Credits: send the upstream request while the hold is placed, when it is expected to succeed (early-upstream.ts). */
+  earlyUpstreamStart: boolean;
   /** How often the server sweeps expired holds and ended grace windows. */
   sweepIntervalMs: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -248,6 +250,7 @@ const EnvSchema = z.object({
   PROVIDER_MAX_RETRIES: int(1, 0),
   KEY_CHECK_TIMEOUT_MS: int(10_000, 1),
   HOLD_TIMEOUT_MS: int(15 * 60_000, 1),
+  EARLY_UPSTREAM_START: onOff,
   SWEEP_INTERVAL_MS: int(60_000, 1),
   LOG_LEVEL: z.preprocess(
     (v) => (typeof v === 'string' && v.trim() ? v.trim() : 'info'),
@@ -349,6 +352,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, opts: LoadConfi
     providerMaxRetries: e.PROVIDER_MAX_RETRIES,
     keyCheckTimeoutMs: e.KEY_CHECK_TIMEOUT_MS,
     holdTimeoutMs: e.HOLD_TIMEOUT_MS,
+    earlyUpstreamStart: e.EARLY_UPSTREAM_START ?? true,
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT ?? (e.NODE_ENV !== 'production' && process.stderr.isTTY ? 'pretty' : 'json'),

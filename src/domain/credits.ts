@@ -185,7 +185,8 @@ export async function holdForFallback(
 
 /**
  * Records that a BYOK completion was accepted: no hold and no ledger movement, but the row makes `requestId` an
- * idempotency key in BYOK mode too (a repeat is DUPLICATE_REQUEST and is never sent upstream again).
+ * idempotency key in BYOK mode too (a repeat is DUPLICATE_REQUEST and is never sent upstream again: BYOK never starts
+ * early, early-upstream.ts).
  */
 export async function recordByokCompletion(db: Db, req: CompletionRequest): Promise<string> {
   try {

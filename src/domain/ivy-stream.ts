@@ -4,6 +4,7 @@
 import { DomainError, refuse, type ErrorCode } from '../lib/errors.ts';
 import type { StreamPart } from '../providers/types.ts';
 import { extendHold, holdForFallback, settleCompletion, type Settlement } from './credits.ts';
+import { earlyStartsFor, partsOf } from './early-upstream.ts';
 import { creditsRoute } from './ivy-plan.ts';
 import { spendMonth } from './member-caps.ts';
 import {
@@ -124,6 +125,8 @@ class CompletionRun {
       errorCode: end.type === 'error' ? end.code : null,
       now: s.clock.now(),
     });
+    // What the next completion of the org expects of its hold (early-upstream.ts).
+    earlyStartsFor(s.db).balance(c.orgId, settled.balance);
     // BYOK: the provider bills the member; the event shows only what it reported.
     return c.billing === 'CREDITS'
       ? { ...bill, ...settled }
@@ -201,7 +204,8 @@ class CompletionRun {
     let started = false;
     const recheck: { pending: boolean; refused: boolean; failed?: unknown } = { pending: false, refused: false };
     try {
-      let parts: AsyncIterable<StreamPart> = this.upstream(signal);
+      // Credits: the request may have left while the hold was placed (its controller is this run's).
+      let parts: AsyncIterable<StreamPart> = c.early ? partsOf(c.early) : this.upstream(signal);
       // With the org's consent, the start is held back until the provider's first text: a key refused before then
       // moves the completion to Intervy Credits. Never after text: the member has seen an answer begin.
       if (c.fallbackArmed) parts = await this.fallBackIfRefused(parts[Symbol.asyncIterator](), signal);
@@ -333,7 +337,7 @@ export function completionStream(
   opts: StreamOptions = {},
 ): AsyncGenerator<IndexedEvent> {
   const run = new CompletionRun(s, c);
-  const upstream = new AbortController();
+  const upstream = c.early?.controller ?? new AbortController();
   // Listeners by hand, not AbortSignal.any: the shutdown signal lives as long as the process, and composites that
   // SDKs listen on stay attached to such a signal (nodejs/node#55351, #64476); removing ours on settle frees them.
   const cutForShutdown = () => upstream.abort();

@@ -4,6 +4,7 @@ import type { AiProvider } from '../generated/prisma/enums.ts';
 import type { ErrorCode } from '../lib/errors.ts';
 import type { ChatMessage, FinishReason, StreamPart } from '../providers/types.ts';
 import { recordByokCompletion, reserveCredits } from './credits.ts';
+import { discardUpstream, earlyStartsFor, startUpstream, type EarlyUpstream } from './early-upstream.ts';
 import { planCompletion, type FallbackReason, type IvyCompletionInput } from './ivy-plan.ts';
 import { spendMonth } from './member-caps.ts';
 import type { AiModel } from './models.ts';
@@ -57,12 +58,16 @@ export interface AcceptedCompletion {
   fallbackReason: FallbackReason | null;
   /** BYOK with the org's consent: a 401 before any text streamed moves the completion to credits. */
   fallbackArmed: boolean;
+  /** Credits: the upstream request, sent while the hold was placed (early-upstream.ts); none when it was not. */
+  early?: EarlyUpstream;
 }
 
 /**
- * Every refusal happens here, before anything is sent upstream. It records the completion (so a repeated requestId
- * is DUPLICATE_REQUEST in both modes) and, in credits mode, places the hold. Whoever calls this owns the row from
- * then on and must hand it to completionStream(), which settles it whatever happens next.
+ * Every refusal happens here, before anything of the answer is read. It records the completion (so a repeated
+ * requestId is DUPLICATE_REQUEST in both modes) and, in credits mode, places the hold, while the upstream request is
+ * already on its way when this instance expects the hold to succeed (early-upstream.ts; aborted if it does not).
+ * Whoever calls this owns the row from then on and must hand it to completionStream(), which settles it whatever
+ * happens next.
  */
 export async function acceptCompletion(
   s: Services,
@@ -94,7 +99,9 @@ export async function acceptCompletion(
     model: route.model.id,
     createdAt: now,
   };
+  const book = earlyStartsFor(s.db);
   if (route.billing === 'BYOK') {
+    book.remember(org.id, requestId);
     const completionId = await recordByokCompletion(s.db, { ...row, holdExpiresAt });
     // Raw, so the key's updatedAt (when the member last saved it) stays as it was; the balance (which a BYOK answer
     // does not move) comes back in the same round trip, fresh.
@@ -115,13 +122,38 @@ export async function acceptCompletion(
       fallbackReason: null,
     };
   }
-  const hold = await reserveCredits(s, {
-    ...row,
-    holdAmount: route.holdAmount,
-    holdExpiresAt,
-    spendMonth: spendMonth(now),
-    fallbackReason: route.fallbackReason,
-  });
+  // A monthly cap is the ledger's to count: a member under one never starts early.
+  const capped = org.memberCapDefault != null || (await s.caches.membership(org.id, actor.userId))?.creditCap != null;
+  const eligible = s.config.earlyUpstreamStart && !capped;
+  const early = book.expect(org.id, requestId, route.holdAmount, eligible)
+    ? startUpstream((signal) =>
+        s.providers[route.vendor].stream({
+          apiKey: route.apiKey,
+          model: route.model.id,
+          system: plan.system,
+          messages: plan.messages,
+          maxTokens: plan.maxTokens,
+          signal,
+        }),
+      )
+    : undefined;
+  let hold;
+  try {
+    hold = await reserveCredits(s, {
+      ...row,
+      holdAmount: route.holdAmount,
+      holdExpiresAt,
+      spendMonth: spendMonth(now),
+      fallbackReason: route.fallbackReason,
+    });
+  } catch (err) {
+    if (early) discardUpstream(early);
+    book.refused(org.id);
+    throw err;
+  } finally {
+    if (early) book.placed(org.id, route.holdAmount);
+  }
+  book.balance(org.id, hold.balanceAfter);
   return {
     ...common,
     billing: 'CREDITS',
@@ -129,6 +161,7 @@ export async function acceptCompletion(
     holdAmount: hold.holdAmount,
     balanceAtAccept: hold.balanceAfter,
     fallbackReason: route.fallbackReason,
+    early,
   };
 }
 

@@ -43,7 +43,7 @@ export const IvyCompletionInputRef = builder.inputType('IvyCompletionInput', {
     }),
     requestId: t.id({
       description:
-        'Client-chosen idempotency key, in both billing modes: a repeat in the same org, while the first runs or after it ended, is refused (DUPLICATE_REQUEST), never sent upstream and never billed twice. Also the key to resume or stop the answer.',
+        'Client-chosen idempotency key, in both billing modes: a repeat in the same org, while the first runs or after it ended, is refused (DUPLICATE_REQUEST): never answered or billed twice, and never sent upstream on a member’s own key. Also the key to resume or stop the answer.',
     }),
     resumeFrom: t.int({
       description:
@@ -126,7 +126,7 @@ builder.subscriptionField('ivyCompletion', (t) =>
   t.field({
     ...requiresOrg(
       'ivy:use',
-      'Asks Ivy and streams the answer, or resumes one (`resumeFrom`). Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, RATE_LIMITED for too many answers at once per member, org or connection, …) come before anything is sent upstream. graphql-ws `complete` is Stop (the answer is cancelled at once); a connection that goes away (and any SSE request that closes) only detaches: the answer goes on for RESUME_WINDOW_MS, then is cancelled unless someone resumed it.',
+      'Asks Ivy and streams the answer, or resumes one (`resumeFrom`). Refusals (NO_API_KEY, INSUFFICIENT_CREDITS, RATE_LIMITED for too many answers at once per member, org or connection, …) come before any of the answer is streamed or billed, and before anything is sent upstream on a member’s own key (on Intervy Credits, a request the server expects to hold leaves while the hold is placed and is cut at once if it is refused). graphql-ws `complete` is Stop (the answer is cancelled at once); a connection that goes away (and any SSE request that closes) only detaches: the answer goes on for RESUME_WINDOW_MS, then is cancelled unless someone resumed it.',
     ),
     type: IvyCompletionEvent,
     complexity: PROVIDER_CALL_COST,

@@ -1,5 +1,6 @@
 // Helpers for tests of the money path: wait for a completion's settlement (the server's own event, never a timer),
-// hold an org's row lock to freeze a request mid-acceptance, and drop a graphql-ws socket without a goodbye.
+// hold an org's row lock (or the completions table's) to freeze a request mid-acceptance, and drop a graphql-ws
+// socket without a goodbye.
 import { print } from 'graphql';
 import type { Message } from 'graphql-ws';
 import pg from 'pg';
@@ -34,11 +35,23 @@ export function waitForSettlement(server: TestServer, orgId: string, requestId: 
  * Locks the org's row in a transaction of its own, so that a completion being accepted waits on it while placing its
  * hold. `untilBlocked()` resolves once a server query is waiting on that lock; `release()` lets it through.
  */
-export async function lockOrgRow(server: TestServer, orgId: string) {
+export function lockOrgRow(server: TestServer, orgId: string) {
+  return holdLock(server, 'SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE', [orgId]);
+}
+
+/**
+ * Locks the completions table against writes (SHARE mode), so that every hold waits, a repeated requestId's too
+ * (whose refusal never takes the org's row). The same `untilBlocked()` and `release()`.
+ */
+export function lockCompletionsTable(server: TestServer) {
+  return holdLock(server, 'LOCK TABLE completions IN SHARE MODE', []);
+}
+
+async function holdLock(server: TestServer, lockSql: string, params: unknown[]) {
   const client = new pg.Client(pgConfigFromUrl(server.config.databaseUrl!));
   await client.connect();
   await client.query('BEGIN');
-  await client.query('SELECT 1 FROM orgs WHERE id = $1 FOR UPDATE', [orgId]);
+  await client.query(lockSql, params);
   const me = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
   return {
     async untilBlocked(): Promise<void> {

@@ -1,0 +1,287 @@
+// A credits completion's upstream request leaves while its hold is placed, when this instance expects the hold to
+// succeed (issue 10: the hold's round trip no longer comes before the upstream one). Each test freezes the hold on
+// the org's row lock and asks the loopback stand-in whether the request arrived while the hold was still waiting.
+// Nothing of the answer reaches the client, and nothing is billed, before the hold; a refused hold cuts the request.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecordedRequest } from '../../dev/vendors/common.ts';
+import { graphql } from '../../src/generated/graphql/index.ts';
+import { Keyring } from '../../src/lib/crypto.ts';
+import { cacheKeys } from '../../src/domain/read-caches.ts';
+import { grantCredits } from '../../src/domain/credits.ts';
+import { MAX_TOKENS_LIMIT } from '../../src/domain/ivy.ts';
+import { holdFor } from '../../src/domain/pricing.ts';
+import { lockCompletionsTable, lockOrgRow, rawIvySocket, waitForSettlement } from '../support/billing.ts';
+import { ask, ledgerAddsUp, runCompletion } from '../support/ivy.ts';
+import { createTestDatabase, startTestServer, type TestServer } from '../support/server.ts';
+import { startServerWithVendors, type ServerWithVendors } from '../support/server-with-vendors.ts';
+
+let env: ServerWithVendors;
+/** A second instance on the same database, with EARLY_UPSTREAM_START=false. */
+let other: TestServer;
+beforeAll(async () => {
+  const shared = {
+    databaseUrl: await createTestDatabase(),
+    jwtSecret: 'shared-secret-for-both-instances-000',
+    keyEncryptionKeys: Keyring.generateEntry('k1'),
+  };
+  env = await startServerWithVendors({ ...shared, env: { RESUME_WINDOW_MS: '0' } });
+  other = await startTestServer({ ...shared, env: { ...env.vendorEnv, EARLY_UPSTREAM_START: 'false' } });
+});
+afterAll(async () => {
+  await other?.stop();
+  await env?.stop();
+});
+
+const SET_CAP = graphql(`
+  mutation EarlyUpstreamSetCap($input: SetMemberCapInput!) {
+    setMemberCap(input: $input) {
+      monthlyCap
+    }
+  }
+`);
+
+let asked = 0;
+/**
+ * Asks with the org's row locked, so the hold waits on it. Resolves once the hold waits and, when `early`, once the
+ * stand-in has the request too; then `release()` lets the hold through. `arrivedWhileHeld` says, per upstream
+ * request of this question, whether it reached the stand-in before the lock was released.
+ */
+async function askWithHoldFrozen(
+  server: TestServer,
+  token: string,
+  orgId: string,
+  requestId: string,
+  content = '',
+  maxTokens?: number,
+  /** The org's row (the default) or, for a repeated requestId (its refusal never takes the org's row), the table. */
+  lock: 'org' | 'completions' = 'org',
+) {
+  const marker = `early-upstream-${++asked}`;
+  const arrivedWhileHeld: boolean[] = [];
+  let held = true;
+  let arrived!: () => void;
+  const arrival = new Promise<void>((resolve) => (arrived = resolve));
+  const onRequest = (r: RecordedRequest) => {
+    if (!JSON.stringify(r.body).includes(marker)) return;
+    arrivedWhileHeld.push(held);
+    arrived();
+  };
+  env.anthropic.events.on('request', onRequest);
+  const frozen = lock === 'org' ? await lockOrgRow(server, orgId) : await lockCompletionsTable(server);
+  const socket = await rawIvySocket(server, token);
+  socket.subscribe(requestId, { orgId, messages: ask(`${marker} ${content}`), requestId, maxTokens });
+  await frozen.untilBlocked();
+  return {
+    socket,
+    arrivedWhileHeld,
+    /** The request reached the stand-in (only ever while the hold waits when it started early). */
+    arrival,
+    release: async () => {
+      held = false;
+      await frozen.release();
+    },
+    done: () => env.anthropic.events.off('request', onRequest),
+  };
+}
+
+/** One completion to its end, so that this instance knows the org's balance from its own hold and settlement. */
+async function warmUp(server: TestServer, token: string, orgId: string, requestId: string) {
+  await runCompletion(server.client(token), 'ws', { orgId, messages: ask('warm up'), requestId });
+}
+
+describe('the upstream request of a credits completion', () => {
+  it('leaves while the hold is placed, and nothing of the answer reaches the client before the hold', async () => {
+    const { server } = env;
+    const { org, interviewer } = await server.seed.org({ credits: 10_000 });
+    await warmUp(server, interviewer.token, org.id, 'warm-1');
+    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'early-1', '[[deltas:4]]');
+    await q.arrival;
+    // The whole answer may be at the server by now: the client has had nothing, and no completion row exists.
+    expect(q.socket.of('early-1')).toEqual([]);
+    expect(await server.app.services.db.completion.count({ where: { orgId: org.id, requestId: 'early-1' } })).toBe(0);
+    await q.release();
+    await q.socket.eventsOrEnd('early-1', 100);
+    const events = q.socket.eventsOf('early-1');
+    expect(events.map((e) => e.__typename)).toEqual([
+      'IvyCompletionStarted',
+      ...Array(4).fill('IvyTextDelta'),
+      'IvyCompletionFinished',
+    ]);
+    expect(q.arrivedWhileHeld).toEqual([true]);
+    expect(await waitForSettlement(server, org.id, 'early-1')).toMatchObject({ status: 'SUCCEEDED' });
+    await ledgerAddsUp(server, org.id);
+    q.done();
+    q.socket.drop();
+  });
+
+  it("waits for the org's first hold on an instance (its balance is not known there yet), then starts early", async () => {
+    const { server } = env;
+    const { org, interviewer } = await server.seed.org({ credits: 10_000 });
+    const first = await askWithHoldFrozen(server, interviewer.token, org.id, 'first-1');
+    await first.release();
+    await waitForSettlement(server, org.id, 'first-1');
+    expect(first.arrivedWhileHeld).toEqual([false]);
+    const second = await askWithHoldFrozen(server, interviewer.token, org.id, 'second-1');
+    await second.arrival;
+    await second.release();
+    await waitForSettlement(server, org.id, 'second-1');
+    expect(second.arrivedWhileHeld).toEqual([true]);
+    await ledgerAddsUp(server, org.id);
+    for (const q of [first, second]) {
+      q.done();
+      q.socket.drop();
+    }
+  });
+
+  it("waits for the hold when the balance known here does not cover the request's worst case", async () => {
+    const { server } = env;
+    const services = server.app.services;
+    // An 8,192-token answer's worst case; the org starts with half of it (a default answer's hold is an eighth).
+    const worst = holdFor(services.models.house, undefined, ask('early-upstream-00 '), MAX_TOKENS_LIMIT);
+    const { org, interviewer } = await server.seed.org({ credits: Math.floor(worst / 2) });
+    await warmUp(server, interviewer.token, org.id, 'warm-3');
+    // A grant this instance's hold and settlement did not see: the balance now covers it, the one known here not.
+    await grantCredits(services, org.slug, worst * 4, 'top-up');
+    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'big-1', '', MAX_TOKENS_LIMIT);
+    await q.release();
+    expect(await waitForSettlement(server, org.id, 'big-1')).toMatchObject({ status: 'SUCCEEDED' });
+    expect(q.arrivedWhileHeld).toEqual([false]);
+    await ledgerAddsUp(server, org.id);
+    q.done();
+    q.socket.drop();
+  });
+
+  it('waits for the hold of a member under a monthly cap (the ledger counts the cap)', async () => {
+    const { server } = env;
+    const { org, admin, interviewer } = await server.seed.org({ credits: 10_000 });
+    const invalidated = server.app.services.caches.feed.whenApplied(cacheKeys.membership(org.id, interviewer.id));
+    await server
+      .client(admin.token)
+      .data(SET_CAP, { input: { orgId: org.id, userId: interviewer.id, monthlyCredits: 5_000 } });
+    await invalidated;
+    await warmUp(server, interviewer.token, org.id, 'warm-4');
+    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'capped-1');
+    await q.release();
+    await waitForSettlement(server, org.id, 'capped-1');
+    expect(q.arrivedWhileHeld).toEqual([false]);
+    await ledgerAddsUp(server, org.id);
+    q.done();
+    q.socket.drop();
+  });
+
+  it('waits for the hold on an instance with EARLY_UPSTREAM_START=false', async () => {
+    const { org, interviewer } = await env.server.seed.org({ credits: 10_000 });
+    await warmUp(other, interviewer.token, org.id, 'warm-5');
+    const q = await askWithHoldFrozen(other, interviewer.token, org.id, 'off-1');
+    await q.release();
+    await waitForSettlement(other, org.id, 'off-1');
+    expect(q.arrivedWhileHeld).toEqual([false]);
+    q.done();
+    q.socket.drop();
+  });
+
+  it('is cut when the hold is refused (a requestId another instance took): the client gets only the refusal', async () => {
+    const { server } = env;
+    const { org, interviewer } = await server.seed.org({ credits: 10_000 });
+    await warmUp(other, interviewer.token, org.id, 'taken-1');
+    await warmUp(server, interviewer.token, org.id, 'warm-6');
+    const abortsBefore = env.anthropic.aborts.length;
+    // The stand-in answers nothing until the request goes away: only a cut request ends it.
+    const q = await askWithHoldFrozen(
+      server,
+      interviewer.token,
+      org.id,
+      'taken-1',
+      '[[hang]]',
+      undefined,
+      'completions',
+    );
+    await q.arrival;
+    await q.release();
+    await env.anthropic.waitForAborts(abortsBefore + 1);
+    await q.socket.eventsOrEnd('taken-1', 100);
+    expect(q.socket.eventsOf('taken-1')).toEqual([]);
+    expect(JSON.stringify(q.socket.of('taken-1'))).toContain('DUPLICATE_REQUEST');
+    expect(q.arrivedWhileHeld).toEqual([true]);
+    // Billed once, by the instance that took it first; nothing held or charged for the cut request.
+    expect(await server.app.services.db.completion.count({ where: { orgId: org.id } })).toBe(2);
+    await ledgerAddsUp(server, org.id);
+    q.done();
+    q.socket.drop();
+  });
+
+  it('is cut when the balance known here was spent elsewhere; the org then waits for its next hold, once', async () => {
+    const { server } = env;
+    const services = server.app.services;
+    const worst = holdFor(services.models.house, undefined, ask('early-upstream-00 [[hang]]'), MAX_TOKENS_LIMIT);
+    const { org, interviewer } = await server.seed.org({ credits: Math.ceil(worst * 1.5) });
+    await warmUp(server, interviewer.token, org.id, 'warm-7');
+    // The other instance holds an answer's worst case and keeps it (its answer hangs): what is left cannot cover a
+    // second one, though the balance this instance saw last could.
+    const elsewhere = await rawIvySocket(other, interviewer.token);
+    elsewhere.subscribe('elsewhere-1', {
+      orgId: org.id,
+      messages: ask('elsewhere [[hang]]'),
+      requestId: 'elsewhere-1',
+      maxTokens: MAX_TOKENS_LIMIT,
+    });
+    await elsewhere.events('elsewhere-1', 1);
+    const abortsBefore = env.anthropic.aborts.length;
+    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'spent-1', '[[hang]]', MAX_TOKENS_LIMIT);
+    await q.arrival;
+    await q.release();
+    await env.anthropic.waitForAborts(abortsBefore + 1);
+    await q.socket.eventsOrEnd('spent-1', 100);
+    expect(q.socket.eventsOf('spent-1')).toEqual([]);
+    expect(JSON.stringify(q.socket.of('spent-1'))).toContain('INSUFFICIENT_CREDITS');
+    expect(q.arrivedWhileHeld).toEqual([true]);
+    elsewhere.complete('elsewhere-1');
+    await waitForSettlement(other, org.id, 'elsewhere-1');
+    // The refusal said the balance known here was wrong: the next answer waits for its hold, the one after does not.
+    const next = await askWithHoldFrozen(server, interviewer.token, org.id, 'after-1');
+    await next.release();
+    await waitForSettlement(server, org.id, 'after-1');
+    expect(next.arrivedWhileHeld).toEqual([false]);
+    const again = await askWithHoldFrozen(server, interviewer.token, org.id, 'after-2');
+    await again.arrival;
+    await again.release();
+    await waitForSettlement(server, org.id, 'after-2');
+    expect(again.arrivedWhileHeld).toEqual([true]);
+    await ledgerAddsUp(server, org.id);
+    for (const x of [q, next, again]) {
+      x.done();
+      x.socket.drop();
+    }
+    elsewhere.drop();
+  });
+
+  it('waits for the hold of a requestId this instance has seen in the org', async () => {
+    const { server } = env;
+    const { org, interviewer } = await server.seed.org({ credits: 10_000 });
+    await warmUp(server, interviewer.token, org.id, 'seen-1');
+    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'seen-1', '', undefined, 'completions');
+    await q.release();
+    await q.socket.eventsOrEnd('seen-1', 100);
+    expect(JSON.stringify(q.socket.of('seen-1'))).toContain('DUPLICATE_REQUEST');
+    // Never sent upstream (an early request leaves in the turn the hold is sent, long before the lock is let go).
+    expect(q.arrivedWhileHeld).toEqual([]);
+    q.done();
+    q.socket.drop();
+  });
+
+  it('is cut by a Stop sent while the hold waits, and the completion settles CANCELLED with the books to the credit', async () => {
+    const { server } = env;
+    const { org, interviewer } = await server.seed.org({ credits: 10_000 });
+    await warmUp(server, interviewer.token, org.id, 'warm-8');
+    const abortsBefore = env.anthropic.aborts.length;
+    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'stopped-1', '[[hang]]');
+    await q.arrival;
+    q.socket.complete('stopped-1');
+    await q.release();
+    await env.anthropic.waitForAborts(abortsBefore + 1);
+    expect(await waitForSettlement(server, org.id, 'stopped-1')).toMatchObject({ status: 'CANCELLED' });
+    await ledgerAddsUp(server, org.id);
+    q.done();
+    q.socket.drop();
+  });
+});
