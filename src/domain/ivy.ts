@@ -147,12 +147,16 @@ export async function acceptCompletion(
       fallbackReason: route.fallbackReason,
     });
   } catch (err) {
-    if (early) discardUpstream(early);
+    if (early) {
+      discardUpstream(early);
+      s.metrics?.earlyUpstream.inc({ outcome: 'cut' });
+    }
     book.refused(org.id);
     throw err;
   } finally {
     if (early) book.placed(org.id, route.holdAmount);
   }
+  if (early) s.metrics?.earlyUpstream.inc({ outcome: 'kept' });
   book.balance(org.id, hold.balanceAfter);
   return {
     ...common,

@@ -41,6 +41,12 @@ export class AppMetrics {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16],
     registers: [this.registry],
   });
+  readonly earlyUpstream = new Counter({
+    name: 'ivy_early_upstream_requests_total',
+    help: 'Credits completions whose upstream request left while the hold was placed: kept, or cut when the hold was refused (the house key carried a request that answered no one).',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
   readonly creditsHeld = new Counter({
     name: 'ivy_credits_held_total',
     help: 'Credits held before calling upstream (credits mode).',

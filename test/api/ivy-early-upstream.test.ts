@@ -24,7 +24,7 @@ beforeAll(async () => {
     jwtSecret: 'shared-secret-for-both-instances-000',
     keyEncryptionKeys: Keyring.generateEntry('k1'),
   };
-  env = await startServerWithVendors({ ...shared, env: { RESUME_WINDOW_MS: '0' } });
+  env = await startServerWithVendors({ ...shared, env: { RESUME_WINDOW_MS: '0', METRICS: '1' } });
   other = await startTestServer({ ...shared, env: { ...env.vendorEnv, EARLY_UPSTREAM_START: 'false' } });
 });
 afterAll(async () => {
@@ -84,6 +84,13 @@ async function askWithHoldFrozen(
   };
 }
 
+/** ivy_early_upstream_requests_total{outcome} as GET /metrics reads it now. */
+async function earlyRequests(outcome: 'kept' | 'cut'): Promise<number> {
+  const text = await (await fetch(`${env.server.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`ivy_early_upstream_requests_total{outcome="${outcome}"}`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
 /** One completion to its end, so that this instance knows the org's balance from its own hold and settlement. */
 async function warmUp(server: TestServer, token: string, orgId: string, requestId: string) {
   await runCompletion(server.client(token), 'ws', { orgId, messages: ask('warm up'), requestId });
@@ -95,6 +102,7 @@ describe('the upstream request of a credits completion', () => {
     const { org, interviewer } = await server.seed.org({ credits: 10_000 });
     await warmUp(server, interviewer.token, org.id, 'warm-1');
     const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'early-1', '[[deltas:4]]');
+    const keptBefore = await earlyRequests('kept');
     await q.arrival;
     // The whole answer may be at the server by now: the client has had nothing, and no completion row exists.
     expect(q.socket.of('early-1')).toEqual([]);
@@ -109,6 +117,7 @@ describe('the upstream request of a credits completion', () => {
     ]);
     expect(q.arrivedWhileHeld).toEqual([true]);
     expect(await waitForSettlement(server, org.id, 'early-1')).toMatchObject({ status: 'SUCCEEDED' });
+    expect(await earlyRequests('kept')).toBe(keptBefore + 1);
     await ledgerAddsUp(server, org.id);
     q.done();
     q.socket.drop();
@@ -186,6 +195,7 @@ describe('the upstream request of a credits completion', () => {
     await warmUp(other, interviewer.token, org.id, 'taken-1');
     await warmUp(server, interviewer.token, org.id, 'warm-6');
     const abortsBefore = env.anthropic.aborts.length;
+    const [cutBefore, keptBefore] = [await earlyRequests('cut'), await earlyRequests('kept')];
     // The stand-in answers nothing until the request goes away: only a cut request ends it.
     const q = await askWithHoldFrozen(
       server,
@@ -205,6 +215,8 @@ describe('the upstream request of a credits completion', () => {
     expect(q.arrivedWhileHeld).toEqual([true]);
     // Billed once, by the instance that took it first; nothing held or charged for the cut request.
     expect(await server.app.services.db.completion.count({ where: { orgId: org.id } })).toBe(2);
+    // Operators see the house key's cut request on /metrics.
+    expect([await earlyRequests('cut'), await earlyRequests('kept')]).toEqual([cutBefore + 1, keptBefore]);
     await ledgerAddsUp(server, org.id);
     q.done();
     q.socket.drop();
