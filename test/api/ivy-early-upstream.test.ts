@@ -91,6 +91,28 @@ async function earlyRequests(outcome: 'kept' | 'cut'): Promise<number> {
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
 
+/**
+ * One answer asked with its hold frozen, then let through and settled: whether its upstream request reached the
+ * stand-in while the hold waited. When the test expects it early, the hold is let through only once it arrived (a
+ * request that never leaves early fails the test by its timeout).
+ */
+async function askedThroughFrozenHold(
+  server: TestServer,
+  token: string,
+  orgId: string,
+  requestId: string,
+  expectEarly: boolean,
+  maxTokens?: number,
+) {
+  const q = await askWithHoldFrozen(server, token, orgId, requestId, '', maxTokens);
+  if (expectEarly) await q.arrival;
+  await q.release();
+  const row = await waitForSettlement(server, orgId, requestId);
+  q.done();
+  q.socket.drop();
+  return { arrivedWhileHeld: q.arrivedWhileHeld, row };
+}
+
 /** One completion to its end, so that this instance knows the org's balance from its own hold and settlement. */
 async function warmUp(server: TestServer, token: string, orgId: string, requestId: string) {
   await runCompletion(server.client(token), 'ws', { orgId, messages: ask('warm up'), requestId });
@@ -126,20 +148,11 @@ describe('the upstream request of a credits completion', () => {
   it("waits for the org's first hold on an instance (its balance is not known there yet), then starts early", async () => {
     const { server } = env;
     const { org, interviewer } = await server.seed.org({ credits: 10_000 });
-    const first = await askWithHoldFrozen(server, interviewer.token, org.id, 'first-1');
-    await first.release();
-    await waitForSettlement(server, org.id, 'first-1');
+    const first = await askedThroughFrozenHold(server, interviewer.token, org.id, 'first-1', false);
     expect(first.arrivedWhileHeld).toEqual([false]);
-    const second = await askWithHoldFrozen(server, interviewer.token, org.id, 'second-1');
-    await second.arrival;
-    await second.release();
-    await waitForSettlement(server, org.id, 'second-1');
+    const second = await askedThroughFrozenHold(server, interviewer.token, org.id, 'second-1', true);
     expect(second.arrivedWhileHeld).toEqual([true]);
     await ledgerAddsUp(server, org.id);
-    for (const q of [first, second]) {
-      q.done();
-      q.socket.drop();
-    }
   });
 
   it("waits for the hold when the balance known here does not cover the request's worst case", async () => {
@@ -151,13 +164,10 @@ describe('the upstream request of a credits completion', () => {
     await warmUp(server, interviewer.token, org.id, 'warm-3');
     // A grant this instance's hold and settlement did not see: the balance now covers it, the one known here not.
     await grantCredits(services, org.slug, worst * 4, 'top-up');
-    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'big-1', '', MAX_TOKENS_LIMIT);
-    await q.release();
-    expect(await waitForSettlement(server, org.id, 'big-1')).toMatchObject({ status: 'SUCCEEDED' });
+    const q = await askedThroughFrozenHold(server, interviewer.token, org.id, 'big-1', false, MAX_TOKENS_LIMIT);
+    expect(q.row).toMatchObject({ status: 'SUCCEEDED' });
     expect(q.arrivedWhileHeld).toEqual([false]);
     await ledgerAddsUp(server, org.id);
-    q.done();
-    q.socket.drop();
   });
 
   it('waits for the hold of a member under a monthly cap (the ledger counts the cap)', async () => {
@@ -169,24 +179,16 @@ describe('the upstream request of a credits completion', () => {
       .data(SET_CAP, { input: { orgId: org.id, userId: interviewer.id, monthlyCredits: 5_000 } });
     await invalidated;
     await warmUp(server, interviewer.token, org.id, 'warm-4');
-    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'capped-1');
-    await q.release();
-    await waitForSettlement(server, org.id, 'capped-1');
+    const q = await askedThroughFrozenHold(server, interviewer.token, org.id, 'capped-1', false);
     expect(q.arrivedWhileHeld).toEqual([false]);
     await ledgerAddsUp(server, org.id);
-    q.done();
-    q.socket.drop();
   });
 
   it('waits for the hold on an instance with EARLY_UPSTREAM_START=false', async () => {
     const { org, interviewer } = await env.server.seed.org({ credits: 10_000 });
     await warmUp(other, interviewer.token, org.id, 'warm-5');
-    const q = await askWithHoldFrozen(other, interviewer.token, org.id, 'off-1');
-    await q.release();
-    await waitForSettlement(other, org.id, 'off-1');
+    const q = await askedThroughFrozenHold(other, interviewer.token, org.id, 'off-1', false);
     expect(q.arrivedWhileHeld).toEqual([false]);
-    q.done();
-    q.socket.drop();
   });
 
   it('is cut when the hold is refused (a requestId another instance took): the client gets only the refusal', async () => {
@@ -250,20 +252,13 @@ describe('the upstream request of a credits completion', () => {
     elsewhere.complete('elsewhere-1');
     await waitForSettlement(other, org.id, 'elsewhere-1');
     // The refusal said the balance known here was wrong: the next answer waits for its hold, the one after does not.
-    const next = await askWithHoldFrozen(server, interviewer.token, org.id, 'after-1');
-    await next.release();
-    await waitForSettlement(server, org.id, 'after-1');
+    const next = await askedThroughFrozenHold(server, interviewer.token, org.id, 'after-1', false);
     expect(next.arrivedWhileHeld).toEqual([false]);
-    const again = await askWithHoldFrozen(server, interviewer.token, org.id, 'after-2');
-    await again.arrival;
-    await again.release();
-    await waitForSettlement(server, org.id, 'after-2');
+    const again = await askedThroughFrozenHold(server, interviewer.token, org.id, 'after-2', true);
     expect(again.arrivedWhileHeld).toEqual([true]);
     await ledgerAddsUp(server, org.id);
-    for (const x of [q, next, again]) {
-      x.done();
-      x.socket.drop();
-    }
+    q.done();
+    q.socket.drop();
     elsewhere.drop();
   });
 
