@@ -9,6 +9,7 @@ import { creditsRoute } from './ivy-plan.ts';
 import { spendMonth } from './member-caps.ts';
 import {
   acceptCompletion,
+  askUpstream,
   failureMessage,
   type AcceptedCompletion,
   type IvyCompletionInput,
@@ -134,15 +135,7 @@ class CompletionRun {
   }
 
   private upstream(signal: AbortSignal): AsyncIterable<StreamPart> {
-    const { s, c } = this;
-    return s.providers[c.vendor].stream({
-      apiKey: c.apiKey,
-      model: c.model.id,
-      system: c.system,
-      messages: c.messages,
-      maxTokens: c.maxTokens,
-      signal,
-    });
+    return askUpstream(this.s, this.c, signal);
   }
 
   /**

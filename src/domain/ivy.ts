@@ -126,16 +126,7 @@ export async function acceptCompletion(
   const capped = org.memberCapDefault != null || (await s.caches.membership(org.id, actor.userId))?.creditCap != null;
   const eligible = s.config.earlyUpstreamStart && !capped;
   const early = book.expect(org.id, requestId, route.holdAmount, eligible)
-    ? startUpstream((signal) =>
-        s.providers[route.vendor].stream({
-          apiKey: route.apiKey,
-          model: route.model.id,
-          system: plan.system,
-          messages: plan.messages,
-          maxTokens: plan.maxTokens,
-          signal,
-        }),
-      )
+    ? startUpstream((signal) => askUpstream(s, common, signal))
     : undefined;
   let hold;
   try {
@@ -167,6 +158,22 @@ export async function acceptCompletion(
     fallbackReason: route.fallbackReason,
     early,
   };
+}
+
+/** The provider's stream of the completion's answer (the request leaves when it is first read). */
+export function askUpstream(
+  s: Services,
+  c: Pick<AcceptedCompletion, 'vendor' | 'apiKey' | 'model' | 'system' | 'messages' | 'maxTokens'>,
+  signal: AbortSignal,
+): AsyncIterable<StreamPart> {
+  return s.providers[c.vendor].stream({
+    apiKey: c.apiKey,
+    model: c.model.id,
+    system: c.system,
+    messages: c.messages,
+    maxTokens: c.maxTokens,
+    signal,
+  });
 }
 
 export function failureMessage(c: AcceptedCompletion, end: Extract<StreamPart, { type: 'error' }>): string {
