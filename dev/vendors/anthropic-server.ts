@@ -76,6 +76,7 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
   }
   const last = lastUserText(body.messages);
   const d = parseDirectives(last);
+  if (d.silent) return ex.untilGone();
   if (d.fail500) return sendJson(res, 500, errorBody('api_error', 'Internal server error'), headers);
 
   const reply = planReply(promptText(body.system, body.messages), last, body.max_tokens, d);

@@ -53,6 +53,8 @@ export interface FakeServerOptions {
 export interface Directives {
   slowMs: number;
   hang: boolean;
+  /** Answer nothing at all (not even headers) until the client goes away. */
+  silent: boolean;
   /** Stop after this many deltas and send nothing more until the client goes away. */
   hangAfter: number | null;
   drop: boolean;
@@ -77,6 +79,7 @@ export function parseDirectives(text: string): Directives {
   return {
     slowMs: num(/\[\[slow:(\d+)\]\]/) ?? 0,
     hang: text.includes('[[hang]]'),
+    silent: text.includes('[[silent]]'),
     hangAfter: num(/\[\[hang-after:(\d+)\]\]/),
     drop: text.includes('[[drop]]'),
     overloaded: text.includes('[[overloaded]]'),

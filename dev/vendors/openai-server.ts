@@ -104,6 +104,7 @@ async function handle(ex: Exchange, options: FakeServerOptions): Promise<void> {
   }
   const last = lastUserText(body.messages);
   const d = parseDirectives(last);
+  if (d.silent) return ex.untilGone();
   if (d.fail500) {
     return sendJson(
       res,

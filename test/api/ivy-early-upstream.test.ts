@@ -24,7 +24,11 @@ beforeAll(async () => {
     jwtSecret: 'shared-secret-for-both-instances-000',
     keyEncryptionKeys: Keyring.generateEntry('k1'),
   };
-  env = await startServerWithVendors({ ...shared, env: { RESUME_WINDOW_MS: '0', METRICS: '1' } });
+  // No provider timeout inside a test's time: a request left running ends only when something aborts it.
+  env = await startServerWithVendors({
+    ...shared,
+    env: { RESUME_WINDOW_MS: '0', METRICS: '1', PROVIDER_TIMEOUT_MS: '600000' },
+  });
   other = await startTestServer({ ...shared, env: { ...env.vendorEnv, EARLY_UPSTREAM_START: 'false' } });
 });
 afterAll(async () => {
@@ -51,10 +55,16 @@ async function askWithHoldFrozen(
   token: string,
   orgId: string,
   requestId: string,
-  content = '',
-  maxTokens?: number,
-  /** The org's row (the default) or, for a repeated requestId (its refusal never takes the org's row), the table. */
-  lock: 'org' | 'completions' = 'org',
+  {
+    content = '',
+    maxTokens,
+    lock = 'org',
+  }: {
+    content?: string;
+    maxTokens?: number;
+    /** The org's row (the default) or, for a repeated requestId (its refusal never takes the org's row), the table. */
+    lock?: 'org' | 'completions';
+  } = {},
 ) {
   const marker = `early-upstream-${++asked}`;
   const arrivedWhileHeld: boolean[] = [];
@@ -104,13 +114,32 @@ async function askedThroughFrozenHold(
   expectEarly: boolean,
   maxTokens?: number,
 ) {
-  const q = await askWithHoldFrozen(server, token, orgId, requestId, '', maxTokens);
+  const q = await askWithHoldFrozen(server, token, orgId, requestId, { maxTokens });
   if (expectEarly) await q.arrival;
   await q.release();
   const row = await waitForSettlement(server, orgId, requestId);
   q.done();
   q.socket.drop();
   return { arrivedWhileHeld: q.arrivedWhileHeld, row };
+}
+
+/**
+ * A question asked with an answer that never ends by itself, whose hold is then refused: its request left while the hold waited, the
+ * stand-in saw it aborted (the `abortsBefore + 1`th abort), and the client got the refusal `code` and no Ivy event.
+ */
+async function expectCut(
+  q: Awaited<ReturnType<typeof askWithHoldFrozen>>,
+  requestId: string,
+  abortsBefore: number,
+  code: string,
+) {
+  await q.arrival;
+  await q.release();
+  await env.anthropic.waitForAborts(abortsBefore + 1);
+  await q.socket.eventsOrEnd(requestId, 100);
+  expect(q.socket.eventsOf(requestId)).toEqual([]);
+  expect(JSON.stringify(q.socket.of(requestId))).toContain(code);
+  expect(q.arrivedWhileHeld).toEqual([true]);
 }
 
 /** One completion to its end, so that this instance knows the org's balance from its own hold and settlement. */
@@ -123,7 +152,7 @@ describe('the upstream request of a credits completion', () => {
     const { server } = env;
     const { org, interviewer } = await server.seed.org({ credits: 10_000 });
     await warmUp(server, interviewer.token, org.id, 'warm-1');
-    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'early-1', '[[deltas:4]]');
+    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'early-1', { content: '[[deltas:4]]' });
     const keptBefore = await earlyRequests('kept');
     await q.arrival;
     // The whole answer may be at the server by now: the client has had nothing, and no completion row exists.
@@ -198,23 +227,13 @@ describe('the upstream request of a credits completion', () => {
     await warmUp(server, interviewer.token, org.id, 'warm-6');
     const abortsBefore = env.anthropic.aborts.length;
     const [cutBefore, keptBefore] = [await earlyRequests('cut'), await earlyRequests('kept')];
-    // The stand-in answers nothing until the request goes away: only a cut request ends it.
-    const q = await askWithHoldFrozen(
-      server,
-      interviewer.token,
-      org.id,
-      'taken-1',
-      '[[hang]]',
-      undefined,
-      'completions',
-    );
-    await q.arrival;
-    await q.release();
-    await env.anthropic.waitForAborts(abortsBefore + 1);
-    await q.socket.eventsOrEnd('taken-1', 100);
-    expect(q.socket.eventsOf('taken-1')).toEqual([]);
-    expect(JSON.stringify(q.socket.of('taken-1'))).toContain('DUPLICATE_REQUEST');
-    expect(q.arrivedWhileHeld).toEqual([true]);
+    // The stand-in answers nothing, not even headers, until the request goes away: only aborting the request ends it
+    // (the spent-balance test below covers a request refused after its first event, ended by returning its stream).
+    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'taken-1', {
+      content: '[[silent]]',
+      lock: 'completions',
+    });
+    await expectCut(q, 'taken-1', abortsBefore, 'DUPLICATE_REQUEST');
     // Billed once, by the instance that took it first; nothing held or charged for the cut request.
     expect(await server.app.services.db.completion.count({ where: { orgId: org.id } })).toBe(2);
     // Operators see the house key's cut request on /metrics.
@@ -241,14 +260,11 @@ describe('the upstream request of a credits completion', () => {
     });
     await elsewhere.events('elsewhere-1', 1);
     const abortsBefore = env.anthropic.aborts.length;
-    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'spent-1', '[[hang]]', MAX_TOKENS_LIMIT);
-    await q.arrival;
-    await q.release();
-    await env.anthropic.waitForAborts(abortsBefore + 1);
-    await q.socket.eventsOrEnd('spent-1', 100);
-    expect(q.socket.eventsOf('spent-1')).toEqual([]);
-    expect(JSON.stringify(q.socket.of('spent-1'))).toContain('INSUFFICIENT_CREDITS');
-    expect(q.arrivedWhileHeld).toEqual([true]);
+    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'spent-1', {
+      content: '[[hang]]',
+      maxTokens: MAX_TOKENS_LIMIT,
+    });
+    await expectCut(q, 'spent-1', abortsBefore, 'INSUFFICIENT_CREDITS');
     elsewhere.complete('elsewhere-1');
     await waitForSettlement(other, org.id, 'elsewhere-1');
     // The refusal said the balance known here was wrong: the next answer waits for its hold, the one after does not.
@@ -266,7 +282,7 @@ describe('the upstream request of a credits completion', () => {
     const { server } = env;
     const { org, interviewer } = await server.seed.org({ credits: 10_000 });
     await warmUp(server, interviewer.token, org.id, 'seen-1');
-    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'seen-1', '', undefined, 'completions');
+    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'seen-1', { lock: 'completions' });
     await q.release();
     await q.socket.eventsOrEnd('seen-1', 100);
     expect(JSON.stringify(q.socket.of('seen-1'))).toContain('DUPLICATE_REQUEST');
@@ -281,7 +297,7 @@ describe('the upstream request of a credits completion', () => {
     const { org, interviewer } = await server.seed.org({ credits: 10_000 });
     await warmUp(server, interviewer.token, org.id, 'warm-8');
     const abortsBefore = env.anthropic.aborts.length;
-    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'stopped-1', '[[hang]]');
+    const q = await askWithHoldFrozen(server, interviewer.token, org.id, 'stopped-1', { content: '[[hang]]' });
     await q.arrival;
     q.socket.complete('stopped-1');
     await q.release();
